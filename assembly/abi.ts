@@ -1,0 +1,132 @@
+// The one surface the host sees (docs/ABI.md): numeric exports over linear
+// memory. Frames cross in batches through the rings the SCB describes; time
+// comes in with poll() and the next deadline goes back out.
+import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI_VERSION, ABI_VERSION, scbGet, scbSet, cfg,
+  CFG_POOL_BYTES, CFG_MAX_FRAME, CFG_RX_RING, CFG_TX_ARENA, CFG_TX_RING, CFG_EVENTS, CFG_IO_BYTES, CFG_NEIGH,
+  CFG_ARP_QLEN, CFG_REASM, CFG_REASM_BUFS, CFG_UDP_SOCKS, CFG_UDP_QLEN, CFG_SEED0, CFG_SEED1, CFG_SEED2, CFG_SEED3,
+  CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT } from './base/scb';
+import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit } from './base/mem';
+import { count, countN, countersInit, C_RX_FRAMES, C_RX_BYTES, C_RX_BAD_DESC, C_RX_RUNT, C_RX_NOT_FOR_US,
+  C_RX_ETHERTYPE, C_RX_BAD_IFACE } from './base/counters';
+import { eventsLayout, eventsInit } from './base/events';
+import { setNow, resetDeadline, deadline, NEVER } from './base/time';
+import { randomInit } from './base/random';
+import { ld16 } from './wire/bytes';
+import { ETH_DST, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP, isBroadcast, isGroup, macEq } from './wire/ether';
+import { ifAdd, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame, E_INVAL } from './iface/iface';
+import { neighLayout, neighTimer, arpInput, neighCount } from './iface/neigh';
+import { reasmLayout, reasmTimer, reasmHeld } from './iface/reasm';
+import { ipInit, ipInput } from './iface/ip';
+import { icmpInit, icmpEcho } from './iface/icmp';
+import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpRecv, udpClose, udpLocal,
+  udpSetBroadcast } from './udp/udp';
+
+const E_ALREADY: i32 = -114;
+const E_NOMEM: i32 = -12;
+
+let ready = false;
+let rxDesc: usize = 0;
+
+/** Address of the shared control block. */
+export function scb(): usize { return SCB; }
+
+/** Lays out all memory from the config words in the SCB. Call once. */
+export function init(): i32 {
+  if (!arenaBegin()) return E_ALREADY;
+  let maxFrame = cfg(CFG_MAX_FRAME, 1514);
+  if (maxFrame < 590 || maxFrame > 65535 + ETH_HLEN) return E_INVAL;
+  setMaxFrame(maxFrame);
+  let rxRing = cfg(CFG_RX_RING, 1024);
+  rxDesc = arenaReserve(<usize>rxRing * 12);
+  txLayout(cfg(CFG_TX_ARENA, max<u32>(1 << 20, maxFrame * 8)), cfg(CFG_TX_RING, 2048));
+  eventsLayout(cfg(CFG_EVENTS, 1024));
+  let ioBytes = max<u32>(cfg(CFG_IO_BYTES, 128 << 10), 65536 + 64);
+  let io = arenaReserve(ioBytes);
+  neighLayout(cfg(CFG_NEIGH, 256), cfg(CFG_ARP_QLEN, 16), cfg(CFG_NEIGH_TTL, 60_000));
+  let poolBytes = cfg(CFG_POOL_BYTES, 8 << 20);
+  reasmLayout(cfg(CFG_REASM, 16), cfg(CFG_REASM_BUFS, 0), cfg(CFG_REASM_MS, 30_000));
+  udpLayout(cfg(CFG_UDP_SOCKS, 64), cfg(CFG_UDP_QLEN, 256));
+  if (!arenaCommit(poolBytes, maxFrame, cfg(CFG_MEM_LIMIT, 0))) return E_NOMEM;
+  scbSet(SCB_RX_DESC, <u32>rxDesc);
+  scbSet(SCB_RX_CAP, rxRing);
+  scbSet(SCB_RX_COUNT, 0);
+  scbSet(SCB_IO, <u32>io);
+  scbSet(SCB_IO_CAP, ioBytes);
+  scbSet(SCB_ABI_VERSION, ABI_VERSION);
+  txInit();
+  eventsInit();
+  countersInit();
+  randomInit(cfg(CFG_SEED0, 0), cfg(CFG_SEED1, 0), cfg(CFG_SEED2, 0), cfg(CFG_SEED3, 0));
+  ipInit();
+  icmpInit(cfg(CFG_ICMP_RATE, 100));
+  ready = true;
+  return 0;
+}
+
+/** Adds an interface; returns its index. mac: the top 16 bits in macHi, the rest in macLo. */
+export function if_add(macHi: u32, macLo: u32, mtu: u32): i32 { return ready ? ifAdd(macHi, macLo, mtu) : E_INVAL; }
+export function addr_add(ifx: u32, addr: u32, prefixLen: u32): i32 { return ready ? addrAdd(ifx, addr, prefixLen, 0) : E_INVAL; }
+export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVAL; }
+/** gw 0: a directly connected route. */
+export function route_add(dst: u32, prefixLen: u32, gw: u32, ifx: u32): i32 { return ready ? routeAdd(dst, prefixLen, gw, ifx) : E_INVAL; }
+export function route_del(dst: u32, prefixLen: u32, gw: u32): i32 { return ready ? routeDel(dst, prefixLen, gw) : E_INVAL; }
+
+/** Takes the rx ring, runs timers, and returns the next deadline in ms (-1: none). */
+export function poll(nowMs: f64): f64 {
+  if (!ready) return -1;
+  setNow(nowMs);
+  resetDeadline();
+  udpReleaseLoans();
+  let n = min<u32>(scbGet(SCB_RX_COUNT), scbGet(SCB_RX_CAP));
+  for (let i: u32 = 0; i < n; i++) {
+    let d = rxDesc + <usize>i * 12;
+    input(<usize>load<u32>(d), load<u32>(d, 4), load<u32>(d, 8));
+  }
+  scbSet(SCB_RX_COUNT, 0);
+  neighTimer();
+  reasmTimer();
+  return deadline == NEVER ? -1 : <f64>deadline / 1000.0;
+}
+
+function input(p: usize, len: u32, word: u32): void {
+  let b = pktClaim(p, len);
+  if (!b) { count(C_RX_BAD_DESC); return; }
+  count(C_RX_FRAMES);
+  countN(C_RX_BYTES, len);
+  let ifx = word & 0xffff;
+  if (ifx >= nIfaces) { count(C_RX_BAD_IFACE); pktFree(b); return; }
+  if (len < ETH_HLEN) { count(C_RX_RUNT); pktFree(b); return; }
+  if (isGroup(p + ETH_DST) ? !isBroadcast(p + ETH_DST) : !macEq(p + ETH_DST, ifMac(ifx))) {
+    count(C_RX_NOT_FOR_US); pktFree(b); return;
+  }
+  let type = ld16(p + ETH_TYPE);
+  if (type == ETHERTYPE_IPV4) ipInput(b, p + ETH_HLEN, len - ETH_HLEN, ifx, word >> 16);
+  else if (type == ETHERTYPE_ARP) arpInput(b, p, len, ifx);
+  else { count(C_RX_ETHERTYPE); pktFree(b); }
+}
+
+/** Sends an ICMP echo request with len payload bytes. */
+export function ping(dst: u32, id: u32, seq: u32, len: u32): i32 {
+  if (!ready) return E_INVAL;
+  if (len > 65507 || id > 0xffff || seq > 0xffff) return E_INVAL;
+  return icmpEcho(dst, id, seq, len);
+}
+
+export function udp_open(): i32 { return ready ? udpOpen() : E_INVAL; }
+export function udp_bind(sd: i32, addr: u32, port: u32): i32 { return udpBind(sd, addr, port); }
+export function udp_connect(sd: i32, addr: u32, port: u32): i32 { return udpConnect(sd, addr, port); }
+export function udp_broadcast(sd: i32, on: u32): i32 { return udpSetBroadcast(sd, on != 0); }
+/** Sends len bytes from the io area; dst 0 and port 0 on a connected socket. */
+export function udp_send(sd: i32, dst: u32, port: u32, len: u32): i32 { return udpSend(sd, dst, port, len); }
+/** Writes up to max datagram records into the io area (see udpRecv). */
+export function udp_recv(sd: i32, max: u32): i32 { return udpRecv(sd, max); }
+export function udp_local(sd: i32): i32 { return udpLocal(sd); }
+export function udp_close(sd: i32): i32 { return udpClose(sd); }
+
+/** Neighbour entries in use and buffers held by reassembly, into io words 0 and 1 (for tests and stats). */
+export function tables(): i32 {
+  let io = <usize>scbGet(SCB_IO);
+  store<u32>(io, neighCount());
+  store<u32>(io, reasmHeld(), 4);
+  return 0;
+}

@@ -1,0 +1,93 @@
+// One counter for every frame the core takes in, sends, or drops, by reason.
+// The names below are exported to the host in the same order: keep the two
+// lists in step (a test checks that their lengths agree).
+import { SCB, SCB_COUNTERS, SCB_NCOUNTERS, SCB_NAMES, SCB_NAMES_BYTES } from './scb';
+
+export const C_RX_FRAMES = 0;
+export const C_RX_BYTES = 1;
+export const C_TX_FRAMES = 2;
+export const C_TX_BYTES = 3;
+export const C_RX_BAD_DESC = 4;       // host passed a descriptor outside the pool or a buffer the core owns
+export const C_RX_RUNT = 5;           // shorter than an Ethernet header
+export const C_RX_NOT_FOR_US = 6;     // unicast to another MAC
+export const C_RX_ETHERTYPE = 7;      // neither IPv4 nor ARP
+export const C_RX_BAD_IFACE = 8;      // no such interface
+export const C_ARP_RX = 9;
+export const C_ARP_BAD = 10;          // malformed or not Ethernet/IPv4
+export const C_ARP_NOT_FOR_US = 11;
+export const C_ARP_TX = 12;
+export const C_ARP_RETRY = 13;
+export const C_ARP_FAILED = 14;       // resolution gave up
+export const C_ARP_QUEUE_FULL = 15;   // packet dropped: too many waiting for one neighbour
+export const C_ARP_DROPPED = 16;      // queued packets dropped when resolution failed
+export const C_NEIGH_EVICTED = 17;
+export const C_IP_RX = 18;
+export const C_IP_BAD_VERSION = 19;
+export const C_IP_BAD_HLEN = 20;
+export const C_IP_BAD_LEN = 21;
+export const C_IP_BAD_CSUM = 22;
+export const C_IP_MARTIAN = 23;
+export const C_IP_NOT_LOCAL = 24;
+export const C_IP_BAD_PROTO = 25;
+export const C_IP_TX = 26;
+export const C_IP_NO_ROUTE = 27;
+export const C_IP_FRAG_TX = 28;
+export const C_IP_FRAG_DF = 29;       // too big for the link with DF set
+export const C_IP_FRAG_RX = 30;
+export const C_REASM_OK = 31;
+export const C_REASM_TIMEOUT = 32;
+export const C_REASM_OVERLAP = 33;
+export const C_REASM_DUP = 34;
+export const C_REASM_NOMEM = 35;      // a cap on datagrams, fragments or buffers was hit
+export const C_REASM_BAD = 36;        // inconsistent lengths, beyond 65535
+export const C_ICMP_RX = 37;
+export const C_ICMP_BAD = 38;
+export const C_ICMP_ECHO_RX = 39;
+export const C_ICMP_ECHO_REPLY_RX = 40;
+export const C_ICMP_UNREACH_RX = 41;
+export const C_ICMP_OTHER_RX = 42;
+export const C_ICMP_TX = 43;
+export const C_ICMP_RATE_LIMITED = 44;
+export const C_UDP_RX = 45;
+export const C_UDP_BAD_CSUM = 46;
+export const C_UDP_BAD_LEN = 47;
+export const C_UDP_NO_PORT = 48;
+export const C_UDP_RCVBUF = 49;       // receive queue full
+export const C_UDP_TX = 50;
+export const C_POOL_EMPTY = 51;       // no packet buffer when the core needed one
+export const C_TX_ARENA_FULL = 52;
+export const C_EV_LOST = 53;
+export const C_IP_MCAST = 54;         // multicast we have not joined
+export const C_TCP_RX = 55;
+export const C_TCP_BAD = 56;
+export const C_TCP_RST_TX = 57;
+export const C_COUNT = 58;
+
+const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
+  "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
+  "ipRx,ipBadVersion,ipBadHlen,ipBadLen,ipBadChecksum,ipMartian,ipNotLocal,ipBadProto,ipTx,ipNoRoute," +
+  "ipFragTx,ipFragDf,ipFragRx,reasmOk,reasmTimeout,reasmOverlap,reasmDup,reasmNoMem,reasmBad," +
+  "icmpRx,icmpBad,icmpEchoRx,icmpEchoReplyRx,icmpUnreachRx,icmpOtherRx,icmpTx,icmpRateLimited," +
+  "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
+  "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
+  "tcpRx,tcpBad,tcpRstTx";
+
+const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
+
+// @ts-ignore: decorator
+@inline export function count(c: i32): void {
+  let p = COUNTERS + (<usize>c << 2);
+  store<u32>(p, load<u32>(p) + 1);
+}
+// @ts-ignore: decorator
+@inline export function countN(c: i32, n: u32): void {
+  let p = COUNTERS + (<usize>c << 2);
+  store<u32>(p, load<u32>(p) + n);
+}
+
+export function countersInit(): void {
+  store<u32>(SCB + SCB_COUNTERS, <u32>COUNTERS);
+  store<u32>(SCB + SCB_NCOUNTERS, C_COUNT);
+  store<u32>(SCB + SCB_NAMES, <u32>changetype<usize>(NAMES));
+  store<u32>(SCB + SCB_NAMES_BYTES, <u32>(NAMES.length << 1));
+}

@@ -1,0 +1,209 @@
+// Memory: everything the core will ever use is laid out once, in init(), and
+// never grows afterwards. Modules reserve their tables from a bump arena; the
+// packet-buffer pool goes last and ends exactly at the end of linear memory,
+// so a frame placed flush against the end of its buffer traps on any read
+// past its length (the fuzz harness relies on this).
+import { SCB, SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
+  SCB_TX_DESC, SCB_TX_CAP, SCB_TX_COUNT, scbGet, scbSet } from './scb';
+import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES } from './counters';
+
+let arenaStart: usize = 0;
+let arenaTop: usize = 0;
+
+/** Starts the layout. Returns false if init already ran. */
+export function arenaBegin(): bool {
+  if (arenaStart != 0) return false;
+  arenaStart = (heap.alloc(16) + 63) & ~<usize>63;
+  arenaTop = arenaStart;
+  return true;
+}
+
+/** Reserves bytes (zeroed once committed), 64-byte aligned. */
+export function arenaReserve(bytes: usize): usize {
+  let p = arenaTop;
+  arenaTop = (arenaTop + bytes + 63) & ~<usize>63;
+  return p;
+}
+
+// Packet buffers: [meta 64 B][headroom][frame ...]. The host writes a
+// received frame at BUF_DATA; the headroom lets the core prepend headers
+// (IP-in-IP on a routing stack) without moving the frame.
+export const PKT_NEXT: usize = 0;    // next buffer of the same packet (fragments)
+export const PKT_QNEXT: usize = 4;   // next packet in a queue
+export const PKT_DATA: usize = 8;    // address of this buffer's payload
+export const PKT_LEN: usize = 12;    // payload bytes in this buffer
+export const PKT_TOTAL: usize = 16;  // payload bytes of the whole packet (head buffer)
+export const PKT_A: usize = 20;      // owner's words (addresses, ports, offsets)
+export const PKT_B: usize = 24;
+export const PKT_C: usize = 28;
+export const PKT_D: usize = 32;
+export const PKT_STATE: usize = 36;  // STATE_FREE or STATE_USED
+export const BUF_DATA: u32 = 128;
+
+const STATE_FREE: u32 = 0;
+const STATE_USED: u32 = 0x55534544;
+
+export let poolBase: usize = 0;
+export let bufSize: u32 = 0;
+export let nbufs: u32 = 0;
+let freeStack: usize = 0;
+
+/** Lays out the pool at the end of memory and grows memory once to hold it all. */
+export function arenaCommit(poolBytes: u32, maxFrame: u32, limit: u32): bool {
+  bufSize = (BUF_DATA + maxFrame + 63) & ~63;
+  nbufs = poolBytes / bufSize;
+  if (nbufs < 16) nbufs = 16;
+  freeStack = arenaReserve(<usize>nbufs << 2);
+  let end = (arenaTop + <usize>nbufs * bufSize + 0xffff) & ~<usize>0xffff;
+  if (limit != 0 && end > <usize>limit) return false;
+  let pages = <i32>(end >>> 16) - memory.size();
+  if (pages > 0 && memory.grow(pages) < 0) return false;
+  // Move the runtime's bump pointer past our region, so nothing else lands in it.
+  // (stub allocator: a block of n bytes at q ends at q + ((n + 19) & ~15) - 4)
+  let p = heap.alloc(16);
+  if (end > p + 64) heap.alloc(end - p - 44);
+  poolBase = end - <usize>nbufs * bufSize;
+  for (let i: u32 = 0; i < nbufs; i++) {
+    store<u32>(freeStack + (<usize>i << 2), <u32>(poolBase + <usize>(nbufs - 1 - i) * bufSize));
+  }
+  scbSet(SCB_FREE, <u32>freeStack);
+  scbSet(SCB_FREE_COUNT, nbufs);
+  scbSet(SCB_BUF_SIZE, bufSize);
+  scbSet(SCB_BUF_DATA, BUF_DATA);
+  scbSet(SCB_POOL, <u32>poolBase);
+  scbSet(SCB_NBUFS, nbufs);
+  scbSet(SCB_MEM_END, <u32>end);
+  return true;
+}
+
+/** A buffer for the core's own use, or 0 (counted) when the pool is empty. */
+export function pktAlloc(): usize {
+  let n = scbGet(SCB_FREE_COUNT);
+  if (n == 0) { count(C_POOL_EMPTY); return 0; }
+  n--;
+  scbSet(SCB_FREE_COUNT, n);
+  let b = <usize>load<u32>(freeStack + (<usize>n << 2));
+  store<u32>(b, STATE_USED, PKT_STATE);
+  store<u32>(b, 0, PKT_NEXT);
+  store<u32>(b, 0, PKT_QNEXT);
+  return b;
+}
+
+/** Returns one buffer to the pool. */
+export function pktFree(b: usize): void {
+  assert(load<u32>(b, PKT_STATE) == STATE_USED, 'double free');
+  store<u32>(b, STATE_FREE, PKT_STATE);
+  let n = scbGet(SCB_FREE_COUNT);
+  store<u32>(freeStack + (<usize>n << 2), <u32>b);
+  scbSet(SCB_FREE_COUNT, n + 1);
+}
+
+/** Returns a packet and every buffer chained to it. */
+export function pktFreeChain(b: usize): void {
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_NEXT);
+    pktFree(b);
+    b = next;
+  }
+}
+
+/** Claims the buffer holding [p, p+len) for a received frame; 0 if the host
+ * handed us something that is not a buffer it took from the free stack. */
+export function pktClaim(p: usize, len: u32): usize {
+  if (p < poolBase) return 0;
+  let i = (p - poolBase) / bufSize;
+  if (i >= nbufs) return 0;
+  let b = poolBase + i * bufSize;
+  if (p < b + BUF_DATA || p + len > b + bufSize || p + len < p) return 0;
+  if (load<u32>(b, PKT_STATE) == STATE_USED) return 0;
+  store<u32>(b, STATE_USED, PKT_STATE);
+  store<u32>(b, 0, PKT_NEXT);
+  store<u32>(b, 0, PKT_QNEXT);
+  return b;
+}
+
+/** Buffers not on the free stack (held by the core, or taken by the host). */
+export function bufsInUse(): u32 { return nbufs - scbGet(SCB_FREE_COUNT); }
+
+// Transmit: frames are built in an arena that is reused once the host has
+// sent them (it sets SCB_TX_COUNT back to 0). Buffers posted for transmit
+// (queued packets, forwarded frames) are freed at that point too.
+let txArena: usize = 0;
+let txArenaSize: u32 = 0;
+let txOff: u32 = 0;
+let txDesc: usize = 0;
+let txCap: u32 = 0;
+let txHeld: usize = 0;     // chain (PKT_QNEXT) of buffers to free once sent
+
+export function txLayout(arenaBytes: u32, ring: u32): void {
+  txArenaSize = arenaBytes;
+  txArena = arenaReserve(arenaBytes);
+  txCap = ring;
+  txDesc = arenaReserve(<usize>ring * 12);
+}
+
+export function txInit(): void {
+  scbSet(SCB_TX_DESC, <u32>txDesc);
+  scbSet(SCB_TX_CAP, txCap);
+  scbSet(SCB_TX_COUNT, 0);
+}
+
+function txPost(p: usize, len: u32, ifx: u32, n: u32): void {
+  let d = txDesc + <usize>n * 12;
+  store<u32>(d, <u32>p);
+  store<u32>(d, len, 4);
+  store<u32>(d, ifx, 8);
+  scbSet(SCB_TX_COUNT, n + 1);
+  count(C_TX_FRAMES);
+  countN(C_TX_BYTES, len);
+}
+
+function txSync(): u32 {
+  let n = scbGet(SCB_TX_COUNT);
+  if (n == 0 && (txOff != 0 || txHeld != 0)) {
+    txOff = 0;
+    let b = txHeld;
+    txHeld = 0;
+    while (b) {
+      let next = <usize>load<u32>(b, PKT_QNEXT);
+      pktFree(b);
+      b = next;
+    }
+  }
+  return n;
+}
+
+/** Space for a frame of up to len bytes, or 0 (counted) when the arena or ring is full. */
+export function txBegin(len: u32): usize {
+  let n = txSync();
+  if (n >= txCap || txOff + len > txArenaSize) { count(C_TX_ARENA_FULL); return 0; }
+  return txArena + txOff;
+}
+
+/** Posts the frame started by txBegin. */
+export function txCommit(p: usize, len: u32, ifx: u32): void {
+  txPost(p, len, ifx, scbGet(SCB_TX_COUNT));
+  txOff = (<u32>(p - txArena) + len + 7) & ~7;
+}
+
+/** Posts a frame that lives in a packet buffer; the buffer is freed once sent.
+ * Returns false (caller keeps the buffer) when the ring is full. */
+export function txPostBuf(b: usize, p: usize, len: u32, ifx: u32): bool {
+  let n = txSync();
+  if (n >= txCap) { count(C_TX_ARENA_FULL); return false; }
+  txPost(p, len, ifx, n);
+  store<u32>(b, <u32>txHeld, PKT_QNEXT);
+  txHeld = b;
+  return true;
+}
+
+/** Room left for frames before the host must flush. */
+export function txRoom(): u32 {
+  let n = txSync();
+  return n >= txCap ? 0 : txArenaSize - txOff;
+}
+
+/** Keeps a frame built at p (not posted) from being reused by the next txBegin. */
+export function txReserve(p: usize, len: u32): void {
+  txOff = (<u32>(p - txArena) + len + 7) & ~7;
+}

@@ -1,0 +1,202 @@
+// Interfaces, their addresses, and the route table. Small fixed tables: a
+// stack has a handful of interfaces and addresses, so lookups are short scans
+// over contiguous memory. Addresses carry flags so a cluster layer can add
+// addresses it owns (a VIPA) beside the ordinary ones.
+import { copyMac } from '../wire/bytes';
+import { prefixMask, IP_BROADCAST } from '../wire/ipv4';
+
+export const MAX_IFACES: u32 = 16;
+export const MAX_ADDRS: u32 = 64;
+export const MAX_ROUTES: u32 = 64;
+
+export const E_INVAL: i32 = -22;
+export const E_NOSPC: i32 = -28;
+export const E_EXIST: i32 = -17;
+export const E_NOENT: i32 = -2;
+
+// Interface: 16 bytes: mac[6], pad[2], mtu u32, flags u32.
+const IFACES: usize = memory.data(<i32>MAX_IFACES * 16, 16);
+export let nIfaces: u32 = 0;
+export let maxFrame: u32 = 1514;
+
+// @ts-ignore: decorator
+@inline export function ifMac(ifx: u32): usize { return IFACES + (<usize>ifx << 4); }
+// @ts-ignore: decorator
+@inline export function ifMtu(ifx: u32): u32 { return load<u32>(IFACES + (<usize>ifx << 4), 8); }
+
+export function ifAdd(macHi: u32, macLo: u32, mtu: u32): i32 {
+  if (nIfaces >= MAX_IFACES) return E_NOSPC;
+  if (mtu < 576 || mtu + 14 > maxFrame) return E_INVAL;   // RFC 791: every host takes 576
+  if ((macHi >> 8) & 1) return E_INVAL;                     // a group address cannot be ours
+  let p = IFACES + (<usize>nIfaces << 4);
+  store<u8>(p, <u8>(macHi >> 8));
+  store<u8>(p, <u8>macHi, 1);
+  store<u32>(p + 2, bswap<u32>(macLo));
+  store<u32>(p, mtu, 8);
+  store<u32>(p, 1, 12);
+  return <i32>(nIfaces++);
+}
+
+export function setMaxFrame(n: u32): void { maxFrame = n; }
+
+// Address: 16 bytes: addr, mask, ifx, flags. flags 0 = free.
+export const ADDR_USED: u32 = 1;
+const ADDRS: usize = memory.data(<i32>MAX_ADDRS * 16, 16);
+
+// @ts-ignore: decorator
+@inline function addrAt(i: u32): usize { return ADDRS + (<usize>i << 4); }
+
+export function addrAdd(ifx: u32, a: u32, plen: u32, flags: u32): i32 {
+  if (ifx >= nIfaces || plen > 32 || a == 0 || a == IP_BROADCAST) return E_INVAL;
+  let free: i32 = -1;
+  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+    let p = addrAt(i);
+    let f = load<u32>(p, 12);
+    if (f == 0) { if (free < 0) free = <i32>i; continue; }
+    if (load<u32>(p) == a) return E_EXIST;
+  }
+  if (free < 0) return E_NOSPC;
+  let p = addrAt(<u32>free);
+  store<u32>(p, a);
+  store<u32>(p, prefixMask(plen), 4);
+  store<u32>(p, ifx, 8);
+  store<u32>(p, flags | ADDR_USED, 12);
+  if (plen < 32) routeAdd(a & prefixMask(plen), plen, 0, ifx);
+  return 0;
+}
+
+export function addrDel(a: u32): i32 {
+  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p, 12) != 0 && load<u32>(p) == a) {
+      let mask = load<u32>(p, 4);
+      let ifx = load<u32>(p, 8);
+      store<u32>(p, 0, 12);
+      // The connected route goes with the last address in its subnet.
+      if (mask != 0xffffffff && srcFor(ifx, a & mask, mask) == 0) routeDel(a & mask, popcnt<u32>(mask), 0);
+      return 0;
+    }
+  }
+  return E_NOENT;
+}
+
+/** The interface that holds address a, or -1. */
+export function localIface(a: u32): i32 {
+  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p, 12) != 0 && load<u32>(p) == a) return <i32>load<u32>(p, 8);
+  }
+  return -1;
+}
+
+/** True if a is the directed broadcast of a subnet on interface ifx. */
+export function isSubnetBroadcast(ifx: u32, a: u32): bool {
+  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p, 12) == 0 || load<u32>(p, 8) != ifx) continue;
+    let mask = load<u32>(p, 4);
+    if (mask != 0xffffffff && mask != 0xfffffffe && (a | mask) == 0xffffffff && (a & mask) == (load<u32>(p) & mask)) return true;
+  }
+  return false;
+}
+
+/** True if a is a subnet broadcast on any interface. */
+export function isAnyBroadcast(a: u32): bool {
+  if (a == IP_BROADCAST) return true;
+  for (let i: u32 = 0; i < nIfaces; i++) if (isSubnetBroadcast(i, a)) return true;
+  return false;
+}
+
+/** An address of ifx in the subnet (net, mask), else any address of ifx, else 0. */
+export function srcFor(ifx: u32, net: u32, mask: u32): u32 {
+  let any: u32 = 0;
+  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p, 12) == 0 || load<u32>(p, 8) != ifx) continue;
+    let a = load<u32>(p);
+    if ((a & mask) == net) return a;
+    if (any == 0) any = a;
+  }
+  return any;
+}
+
+// Route: 20 bytes: dst, mask, plen, gw, ifx. Kept sorted by prefix length,
+// longest first, so the first match is the longest-prefix match.
+const ROUTES: usize = memory.data(<i32>MAX_ROUTES * 20, 16);
+let nRoutes: u32 = 0;
+
+export function routeAdd(dst: u32, plen: u32, gw: u32, ifx: u32): i32 {
+  if (plen > 32 || ifx >= nIfaces) return E_INVAL;
+  let mask = prefixMask(plen);
+  dst &= mask;
+  let at = nRoutes;
+  for (let i: u32 = 0; i < nRoutes; i++) {
+    let p = ROUTES + <usize>i * 20;
+    if (load<u32>(p) == dst && load<u32>(p, 8) == plen) return E_EXIST;
+    if (load<u32>(p, 8) < plen && at == nRoutes) at = i;
+  }
+  if (nRoutes >= MAX_ROUTES) return E_NOSPC;
+  let p = ROUTES + <usize>at * 20;
+  memory.copy(p + 20, p, <usize>(nRoutes - at) * 20);
+  store<u32>(p, dst);
+  store<u32>(p, mask, 4);
+  store<u32>(p, plen, 8);
+  store<u32>(p, gw, 12);
+  store<u32>(p, ifx, 16);
+  nRoutes++;
+  return 0;
+}
+
+export function routeDel(dst: u32, plen: u32, gw: u32): i32 {
+  if (plen > 32) return E_INVAL;
+  dst &= prefixMask(plen);
+  for (let i: u32 = 0; i < nRoutes; i++) {
+    let p = ROUTES + <usize>i * 20;
+    if (load<u32>(p) == dst && load<u32>(p, 8) == plen && (gw == 0 || load<u32>(p, 12) == gw)) {
+      memory.copy(p, p + 20, <usize>(nRoutes - i - 1) * 20);
+      nRoutes--;
+      return 0;
+    }
+  }
+  return E_NOENT;
+}
+
+// The result of routeLookup.
+export let rtIfx: u32 = 0;
+export let rtNexthop: u32 = 0;
+export let rtSrc: u32 = 0;
+
+/** Longest-prefix match for dst; fills rtIfx, rtNexthop, rtSrc. */
+export function routeLookup(dst: u32): bool {
+  if (dst == IP_BROADCAST) {
+    if (nIfaces == 0) return false;
+    rtIfx = 0; rtNexthop = dst; rtSrc = srcFor(0, 0, 0xffffffff);
+    return rtSrc != 0;
+  }
+  for (let i: u32 = 0; i < nRoutes; i++) {
+    let p = ROUTES + <usize>i * 20;
+    let mask = load<u32>(p, 4);
+    if ((dst & mask) != load<u32>(p)) continue;
+    let gw = load<u32>(p, 12);
+    rtIfx = load<u32>(p, 16);
+    // Prefer a source in the subnet of the next hop (RFC 1122 3.3.4.3).
+    if (gw == 0) { rtNexthop = dst; rtSrc = srcFor(rtIfx, dst & mask, mask); }
+    else { rtNexthop = gw; rtSrc = srcForHop(rtIfx, gw); }
+    return rtSrc != 0;
+  }
+  return false;
+}
+
+function srcForHop(ifx: u32, hop: u32): u32 {
+  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p, 12) == 0 || load<u32>(p, 8) != ifx) continue;
+    let mask = load<u32>(p, 4);
+    if ((load<u32>(p) & mask) == (hop & mask)) return load<u32>(p);
+  }
+  return srcFor(ifx, 0, 0xffffffff);
+}
+
+/** Writes our MAC for ifx at dst. */
+// @ts-ignore: decorator
+@inline export function putMac(dst: usize, ifx: u32): void { copyMac(dst, ifMac(ifx)); }

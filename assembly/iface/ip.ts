@@ -1,0 +1,165 @@
+// IPv4 input and output (RFC 791, RFC 1122 3.2.1). Input validates once, up
+// front, then hands a packet to reassembly or straight to its protocol.
+// Output builds the header, fragments to the link MTU, and resolves the next
+// hop. The input path is where a cluster layer will take packets for
+// addresses it distributes (ipInput's "not local" branch).
+import { ld16, st16, st32 } from '../wire/bytes';
+import { sumBytes, fold, finish } from '../wire/checksum';
+import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
+import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
+  IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
+  isMartianSource, isMulticast } from '../wire/ipv4';
+import { pktFree, txBegin, txCommit, txReserve, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
+import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
+  C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST } from '../base/counters';
+import { rand32 } from '../base/random';
+import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, putMac, routeLookup, rtIfx, rtNexthop, rtSrc } from './iface';
+import { neighOutput } from './neigh';
+import { reasmInput } from './reasm';
+import { icmpInput, icmpError } from './icmp';
+import { ICMP_UNREACH, UNREACH_PROTO } from '../wire/icmp';
+import { udpInput } from '../udp/udp';
+import { tcpInput } from '../tcp/input';
+
+export const E_MSGSIZE: i32 = -90;
+export const E_NETUNREACH: i32 = -101;
+export const E_NOBUFS: i32 = -105;
+
+export const DEFAULT_TTL: u32 = 64;
+/** Where L4 starts in a frame built by ipBegin. */
+export const L4: usize = ETH_HLEN + IP_HLEN;
+
+let ipId: u32 = 0;
+
+export function ipInit(): void { ipId = rand32() & 0xffff; }
+
+/** Validates an IPv4 packet at ip (len bytes after the Ethernet header) and delivers it. Owns b. */
+export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32): void {
+  count(C_IP_RX);
+  if (len < IP_HLEN) { count(C_IP_BAD_LEN); pktFree(b); return; }
+  let vihl = <u32>load<u8>(ip, IP_VIHL);
+  if ((vihl >> 4) != 4) { count(C_IP_BAD_VERSION); pktFree(b); return; }
+  let hlen = (vihl & 15) << 2;
+  if (hlen < IP_HLEN || hlen > len) { count(C_IP_BAD_HLEN); pktFree(b); return; }
+  let tot = ld16(ip + IP_LEN);
+  if (tot < hlen || tot > len) { count(C_IP_BAD_LEN); pktFree(b); return; }
+  if (fold(sumBytes(ip, hlen, 0)) != 0xffff) { count(C_IP_BAD_CSUM); pktFree(b); return; }
+  let src = ipSrc(ip);
+  let dst = ipDst(ip);
+  if (isMartianSource(src) || isAnyBroadcast(src) || localIface(src) >= 0) { count(C_IP_MARTIAN); pktFree(b); return; }
+  let bcast = dst == IP_BROADCAST || isSubnetBroadcast(ifx, dst);
+  if (!bcast && localIface(dst) < 0) {
+    if (isMulticast(dst)) count(C_IP_MCAST); else count(C_IP_NOT_LOCAL);
+    pktFree(b);
+    return;
+  }
+  store<u32>(b, <u32>ip, PKT_A);
+  store<u32>(b, ifx | (flags << 16) | (bcast ? 0x80000000 : 0), PKT_D);
+  let frag = ld16(ip + IP_FRAG);
+  if (frag & (IP_MF | IP_OFFMASK)) {
+    b = reasmInput(b, ip, hlen, tot, frag);
+    if (!b) return;
+  } else {
+    store<u32>(b, <u32>(ip + hlen), PKT_DATA);
+    store<u32>(b, tot - hlen, PKT_LEN);
+    store<u32>(b, tot - hlen, PKT_TOTAL);
+    store<u32>(b, 0, PKT_NEXT);
+  }
+  deliver(b);
+}
+
+/** Hands a whole datagram (possibly reassembled) to its protocol. */
+export function deliver(b: usize): void {
+  let ip = <usize>load<u32>(b, PKT_A);
+  let proto = <u32>load<u8>(ip, IP_PROTO);
+  if (proto == PROTO_UDP) udpInput(b);
+  else if (proto == PROTO_TCP) tcpInput(b);
+  else if (proto == PROTO_ICMP) icmpInput(b);
+  else {
+    count(C_IP_BAD_PROTO);
+    if (!(load<u32>(b, PKT_D) & 0x80000000)) icmpError(b, ICMP_UNREACH, UNREACH_PROTO, 0);
+    pktFree(b);
+  }
+}
+
+/** True if the packet arrived for a broadcast address (no ICMP errors for it). */
+// @ts-ignore: decorator
+@inline export function pktBroadcast(b: usize): bool { return (load<u32>(b, PKT_D) & 0x80000000) != 0; }
+// @ts-ignore: decorator
+@inline export function pktIface(b: usize): u32 { return load<u32>(b, PKT_D) & 0xffff; }
+// @ts-ignore: decorator
+@inline export function pktCsumOk(b: usize): bool { return ((load<u32>(b, PKT_D) >> 16) & 1) != 0; }
+
+/** Space in the tx arena for an IP datagram carrying up to l4max bytes; the
+ * L4 header goes at the returned address + L4. 0 when the arena is full. */
+export function ipBegin(l4max: u32): usize { return txBegin(<u32>L4 + l4max); }
+
+/** Routes dst; fills rtIfx, rtNexthop, rtSrc. Counted when there is no route. */
+export function ipRoute(dst: u32): bool {
+  if (routeLookup(dst)) return true;
+  count(C_IP_NO_ROUTE);
+  return false;
+}
+
+/** Finishes and sends a datagram built at f by ipBegin, along the route
+ * last found by ipRoute. Returns 0 or a negative errno. */
+export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df: bool, ttl: u32): i32 {
+  let ip = f + ETH_HLEN;
+  let tot = IP_HLEN + l4len;
+  store<u8>(ip, 0x45, IP_VIHL);
+  store<u8>(ip, 0, IP_TOS);
+  st16(ip + IP_LEN, tot);
+  st16(ip + IP_ID, ipId);
+  ipId = (ipId + 1) & 0xffff;
+  st16(ip + IP_FRAG, df ? IP_DF : 0);
+  store<u8>(ip, <u8>ttl, IP_TTL);
+  store<u8>(ip, <u8>proto, IP_PROTO);
+  st32(ip + IP_SRC, src);
+  st32(ip + IP_DST, dst);
+  store<u16>(ip + IP_CSUM, 0);
+  st16(ip + IP_CSUM, finish(sumBytes(ip, IP_HLEN, 0)));
+  putMac(f + ETH_SRC, rtIfx);
+  st16(f + ETH_TYPE, ETHERTYPE_IPV4);
+  count(C_IP_TX);
+  let mtu = ifMtu(rtIfx);
+  if (tot <= mtu) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop); return 0; }
+  if (df) { count(C_IP_FRAG_DF); return E_MSGSIZE; }
+  return fragment(f, tot, mtu);
+}
+
+function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32): void {
+  if (nexthop == IP_BROADCAST || isSubnetBroadcast(ifx, nexthop)) {
+    store<u32>(f, 0xffffffff);
+    store<u16>(f, 0xffff, 4);
+    txCommit(f, len, ifx);
+  } else {
+    neighOutput(f, len, ifx, nexthop);
+  }
+}
+
+/** Splits the datagram at f into fragments of at most mtu bytes (RFC 791 3.2). */
+function fragment(f: usize, tot: u32, mtu: u32): i32 {
+  txReserve(f, ETH_HLEN + tot);
+  let ifx = rtIfx, nexthop = rtNexthop;
+  let chunk = (mtu - IP_HLEN) & ~7;
+  let data = f + L4;
+  let left = tot - IP_HLEN;
+  let off: u32 = 0;
+  while (left > 0) {
+    let n = min<u32>(chunk, left);
+    let g = txBegin(<u32>L4 + n);
+    if (!g) return E_NOBUFS;
+    memory.copy(g, f, L4);
+    memory.copy(g + L4, data + off, n);
+    let ip = g + ETH_HLEN;
+    st16(ip + IP_LEN, IP_HLEN + n);
+    st16(ip + IP_FRAG, (off >> 3) | (n < left ? IP_MF : 0));
+    store<u16>(ip + IP_CSUM, 0);
+    st16(ip + IP_CSUM, finish(sumBytes(ip, IP_HLEN, 0)));
+    count(C_IP_FRAG_TX);
+    linkOutput(g, ETH_HLEN + IP_HLEN + n, ifx, nexthop);
+    off += n;
+    left -= n;
+  }
+  return 0;
+}

@@ -1,0 +1,260 @@
+// The neighbour (ARP) cache, RFC 826 with RFC 1122 2.3.2 timing. A bounded
+// open-addressing table; each unresolved entry holds a bounded queue of
+// frames. Requests are retried once a second; after the last try the queue is
+// dropped (counted) and the host is told the address is unreachable.
+import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
+import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
+import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
+  ARP_REQUEST, ARP_REPLY } from '../wire/arp';
+import { isMartianSource } from '../wire/ipv4';
+import { arenaReserve, pktAlloc, pktFree, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
+import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL,
+  C_ARP_DROPPED, C_NEIGH_EVICTED } from '../base/counters';
+import { now, wakeAt, NEVER, ms } from '../base/time';
+import { emit, EV_UNREACHABLE } from '../base/events';
+import { ifMac, localIface, srcFor } from './iface';
+
+const FREE: u8 = 0;
+const INCOMPLETE: u8 = 1;
+const REACHABLE: u8 = 2;
+
+// Entry, 32 bytes: ip u32, state u8, ifx u8, tries u8, qlen u8, mac[6] at 8,
+// queue head at 16, tail at 20, time (retry or expiry, µs) at 24.
+const E_IP: usize = 0;
+const E_STATE: usize = 4;
+const E_IFX: usize = 5;
+const E_TRIES: usize = 6;
+const E_QLEN: usize = 7;
+const E_MAC: usize = 8;
+const E_QHEAD: usize = 16;
+const E_QTAIL: usize = 20;
+const E_TIME: usize = 24;
+const PROBE: u32 = 8;
+const MAX_TRIES: u8 = 3;
+const RETRY: i64 = 1000_000;
+
+let table: usize = 0;
+let size: u32 = 0;
+let shift: u32 = 0;
+let qmax: u32 = 0;
+let ttl: i64 = 0;
+let nextDue: i64 = NEVER;
+
+export function neighLayout(n: u32, queue: u32, ttlMs: u32): void {
+  size = 8;
+  while (size < n && size < 65536) size <<= 1;
+  shift = 32 - ctz<u32>(size);
+  table = arenaReserve(<usize>size << 5);
+  qmax = min<u32>(queue, 255);
+  ttl = ms(<i64>ttlMs);
+}
+
+// @ts-ignore: decorator
+@inline function slot(ip: u32, i: u32): usize {
+  return table + (<usize>(((ip * 0x9e3779b1) >>> shift) + i & (size - 1)) << 5);
+}
+
+function find(ip: u32): usize {
+  for (let i: u32 = 0; i < PROBE; i++) {
+    let e = slot(ip, i);
+    if (load<u8>(e, E_STATE) != FREE && load<u32>(e, E_IP) == ip) return e;
+  }
+  return 0;
+}
+
+function dropQueue(e: usize, counter: i32): void {
+  let b = <usize>load<u32>(e, E_QHEAD);
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_QNEXT);
+    pktFree(b);
+    count(counter);
+    b = next;
+  }
+  store<u32>(e, 0, E_QHEAD);
+  store<u32>(e, 0, E_QTAIL);
+  store<u8>(e, 0, E_QLEN);
+}
+
+/** A slot for ip: free, else expired, else the oldest in its probe window (evicted). */
+function claim(ip: u32): usize {
+  let victim: usize = 0;
+  for (let i: u32 = 0; i < PROBE; i++) {
+    let e = slot(ip, i);
+    let st = load<u8>(e, E_STATE);
+    if (st == FREE) return e;
+    if (st == REACHABLE && load<i64>(e, E_TIME) <= now) return e;
+    if (victim == 0 || load<i64>(e, E_TIME) < load<i64>(victim, E_TIME)) victim = e;
+  }
+  count(C_NEIGH_EVICTED);
+  if (load<u8>(victim, E_STATE) == INCOMPLETE) dropQueue(victim, C_ARP_DROPPED);
+  return victim;
+}
+
+function sendArp(ifx: u32, oper: u32, tha: usize, tpa: u32, spa: u32): void {
+  let f = txBegin(ETH_MIN);
+  if (!f) return;
+  if (tha) copyMac(f + ETH_DST, tha);
+  else { store<u32>(f + ETH_DST, 0xffffffff); store<u16>(f + ETH_DST + 4, 0xffff); }
+  copyMac(f + ETH_SRC, ifMac(ifx));
+  st16(f + ETH_TYPE, ETHERTYPE_ARP);
+  let a = f + ETH_HLEN;
+  st16(a + ARP_HTYPE, 1);
+  st16(a + ARP_PTYPE, 0x0800);
+  store<u8>(a + ARP_HLEN, 6);
+  store<u8>(a + ARP_PLEN, 4);
+  st16(a + ARP_OPER, oper);
+  copyMac(a + ARP_SHA, ifMac(ifx));
+  st32(a + ARP_SPA, spa);
+  if (tha) copyMac(a + ARP_THA, tha);
+  else { store<u32>(a + ARP_THA, 0); store<u16>(a + ARP_THA + 4, 0); }
+  st32(a + ARP_TPA, tpa);
+  memory.fill(a + ARP_LEN, 0, ETH_MIN - ETH_HLEN - ARP_LEN);
+  txCommit(f, ETH_MIN, ifx);
+  count(C_ARP_TX);
+}
+
+function request(e: usize): void {
+  let ifx = <u32>load<u8>(e, E_IFX);
+  let ip = load<u32>(e, E_IP);
+  sendArp(ifx, ARP_REQUEST, 0, ip, srcFor(ifx, ip, 0xffffffff));
+}
+
+function schedule(t: i64): void {
+  if (t < nextDue) nextDue = t;
+  wakeAt(t);
+}
+
+/** Sends every queued frame of a freshly resolved entry. */
+function flush(e: usize): void {
+  let b = <usize>load<u32>(e, E_QHEAD);
+  store<u32>(e, 0, E_QHEAD);
+  store<u32>(e, 0, E_QTAIL);
+  store<u8>(e, 0, E_QLEN);
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_QNEXT);
+    let f = b + BUF_DATA;
+    copyMac(f + ETH_DST, e + E_MAC);
+    if (!txPostBuf(b, f, load<u32>(b, PKT_LEN), <u32>load<u8>(e, E_IFX))) pktFree(b);
+    b = next;
+  }
+}
+
+/** Sends a frame (Ethernet source and type already written) to next hop ip
+ * on ifx. The frame lives in the tx arena; if the neighbour is unresolved it
+ * is copied into a packet buffer and queued. */
+export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32): void {
+  let e = find(ip);
+  if (e && load<u8>(e, E_STATE) == REACHABLE && load<i64>(e, E_TIME) > now) {
+    copyMac(f + ETH_DST, e + E_MAC);
+    txCommit(f, len, ifx);
+    return;
+  }
+  if (!e) e = claim(ip);
+  let fresh = load<u8>(e, E_STATE) != INCOMPLETE;
+  if (fresh) {
+    store<u32>(e, ip, E_IP);
+    store<u8>(e, INCOMPLETE, E_STATE);
+    store<u8>(e, <u8>ifx, E_IFX);
+    store<u8>(e, 1, E_TRIES);
+    store<u8>(e, 0, E_QLEN);
+    store<u32>(e, 0, E_QHEAD);
+    store<u32>(e, 0, E_QTAIL);
+    store<i64>(e, now + RETRY, E_TIME);
+    schedule(now + RETRY);
+  }
+  // Queue first: the request below reuses the arena space the frame is in.
+  if (<u32>load<u8>(e, E_QLEN) >= qmax) count(C_ARP_QUEUE_FULL);
+  else {
+    let b = pktAlloc();
+    if (b) {
+      memory.copy(b + BUF_DATA, f, len);
+      store<u32>(b, len, PKT_LEN);
+      let tail = <usize>load<u32>(e, E_QTAIL);
+      if (tail) store<u32>(tail, <u32>b, PKT_QNEXT);
+      else store<u32>(e, <u32>b, E_QHEAD);
+      store<u32>(e, <u32>b, E_QTAIL);
+      store<u8>(e, load<u8>(e, E_QLEN) + 1, E_QLEN);
+    }
+  }
+  if (fresh) request(e);
+}
+
+/** Retries and gives up on unresolved neighbours. */
+export function neighTimer(): void {
+  if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return; }
+  nextDue = NEVER;
+  for (let i: u32 = 0; i < size; i++) {
+    let e = table + (<usize>i << 5);
+    if (load<u8>(e, E_STATE) != INCOMPLETE) continue;
+    let t = load<i64>(e, E_TIME);
+    if (t <= now) {
+      let tries = load<u8>(e, E_TRIES);
+      if (tries >= MAX_TRIES) {
+        count(C_ARP_FAILED);
+        dropQueue(e, C_ARP_DROPPED);
+        store<u8>(e, FREE, E_STATE);
+        emit(EV_UNREACHABLE, load<u32>(e, E_IP), 0, 0);
+        continue;
+      }
+      store<u8>(e, tries + 1, E_TRIES);
+      count(C_ARP_RETRY);
+      t = now + RETRY;
+      store<i64>(e, t, E_TIME);
+      request(e);
+    }
+    schedule(t);
+  }
+}
+
+/** ARP input, with RFC 826's merge rule. Frees the buffer. */
+export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
+  count(C_ARP_RX);
+  let a = f + ETH_HLEN;
+  if (len < ETH_HLEN + ARP_LEN || ld16(a + ARP_HTYPE) != 1 || ld16(a + ARP_PTYPE) != 0x0800 ||
+      load<u8>(a + ARP_HLEN) != 6 || load<u8>(a + ARP_PLEN) != 4 || isGroup(a + ARP_SHA)) {
+    count(C_ARP_BAD); pktFree(b); return;
+  }
+  let oper = ld16(a + ARP_OPER);
+  let spa = ld32(a + ARP_SPA);
+  let tpa = ld32(a + ARP_TPA);
+  if ((oper != ARP_REQUEST && oper != ARP_REPLY) || (spa != 0 && isMartianSource(spa)) ||
+      macEq(a + ARP_SHA, ifMac(ifx))) {
+    count(C_ARP_BAD); pktFree(b); return;
+  }
+  let merged = false;
+  if (spa != 0) {
+    let e = find(spa);
+    if (e) { learn(e, a + ARP_SHA, ifx); merged = true; }
+  }
+  if (localIface(tpa) != <i32>ifx) { count(C_ARP_NOT_FOR_US); pktFree(b); return; }
+  if (!merged && spa != 0) {
+    let e = claim(spa);
+    store<u32>(e, spa, E_IP);
+    store<u32>(e, 0, E_QHEAD);
+    store<u32>(e, 0, E_QTAIL);
+    store<u8>(e, 0, E_QLEN);
+    learn(e, a + ARP_SHA, ifx);
+  }
+  if (oper == ARP_REQUEST && spa != 0) sendArp(ifx, ARP_REPLY, a + ARP_SHA, spa, tpa);
+  pktFree(b);
+}
+
+function learn(e: usize, mac: usize, ifx: u32): void {
+  copyMac(e + E_MAC, mac);
+  let wasIncomplete = load<u8>(e, E_STATE) == INCOMPLETE;
+  store<u8>(e, REACHABLE, E_STATE);
+  store<u8>(e, <u8>ifx, E_IFX);
+  store<i64>(e, now + ttl, E_TIME);
+  if (wasIncomplete) flush(e);
+}
+
+/** Number of entries in use (for tests and stats). */
+export function neighCount(): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < size; i++) {
+    let e = table + (<usize>i << 5);
+    let st = load<u8>(e, E_STATE);
+    if (st == INCOMPLETE || (st == REACHABLE && load<i64>(e, E_TIME) > now)) n++;
+  }
+  return n;
+}

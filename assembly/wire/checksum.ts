@@ -1,0 +1,60 @@
+// The Internet checksum (RFC 1071), word at a time. The one's complement sum
+// is independent of byte order, so we add little-endian words into a 64-bit
+// accumulator and swap once at the end. Partial sums (u64) chain across
+// pieces (pseudo-header, header, payload, fragments); a piece that starts at
+// an odd offset within the checksummed data must be byte-swapped by the caller.
+
+/** Adds len bytes at p to a partial sum. */
+export function sumBytes(p: usize, len: usize, sum: u64): u64 {
+  let end = p + (len & ~<usize>7);
+  while (p < end) {
+    let w = load<u64>(p);
+    sum += (w & 0xffffffff) + (w >> 32);
+    p += 8;
+  }
+  if (len & 4) { sum += <u64>load<u32>(p); p += 4; }
+  if (len & 2) { sum += <u64>load<u16>(p); p += 2; }
+  if (len & 1) { sum += <u64>load<u8>(p); }
+  return sum;
+}
+
+/** Copies len bytes from src to dst and adds them to a partial sum: a checksum
+ * fused with the copy, so payload bytes are touched once. */
+export function copySum(dst: usize, src: usize, len: usize, sum: u64): u64 {
+  let end = src + (len & ~<usize>7);
+  while (src < end) {
+    let w = load<u64>(src);
+    store<u64>(dst, w);
+    sum += (w & 0xffffffff) + (w >> 32);
+    src += 8; dst += 8;
+  }
+  if (len & 4) { let w = load<u32>(src); store<u32>(dst, w); sum += <u64>w; src += 4; dst += 4; }
+  if (len & 2) { let w = load<u16>(src); store<u16>(dst, w); sum += <u64>w; src += 2; dst += 2; }
+  if (len & 1) { let w = load<u8>(src); store<u8>(dst, w); sum += <u64>w; }
+  return sum;
+}
+
+/** Folds a partial sum to 16 bits, in network order as a host number. */
+// @ts-ignore: decorator
+@inline export function fold(sum: u64): u32 {
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  let s = <u32>sum;
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return <u32>bswap<u16>(<u16>s);
+}
+
+/** The checksum field value (complement of the folded sum), network order as a host number. */
+// @ts-ignore: decorator
+@inline export function finish(sum: u64): u32 { return ~fold(sum) & 0xffff; }
+
+/** Swaps the bytes of a partial sum, for a piece that starts at an odd offset. */
+// @ts-ignore: decorator
+@inline export function swapSum(sum: u64): u64 { return <u64>fold(sum); }
+
+/** The pseudo-header of TCP and UDP over IPv4 (RFC 768, RFC 9293 3.1). Addresses in host order. */
+// @ts-ignore: decorator
+@inline export function pseudoSum(src: u32, dst: u32, proto: u32, len: u32): u64 {
+  return <u64>bswap<u32>(src) + <u64>bswap<u32>(dst) + <u64>bswap<u16>(<u16>proto) + <u64>bswap<u16>(<u16>len);
+}

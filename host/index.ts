@@ -1,0 +1,8 @@
+// The public surface (DESIGN.md section 6; README documents it).
+export { Stack, type StackOptions, type InterfaceOptions, type StackLimits, type PingOptions } from './stack.ts';
+export { VirtualSwitch } from './link/switch.ts';
+export { withFaults, FaultLink, type FaultOptions } from './link/faults.ts';
+export { withPcap, PcapWriter } from './link/pcap.ts';
+export { FRAME_CSUM_OK, type Link } from './link/link.ts';
+export { VirtualClock, realClock, type Clock } from './clock.ts';
+export { UdpSocket, type RemoteInfo } from './net/dgram.ts';

@@ -1,0 +1,109 @@
+// An in-process learning Ethernet switch (IEEE 802.1D in miniature): learns
+// source addresses per port, forwards known unicast to one port, floods the
+// rest. Delivery is synchronous and borrowed: the receiving stack copies the
+// frame straight out of the sender's memory into its own.
+import type { Link } from './link.ts';
+
+export interface SwitchPortOptions { mtu?: number }
+
+const MAX_MACS = 4096;
+
+export class VirtualSwitch {
+  readonly mtu: number;
+  private ports = new Set<Port>();
+  private macs = new Map<number, Port>();
+  private counters = { frames: 0, flooded: 0, dropped: 0, tooBig: 0 };
+
+  constructor(opts: { mtu?: number } = {}) {
+    this.mtu = checkMtu(opts.mtu ?? 1500);
+  }
+
+  /** A new port, as a Link for a stack. */
+  connect(opts: SwitchPortOptions = {}): Link {
+    const p = new Port(this, checkMtu(opts.mtu ?? this.mtu));
+    this.ports.add(p);
+    return p;
+  }
+
+  /** Plugs an existing link (a TAP device, say) into a new port: the uplink. Returns a function that unplugs it. */
+  attach(link: Link): () => void {
+    const p = new Port(this, link.mtu);
+    this.ports.add(p);
+    p.onFrame = (frame, flags) => link.send(frame, flags);
+    p.flushOut = () => link.flush?.();
+    link.onFrame = (frame, flags) => p.send(frame, flags);
+    link.onDown = () => p.close();
+    return () => { link.onFrame = null; p.close(); };
+  }
+
+  stats(): { ports: number; macs: number; frames: number; flooded: number; dropped: number; tooBig: number } {
+    return { ports: this.ports.size, macs: this.macs.size, ...this.counters };
+  }
+
+  /** @internal */
+  forward(from: Port, frame: Uint8Array, flags: number): void {
+    this.counters.frames++;
+    if (frame.length < 14) { this.counters.dropped++; return; }
+    const src = mac(frame, 6);
+    if (!(frame[6] & 1)) this.learn(src, from);
+    if (!(frame[0] & 1)) {
+      const to = this.macs.get(mac(frame, 0));
+      if (to) {
+        if (to !== from) this.deliver(to, frame, flags);
+        return;
+      }
+    }
+    this.counters.flooded++;
+    for (const p of this.ports) if (p !== from) this.deliver(p, frame, flags);
+  }
+
+  private deliver(to: Port, frame: Uint8Array, flags: number): void {
+    if (frame.length > to.mtu + 14) { this.counters.tooBig++; return; }
+    to.onFrame?.(frame, flags);
+  }
+
+  private learn(src: number, port: Port): void {
+    if (this.macs.get(src) === port) return;
+    this.macs.delete(src);
+    if (this.macs.size >= MAX_MACS) this.macs.delete(this.macs.keys().next().value as number);
+    this.macs.set(src, port);
+  }
+
+  /** @internal */
+  remove(p: Port): void {
+    this.ports.delete(p);
+    for (const [k, v] of this.macs) if (v === p) this.macs.delete(k);
+  }
+
+  /** @internal Flushes batching uplinks once a burst is through. */
+  flushAll(): void { for (const p of this.ports) p.flushOut?.(); }
+}
+
+class Port implements Link {
+  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  onDown: ((err?: Error) => void) | null = null;
+  flushOut: (() => void) | null = null;
+  private open = true;
+  constructor(private readonly sw: VirtualSwitch, readonly mtu: number) {}
+  send(frame: Uint8Array, flags = 0): void {
+    if (!this.open) return;
+    if (frame.length > this.mtu + 14) return;
+    this.sw.forward(this, frame, flags);
+  }
+  flush(): void { this.sw.flushAll(); }
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.sw.remove(this);
+    this.onDown?.();
+  }
+}
+
+function mac(f: Uint8Array, at: number): number {
+  return (f[at] * 0x10000000000) + (f[at + 1] * 0x100000000) + ((f[at + 2] << 24) >>> 0) + (f[at + 3] << 16) + (f[at + 4] << 8) + f[at + 5];
+}
+
+function checkMtu(mtu: number): number {
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new RangeError(`switch MTU must be an integer in 576..65535, got ${mtu}`);
+  return mtu;
+}

@@ -1,0 +1,174 @@
+// UDP sockets in node:dgram's shape over a Shoal stack.
+import { EventEmitter } from 'node:events';
+import type { Stack } from '../stack.ts';
+import { parseIPv4, formatIPv4 } from '../addr.ts';
+import { shoalError } from '../errors.ts';
+
+export interface RemoteInfo { address: string; family: 'IPv4'; port: number; size: number }
+type SendCallback = (err: Error | null, bytes?: number) => void;
+type SocketType = 'udp4' | { type: 'udp4' };
+
+const BATCH = 64;
+
+export class DgramFactory {
+  constructor(private readonly stack: Stack) {}
+  createSocket(type: SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): UdpSocket {
+    const t = typeof type === 'string' ? type : type?.type;
+    if (t !== 'udp4') throw Object.assign(new TypeError(`Bad socket type specified. Valid types are: udp4 (got ${String(t)})`), { code: 'ERR_SOCKET_BAD_TYPE' });
+    const s = new UdpSocket(this.stack);
+    if (listener) s.on('message', listener);
+    return s;
+  }
+}
+
+export class UdpSocket extends EventEmitter {
+  private sd: number;
+  private bound = false;
+  private closed = false;
+  private connected: { address: string; port: number } | null = null;
+
+  constructor(private readonly stack: Stack) {
+    super();
+    this.sd = stack.check(stack.core.udp_open(), 'socket');
+    stack.udp.set(this.sd, this);
+  }
+
+  bind(...args: unknown[]): this {
+    let port = 0, address = '0.0.0.0';
+    let cb: (() => void) | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
+    if (args[0] && typeof args[0] === 'object') {
+      const o = args[0] as { port?: number; address?: string };
+      port = o.port ?? 0; address = o.address ?? address;
+    } else {
+      if (args[0] !== undefined) port = Number(args[0]);
+      if (typeof args[1] === 'string') address = args[1];
+    }
+    this.live('bind');
+    if (this.bound) throw Object.assign(new Error('Socket is already bound'), { code: 'ERR_SOCKET_ALREADY_BOUND' });
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`Port should be >= 0 and < 65536. Received ${port}.`);
+    const r = this.stack.core.udp_bind(this.sd, parseIPv4(address), port);
+    if (r < 0) {
+      const err = shoalError(r, 'bind', `${address}:${port}`);
+      queueMicrotask(() => this.emit('error', err));
+      return this;
+    }
+    this.bound = true;
+    if (cb) this.once('listening', cb);
+    queueMicrotask(() => this.emit('listening'));
+    return this;
+  }
+
+  connect(port: number, address?: string | (() => void), cb?: () => void): void {
+    if (typeof address === 'function') { cb = address; address = undefined; }
+    const host = (address as string | undefined) ?? '127.0.0.1';
+    this.live('connect');
+    const r = this.stack.core.udp_connect(this.sd, parseIPv4(host), port);
+    if (r < 0) throw shoalError(r, 'connect', `${host}:${port}`);
+    this.bound = true;
+    this.connected = { address: host, port };
+    if (cb) this.once('connect', cb);
+    queueMicrotask(() => this.emit('connect'));
+  }
+
+  /** send(msg[, offset, length][, port][, address][, callback]) as in node:dgram. */
+  send(msg: Uint8Array | string | readonly (Uint8Array | string)[], ...args: unknown[]): void {
+    let cb: SendCallback | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as SendCallback;
+    let data = toBytes(msg);
+    if (typeof args[0] === 'number' && typeof args[1] === 'number' && args.length >= 2 && (args.length > 2 || this.connected)) {
+      data = data.subarray(args[0], args[0] + args[1]);
+      args = args.slice(2);
+    }
+    let port = 0, address = 0;
+    if (!this.connected) {
+      port = Number(args[0]);
+      address = parseIPv4((args[1] as string | undefined) ?? '127.0.0.1');
+      if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`Port should be > 0 and < 65536. Received ${String(args[0])}.`);
+    }
+    this.live('send');
+    const io = this.stack.io;
+    let r: number;
+    if (data.length > io.cap) r = -90;
+    else {
+      this.stack.mem8.set(data, io.ptr);
+      r = this.stack.core.udp_send(this.sd, address, port, data.length);
+    }
+    const wasBound = this.bound;
+    if (r >= 0) this.bound = true;
+    this.stack.drain();
+    if (!wasBound && this.bound) queueMicrotask(() => this.emit('listening'));
+    const err = r < 0 ? shoalError(r, 'send', this.connected ? '' : `${formatIPv4(address)}:${port}`) : null;
+    if (cb) queueMicrotask(() => cb!(err, err ? undefined : r));
+    else if (err) queueMicrotask(() => this.emit('error', err));
+  }
+
+  address(): { address: string; family: 'IPv4'; port: number } {
+    this.live('address');
+    this.stack.check(this.stack.core.udp_local(this.sd), 'getsockname');
+    const io = this.stack.io.ptr >>> 2;
+    return { address: formatIPv4(this.stack.mem32[io]), family: 'IPv4', port: this.stack.mem32[io + 1] };
+  }
+
+  remoteAddress(): { address: string; family: 'IPv4'; port: number } {
+    if (!this.connected) throw Object.assign(new Error('Not connected'), { code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' });
+    return { ...this.connected, family: 'IPv4' };
+  }
+
+  setBroadcast(flag: boolean): void { this.live('setBroadcast'); this.stack.core.udp_broadcast(this.sd, flag ? 1 : 0); }
+  ref(): this { return this; }
+  unref(): this { return this; }
+
+  close(cb?: () => void): this {
+    if (this.closed) return this;
+    this.closed = true;
+    this.stack.udp.delete(this.sd);
+    if (!this.stack.isClosed) this.stack.core.udp_close(this.sd);
+    if (cb) this.once('close', cb);
+    queueMicrotask(() => this.emit('close'));
+    return this;
+  }
+
+  /** @internal Datagrams are waiting: copy them out (the one copy to the application) and emit them. */
+  _readable(): void {
+    for (;;) {
+      if (this.closed) return;
+      const n = this.stack.core.udp_recv(this.sd, BATCH);
+      if (n <= 0) return;
+      const m8 = this.stack.mem8, m32 = this.stack.mem32;
+      let at = this.stack.io.ptr >>> 2;
+      const got: [Buffer, RemoteInfo][] = [];
+      for (let i = 0; i < n; i++) {
+        const src = m32[at], port = m32[at + 1], len = m32[at + 2], nseg = m32[at + 3];
+        at += 4;
+        const msg = Buffer.allocUnsafe(len);
+        let off = 0;
+        for (let s = 0; s < nseg; s++, at += 2) {
+          const p = m32[at], l = m32[at + 1];
+          msg.set(m8.subarray(p, p + l), off);
+          off += l;
+        }
+        got.push([msg, { address: formatIPv4(src), family: 'IPv4', port, size: len }]);
+      }
+      for (const [msg, rinfo] of got) this.emit('message', msg, rinfo);
+      if (n < BATCH) return;
+    }
+  }
+
+  /** @internal An ICMP error about a datagram we sent; node:dgram reports it only on connected sockets. */
+  _unreachable(addr: number, what: number): void {
+    if (!this.connected || formatIPv4(addr) !== this.connected.address) return;
+    const code = what === 0x303 ? -111 : -113;
+    this.emit('error', shoalError(code, 'recv', this.connected.address));
+  }
+
+  private live(op: string): void {
+    if (this.closed) throw Object.assign(new Error(`${op}: Not running`), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+  }
+}
+
+function toBytes(msg: Uint8Array | string | readonly (Uint8Array | string)[]): Uint8Array {
+  if (typeof msg === 'string') return Buffer.from(msg);
+  if (Array.isArray(msg)) return Buffer.concat((msg as (Uint8Array | string)[]).map((m) => (typeof m === 'string' ? Buffer.from(m) : m)));
+  return msg as Uint8Array;
+}

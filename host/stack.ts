@@ -1,0 +1,409 @@
+// One stack: one wasm instance. The only module that touches wasm memory.
+// Frames arrive from links and are copied once into buffers the core posted
+// on its free stack; a poll (deferred, so many frames share one call) hands
+// them over with the time, and everything the core produced — frames and
+// events — is drained right after every call.
+import { webcrypto } from 'node:crypto';
+import { FRAME_CSUM_OK, type Link } from './link/link.ts';
+import { realClock, type Clock, type Timer } from './clock.ts';
+import { instantiateCore, type CoreExports } from './wasm.ts';
+import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
+import { shoalError, errnoName, ERR } from './errors.ts';
+import { DgramFactory, type UdpSocket } from './net/dgram.ts';
+
+// SCB word offsets (assembly/base/scb.ts, docs/ABI.md).
+const S = {
+  RX_COUNT: 0, TX_COUNT: 4, EV_COUNT: 8, FREE_COUNT: 12, RX_DESC: 16, RX_CAP: 20, TX_DESC: 24, TX_CAP: 28,
+  EV: 32, EV_CAP: 36, FREE: 40, BUF_SIZE: 44, BUF_DATA: 48, IO: 52, IO_CAP: 56, COUNTERS: 60, NCOUNTERS: 64,
+  NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
+} as const;
+const CFG = {
+  POOL_BYTES: 128, MAX_FRAME: 132, RX_RING: 136, TX_ARENA: 140, TX_RING: 144, EVENTS: 148, IO_BYTES: 152,
+  NEIGH: 156, ARP_QLEN: 160, REASM: 164, REASM_BUFS: 168, UDP_SOCKS: 172, UDP_QLEN: 176, SEED: 180,
+  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, MEM_LIMIT: 220,
+} as const;
+const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3 } as const;
+
+export interface InterfaceOptions {
+  link: Link;
+  /** "10.0.0.1/24", or several. */
+  address: string | string[];
+  /** Default: derived from the stack's name and the interface index (locally administered). */
+  mac?: string;
+}
+
+export interface StackLimits {
+  /** Bytes of packet buffers (default 8 MiB). */
+  poolBytes?: number;
+  rxRing?: number;
+  txArena?: number;
+  neighbours?: number;
+  arpQueue?: number;
+  reassembly?: number;
+  reassemblyBuffers?: number;
+  reassemblyTimeoutMs?: number;
+  udpSockets?: number;
+  udpQueue?: number;
+  icmpErrorsPerSecond?: number;
+  neighbourTtlMs?: number;
+  /** init fails if the core would need more linear memory than this. */
+  memoryBytes?: number;
+}
+
+export interface StackOptions {
+  name?: string;
+  link?: Link;
+  address?: string | string[];
+  mac?: string;
+  interfaces?: InterfaceOptions[];
+  gateway?: string;
+  clock?: Clock;
+  /** Secret for ISNs and port choice; a number gives a reproducible stack. Default: random. */
+  seed?: number;
+  limits?: StackLimits;
+  /** Run the debug core (assertions on). */
+  debug?: boolean;
+}
+
+export interface PingOptions { timeout?: number; size?: number }
+
+type PendingPing = { resolve: (ms: number) => void; reject: (e: Error) => void; t0: number; timer: Timer; dst: number };
+
+let stackCount = 0;
+
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return h >>> 0;
+}
+
+function seedWords(seed: number | undefined): number[] {
+  if (seed === undefined) return Array.from(webcrypto.getRandomValues(new Uint32Array(4)));
+  let x = seed >>> 0;
+  return [0, 1, 2, 3].map(() => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  });
+}
+
+export class Stack {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly dgram: DgramFactory;
+  /** @internal */ readonly core: CoreExports;
+  private readonly links: Link[] = [];
+  private readonly interfaces: { mac: string; mtu: number; addresses: string[] }[] = [];
+  private u8!: Uint8Array;
+  private u32!: Uint32Array;
+  private scb = 0;
+  private counterNames: string[] = [];
+  private pollTimer: Timer | null = null;
+  private kickTimer: Timer | null = null;
+  private deadline = -1;
+  private busy = false;
+  private closed = false;
+  private pingId: number;
+  private pingSeq = 0;
+  private pings = new Map<number, PendingPing>();
+  /** @internal */ readonly udp = new Map<number, UdpSocket>();
+  private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0 };
+
+  private constructor(opts: StackOptions) {
+    this.name = opts.name ?? `stack${++stackCount}`;
+    this.clock = opts.clock ?? realClock;
+    this.core = instantiateCore(opts.debug ? 'debug' : 'release');
+    this.pingId = fnv(this.name) & 0xffff;
+    this.dgram = new DgramFactory(this);
+  }
+
+  static async create(opts: StackOptions): Promise<Stack> {
+    return Stack.createSync(opts);
+  }
+
+  /** The same as create(), for callers that cannot await (tests on a virtual clock). */
+  static createSync(opts: StackOptions): Stack {
+    if (!opts || typeof opts !== 'object') throw new TypeError('Stack.create: options object required');
+    const ifaces: InterfaceOptions[] = opts.interfaces ? [...opts.interfaces] : [];
+    if (opts.link) {
+      if (opts.interfaces) throw new TypeError('Stack.create: give either link/address or interfaces, not both');
+      if (opts.address === undefined) throw new TypeError('Stack.create: link given without address');
+      ifaces.push({ link: opts.link, address: opts.address, mac: opts.mac });
+    }
+    const s = new Stack(opts);
+    s.setup(opts, ifaces);
+    return s;
+  }
+
+  private setup(opts: StackOptions, ifaces: InterfaceOptions[]): void {
+    const c = this.core;
+    this.scb = c.scb();
+    this.views();
+    const l = opts.limits ?? {};
+    const maxMtu = Math.max(1500, ...ifaces.map((i) => i.link.mtu));
+    const put = (off: number, v: number | undefined) => {
+      if (v === undefined) return;
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`Stack.create: bad limit ${v}`);
+      this.u32[(this.scb + off) >>> 2] = v;
+    };
+    put(CFG.MAX_FRAME, maxMtu + 14);
+    put(CFG.POOL_BYTES, l.poolBytes);
+    put(CFG.RX_RING, l.rxRing);
+    put(CFG.TX_ARENA, l.txArena);
+    put(CFG.NEIGH, l.neighbours);
+    put(CFG.ARP_QLEN, l.arpQueue);
+    put(CFG.REASM, l.reassembly);
+    put(CFG.REASM_BUFS, l.reassemblyBuffers);
+    put(CFG.REASM_MS, l.reassemblyTimeoutMs);
+    put(CFG.UDP_SOCKS, l.udpSockets);
+    put(CFG.UDP_QLEN, l.udpQueue);
+    put(CFG.ICMP_RATE, l.icmpErrorsPerSecond);
+    put(CFG.NEIGH_TTL, l.neighbourTtlMs);
+    put(CFG.MEM_LIMIT, l.memoryBytes);
+    seedWords(opts.seed).forEach((w, i) => put(CFG.SEED + 4 * i, w));
+    const r = c.init();
+    if (r < 0) throw shoalError(r, 'init', r === -12 ? '(memory limit too small for the configured pools)' : '');
+    this.views();
+    const names = new Uint16Array(this.u8.buffer, this.w(S.NAMES), this.w(S.NAMES_BYTES) >>> 1);
+    this.counterNames = String.fromCharCode(...names).split(',');
+    ifaces.forEach((itf, i) => this.addInterface(itf, i));
+    if (opts.gateway !== undefined) this.addRoute('0.0.0.0/0', opts.gateway);
+  }
+
+  private addInterface(itf: InterfaceOptions, i: number): void {
+    if (!itf || !itf.link) throw new TypeError(`Stack.create: interface ${i} has no link`);
+    const mac = itf.mac ?? formatMac(0x0200 | ((fnv(this.name) >>> 24) & 0xff), fnv(`${this.name}/${i}`));
+    const [hi, lo] = parseMac(mac);
+    const ifx = this.core.if_add(hi, lo, itf.link.mtu);
+    if (ifx < 0) throw shoalError(ifx, 'if_add', `(mtu ${itf.link.mtu})`);
+    const addrs = Array.isArray(itf.address) ? itf.address : [itf.address];
+    for (const a of addrs) {
+      const [ip, plen] = parseCidr(a);
+      const r = this.core.addr_add(ifx, ip, plen);
+      if (r < 0) throw shoalError(r, 'addr_add', a);
+    }
+    this.interfaces.push({ mac, mtu: itf.link.mtu, addresses: [...addrs] });
+    this.links[ifx] = itf.link;
+    itf.link.onFrame = (frame, flags) => this.deliver(frame, ifx, flags);
+  }
+
+  /** Adds an address to interface ifx (default 0): "10.0.0.100/24". */
+  addAddress(cidr: string, ifx = 0): void {
+    const [ip, plen] = parseCidr(cidr);
+    const r = this.core.addr_add(ifx, ip, plen);
+    if (r < 0) throw shoalError(r, 'addr_add', cidr);
+    this.interfaces[ifx]?.addresses.push(cidr);
+  }
+
+  removeAddress(address: string): void {
+    const ip = parseIPv4(address.split('/')[0]);
+    const r = this.core.addr_del(ip);
+    if (r < 0) throw shoalError(r, 'addr_del', address);
+    for (const i of this.interfaces) i.addresses = i.addresses.filter((a) => a.split('/')[0] !== address.split('/')[0]);
+  }
+
+  /** Adds a route: "0.0.0.0/0" via "10.0.0.254"; without a gateway, directly on interface ifx. */
+  addRoute(dest: string, via?: string, ifx = 0): void {
+    const [dst, plen] = parseCidr(dest);
+    const gw = via ? parseIPv4(via) : 0;
+    const r = this.core.route_add(dst, plen, gw, ifx);
+    if (r < 0) throw shoalError(r, 'route_add', `${dest}${via ? ' via ' + via : ''}`);
+  }
+
+  get addresses(): string[] { return this.interfaces.flatMap((i) => i.addresses); }
+  get macs(): string[] { return this.interfaces.map((i) => i.mac); }
+
+  private views(): void {
+    this.u8 = new Uint8Array(this.core.memory.buffer);
+    this.u32 = new Uint32Array(this.core.memory.buffer);
+  }
+
+  /** @internal SCB word. */
+  w(off: number): number { return this.u32[(this.scb + off) >>> 2]; }
+  private setW(off: number, v: number): void { this.u32[(this.scb + off) >>> 2] = v; }
+  /** @internal */ get mem8(): Uint8Array { return this.u8; }
+  /** @internal */ get mem32(): Uint32Array { return this.u32; }
+  /** @internal Address and size of the io area. */
+  get io(): { ptr: number; cap: number } { return { ptr: this.w(S.IO), cap: this.w(S.IO_CAP) }; }
+
+  /** A frame from link ifx: copied once into a buffer the core posted. */
+  private deliver(frame: Uint8Array, ifx: number, flags: number): void {
+    if (this.closed) { this.host.rxAfterClose++; return; }
+    const room = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
+    if (frame.length > room) { this.host.rxTooBig++; return; }
+    let n = this.w(S.RX_COUNT);
+    if (n >= this.w(S.RX_CAP) || this.w(S.FREE_COUNT) === 0) {
+      // Ring or pool full: hand over what we have now, unless we are inside our own call.
+      if (!this.busy) { this.poll(); n = this.w(S.RX_COUNT); }
+      if (n >= this.w(S.RX_CAP) || this.w(S.FREE_COUNT) === 0) { this.host.rxNoBuffer++; return; }
+    }
+    const free = this.w(S.FREE_COUNT) - 1;
+    this.setW(S.FREE_COUNT, free);
+    const buf = this.u32[(this.w(S.FREE) >>> 2) + free];
+    const at = buf + this.w(S.BUF_DATA);
+    this.u8.set(frame, at);
+    const d = (this.w(S.RX_DESC) >>> 2) + n * 3;
+    this.u32[d] = at;
+    this.u32[d + 1] = frame.length;
+    this.u32[d + 2] = ifx | ((flags & 0xffff) << 16);
+    this.setW(S.RX_COUNT, n + 1);
+    this.kick();
+  }
+
+  /** Schedules a poll as soon as the current work is done. */
+  /** @internal */ kick(): void {
+    if (this.kickTimer || this.closed) return;
+    this.kickTimer = this.clock.setTimer(() => { this.kickTimer = null; this.poll(); }, 0);
+  }
+
+  private poll(): void {
+    if (this.closed || this.busy) return;
+    this.busy = true;
+    let next: number;
+    try {
+      next = this.core.poll(this.clock.now());
+      this.flushTx();
+    } finally {
+      this.busy = false;
+    }
+    this.dispatchEvents();
+    this.schedule(next);
+  }
+
+  private schedule(next: number): void {
+    if (this.closed || next === this.deadline) return;
+    if (this.pollTimer) { this.clock.clearTimer(this.pollTimer); this.pollTimer = null; }
+    this.deadline = next;
+    if (next < 0) return;
+    this.pollTimer = this.clock.setTimer(() => { this.pollTimer = null; this.deadline = -1; this.poll(); },
+      Math.max(0, next - this.clock.now()));
+  }
+
+  /** Sends what the core queued and reads its events; after every call into the core. */
+  /** @internal */ drain(): void {
+    this.flushTx();
+    this.dispatchEvents();
+    this.kick();
+  }
+
+  private flushTx(): void {
+    const n = this.w(S.TX_COUNT);
+    if (n === 0) return;
+    const base = this.w(S.TX_DESC) >>> 2;
+    const used = new Set<Link>();
+    for (let i = 0; i < n; i++) {
+      const d = base + i * 3;
+      const p = this.u32[d], len = this.u32[d + 1], ifx = this.u32[d + 2] & 0xffff;
+      const link = this.links[ifx];
+      if (!link) continue;
+      link.send(this.u8.subarray(p, p + len), FRAME_CSUM_OK);
+      used.add(link);
+    }
+    this.setW(S.TX_COUNT, 0);
+    for (const l of used) l.flush?.();
+  }
+
+  private dispatchEvents(): void {
+    const n = this.w(S.EV_COUNT);
+    const lost = this.w(S.EV_LOST);
+    if (n === 0 && lost === 0) return;
+    const base = this.w(S.EV) >>> 2;
+    const evs = Array.from(this.u32.subarray(base, base + n * 4));
+    this.setW(S.EV_COUNT, 0);
+    this.setW(S.EV_LOST, 0);
+    for (let i = 0; i < evs.length; i += 4) this.event(evs[i], evs[i + 1], evs[i + 2], evs[i + 3]);
+    if (lost) for (const s of this.udp.values()) s._readable();
+  }
+
+  private event(type: number, a: number, b: number, c: number): void {
+    switch (type) {
+      case EV.UDP_READABLE: this.udp.get(a)?._readable(); break;
+      case EV.ECHO_REPLY: {
+        const p = this.pings.get(a);
+        if (p && p.dst === b) this.settlePing(a, null, this.clock.now() - p.t0);
+        break;
+      }
+      case EV.UNREACHABLE: {
+        const why = b === 0 ? 'no ARP reply' : `ICMP type ${b >> 8} code ${b & 255}`;
+        if (b === 0) {
+          for (const [k, p] of this.pings) if (p.dst === a) this.settlePing(k, unreachable(a, why));
+        } else if ((b >> 8) !== 3 || c === 0 || !this.pings.has(c)) {
+          this.udp.get(c - 1)?._unreachable(a, b);
+        } else {
+          this.settlePing(c, unreachable(a, why));
+        }
+        break;
+      }
+    }
+  }
+
+  private settlePing(key: number, err: Error | null, ms = 0): void {
+    const p = this.pings.get(key);
+    if (!p) return;
+    this.pings.delete(key);
+    this.clock.clearTimer(p.timer);
+    if (err) p.reject(err); else p.resolve(ms);
+  }
+
+  /** Sends an ICMP echo request; resolves with the round-trip time in ms. */
+  ping(address: string, opts: PingOptions = {}): Promise<number> {
+    const timeout = opts.timeout ?? 5000;
+    const size = opts.size ?? 56;
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('ping: stack is closed'));
+      const dst = parseIPv4(address);
+      this.pingSeq = (this.pingSeq + 1) & 0xffff;
+      const key = ((this.pingId << 16) | this.pingSeq) >>> 0;
+      const r = this.core.ping(dst, this.pingId, this.pingSeq, size);
+      if (r < 0) { this.drain(); return reject(shoalError(r, 'ping', address)); }
+      const timer = this.clock.setTimer(() => {
+        this.settlePing(key, Object.assign(new Error(`ping ${address}: no reply within ${timeout} ms`), { code: 'ETIMEDOUT' }));
+      }, timeout);
+      this.pings.set(key, { resolve, reject, t0: this.clock.now(), timer, dst });
+      this.drain();
+    });
+  }
+
+  /** Every counter of the core (drop reasons among them), the host's own, and the pool. */
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.closed) return out;
+    const base = this.w(S.COUNTERS) >>> 2;
+    this.counterNames.forEach((n, i) => { out[n] = this.u32[base + i]; });
+    Object.assign(out, this.host);
+    this.core.tables();
+    const io = this.w(S.IO) >>> 2;
+    out.neighbours = this.u32[io];
+    out.reassemblyBuffers = this.u32[io + 1];
+    out.buffers = this.w(S.NBUFS);
+    out.buffersFree = this.w(S.FREE_COUNT);
+    out.memoryBytes = this.core.memory.buffer.byteLength;
+    return out;
+  }
+
+  /** @internal Raises a core error as a Node-style error. */
+  check(r: number, syscall: string, detail = ''): number {
+    if (r < 0) throw shoalError(r, syscall, detail);
+    return r;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const s of [...this.udp.values()]) s.close();
+    for (const k of [...this.pings.keys()]) this.settlePing(k, new Error('ping: stack closed'));
+    this.closed = true;
+    if (this.pollTimer) this.clock.clearTimer(this.pollTimer);
+    if (this.kickTimer) this.clock.clearTimer(this.kickTimer);
+    for (const l of this.links) if (l) { l.onFrame = null; l.close(); }
+  }
+
+  get isClosed(): boolean { return this.closed; }
+}
+
+function unreachable(addr: number, why: string): Error {
+  return Object.assign(new Error(`${formatIPv4(addr)}: host unreachable (${why})`), { code: 'EHOSTUNREACH' });
+}
+
+export { errnoName, ERR };
