@@ -8,11 +8,13 @@ const root = new URL('..', import.meta.url).pathname;
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 const asc = (args) => run(process.execPath, [root + 'node_modules/assemblyscript/bin/asc.js', ...args]);
 const only = process.argv.slice(2);
+const npm = process.env.npm_execpath;
 const want = (k) => only.length === 0 || only.includes(k);
 
 mkdirSync(root + 'build', { recursive: true });
 if (want('core')) {
   asc(['--target', 'release']);
+  asc(['--target', 'wasi']);
   asc(['--target', 'debug']);
 }
 if (want('host')) {
@@ -20,4 +22,15 @@ if (want('host')) {
   await build({ ...common, entryPoints: [root + 'host/index.ts'], outfile: root + 'build/shoal.js' });
   await build({ ...common, entryPoints: [root + 'host/cli.ts'], outfile: root + 'build/cli.js', banner: { js: '#!/usr/bin/env node' } });
   chmodSync(root + 'build/cli.js', 0o755);
+}
+if (want('native')) {
+  // The TAP addon is optional: without it everything else works and TapLink.open says why.
+  // (node-gyp's "rebuild" would wipe build/; configure + build only adds to it.)
+  try {
+    const args = npm ? [npm, 'run', '--silent', 'build:native'] : null;
+    if (args) execFileSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    else execFileSync('npm', ['run', '--silent', 'build:native'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    console.warn(`shoal: TAP addon not built (TapLink unavailable): ${String(e.stderr || e.message).trim().split('\n').slice(-3).join(' ')}`);
+  }
 }

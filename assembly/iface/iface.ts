@@ -39,24 +39,19 @@ export function ifAdd(macHi: u32, macLo: u32, mtu: u32): i32 {
 
 export function setMaxFrame(n: u32): void { maxFrame = n; }
 
-// Address: 16 bytes: addr, mask, ifx, flags. flags 0 = free.
+// Address: 16 bytes: addr, mask, ifx, flags. Dense: entries [0, nAddrs) are in use.
 export const ADDR_USED: u32 = 1;
 const ADDRS: usize = memory.data(<i32>MAX_ADDRS * 16, 16);
+let nAddrs: u32 = 0;
 
 // @ts-ignore: decorator
 @inline function addrAt(i: u32): usize { return ADDRS + (<usize>i << 4); }
 
 export function addrAdd(ifx: u32, a: u32, plen: u32, flags: u32): i32 {
   if (ifx >= nIfaces || plen > 32 || a == 0 || a == IP_BROADCAST) return E_INVAL;
-  let free: i32 = -1;
-  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
-    let p = addrAt(i);
-    let f = load<u32>(p, 12);
-    if (f == 0) { if (free < 0) free = <i32>i; continue; }
-    if (load<u32>(p) == a) return E_EXIST;
-  }
-  if (free < 0) return E_NOSPC;
-  let p = addrAt(<u32>free);
+  if (localIface(a) >= 0) return E_EXIST;
+  if (nAddrs >= MAX_ADDRS) return E_NOSPC;
+  let p = addrAt(nAddrs++);
   store<u32>(p, a);
   store<u32>(p, prefixMask(plen), 4);
   store<u32>(p, ifx, 8);
@@ -66,34 +61,42 @@ export function addrAdd(ifx: u32, a: u32, plen: u32, flags: u32): i32 {
 }
 
 export function addrDel(a: u32): i32 {
-  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+  for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 12) != 0 && load<u32>(p) == a) {
-      let mask = load<u32>(p, 4);
-      let ifx = load<u32>(p, 8);
-      store<u32>(p, 0, 12);
-      // The connected route goes with the last address in its subnet.
-      if (mask != 0xffffffff && srcFor(ifx, a & mask, mask) == 0) routeDel(a & mask, popcnt<u32>(mask), 0);
-      return 0;
-    }
+    if (load<u32>(p) != a) continue;
+    let mask = load<u32>(p, 4);
+    let ifx = load<u32>(p, 8);
+    // Keep the table dense: the last entry fills the hole.
+    memory.copy(p, addrAt(--nAddrs), 16);
+    // The connected route goes with the last address in its subnet.
+    if (mask != 0xffffffff && !hasSubnet(ifx, a & mask, mask)) routeDel(a & mask, popcnt<u32>(mask), 0);
+    return 0;
   }
   return E_NOENT;
 }
 
+function hasSubnet(ifx: u32, net: u32, mask: u32): bool {
+  for (let i: u32 = 0; i < nAddrs; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p, 8) == ifx && (load<u32>(p) & mask) == net) return true;
+  }
+  return false;
+}
+
 /** The interface that holds address a, or -1. */
 export function localIface(a: u32): i32 {
-  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+  for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 12) != 0 && load<u32>(p) == a) return <i32>load<u32>(p, 8);
+    if (load<u32>(p) == a) return <i32>load<u32>(p, 8);
   }
   return -1;
 }
 
 /** True if a is the directed broadcast of a subnet on interface ifx. */
 export function isSubnetBroadcast(ifx: u32, a: u32): bool {
-  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+  for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 12) == 0 || load<u32>(p, 8) != ifx) continue;
+    if (load<u32>(p, 8) != ifx) continue;
     let mask = load<u32>(p, 4);
     if (mask != 0xffffffff && mask != 0xfffffffe && (a | mask) == 0xffffffff && (a & mask) == (load<u32>(p) & mask)) return true;
   }
@@ -110,9 +113,9 @@ export function isAnyBroadcast(a: u32): bool {
 /** An address of ifx in the subnet (net, mask), else any address of ifx, else 0. */
 export function srcFor(ifx: u32, net: u32, mask: u32): u32 {
   let any: u32 = 0;
-  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+  for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 12) == 0 || load<u32>(p, 8) != ifx) continue;
+    if (load<u32>(p, 8) != ifx) continue;
     let a = load<u32>(p);
     if ((a & mask) == net) return a;
     if (any == 0) any = a;
@@ -188,9 +191,9 @@ export function routeLookup(dst: u32): bool {
 }
 
 function srcForHop(ifx: u32, hop: u32): u32 {
-  for (let i: u32 = 0; i < MAX_ADDRS; i++) {
+  for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 12) == 0 || load<u32>(p, 8) != ifx) continue;
+    if (load<u32>(p, 8) != ifx) continue;
     let mask = load<u32>(p, 4);
     if ((load<u32>(p) & mask) == (hop & mask)) return load<u32>(p);
   }

@@ -1,0 +1,169 @@
+/**
+ * Network namespaces for interop tests: the Linux kernel as a peer, fenced
+ * off so test traffic never touches the machine's own interfaces.
+ *
+ *   if (!canUseNetns().ok) test.skip(...)
+ *   await withNetns(async (ns) => {
+ *     ns.moveIn('sht123a'); ns.addAddress('sht123a', '10.77.0.1/24'); ns.up('sht123a');
+ *     await ns.exec(['ping', '-c1', '10.77.0.2']);
+ *   });
+ *
+ * Every namespace made here is deleted by destroy(), by withNetns() even when
+ * the body throws, and, as a last resort, when the process exits or is
+ * interrupted. Names carry the process id, so parallel runs do not collide.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export interface ExecResult { code: number | null; signal: string | null; stdout: string; stderr: string }
+
+let cached: { ok: boolean; reason?: string } | null = null;
+let counter = 0;
+const live = new Set<Netns>();
+
+/** Root, /dev/net/tun, `ip`, and `ip netns add` actually working (containers may forbid it). */
+export function canUseNetns(): { ok: boolean; reason?: string } {
+  if (cached) return cached;
+  const no = (reason: string) => (cached = { ok: false, reason });
+  if (process.platform !== 'linux') return no(`network namespaces need Linux (this is ${process.platform})`);
+  if (process.getuid?.() !== 0) return no('interop tests need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
+  if (!existsSync('/dev/net/tun')) return no('/dev/net/tun does not exist');
+  const v = spawnSync('ip', ['-V'], { encoding: 'utf8' });
+  if (v.error || v.status !== 0) return no('the `ip` command (iproute2) is not installed');
+  const probe = `shoalprobe${process.pid}`;
+  const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (add.status !== 0) return no(`\`ip netns add\` fails here: ${add.stderr.trim()}`);
+  spawnSync('ip', ['netns', 'del', probe]);
+  return (cached = { ok: true });
+}
+
+/** Runs `ip args…` synchronously; throws with ip's message on failure. */
+export function ip(...args: string[]): string {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`);
+  return r.stdout;
+}
+
+export class Netns {
+  readonly name: string;
+  private readonly children = new Set<ChildProcess>();
+  private destroyed = false;
+
+  /** Makes a fresh namespace `<prefix>-<pid>-<n>` with its loopback up. */
+  constructor(prefix = 'shoal') {
+    this.name = `${prefix}-${process.pid}-${++counter}`;
+    ip('netns', 'add', this.name);
+    live.add(this);
+    installExitHook();
+    try {
+      ip('-n', this.name, 'link', 'set', 'lo', 'up');
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+  }
+
+  /** Runs cmd inside the namespace; resolves with its output, rejects on a
+   * non-zero exit unless `check: false`; killed after `timeoutMs` (10 s). */
+  exec(cmd: string[], opts: { check?: boolean; timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+    const { check = true, timeoutMs = 10_000 } = opts;
+    return new Promise((resolve, reject) => {
+      const child = this.spawn(cmd, { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdin!.end(opts.input ?? '');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        const r = { code, signal, stdout, stderr };
+        if (check && code !== 0) {
+          reject(new Error(`in ${this.name}: ${cmd.join(' ')}: ${signal ? `killed by ${signal}` : `exit ${code}`}` +
+            (stderr.trim() ? `: ${stderr.trim()}` : '')));
+        } else resolve(r);
+      });
+    });
+  }
+
+  /** Runs cmd synchronously inside the namespace (setup steps); throws on failure. */
+  execSync(cmd: string[]): string {
+    const r = spawnSync('ip', ['netns', 'exec', this.name, ...cmd], { encoding: 'utf8', timeout: 10_000 });
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`in ${this.name}: ${cmd.join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`);
+    return r.stdout;
+  }
+
+  /** Starts a long-running process inside the namespace; destroy() kills it. */
+  spawn(cmd: string[], opts: SpawnOptions = {}): ChildProcess {
+    if (this.destroyed) throw new Error(`netns ${this.name} is destroyed`);
+    const child = spawn('ip', ['netns', 'exec', this.name, ...cmd], opts);
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** Moves a device of the root namespace in (it arrives down). */
+  moveIn(dev: string): void {
+    ip('link', 'set', 'dev', dev, 'netns', this.name);
+  }
+
+  up(dev: string): void {
+    ip('-n', this.name, 'link', 'set', 'dev', dev, 'up');
+  }
+
+  /** e.g. addAddress('tap0', '10.77.0.1/24'). */
+  addAddress(dev: string, cidr: string): void {
+    ip('-n', this.name, 'addr', 'add', cidr, 'dev', dev);
+  }
+
+  /** e.g. addRoute('default', { via: '10.77.0.2' }) or addRoute('10.9.0.0/16', { dev: 'tap0' }). */
+  addRoute(dst: string, r: { via?: string; dev?: string }): void {
+    ip('-n', this.name, 'route', 'add', dst, ...(r.via ? ['via', r.via] : []), ...(r.dev ? ['dev', r.dev] : []));
+  }
+
+  setMtu(dev: string, mtu: number): void {
+    ip('-n', this.name, 'link', 'set', 'dev', dev, 'mtu', String(mtu));
+  }
+
+  /** sysctl -w key=value inside the namespace (net.* keys are per namespace). */
+  sysctl(key: string, value: string | number): void {
+    this.execSync(['sysctl', '-q', '-w', `${key}=${value}`]);
+  }
+
+  /** Kills our processes in it and deletes it (its virtual devices go with it). Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const c of this.children) c.kill('SIGKILL');
+    this.children.clear();
+    live.delete(this);
+    spawnSync('ip', ['netns', 'del', this.name]);
+  }
+}
+
+/** Runs fn with a fresh namespace and deletes it afterwards, whatever happens. */
+export async function withNetns<T>(fn: (ns: Netns) => Promise<T> | T, prefix?: string): Promise<T> {
+  const ns = new Netns(prefix);
+  try {
+    return await fn(ns);
+  } finally {
+    ns.destroy();
+  }
+}
+
+let hooked = false;
+function installExitHook(): void {
+  if (hooked) return;
+  hooked = true;
+  const cleanup = () => { for (const ns of [...live]) ns.destroy(); };
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      cleanup();
+      process.kill(process.pid, sig); // our listener is gone now: die of the signal as usual
+    });
+  }
+}

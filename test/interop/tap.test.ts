@@ -1,0 +1,341 @@
+// TapLink against the real Linux kernel: a TAP device opened here, moved into
+// a namespace made by the test, the kernel side addressed 10.77.0.1/24, and
+// hand-made frames from a made-up host 10.77.0.2 on the JS side. No Shoal
+// stack involved. Needs root and /dev/net/tun; elsewhere the tests skip.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FRAME_CSUM_OK } from '../../host/link/link.ts';
+import { TapLink } from '../../host/link/tap.ts';
+import type { TapOptions } from '../../host/link/tap.ts';
+import { canUseNetns, withNetns } from './netns.ts';
+import type { Netns } from './netns.ts';
+
+const env = canUseNetns();
+const avail = TapLink.available();
+const why = !env.ok ? env.reason : !avail.ok ? avail.reason : null;
+if (why) console.log(`skipping TAP interop tests: ${why}`);
+const kt = why ? test.skip : test; // tests that need the kernel as a peer
+
+const KERNEL_IP = [10, 77, 0, 1];
+const OUR_IP = [10, 77, 0, 2];
+const OUR_MAC = [0x02, 0x00, 0x5e, 0x77, 0x00, 0x02]; // locally administered
+const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+let devNo = 0;
+const devName = () => `sht${process.pid}${String.fromCharCode(97 + devNo++)}`; // ≤ 15 bytes
+
+// ---- frame building and parsing -----------------------------------------
+
+function sum16(b: Uint8Array, from: number, to: number, acc = 0): number {
+  let i = from;
+  for (; i + 1 < to; i += 2) acc += (b[i]! << 8) | b[i + 1]!;
+  if (i < to) acc += b[i]! << 8;
+  while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
+  return acc;
+}
+const put16 = (b: Uint8Array, at: number, v: number) => { b[at] = v >>> 8; b[at + 1] = v & 0xff; };
+const put32 = (b: Uint8Array, at: number, v: number) => { put16(b, at, v >>> 16); put16(b, at + 2, v & 0xffff); };
+const get16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
+const get32 = (b: Uint8Array, at: number) => get16(b, at) * 65536 + get16(b, at + 2);
+const same = (b: Uint8Array, at: number, v: number[]) => v.every((x, i) => b[at + i] === x);
+const ethType = (f: Uint8Array) => (f.length >= 14 ? get16(f, 12) : -1);
+
+function eth(dst: number[], src: number[], type: number, payload: Uint8Array): Uint8Array {
+  const f = new Uint8Array(14 + payload.length);
+  f.set(dst, 0); f.set(src, 6); put16(f, 12, type); f.set(payload, 14);
+  return f;
+}
+
+function arp(op: 1 | 2, sha: number[], spa: number[], tha: number[], tpa: number[]): Uint8Array {
+  const a = new Uint8Array(28);
+  put16(a, 0, 1); put16(a, 2, 0x0800); a[4] = 6; a[5] = 4; put16(a, 6, op);
+  a.set(sha, 8); a.set(spa, 14); a.set(tha, 18); a.set(tpa, 24);
+  return a;
+}
+
+function ipv4(src: number[], dst: number[], proto: number, payload: Uint8Array, id = 1): Uint8Array {
+  const p = new Uint8Array(20 + payload.length);
+  p[0] = 0x45; put16(p, 2, p.length); put16(p, 4, id); p[6] = 0x40; p[8] = 64; p[9] = proto;
+  p.set(src, 12); p.set(dst, 16);
+  put16(p, 10, ~sum16(p, 0, 20) & 0xffff);
+  p.set(payload, 20);
+  return p;
+}
+
+function icmpEcho(id: number, seq: number, data: Uint8Array): Uint8Array {
+  const m = new Uint8Array(8 + data.length);
+  m[0] = 8; put16(m, 4, id); put16(m, 6, seq); m.set(data, 8);
+  put16(m, 2, ~sum16(m, 0, m.length) & 0xffff);
+  return m;
+}
+
+/** IPv4 pseudo-header sum for the L4 segment of ip packet p. */
+function pseudo(p: Uint8Array, l4len: number): number {
+  return sum16(p, 12, 20, p[9]! + l4len);
+}
+
+function tcp(src: number[], dst: number[], sport: number, dport: number, seq: number, ack: number,
+             flags: number, payload = new Uint8Array(0), mss = 0): Uint8Array {
+  const opt = mss ? 4 : 0;
+  const s = new Uint8Array(20 + opt + payload.length);
+  put16(s, 0, sport); put16(s, 2, dport); put32(s, 4, seq >>> 0); put32(s, 8, ack >>> 0);
+  s[12] = ((20 + opt) / 4) << 4; s[13] = flags; put16(s, 14, 65535);
+  if (mss) { s[20] = 2; s[21] = 4; put16(s, 22, mss); }
+  s.set(payload, 20 + opt);
+  const ph = new Uint8Array(12);
+  ph.set(src, 0); ph.set(dst, 4); ph[9] = 6; put16(ph, 10, s.length);
+  put16(s, 16, ~sum16(s, 0, s.length, sum16(ph, 0, 12)) & 0xffff);
+  return s;
+}
+
+/** A frame's IPv4 packet, if it is one (Ethernet padding cut off). */
+function ipOf(f: Uint8Array): Uint8Array | null {
+  if (ethType(f) !== 0x0800 || f.length < 34) return null;
+  const p = f.subarray(14);
+  const total = get16(p, 2);
+  return total >= 20 && total <= p.length ? p.subarray(0, total) : null;
+}
+const ipHeaderOk = (p: Uint8Array) => sum16(p, 0, (p[0]! & 15) * 4) === 0xffff;
+/** The TCP/UDP/ICMP checksum of ip packet p verifies. */
+function l4ChecksumOk(p: Uint8Array): boolean {
+  const hl = (p[0]! & 15) * 4;
+  const len = p.length - hl;
+  const init = p[9] === 1 ? 0 : pseudo(p, len);
+  return sum16(p, hl, p.length, init) === 0xffff;
+}
+
+// ---- a made-up host on the JS side of the TAP -----------------------------
+
+interface Waiter { pred: (f: Uint8Array, flags: number) => boolean; resolve: (f: Uint8Array) => void }
+
+/** Answers the kernel's ARP requests for OUR_IP; lets tests wait for frames. */
+class FakeHost {
+  readonly frames: { frame: Uint8Array; flags: number }[] = [];
+  private waiters: Waiter[] = [];
+  onIp: ((p: Uint8Array, f: Uint8Array, flags: number) => void) | null = null;
+
+  constructor(readonly link: TapLink) {
+    link.onFrame = (frame, flags) => {
+      if (ethType(frame) === 0x0806 && frame.length >= 42 && get16(frame, 20) === 1 && same(frame, 38, OUR_IP)) {
+        const sha = [...frame.subarray(22, 28)], spa = [...frame.subarray(28, 32)];
+        link.send(eth(sha, OUR_MAC, 0x0806, arp(2, OUR_MAC, OUR_IP, sha, spa)));
+      }
+      const p = ipOf(frame);
+      if (p && this.onIp) this.onIp(p, frame, flags);
+      for (const w of this.waiters) {
+        if (w.pred(frame, flags)) {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          w.resolve(frame.slice()); // borrowed: copy what we keep
+        }
+      }
+    };
+  }
+
+  waitFor(what: string, pred: Waiter['pred'], ms = 5000): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`timed out after ${ms} ms waiting for ${what} (link stats ${JSON.stringify(this.link.stats())})`));
+      }, ms);
+      const w: Waiter = { pred, resolve: (f) => { clearTimeout(timer); resolve(f); } };
+      this.waiters.push(w);
+    });
+  }
+}
+
+/** A TapLink whose kernel side is 10.77.0.1/24, up, in a fresh namespace;
+ * all of it removed afterwards, also on failure. */
+async function withKernelPeer(opts: TapOptions, fn: (link: TapLink, ns: Netns) => Promise<void>): Promise<void> {
+  await withNetns(async (ns) => {
+    const link = await TapLink.open(devName(), opts);
+    try {
+      ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1); // no router solicitations etc. on the wire
+      ns.moveIn(link.name);
+      ns.addAddress(link.name, '10.77.0.1/24');
+      ns.up(link.name);
+      await fn(link, ns);
+    } finally {
+      link.close();
+    }
+  }, 'shoaltap');
+}
+
+async function pingKernel(host: FakeHost, id: number): Promise<Uint8Array> {
+  const data = new TextEncoder().encode(`shoal tap test ${id} `.repeat(4));
+  const reply = host.waitFor('ICMP echo reply', (f) => {
+    const p = ipOf(f);
+    return !!p && p[9] === 1 && same(p, 12, KERNEL_IP) && p[20] === 0 && get16(p, 24) === id;
+  });
+  // Our MAC is not known to the kernel yet: it ARPs for 10.77.0.2, FakeHost answers.
+  host.link.send(eth(BCAST, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 1, icmpEcho(id, 1, data), id)));
+  const f = await reply;
+  const p = ipOf(f)!;
+  assert.ok(ipHeaderOk(p), 'IP header checksum');
+  assert.ok(l4ChecksumOk(p), 'ICMP checksum');
+  assert.ok(same(f, 0, OUR_MAC), 'reply addressed to our MAC');
+  assert.equal([...p.subarray(28)], [...data], 'echo payload');
+  return f;
+}
+
+// ---- tests ----------------------------------------------------------------
+
+kt('(a) an ARP request sent by hand gets the kernel\'s ARP reply', async () => {
+  await withKernelPeer({}, async (link) => {
+    const host = new FakeHost(link);
+    const reply = host.waitFor('ARP reply', (f) =>
+      ethType(f) === 0x0806 && get16(f, 20) === 2 && same(f, 28, KERNEL_IP) && same(f, 32, OUR_MAC));
+    link.send(eth(BCAST, OUR_MAC, 0x0806, arp(1, OUR_MAC, OUR_IP, [0, 0, 0, 0, 0, 0], KERNEL_IP)));
+    link.flush(); // now, not on the next turn
+    assert.is(link.stats().framesOut, 1, 'written by flush()');
+    const f = await reply;
+    assert.ok(same(f, 0, OUR_MAC), 'unicast to us');
+    assert.ok(same(f, 38, OUR_IP), 'target protocol address');
+    const s = link.stats();
+    assert.ok(s.framesIn >= 1 && s.bytesIn >= 42 && s.readBatches >= 1, JSON.stringify(s));
+    assert.is(s.errors, 0);
+  });
+});
+
+kt('(b) ICMP echo to the kernel, answering its ARP by hand, gets the echo reply', async () => {
+  await withKernelPeer({}, async (link) => {
+    const host = new FakeHost(link);
+    await pingKernel(host, 0x5301);
+    // A burst: many frames queued in one turn go out in one batch.
+    const replies = [];
+    for (let i = 0; i < 20; i++) {
+      const id = 0x5400 + i;
+      replies.push(host.waitFor(`echo reply ${i}`, (f) => { const p = ipOf(f); return !!p && p[20] === 0 && get16(p, 24) === id; }));
+      link.send(eth(BCAST, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 1, icmpEcho(id, 1, new Uint8Array(56)), id)));
+    }
+    const before = link.stats().writeBatches;
+    await Promise.all(replies);
+    const s = link.stats();
+    assert.ok(s.writeBatches - before <= 3, `20 sends in one turn took ${s.writeBatches - before} write batches`);
+    assert.is(s.errors, 0);
+  });
+});
+
+kt('(c) deleting the namespace brings the link down via onDown, nothing thrown', async () => {
+  await withNetns(async (ns) => {
+    const link = await TapLink.open(devName());
+    try {
+      ns.moveIn(link.name);
+      ns.up(link.name);
+      const down = new Promise<Error | undefined>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no onDown within 10 s of deleting the namespace')), 10_000);
+        link.onDown = (err) => { clearTimeout(timer); resolve(err); };
+      });
+      link.onFrame = () => {};
+      ns.destroy();
+      const err = await down;
+      console.log(`    onDown: ${err?.message}`);
+      assert.instance(err, Error);
+      const code = (err as Error & { code?: string }).code;
+      assert.ok(['EBADFD', 'EIO', 'ENODEV', 'EBADF', 'ENXIO'].includes(code!), `error code ${code}: ${err!.message}`);
+      assert.ok(link.isClosed, 'link closed itself');
+      assert.is(link.downError, err);
+      // Dead link: sends are counted drops, close stays idempotent.
+      link.send(eth(BCAST, OUR_MAC, 0x0806, arp(1, OUR_MAC, OUR_IP, [0, 0, 0, 0, 0, 0], KERNEL_IP)));
+      link.flush();
+      link.close();
+      assert.ok(link.stats().drops >= 1);
+    } finally {
+      link.close();
+    }
+  }, 'shoaltap');
+});
+
+test('(d) an invalid device name rejects clearly', async () => {
+  try {
+    await TapLink.open('x'.repeat(16));
+    assert.unreachable('opened a 16-byte name');
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    assert.not.instance(err, assert.Assertion);
+    assert.is(err.code, 'EINVAL');
+    assert.match(err.message, /15 bytes/);
+  }
+  if (why) return;
+  try {
+    await TapLink.open('bad/name');
+    assert.unreachable('opened bad/name');
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    assert.not.instance(err, assert.Assertion);
+    assert.is(err.code, 'EINVAL');
+    assert.match(err.message, /bad\/name/);
+  }
+  try {
+    await TapLink.open('lo'); // exists and is no TAP
+    assert.unreachable('opened lo');
+  } catch (e) {
+    assert.not.instance(e, assert.Assertion);
+    assert.ok((e as Error & { code?: string }).code, (e as Error).message);
+  }
+});
+
+kt('(e) offload: checksum offload accepted, partial checksums completed, round trip works', async () => {
+  await withKernelPeer({ offload: true }, async (link, ns) => {
+    console.log(`    offload at mtu 1500: ${JSON.stringify(link.offload)}`);
+    assert.not.ok(link.offload.tso4 || link.offload.tso6, 'no TSO below a 65535 mtu');
+    if (link.offload.vnetHdr) assert.ok(link.offload.csum, 'vnet header kept only with some offload');
+    const host = new FakeHost(link);
+    await pingKernel(host, 0x5501);
+    // The kernel's UDP checksum stays partial with TUN_F_CSUM: the link completes it.
+    const got = host.waitFor('UDP datagram', (f) => { const p = ipOf(f); return !!p && p[9] === 17 && get16(p, 22) === 9999; });
+    const send = `require('dgram').createSocket('udp4').send('hello over a TAP', 9999, '10.77.0.2', (e) => process.exit(e ? 1 : 0))`;
+    await ns.exec([process.execPath, '-e', send]);
+    const f = await got;
+    const p = ipOf(f)!;
+    assert.ok(l4ChecksumOk(p), 'UDP checksum complete and right');
+    assert.is(new TextDecoder().decode(p.subarray(28)), 'hello over a TAP');
+    const s = link.stats();
+    console.log(`    csumCompleted=${s.csumCompleted} gsoIn=${s.gsoIn}`);
+    if (link.offload.csum) assert.ok(s.csumCompleted >= 1, 'a partial checksum was seen and completed');
+  });
+});
+
+kt('(e) offload at mtu 65535: TSO super-frames pass whole, checksums right', async () => {
+  await withKernelPeer({ offload: true, mtu: 65535 }, async (link, ns) => {
+    console.log(`    offload at mtu 65535: ${JSON.stringify(link.offload)}`);
+    const host = new FakeHost(link);
+    // A hand-driven TCP server at 10.77.0.2:7777 that ACKs everything in order.
+    const TOTAL = 200_000, ISS = 1000;
+    let rcvNxt = 0, received = 0, maxFrame = 0, badSum = 0, notOk = 0, sport = 0, kernelMac: number[] = [];
+    let finished!: () => void;
+    const done = new Promise<void>((r) => (finished = r));
+    const reply = (flags: number, seq: number) =>
+      link.send(eth(kernelMac, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 7777, sport, seq, rcvNxt, flags))));
+    host.onIp = (p, f, flags) => {
+      if (p[9] !== 6 || get16(p, 22) !== 7777) return;
+      maxFrame = Math.max(maxFrame, f.length);
+      if (!l4ChecksumOk(p) || !ipHeaderOk(p)) badSum++;
+      if (!(flags & FRAME_CSUM_OK)) notOk++;
+      const t = p.subarray(20), fl = t[13]!, seq = get32(t, 4), dlen = t.length - (t[12]! >> 4) * 4;
+      if (fl & 0x02) { // SYN
+        kernelMac = [...f.subarray(6, 12)];
+        sport = get16(t, 0);
+        rcvNxt = (seq + 1) >>> 0;
+        link.send(eth(kernelMac, OUR_MAC, 0x0800,
+          ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 7777, sport, ISS, rcvNxt, 0x12, undefined, 1460))));
+        return;
+      }
+      if (seq === rcvNxt) {
+        rcvNxt = (rcvNxt + dlen) >>> 0;
+        received += dlen;
+        if (fl & 0x01) { rcvNxt = (rcvNxt + 1) >>> 0; reply(0x11, ISS + 1); finished(); return; }
+      }
+      if (dlen || fl & 0x01) reply(0x10, ISS + 1);
+    };
+    const client = `const s = require('net').connect(7777, '10.77.0.2', () => s.end(Buffer.alloc(${TOTAL}, 120)));` +
+      `s.on('close', () => process.exit(0)); s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+    await Promise.all([ns.exec([process.execPath, '-e', client], { timeoutMs: 15_000 }), done]);
+    const s = link.stats();
+    console.log(`    ${received} bytes, largest frame ${maxFrame} B, gsoIn=${s.gsoIn} csumCompleted=${s.csumCompleted}`);
+    assert.is(received, TOTAL);
+    assert.is(badSum, 0, 'every segment checksum right');
+    if (link.offload.csum) assert.is(notOk, 0, 'kernel-made segments flagged FRAME_CSUM_OK');
+    if (link.offload.tso4) assert.ok(s.gsoIn >= 1 && maxFrame > 1514, 'the kernel sent GSO super-frames, passed whole');
+  });
+});
+
+test.run();
