@@ -22,6 +22,7 @@ if (want('host')) {
   await build({ ...common, entryPoints: [root + 'host/index.ts'], outfile: root + 'build/shoal.js' });
   await build({ ...common, entryPoints: [root + 'host/cli.ts'], outfile: root + 'build/cli.js', banner: { js: '#!/usr/bin/env node' } });
   chmodSync(root + 'build/cli.js', 0o755);
+  run(process.execPath, [root + 'node_modules/typescript/bin/tsc', '-p', root + 'tsconfig.types.json']);
 }
 if (want('native')) {
   // The TAP addon is optional: without it everything else works and TapLink.open says why.

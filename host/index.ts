@@ -4,5 +4,6 @@ export { VirtualSwitch } from './link/switch.ts';
 export { withFaults, FaultLink, type FaultOptions } from './link/faults.ts';
 export { withPcap, PcapWriter } from './link/pcap.ts';
 export { FRAME_CSUM_OK, type Link } from './link/link.ts';
+export { TapLink } from './link/tap.ts';
 export { VirtualClock, realClock, type Clock } from './clock.ts';
 export { UdpSocket, type RemoteInfo } from './net/dgram.ts';
