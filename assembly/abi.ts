@@ -125,6 +125,7 @@ export function udp_close(sd: i32): i32 { return udpClose(sd); }
 
 /** Neighbour entries in use and buffers held by reassembly, into io words 0 and 1 (for tests and stats). */
 export function tables(): i32 {
+  if (!ready) return E_INVAL;
   let io = <usize>scbGet(SCB_IO);
   store<u32>(io, neighCount());
   store<u32>(io, reasmHeld(), 4);

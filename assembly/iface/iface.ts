@@ -27,7 +27,7 @@ export let maxFrame: u32 = 1514;
 export function ifAdd(macHi: u32, macLo: u32, mtu: u32): i32 {
   if (nIfaces >= MAX_IFACES) return E_NOSPC;
   if (mtu < 576 || mtu + 14 > maxFrame) return E_INVAL;   // RFC 791: every host takes 576
-  if ((macHi >> 8) & 1) return E_INVAL;                     // a group address cannot be ours
+  if ((macHi >> 8) & 1 || (macHi | macLo) == 0) return E_INVAL;   // a group or zero address cannot be ours
   let p = IFACES + (<usize>nIfaces << 4);
   store<u8>(p, <u8>(macHi >> 8));
   store<u8>(p, <u8>macHi, 1);

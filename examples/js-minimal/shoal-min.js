@@ -1,0 +1,195 @@
+// The smallest complete embedding of the Shoal core, in plain JavaScript:
+// no code from host/, no dependencies, the same file in Node and in a
+// browser. It follows docs/ABI.md step by step — config words, init(), the
+// rx free-stack protocol, draining tx frames and events after every call, and
+// poll() deadlines on a virtual clock — and works with either artifact:
+// build/shoal.wasm (no imports) or build/shoal.wasi.wasm (after the WASI
+// runtime has called _initialize).
+
+// SCB word offsets and config words (include/shoal.h, docs/ABI.md §3).
+export const S = {
+  RX_COUNT: 0, TX_COUNT: 4, EV_COUNT: 8, FREE_COUNT: 12, RX_DESC: 16, RX_CAP: 20, TX_DESC: 24, TX_CAP: 28,
+  EV: 32, EV_CAP: 36, FREE: 40, BUF_SIZE: 44, BUF_DATA: 48, IO: 52, IO_CAP: 56, COUNTERS: 60, NCOUNTERS: 64,
+  NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
+};
+export const CFG = { POOL_BYTES: 128, MAX_FRAME: 132, UDP_SOCKS: 172, SEED0: 180 };
+export const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3 };
+
+export const ip4 = (s) => s.split('.').reduce((a, x) => ((a << 8) | Number(x)) >>> 0, 0);
+export const ipStr = (a) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
+
+function check(r, what) {
+  if (r < 0) throw new Error(`${what}: errno ${-r}`);
+  return r;
+}
+
+/** One stack: one instance of the core, one interface with one address. */
+export class MiniStack {
+  /** ex: the instance's exports (memory, scb, init, …). */
+  constructor(ex, name = 'stack') {
+    this.ex = ex;
+    this.name = name;
+    this.tx = [];        // frames the core sent, copied out, waiting for the wire
+    this.events = [];    // { type, a, b, c }, oldest first
+    this.eventsLost = 0;
+    this.deadline = -1;
+  }
+
+  setup({ mac, address, prefix = 24, mtu = 1500, seed = 1, poolBytes = 1 << 20 }) {
+    this.scb = this.ex.scb();
+    this.view();
+    this.set(CFG.POOL_BYTES, poolBytes);
+    this.set(CFG.MAX_FRAME, mtu + 14);
+    for (let i = 0; i < 4; i++) this.set(CFG.SEED0 + 4 * i, Math.imul(seed + i, 0x9e3779b9));
+    check(this.ex.init(), 'init');
+    this.view();         // init() grew memory once; it never grows again
+    this.ifx = check(this.ex.if_add(mac[0], mac[1], mtu), 'if_add');
+    check(this.ex.addr_add(this.ifx, ip4(address), prefix), 'addr_add');
+    return this;
+  }
+
+  view() {
+    this.u8 = new Uint8Array(this.ex.memory.buffer);
+    this.u32 = new Uint32Array(this.ex.memory.buffer);
+  }
+  get(off) { return this.u32[(this.scb + off) >>> 2]; }
+  set(off, v) { this.u32[(this.scb + off) >>> 2] = v >>> 0; }
+
+  /** A frame from the wire: pop a buffer off the free stack, copy the frame
+   * in at BUF_DATA, post an rx descriptor. The core takes it on the next poll. */
+  deliver(frame) {
+    if (this.get(S.RX_COUNT) >= this.get(S.RX_CAP) || this.get(S.FREE_COUNT) === 0) this.poll(this.now ?? 0);
+    const n = this.get(S.RX_COUNT), free = this.get(S.FREE_COUNT);
+    if (n >= this.get(S.RX_CAP) || free === 0) return false;
+    if (frame.length > this.get(S.BUF_SIZE) - this.get(S.BUF_DATA)) return false;
+    const buf = this.u32[(this.get(S.FREE) >>> 2) + free - 1];
+    this.set(S.FREE_COUNT, free - 1);
+    const at = buf + this.get(S.BUF_DATA);
+    this.u8.set(frame, at);
+    const d = (this.get(S.RX_DESC) >>> 2) + 3 * n;
+    this.u32[d] = at;
+    this.u32[d + 1] = frame.length;
+    this.u32[d + 2] = this.ifx;    // flags 0: the core verifies every checksum
+    this.set(S.RX_COUNT, n + 1);
+    return true;
+  }
+
+  /** Time goes in, the next deadline (ms, -1: none) comes out. */
+  poll(now) {
+    this.now = now;
+    this.deadline = this.ex.poll(now);
+    this.drain();
+    return this.deadline;
+  }
+
+  /** After every call: copy out what the core sent, read its events, hand both rings back. */
+  drain() {
+    const n = this.get(S.TX_COUNT), td = this.get(S.TX_DESC) >>> 2;
+    for (let i = 0; i < n; i++) {
+      const p = this.u32[td + 3 * i], len = this.u32[td + 3 * i + 1];
+      this.tx.push(this.u8.slice(p, p + len));
+    }
+    this.set(S.TX_COUNT, 0);
+    const m = this.get(S.EV_COUNT), ev = this.get(S.EV) >>> 2;
+    for (let i = 0; i < m; i++) {
+      const e = ev + 4 * i;
+      this.events.push({ type: this.u32[e], a: this.u32[e + 1], b: this.u32[e + 2], c: this.u32[e + 3] });
+    }
+    this.set(S.EV_COUNT, 0);
+    this.eventsLost += this.get(S.EV_LOST);
+    this.set(S.EV_LOST, 0);
+  }
+
+  /** Calls an export, then drains (any call may send frames or raise events). */
+  call(name, ...args) {
+    const r = this.ex[name](...args);
+    this.drain();
+    return r;
+  }
+
+  ping(dst, id, seq, len = 56) { return check(this.call('ping', ip4(dst), id, seq, len), 'ping'); }
+
+  udpOpen(port = 0, addr = '0.0.0.0') {
+    const sd = check(this.call('udp_open'), 'udp_open');
+    check(this.call('udp_bind', sd, ip4(addr), port), 'udp_bind');
+    return sd;
+  }
+
+  /** The payload goes into the io area first; udp_send copies it into a frame. */
+  udpSend(sd, dst, port, bytes) {
+    if (bytes.length > this.get(S.IO_CAP)) throw new Error('udpSend: larger than the io area');
+    this.u8.set(bytes, this.get(S.IO));
+    return check(this.call('udp_send', sd, ip4(dst), port, bytes.length), 'udp_send');
+  }
+
+  /** Datagram records from the io area: [src, sport, length, nseg, (addr, bytes) × nseg]. */
+  udpRecv(sd, max = 64) {
+    const n = check(this.call('udp_recv', sd, max), 'udp_recv');
+    const out = [];
+    let w = this.get(S.IO) >>> 2;
+    for (let i = 0; i < n; i++) {
+      const [src, port, length, nseg] = this.u32.subarray(w, w + 4);
+      const data = new Uint8Array(length);
+      let off = 0;
+      for (let j = 0; j < nseg; j++) {
+        const p = this.u32[w + 4 + 2 * j], len = this.u32[w + 5 + 2 * j];
+        data.set(this.u8.subarray(p, p + len), off);
+        off += len;
+      }
+      out.push({ from: ipStr(src), port, data });
+      w += 4 + 2 * nseg;
+    }
+    return out;
+  }
+
+  /** Every counter by name (the names live in memory as UTF-16LE, comma separated). */
+  counters() {
+    const names = new Uint16Array(this.ex.memory.buffer, this.get(S.NAMES), this.get(S.NAMES_BYTES) >>> 1);
+    const base = this.get(S.COUNTERS) >>> 2;
+    const out = {};
+    String.fromCharCode(...names).split(',').forEach((k, i) => { out[k] = this.u32[base + i]; });
+    return out;
+  }
+
+  // TCP: when the core exports tcp_* (docs/ABI.md §9), their wrappers go here.
+  get hasTcp() { return 'tcp_connect' in this.ex; }
+}
+
+/** Stacks on one wire (a hub: every frame goes to every other stack; each
+ * core drops unicast frames for other MACs) and a virtual clock. */
+export class Net {
+  constructor(...stacks) {
+    this.stacks = stacks;
+    this.now = 0;
+    this.frames = 0;
+  }
+
+  /** Moves every waiting frame; returns how many moved. */
+  relay() {
+    let moved = 0;
+    for (const s of this.stacks) {
+      const out = s.tx;
+      s.tx = [];
+      for (const f of out) for (const t of this.stacks) if (t !== s) t.deliver(f);
+      moved += out.length;
+    }
+    this.frames += moved;
+    return moved;
+  }
+
+  /** Polls and relays until until() holds; when the wire is quiet, jumps the
+   * clock to the earliest deadline. Returns whether until() held within maxMs. */
+  run(until, maxMs = 10000) {
+    const end = this.now + maxMs;
+    for (let i = 0; i < 100000; i++) {
+      for (const s of this.stacks) s.poll(this.now);
+      const moved = this.relay();
+      if (until()) return true;
+      if (moved) continue;
+      const next = Math.min(...this.stacks.map((s) => (s.deadline < 0 ? Infinity : s.deadline)));
+      if (next > end) return false;
+      this.now = Math.max(this.now, next);
+    }
+    return false;
+  }
+}

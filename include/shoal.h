@@ -1,0 +1,212 @@
+/*
+ * shoal.h — the ABI of the Shoal core for embedders in C (and a map for any
+ * other language). docs/ABI.md explains every item; this header matches it,
+ * and test/embed/header.test.ts checks it against the real wasm artifacts
+ * and the core's sources, so the three cannot drift apart.
+ *
+ * The core is a wasm32 module, one instance per stack:
+ *   build/shoal.wasm       imports nothing; a start function runs on instantiation
+ *   build/shoal.wasi.wasm  a WASI reactor: imports only wasi_snapshot_preview1
+ *                          functions; call _initialize once, first
+ *
+ * Every function below is one export of the core, under the export's name
+ * with a "shoal_" prefix. The first parameter is the embedder's handle to an
+ * instance (with wasm2c: the instance struct; with a runtime such as
+ * wasmtime: whatever that runtime calls an instance) — the embedder defines
+ * struct shoal and the functions (examples/c-host/shoal_w2c.c does it for
+ * wasm2c). The remaining parameters and the result are the wasm values:
+ * int32_t and uint32_t are i32, double is f64.
+ *
+ * Addresses (uint32_t) are offsets into the instance's linear memory.
+ * Memory is little-endian; structs below describe its layout (read them with
+ * memcpy on a big-endian host and swap).
+ */
+#ifndef SHOAL_H
+#define SHOAL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHOAL_ABI_VERSION 1        /* the SCB's ABI_VERSION word after init() */
+
+typedef struct shoal shoal_t;       /* one instance of the core; defined by the embedder */
+
+/* ---- Exports: setup (docs/ABI.md §4) --------------------------------- */
+
+/* WASI artifact only: the reactor's initialiser; call once, before anything else. */
+void shoal__initialize(shoal_t *s);
+/* Address of the shared control block (SCB). Valid from instantiation. */
+uint32_t shoal_scb(shoal_t *s);
+/* Lays out all memory from the CFG words; grows memory once. 0, -EALREADY, -EINVAL, -ENOMEM. */
+int32_t shoal_init(shoal_t *s);
+/* Adds an interface, returns its index. MAC: bytes 0-1 in mac_hi, bytes 2-5 in mac_lo (SHOAL_MAC_*). */
+int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu);
+/* Adds addr/prefix_len to interface ifx (and its connected route). */
+int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len);
+int32_t shoal_addr_del(shoal_t *s, uint32_t addr);
+/* gw 0: a directly connected route on ifx. */
+int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx);
+int32_t shoal_route_del(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw);
+
+/* ---- Exports: time and frames (§5, §6) ------------------------------- */
+
+/* Takes every rx descriptor, runs timers at now_ms, returns the next deadline in ms (-1: none). */
+double shoal_poll(shoal_t *s, double now_ms);
+
+/* ---- Exports: ICMP (§8) ----------------------------------------------- */
+
+/* Echo request to dst with len payload bytes (0x10, 0x11, …); the reply is SHOAL_EV_ECHO_REPLY. */
+int32_t shoal_ping(shoal_t *s, uint32_t dst, uint32_t id, uint32_t seq, uint32_t len);
+
+/* ---- Exports: UDP sockets (§8) ---------------------------------------- */
+
+int32_t shoal_udp_open(shoal_t *s);
+/* port 0: an ephemeral port; addr 0: every local address. */
+int32_t shoal_udp_bind(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port);
+int32_t shoal_udp_connect(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port);
+int32_t shoal_udp_broadcast(shoal_t *s, int32_t sd, uint32_t on);
+/* Sends len bytes the caller wrote at the io area; dst 0 and port 0 on a connected socket. Returns len. */
+int32_t shoal_udp_send(shoal_t *s, int32_t sd, uint32_t dst, uint32_t port, uint32_t len);
+/* Writes up to max shoal_udp_rec_t records into the io area; returns how many. */
+int32_t shoal_udp_recv(shoal_t *s, int32_t sd, uint32_t max);
+/* Local address and port into io words 0 and 1. */
+int32_t shoal_udp_local(shoal_t *s, int32_t sd);
+int32_t shoal_udp_close(shoal_t *s, int32_t sd);
+
+/* ---- Exports: TCP sockets (§9) ---------------------------------------- */
+/* (tcp_* exports are added here, one prototype each, when they land.) */
+
+/* ---- Exports: introspection ------------------------------------------- */
+
+/* Neighbour entries in use and buffers held by reassembly, into io words 0 and 1. */
+int32_t shoal_tables(shoal_t *s);
+
+/* The export "memory": base of the instance's linear memory. Stable after
+ * init() (the only call that grows memory); re-read it after init(). */
+uint8_t *shoal_memory(shoal_t *s);
+
+/* ---- The shared control block: byte offsets from shoal_scb() (§3) ----- */
+
+#define SHOAL_SCB_RX_COUNT      0   /* host -> core: rx descriptors filled */
+#define SHOAL_SCB_TX_COUNT      4   /* core -> host: tx descriptors ready; host sets 0 once sent */
+#define SHOAL_SCB_EV_COUNT      8   /* core -> host: events ready; host sets 0 once read */
+#define SHOAL_SCB_FREE_COUNT   12   /* depth of the free-buffer stack (both sides pop and push) */
+#define SHOAL_SCB_RX_DESC      16   /* address of the rx descriptors (shoal_desc_t) */
+#define SHOAL_SCB_RX_CAP       20
+#define SHOAL_SCB_TX_DESC      24   /* address of the tx descriptors (shoal_desc_t) */
+#define SHOAL_SCB_TX_CAP       28
+#define SHOAL_SCB_EV           32   /* address of the event ring (shoal_event_t) */
+#define SHOAL_SCB_EV_CAP       36
+#define SHOAL_SCB_FREE         40   /* address of the free-buffer stack (uint32_t buffer addresses) */
+#define SHOAL_SCB_BUF_SIZE     44   /* bytes per packet buffer */
+#define SHOAL_SCB_BUF_DATA     48   /* offset in a buffer where a received frame may start */
+#define SHOAL_SCB_IO           52   /* address of the io area */
+#define SHOAL_SCB_IO_CAP       56
+#define SHOAL_SCB_COUNTERS     60   /* address of the uint32_t counters */
+#define SHOAL_SCB_NCOUNTERS    64
+#define SHOAL_SCB_NAMES        68   /* counter names: UTF-16LE, comma separated */
+#define SHOAL_SCB_NAMES_BYTES  72
+#define SHOAL_SCB_EV_LOST      76   /* events dropped on a full ring since the host last cleared it */
+#define SHOAL_SCB_POOL         80   /* address of the first packet buffer */
+#define SHOAL_SCB_NBUFS        84
+#define SHOAL_SCB_MEM_END      88   /* end of the core's memory after init() */
+#define SHOAL_SCB_ABI_VERSION  92
+
+/* Configuration words, written by the host before init(); 0 means the default. */
+#define SHOAL_CFG_POOL_BYTES   128  /* packet-buffer pool bytes (8 MiB) */
+#define SHOAL_CFG_MAX_FRAME    132  /* largest frame, MTU + 14 (1514; 590..65549) */
+#define SHOAL_CFG_RX_RING      136  /* rx descriptors (1024) */
+#define SHOAL_CFG_TX_ARENA     140  /* bytes for frames built between two host flushes (max(1 MiB, 8 frames)) */
+#define SHOAL_CFG_TX_RING      144  /* tx descriptors (2048) */
+#define SHOAL_CFG_EVENTS       148  /* event ring entries (1024) */
+#define SHOAL_CFG_IO_BYTES     152  /* io area bytes (128 KiB; at least 65600) */
+#define SHOAL_CFG_NEIGH        156  /* neighbour cache entries, rounded up to a power of two (256) */
+#define SHOAL_CFG_ARP_QLEN     160  /* packets held per unresolved neighbour (16) */
+#define SHOAL_CFG_REASM        164  /* datagrams in reassembly at once (16) */
+#define SHOAL_CFG_REASM_BUFS   168  /* buffers reassembly may hold in all (half the pool) */
+#define SHOAL_CFG_UDP_SOCKS    172  /* UDP sockets (64) */
+#define SHOAL_CFG_UDP_QLEN     176  /* datagrams queued per UDP socket (256) */
+#define SHOAL_CFG_SEED0        180  /* four words of secret (RFC 6528, RFC 6056) */
+#define SHOAL_CFG_SEED1        184
+#define SHOAL_CFG_SEED2        188
+#define SHOAL_CFG_SEED3        192
+#define SHOAL_CFG_ICMP_RATE    196  /* ICMP errors per second (100) */
+#define SHOAL_CFG_NEIGH_TTL    200  /* ms a resolved neighbour stays reachable (60000) */
+#define SHOAL_CFG_REASM_MS     204  /* reassembly timeout, ms (30000) */
+#define SHOAL_CFG_TCP_SOCKS    208
+#define SHOAL_CFG_TCP_SNDBUF   212
+#define SHOAL_CFG_TCP_RCVBUF   216
+#define SHOAL_CFG_MEM_LIMIT    220  /* init() fails with -ENOMEM if the layout needs more bytes (0: no limit) */
+
+/* ---- Rings and records in linear memory (§6, §7) ---------------------- */
+
+/* An rx or tx descriptor: 12 bytes. */
+typedef struct shoal_desc {
+  uint32_t ptr;    /* address of the frame's first byte (Ethernet header, no FCS) */
+  uint32_t len;    /* frame bytes */
+  uint32_t word;   /* interface index | flags << 16 */
+} shoal_desc_t;
+#define SHOAL_DESC_WORD(ifx, flags) ((uint32_t)(ifx) | ((uint32_t)(flags) << 16))
+#define SHOAL_DESC_IFX(word)        ((word) & 0xffffu)
+#define SHOAL_DESC_FLAGS(word)      ((word) >> 16)
+#define SHOAL_FRAME_CSUM_OK 1       /* rx flag: the transport checksum is known good (the link cannot corrupt) */
+
+/* An event: 16 bytes. */
+typedef struct shoal_event {
+  uint32_t type, a, b, c;
+} shoal_event_t;
+#define SHOAL_EV_UDP_READABLE  1    /* a: socket (raised when its queue becomes non-empty) */
+#define SHOAL_EV_ECHO_REPLY    2    /* a: id << 16 | seq, b: source address, c: payload bytes */
+#define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq (echo) or UDP socket + 1 */
+#define SHOAL_EV_TCP          16    /* TCP event numbers start here */
+
+/* A udp_recv record in the io area: this header, then nseg shoal_seg_t. */
+typedef struct shoal_udp_rec {
+  uint32_t src;     /* source address */
+  uint32_t sport;   /* source port */
+  uint32_t length;  /* payload bytes in all */
+  uint32_t nseg;    /* segments that follow (more than 1 only for a reassembled datagram) */
+} shoal_udp_rec_t;
+typedef struct shoal_seg {
+  uint32_t ptr;     /* address of the bytes, in a packet buffer: valid until the next call into the core */
+  uint32_t len;
+} shoal_seg_t;
+
+#define SHOAL_NCOUNTERS 58          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+#define SHOAL_IO_MIN 65600          /* the io area is never smaller */
+
+/* ---- Values ------------------------------------------------------------ */
+
+/* IPv4 addresses are host-order numbers: 10.0.0.1 is 0x0a000001. */
+#define SHOAL_IP4(a, b, c, d) \
+  (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
+/* A MAC 02:00:00:00:00:01 is mac_hi 0x0200, mac_lo 0x00000001. */
+#define SHOAL_MAC_HI(m) (((uint32_t)(m)[0] << 8) | (uint32_t)(m)[1])
+#define SHOAL_MAC_LO(m) \
+  (((uint32_t)(m)[2] << 24) | ((uint32_t)(m)[3] << 16) | ((uint32_t)(m)[4] << 8) | (uint32_t)(m)[5])
+
+/* Errors: calls return a negative Linux errno, -SHOAL_Exxx. */
+#define SHOAL_ENOENT         2
+#define SHOAL_EBADF          9
+#define SHOAL_EAGAIN        11
+#define SHOAL_ENOMEM        12
+#define SHOAL_EACCES        13
+#define SHOAL_EEXIST        17
+#define SHOAL_EINVAL        22
+#define SHOAL_EMFILE        24
+#define SHOAL_ENOSPC        28
+#define SHOAL_EMSGSIZE      90
+#define SHOAL_EADDRINUSE    98
+#define SHOAL_EADDRNOTAVAIL 99
+#define SHOAL_ENETUNREACH  101
+#define SHOAL_ENOBUFS      105
+#define SHOAL_EALREADY     114
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHOAL_H */

@@ -1,0 +1,85 @@
+// Reads include/shoal.h: the export prototypes (as wasm signatures) and the
+// numeric #defines. Shared by the header and c-host tests.
+import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Sig, ValType } from './wasm-info.ts';
+
+/** The repository root, whether this runs from test/embed or bundled into build/test/embed. */
+export function repoRoot(): string {
+  let dir = new URL('.', import.meta.url).pathname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'asconfig.json'))) return dir;
+    dir = join(dir, '..');
+  }
+  throw new Error('repository root not found');
+}
+
+const C2W: Record<string, ValType> = { int32_t: 'i32', uint32_t: 'i32', int64_t: 'i64', uint64_t: 'i64', float: 'f32', double: 'f64' };
+
+export interface Header {
+  /** export name → signature, from "T shoal_<export>(shoal_t *s, …);" */
+  functions: Map<string, Sig>;
+  /** "uint8_t *shoal_memory(shoal_t *s);" is present */
+  memory: boolean;
+  /** SHOAL_<NAME> → number, from "#define SHOAL_<NAME> <number>" */
+  defines: Map<string, number>;
+}
+
+export function parseHeader(text: string): Header {
+  const src = text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/.*$/gm, '');
+  const functions = new Map<string, Sig>();
+  const proto = /^[ \t]*(void|int32_t|uint32_t|int64_t|uint64_t|float|double)[ \t]+shoal_(\w+)[ \t]*\(([^)]*)\)[ \t]*;/gm;
+  for (let m; (m = proto.exec(src));) {
+    const [, ret, name, params] = m;
+    const ps = params.split(',').map((s) => s.trim());
+    if (!/^shoal_t\s*\*\s*\w*$/.test(ps[0])) throw new Error(`shoal_${name}: the first parameter must be shoal_t *`);
+    const types = ps.slice(1).map((p) => {
+      const t = /^(?:const\s+)?(\w+)\s+\w+$/.exec(p)?.[1];
+      if (!t || !C2W[t]) throw new Error(`shoal_${name}: parameter "${p}" is not a fixed-width wasm value type`);
+      return C2W[t];
+    });
+    if (functions.has(name)) throw new Error(`shoal_${name} declared twice`);
+    functions.set(name, { params: types, results: ret === 'void' ? [] : [C2W[ret]] });
+  }
+  const memory = /^[ \t]*uint8_t\s*\*\s*shoal_memory\s*\(\s*shoal_t\s*\*\s*\w*\s*\)\s*;/m.test(src);
+  const defines = new Map<string, number>();
+  for (const m of src.matchAll(/^[ \t]*#define[ \t]+SHOAL_(\w+)[ \t]+(\d+|0x[0-9a-f]+)[ \t]*$/gim)) defines.set(m[1], Number(m[2]));
+  return { functions, memory, defines };
+}
+
+export function readHeader(): Header {
+  return parseHeader(readFileSync(join(repoRoot(), 'include/shoal.h'), 'utf8'));
+}
+
+/** Every .ts file under dir. */
+export function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** `export const NAME[: type] = <expr>;` constants whose expression is numbers, other such names, + and <<. */
+export function tsConstants(files: string[], pattern: RegExp): Map<string, number> {
+  const raw = new Map<string, string>();
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:export\s+)?const (\w+)(?::\s*\w+)?\s*=\s*([^;]+);/gm)) {
+      if (pattern.test(m[1])) raw.set(m[1], m[2].trim());
+    }
+  }
+  const out = new Map<string, number>();
+  const value = (name: string, depth = 0): number => {
+    if (out.has(name)) return out.get(name)!;
+    const expr = raw.get(name);
+    if (expr === undefined || depth > 8) throw new Error(`constant ${name} not found`);
+    const sub = expr.replace(/[A-Za-z_]\w*/g, (id) => String(value(id, depth + 1)));
+    if (!/^[\d\s+<>()|x-]+$/.test(sub)) throw new Error(`constant ${name} = ${expr}: not a simple expression`);
+    const v = Function(`return (${sub});`)() as number;
+    out.set(name, v);
+    return v;
+  };
+  for (const k of raw.keys()) {
+    try { value(k); } catch { /* not a plain number (e.g. memory.data(...)): not part of this map */ }
+  }
+  return out;
+}
