@@ -22,7 +22,7 @@ const CFG = {
   NEIGH: 156, ARP_QLEN: 160, REASM: 164, REASM_BUFS: 168, UDP_SOCKS: 172, UDP_QLEN: 176, SEED: 180,
   ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, MEM_LIMIT: 220,
 } as const;
-const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3 } as const;
+const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 } as const;
 
 export interface InterfaceOptions {
   link: Link;
@@ -329,13 +329,12 @@ export class Stack {
         const why = b === 0 ? 'no ARP reply' : `ICMP type ${b >> 8} code ${b & 255}`;
         if (b === 0) {
           for (const [k, p] of this.pings) if (p.dst === a) this.settlePing(k, unreachable(a, why));
-        } else if ((b >> 8) !== 3 || c === 0 || !this.pings.has(c)) {
-          this.udp.get(c - 1)?._unreachable(a, b);
         } else {
           this.settlePing(c, unreachable(a, why));
         }
         break;
       }
+      case EV.UDP_ERROR: this.udp.get(a)?._unreachable(c, b); break;
     }
   }
 

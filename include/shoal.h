@@ -160,7 +160,8 @@ typedef struct shoal_event {
 } shoal_event_t;
 #define SHOAL_EV_UDP_READABLE  1    /* a: socket (raised when its queue becomes non-empty) */
 #define SHOAL_EV_ECHO_REPLY    2    /* a: id << 16 | seq, b: source address, c: payload bytes */
-#define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq (echo) or UDP socket + 1 */
+#define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq of the echo (0 for ARP) */
+#define SHOAL_EV_UDP_ERROR     4    /* a: UDP socket, b: ICMP type << 8 | code, c: the address it was about */
 #define SHOAL_EV_TCP          16    /* TCP event numbers start here */
 
 /* A udp_recv record in the io area: this header, then nseg shoal_seg_t. */

@@ -7,7 +7,7 @@ import { sumBytes, copySum, fold, finish } from '../wire/checksum';
 import { IP_PROTO, IP_FRAG, IP_OFFMASK, IP_HLEN, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst, ipHlen } from '../wire/ipv4';
 import { ICMP_TYPE, ICMP_CODE, ICMP_CSUM, ICMP_ID, ICMP_SEQ, ICMP_HLEN, ICMP_ECHO, ICMP_ECHO_REPLY,
   ICMP_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM } from '../wire/icmp';
-import { pktFree, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT } from '../base/mem';
+import { pktFreeChain, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT } from '../base/mem';
 import { count, C_ICMP_RX, C_ICMP_BAD, C_ICMP_ECHO_RX, C_ICMP_ECHO_REPLY_RX, C_ICMP_UNREACH_RX,
   C_ICMP_OTHER_RX, C_ICMP_TX, C_ICMP_RATE_LIMITED } from '../base/counters';
 import { now } from '../base/time';
@@ -36,13 +36,13 @@ function takeToken(): bool {
   return true;
 }
 
-/** ICMP input; owns b. Checksum is verified over the whole (maybe reassembled) message. */
+/** ICMP input; owns b and every buffer chained to it (a reassembled message). Checksum is verified over the whole message. */
 export function icmpInput(b: usize): void {
   count(C_ICMP_RX);
   let total = load<u32>(b, PKT_TOTAL);
   let p = <usize>load<u32>(b, PKT_DATA);
   if (total < ICMP_HLEN || load<u32>(b, PKT_LEN) < ICMP_HLEN || fold(chainSum(b)) != 0xffff) {
-    count(C_ICMP_BAD); pktFree(b); return;
+    count(C_ICMP_BAD); pktFreeChain(b); return;
   }
   let ip = <usize>load<u32>(b, PKT_A);
   let type = <u32>load<u8>(p, ICMP_TYPE);
@@ -59,7 +59,7 @@ export function icmpInput(b: usize): void {
   } else {
     count(C_ICMP_OTHER_RX);
   }
-  pktFree(b);
+  pktFreeChain(b);
 }
 
 function chainSum(b: usize): u64 {

@@ -9,7 +9,7 @@ import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
   IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
   isMartianSource, isMulticast } from '../wire/ipv4';
-import { pktFree, txBegin, txCommit, txReserve, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
+import { pktFree, pktFreeChain, txBegin, txCommit, txReserve, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
   C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST } from '../base/counters';
 import { rand32 } from '../base/random';
@@ -78,7 +78,7 @@ export function deliver(b: usize): void {
   else {
     count(C_IP_BAD_PROTO);
     if (!(load<u32>(b, PKT_D) & 0x80000000)) icmpError(b, ICMP_UNREACH, UNREACH_PROTO, 0);
-    pktFree(b);
+    pktFreeChain(b);
   }
 }
 

@@ -10,7 +10,7 @@ import { ICMP_UNREACH, UNREACH_PORT } from '../wire/icmp';
 import { arenaReserve, pktFree, pktFreeChain, PKT_A, PKT_B, PKT_C, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT } from '../base/mem';
 import { SCB, SCB_IO, SCB_IO_CAP, scbGet } from '../base/scb';
 import { count, C_UDP_RX, C_UDP_BAD_CSUM, C_UDP_BAD_LEN, C_UDP_NO_PORT, C_UDP_RCVBUF, C_UDP_TX } from '../base/counters';
-import { emit, EV_UDP_READABLE, EV_UNREACHABLE } from '../base/events';
+import { emit, EV_UDP_READABLE, EV_UDP_ERROR } from '../base/events';
 import { rand32 } from '../base/random';
 import { localIface, rtSrc, ifMtu, rtIfx } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, L4, DEFAULT_TTL, E_NOBUFS, E_MSGSIZE, E_NETUNREACH } from '../iface/ip';
@@ -338,5 +338,5 @@ export function udpRecv(sd: i32, max: u32): i32 {
 /** An ICMP error about a datagram we sent from lport to raddr:rport. */
 export function udpIcmpError(laddr: u32, lport: u32, raddr: u32, rport: u32, what: u32): void {
   let sd = demux(laddr, lport, raddr, rport, false);
-  if (sd >= 0) emit(EV_UNREACHABLE, raddr, what, <u32>sd + 1);
+  if (sd >= 0) emit(EV_UDP_ERROR, <u32>sd, what, raddr);
 }

@@ -4,7 +4,7 @@ export declare const S: Record<
   'FREE' | 'BUF_SIZE' | 'BUF_DATA' | 'IO' | 'IO_CAP' | 'COUNTERS' | 'NCOUNTERS' | 'NAMES' | 'NAMES_BYTES' | 'EV_LOST' |
   'POOL' | 'NBUFS' | 'MEM_END' | 'ABI_VERSION', number>;
 export declare const CFG: Record<'POOL_BYTES' | 'MAX_FRAME' | 'UDP_SOCKS' | 'SEED0', number>;
-export declare const EV: Record<'UDP_READABLE' | 'ECHO_REPLY' | 'UNREACHABLE', number>;
+export declare const EV: Record<'UDP_READABLE' | 'ECHO_REPLY' | 'UNREACHABLE' | 'UDP_ERROR', number>;
 export declare function ip4(s: string): number;
 export declare function ipStr(a: number): string;
 

@@ -13,7 +13,7 @@ export const S = {
   NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
 };
 export const CFG = { POOL_BYTES: 128, MAX_FRAME: 132, UDP_SOCKS: 172, SEED0: 180 };
-export const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3 };
+export const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 };
 
 export const ip4 = (s) => s.split('.').reduce((a, x) => ((a << 8) | Number(x)) >>> 0, 0);
 export const ipStr = (a) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
