@@ -6,3 +6,4 @@ export { withPcap, PcapWriter } from './link/pcap.ts';
 export { FRAME_CSUM_OK, type Link } from './link/link.ts';
 export { VirtualClock, realClock, type Clock } from './clock.ts';
 export { UdpSocket, type RemoteInfo } from './net/dgram.ts';
+export { NetFactory, Server, Socket, TCP_STATES, type TcpInfo, type ConnectOptions, type ServerOptions, type SocketOptions, type Congestion } from './net/net.ts';
