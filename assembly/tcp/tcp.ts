@@ -654,10 +654,12 @@ function sackedBelow(k: usize, x: u32): u32 {
 
 // ---- segment output ----
 /** Builds and sends one segment: data [seq, seq+len) from the send buffer,
- * flags, and the options they call for. False if it could not go out. */
-function sendSegment(k: usize, seq: u32, len: u32, flags: u32): bool {
+ * flags, and the options they call for. The payload shrinks to make room
+ * for SACK blocks (a FIN then waits for the next segment). Returns the
+ * payload bytes sent, or -1 if nothing could go out. */
+function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   let raddr = g(k, T_RADDR);
-  if (!ipRoute(raddr)) return false;
+  if (!ipRoute(raddr)) return -1;
   let laddr = g(k, T_LADDR);
   let syn = (flags & TH_SYN) != 0;
   let f0 = g(k, T_FLAGS);
@@ -676,9 +678,14 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): bool {
       if (nsack) olen += 4 + (nsack << 3);
     }
   }
+  if (!syn && len > 0) {
+    let room = g(k, T_MSS) + ((f0 & F_TS) ? 12 : 0);
+    room = room > olen ? room - olen : 1;
+    if (len > room) { len = room; flags &= ~TH_FIN; }
+  }
   let hl = TCP_HLEN + olen;
   let f = ipBegin(hl + len);
-  if (!f) { txBlocked = true; return false; }
+  if (!f) { txBlocked = true; return -1; }
   let t = f + L4;
   st16(t + TCP_SPORT, g(k, T_LPORT));
   st16(t + TCP_DPORT, g(k, T_RPORT));
@@ -752,7 +759,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): bool {
   }
   sum = sumBytes(t, hl, sum);
   st16(t + TCP_CSUM, finish(sum));
-  if (ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL) != 0) return false;
+  if (ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL) != 0) return -1;
   count(C_TCP_TX);
   countN(C_TCP_TX_BYTES, len);
   if (flags & TH_ACK) {
@@ -761,7 +768,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): bool {
     s(k, T_SEGS_UNACKED, 0);
     setTimer(k, T_T_DACK, NEVER);
   }
-  return true;
+  return <i32>len;
 }
 
 const SBLK: usize = memory.data(8 * 8, 8);
@@ -833,7 +840,7 @@ function sendRstFor(k: usize): void {
 
 function sendSyn(k: usize): void {
   let fl = state(k) == S_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK;
-  if (sendSegment(k, g(k, T_ISS), 0, fl)) {
+  if (sendSegment(k, g(k, T_ISS), 0, fl) >= 0) {
     s(k, T_RTXCNT, g(k, T_RTXCNT) + 1);
     if (g(k, T_RTXCNT) > 1) count(C_TCP_RETRANS);
   }
@@ -893,7 +900,9 @@ export function tcpOutput(k: usize): void {
           let fl = TH_ACK;
           if (fin && rx + len == end && seqGt(smax, end)) fl |= TH_FIN;
           if (len == 0 && !(fl & TH_FIN)) { s(k, T_RXT_NXT, hiLost); continue; }
-          if (!sendSegment(k, rx, len, fl)) break;
+          let sent = sendSegment(k, rx, len, fl);
+          if (sent < 0) break;
+          if (<u32>sent < len) { len = <u32>sent; fl &= ~TH_FIN; }
           count(C_TCP_RETRANS);
           s(k, T_RXT_NXT, rx + len + ((fl & TH_FIN) ? 1 : 0));
           if (seqLt(nxt, rx + len)) s(k, T_SND_NXT, rx + len);
@@ -939,7 +948,9 @@ export function tcpOutput(k: usize): void {
       if (wantFin) fl |= TH_FIN;
       if (len > 0 && len == avail) fl |= TH_PSH;
       let rexmit = seqLt(nxt, smax);
-      if (!sendSegment(k, nxt, len, fl)) break;
+      let sent = sendSegment(k, nxt, len, fl);
+      if (sent < 0) break;
+      if (<u32>sent < len) { len = <u32>sent; fl &= ~TH_FIN; }
       if (rexmit) count(C_TCP_RETRANS);
       let nn = nxt + len + ((fl & TH_FIN) ? 1 : 0);
       s(k, T_SND_NXT, nn);
@@ -1055,7 +1066,7 @@ function rtxTimeout(k: usize): void {
     if (g(k, T_SND_WND) == 0 && seqGt(end, nxt) && g(k, T_SND_MAX) == una) {
       // A zero-window probe: one byte past the window (RFC 9293 3.8.6.1).
       count(C_TCP_ZWP);
-      if (sendSegment(k, nxt, 1, TH_ACK)) { s(k, T_SND_NXT, nxt + 1); s(k, T_SND_MAX, nxt + 1); }
+      if (sendSegment(k, nxt, 1, TH_ACK) > 0) { s(k, T_SND_NXT, nxt + 1); s(k, T_SND_MAX, nxt + 1); }
       s(k, T_PERSIST, g(k, T_PERSIST) + 1);
       let r = <u64>g(k, T_RTO) << min<u32>(g(k, T_PERSIST), 12);
       if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
