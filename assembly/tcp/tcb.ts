@@ -101,7 +101,8 @@ export const T_PMTU_MSS: usize = 432;  // MSS from the route / path MTU
 export const T_ACKED_CA: usize = 436;  // bytes acked toward the next NewReno increase
 export const T_OUTPREV: usize = 440;   // pending-output list back link
 export const T_ACCPREV: usize = 444;   // SYN / accept queue back link
-export const TCB: usize = 448;
+export const T_SND_SML: usize = 448;   // end of the last segment sent shorter than the MSS (Minshall)
+export const TCB: usize = 464;
 // A listener keeps the heads of its child lists in fields a connection uses otherwise.
 export const L_SYNQ_HEAD: usize = T_RQ_HEAD;
 

@@ -35,7 +35,7 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   T_OOO_BYTES, T_OOO_BUFS, T_SEGS_UNACKED, T_OUTNEXT, T_OUTPREV, T_ERR, T_KA_IDLE, T_KA_INTVL, T_KA_CNT,
   T_KA_PROBES, T_CC, T_SACKED, T_HIGH_SACK, T_NSACK, T_SACKS, NSACKMAX, T_T_RTX, T_T_DACK, T_T_KA, T_LAST_RX,
   T_W_MAX, T_K, T_EPOCH, T_W_EST, T_TS_AGE, T_SYNQ, T_ACCQ_HEAD, T_ACCQ_TAIL, T_ACCQ_LEN, T_BACKLOG,
-  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD,
+  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD, T_SND_SML, TCB,
   S_FREE, S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RCVD, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
   S_CLOSING, S_LAST_ACK, S_TIME_WAIT,
   F_ATTACHED, F_NODELAY, F_TS, F_SACK, F_WS, F_FIN_QUEUED, F_FIN_RCVD, F_ACKNOW, F_DELACK, F_OUTQ, F_RD_EV,
@@ -923,7 +923,7 @@ export function tcpOutput(k: usize): void {
       if (seqLt(nxt, smax)) {
         // Resending after a timeout: stop at the next SACKed range.
         let lim = nextSacked(k, nxt, smax);
-        if (seqGt(nxt + len, lim) && seqGt(lim, nxt)) len = lim - nxt;
+        if (lim != smax && seqGt(nxt + len, lim) && seqGt(lim, nxt)) len = lim - nxt;
       }
       let wantFin = fin && nxt + len == end && (st == S_FIN_WAIT_1 || st == S_CLOSING || st == S_LAST_ACK) &&
         (seqLe(smax, end) || seqLt(nxt, smax));
@@ -938,10 +938,12 @@ export function tcpOutput(k: usize): void {
         break;
       }
       if (len > 0 && len < mss && !wantFin && seqGe(nxt, smax)) {
-        // Nagle (RFC 9293 3.7.4) and sender SWS avoidance.
-        let idle = smax == una;
+        // Nagle (RFC 9293 3.7.4) in Minshall's form, as Linux does: a short
+        // segment waits only while another short one is unacknowledged.
+        // And sender SWS avoidance: never a short segment the window cut.
         let all = len == avail;
-        let ok = (all && (idle || hasF(k, F_NODELAY))) || len >= (g(k, T_MAX_SNDWND) >> 1);
+        let smallOut = seqGt(g(k, T_SND_SML), una);
+        let ok = (all && (!smallOut || hasF(k, F_NODELAY))) || len >= (g(k, T_MAX_SNDWND) >> 1);
         if (!ok) break;
       }
       let fl = TH_ACK;
@@ -954,6 +956,7 @@ export function tcpOutput(k: usize): void {
       if (rexmit) count(C_TCP_RETRANS);
       let nn = nxt + len + ((fl & TH_FIN) ? 1 : 0);
       s(k, T_SND_NXT, nn);
+      if (len < mss && len > 0 && !rexmit) s(k, T_SND_SML, nxt + len);
       if (seqGt(nn, smax)) {
         s(k, T_SND_MAX, nn);
         if (!hasF(k, F_TIMING) && !hasF(k, F_TS)) { setF(k, F_TIMING); s(k, T_RTT_SEQ, nxt); s(k, T_RTT_TIME, nowMs()); }
@@ -1059,24 +1062,28 @@ function rtxTimeout(k: usize): void {
   }
   if (st < S_ESTABLISHED || st == S_TIME_WAIT) return;
   let una = g(k, T_SND_UNA);
-  if (hasF(k, F_PERSIST)) {
+  let smax0 = g(k, T_SND_MAX);
+  let end = g(k, T_SB_SEQ) + g(k, T_SB_LEN);
+  if (g(k, T_SND_WND) == 0 && (hasF(k, F_PERSIST) || smax0 - una <= 1) && seqGt(end, una)) {
+    // Persist (RFC 9293 3.8.6.1): probe the zero window with one byte, backing
+    // off but never giving up while the peer answers. The byte goes beyond
+    // the window once and is repeated until the window opens.
     clrF(k, F_PERSIST);
-    let end = g(k, T_SB_SEQ) + g(k, T_SB_LEN);
-    let nxt = g(k, T_SND_NXT);
-    if (g(k, T_SND_WND) == 0 && seqGt(end, nxt) && g(k, T_SND_MAX) == una) {
-      // A zero-window probe: one byte past the window (RFC 9293 3.8.6.1).
-      count(C_TCP_ZWP);
+    count(C_TCP_ZWP);
+    if (smax0 == una) {
+      let nxt = g(k, T_SND_NXT);
       if (sendSegment(k, nxt, 1, TH_ACK) > 0) { s(k, T_SND_NXT, nxt + 1); s(k, T_SND_MAX, nxt + 1); }
-      s(k, T_PERSIST, g(k, T_PERSIST) + 1);
-      let r = <u64>g(k, T_RTO) << min<u32>(g(k, T_PERSIST), 12);
-      if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
-      setF(k, F_PERSIST);
-      setTimer(k, T_T_RTX, now + ms(<i64>r));
-      return;
+    } else {
+      sendSegment(k, una, 1, TH_ACK);
     }
-    wantOutput(k);
+    s(k, T_PERSIST, g(k, T_PERSIST) + 1);
+    let r = <u64>g(k, T_RTO) << min<u32>(g(k, T_PERSIST), 12);
+    if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
+    setF(k, F_PERSIST);
+    setTimer(k, T_T_RTX, now + ms(<i64>r));
     return;
   }
+  if (hasF(k, F_PERSIST)) { clrF(k, F_PERSIST); wantOutput(k); return; }
   if (g(k, T_SND_MAX) == una) return;
   count(C_TCP_RTO);
   let bo = g(k, T_BACKOFF) + 1;
@@ -1228,6 +1235,7 @@ function initConn(k: usize, laddr: u32, lport: u32, raddr: u32, rport: u32): voi
   let iss = isnFor(laddr, lport, raddr, rport);
   s(k, T_ISS, iss);
   s(k, T_SND_UNA, iss); s(k, T_SND_NXT, iss); s(k, T_SND_MAX, iss);
+  s(k, T_SND_SML, iss);
   s(k, T_SB_SEQ, iss + 1);
   s(k, T_TS_OFF, tsOffFor(laddr, lport, raddr, rport));
   s(k, T_RTO, initRto);
@@ -1310,7 +1318,7 @@ function synCookieReply(l: usize, src: u32, sport: u32, dst: u32, dport: u32, se
   count(C_TCP_COOKIE_TX);
   // A stateless SYN-ACK from a scratch TCB that is never linked anywhere.
   let k = SCRATCH_TCB;
-  memory.fill(k, 0, 448);
+  memory.fill(k, 0, TCB);
   s(k, T_LADDR, dst); s(k, T_LPORT, dport); s(k, T_RADDR, src); s(k, T_RPORT, sport);
   s(k, T_RCV_NXT, seq + 1);
   s(k, T_STATE, S_SYN_RCVD);
@@ -1332,7 +1340,7 @@ function synCookieReply(l: usize, src: u32, sport: u32, dst: u32, dport: u32, se
   sendSegment(k, c, 0, TH_SYN | TH_ACK);
 }
 
-const SCRATCH_TCB: usize = memory.data(448, 16);
+const SCRATCH_TCB: usize = memory.data(<i32>TCB, 16);
 
 function cookieChild(l: usize, k: usize, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32,
     flags: u32, wnd: u32, dlen: u32, mi: u32): void {
@@ -1345,6 +1353,7 @@ function cookieChild(l: usize, k: usize, b: usize, src: u32, sport: u32, dst: u3
   let iss = ack - 1;
   s(k, T_ISS, iss);
   s(k, T_SND_UNA, ack); s(k, T_SND_NXT, ack); s(k, T_SND_MAX, ack);
+  s(k, T_SND_SML, ack);
   s(k, T_SB_SEQ, ack);
   s(k, T_IRS, seq - 1);
   s(k, T_RCV_NXT, seq);
@@ -1596,8 +1605,14 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
     if (swin > g(k, T_MAX_SNDWND)) s(k, T_MAX_SNDWND, swin);
     if (opened && hasF(k, F_PERSIST)) {
       clrF(k, F_PERSIST);
-      setTimer(k, T_T_RTX, NEVER);
       s(k, T_PERSIST, 0);
+      if (g(k, T_SND_MAX) == g(k, T_SND_UNA)) setTimer(k, T_T_RTX, NEVER);
+      else {
+        // The probe byte was refused: it goes again, with what follows.
+        if (g(k, T_SND_MAX) - g(k, T_SND_UNA) == 1) s(k, T_SND_NXT, g(k, T_SND_UNA));
+        armRtx(k);
+      }
+      wantOutput(k);
     }
   }
   if (seqGt(ack, una)) {
@@ -1647,7 +1662,7 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
       notify(k, EV_TCP_WRITABLE, 0);
     }
     wantOutput(k);
-  } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una) {
+  } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una && swin != 0) {
     // A duplicate ACK (RFC 5681 2).
     let d = g(k, T_DUPACKS) + 1;
     s(k, T_DUPACKS, d);
