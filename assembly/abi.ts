@@ -4,7 +4,9 @@
 import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI_VERSION, ABI_VERSION, scbGet, scbSet, cfg,
   CFG_POOL_BYTES, CFG_MAX_FRAME, CFG_RX_RING, CFG_TX_ARENA, CFG_TX_RING, CFG_EVENTS, CFG_IO_BYTES, CFG_NEIGH,
   CFG_ARP_QLEN, CFG_REASM, CFG_REASM_BUFS, CFG_UDP_SOCKS, CFG_UDP_QLEN, CFG_SEED0, CFG_SEED1, CFG_SEED2, CFG_SEED3,
-  CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT } from './base/scb';
+  CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF,
+  CFG_TCP_MSL, CFG_TCP_CHUNKS, CFG_TCP_OOO, CFG_TCP_FIN_TIMEOUT, CFG_TCP_CC, CFG_TCP_MIN_RTO, CFG_TCP_DELACK,
+  CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
 import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit } from './base/mem';
 import { count, countN, countersInit, C_RX_FRAMES, C_RX_BYTES, C_RX_BAD_DESC, C_RX_RUNT, C_RX_NOT_FOR_US,
   C_RX_ETHERTYPE, C_RX_BAD_IFACE } from './base/counters';
@@ -20,6 +22,8 @@ import { ipInit, ipInput } from './iface/ip';
 import { icmpInit, icmpEcho } from './iface/icmp';
 import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpRecv, udpClose, udpLocal,
   udpSetBroadcast } from './udp/udp';
+import { tcpLayout, tcpConfig, tcpTimers, tcpFlush, tcpReleaseLoans, tcpOpen, tcpListen, tcpConnect, tcpAccept,
+  tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
 
 const E_ALREADY: i32 = -114;
 const E_NOMEM: i32 = -12;
@@ -46,6 +50,7 @@ export function init(): i32 {
   let poolBytes = cfg(CFG_POOL_BYTES, 8 << 20);
   reasmLayout(cfg(CFG_REASM, 16), cfg(CFG_REASM_BUFS, 0), cfg(CFG_REASM_MS, 30_000));
   udpLayout(cfg(CFG_UDP_SOCKS, 64), cfg(CFG_UDP_QLEN, 256));
+  tcpLayout(cfg(CFG_TCP_SOCKS, 4096), cfg(CFG_TCP_CHUNKS, 1024));
   if (!arenaCommit(poolBytes, maxFrame, cfg(CFG_MEM_LIMIT, 0))) return E_NOMEM;
   scbSet(SCB_RX_DESC, <u32>rxDesc);
   scbSet(SCB_RX_CAP, rxRing);
@@ -59,6 +64,10 @@ export function init(): i32 {
   randomInit(cfg(CFG_SEED0, 0), cfg(CFG_SEED1, 0), cfg(CFG_SEED2, 0), cfg(CFG_SEED3, 0));
   ipInit();
   icmpInit(cfg(CFG_ICMP_RATE, 100));
+  tcpConfig(cfg(CFG_TCP_MSL, 30_000), cfg(CFG_TCP_FIN_TIMEOUT, 60_000), cfg(CFG_TCP_MIN_RTO, 200),
+    cfg(CFG_TCP_DELACK, 40), cfg(CFG_TCP_CC, 1) - 1, cfg(CFG_TCP_SNDBUF, 1 << 20), cfg(CFG_TCP_RCVBUF, 1 << 20),
+    cfg(CFG_TCP_OOO, 64), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 1000),
+    cfg(CFG_TCP_INIT_RTO, 1000));
   ready = true;
   return 0;
 }
@@ -77,6 +86,7 @@ export function poll(nowMs: f64): f64 {
   setNow(nowMs);
   resetDeadline();
   udpReleaseLoans();
+  tcpReleaseLoans();
   let n = min<u32>(scbGet(SCB_RX_COUNT), scbGet(SCB_RX_CAP));
   for (let i: u32 = 0; i < n; i++) {
     let d = rxDesc + <usize>i * 12;
@@ -85,6 +95,8 @@ export function poll(nowMs: f64): f64 {
   scbSet(SCB_RX_COUNT, 0);
   neighTimer();
   reasmTimer();
+  tcpTimers();
+  tcpFlush();
   return deadline == NEVER ? -1 : <f64>deadline / 1000.0;
 }
 
@@ -131,3 +143,30 @@ export function tables(): i32 {
   store<u32>(io, reasmHeld(), 4);
   return 0;
 }
+
+// TCP. Descriptors are TCB indices; errors are negative errno values.
+export function tcp_open(): i32 { return ready ? tcpOpen() : E_INVAL; }
+/** Listens on addr:port (addr 0: any; port 0: an ephemeral one, read it with tcp_info). */
+export function tcp_listen(sd: i32, addr: u32, port: u32, backlog: u32): i32 { return tcpListen(sd, addr, port, backlog); }
+/** Active open to raddr:rport from laddr:lport (0: chosen; RFC 6056). Completion: EV_TCP_CONNECTED or EV_TCP_ERROR. */
+export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 { return tcpConnect(sd, raddr, rport, laddr, lport); }
+/** A connection from the listener's accept queue, or -EAGAIN. */
+export function tcp_accept(lsd: i32): i32 { return tcpAccept(lsd); }
+/** Free send-buffer space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full). */
+export function tcp_send_space(sd: i32): i32 { return tcpSendSpace(sd); }
+/** Publishes n bytes written at the address tcp_send_space gave; the core may transmit at once. */
+export function tcp_send_commit(sd: i32, n: u32): i32 { return tcpSendCommit(sd, n); }
+/** Up to max bytes of received data as (address, bytes) records in the io area, valid until the next call. */
+export function tcp_recv(sd: i32, max: u32): i32 { return tcpRecv(sd, max); }
+/** Half-close: a FIN follows the queued data. */
+export function tcp_shutdown(sd: i32): i32 { return tcpShutdown(sd); }
+/** Lets go of the descriptor; the connection finishes on its own (RST if unread data remains). */
+export function tcp_close(sd: i32): i32 { return tcpClose(sd); }
+/** Sends a RST and lets go of the descriptor. */
+export function tcp_abort(sd: i32): i32 { return tcpAbort(sd); }
+/** Options: 1 nodelay, 2 keep-alive idle ms (0 off), 3 keep-alive interval ms, 4 probes, 5 CC (0 CUBIC, 1 NewReno), 6 sndbuf, 7 rcvbuf. */
+export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { return tcpSetopt(sd, opt, val); }
+/** State, addresses and counters of a socket into io words 0..25. */
+export function tcp_info(sd: i32): i32 { return tcpInfo(sd); }
+/** TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */
+export function tcp_tables(): i32 { return tcpTables(); }

@@ -7,3 +7,4 @@ export { FRAME_CSUM_OK, type Link } from './link/link.ts';
 export { TapLink } from './link/tap.ts';
 export { VirtualClock, realClock, type Clock } from './clock.ts';
 export { UdpSocket, type RemoteInfo } from './net/dgram.ts';
+export { NetFactory, Server, Socket, TCP_STATES, type TcpInfo, type ConnectOptions, type ServerOptions, type SocketOptions, type Congestion } from './net/net.ts';

@@ -10,6 +10,7 @@ import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
 import { shoalError, errnoName, ERR } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
+import { NetFactory, TCP_EV, type TcpHandle } from './net/net.ts';
 
 // SCB word offsets (assembly/base/scb.ts, docs/ABI.md).
 const S = {
@@ -20,8 +21,13 @@ const S = {
 const CFG = {
   POOL_BYTES: 128, MAX_FRAME: 132, RX_RING: 136, TX_ARENA: 140, TX_RING: 144, EVENTS: 148, IO_BYTES: 152,
   NEIGH: 156, ARP_QLEN: 160, REASM: 164, REASM_BUFS: 168, UDP_SOCKS: 172, UDP_QLEN: 176, SEED: 180,
-  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, MEM_LIMIT: 220,
+  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, TCP_SOCKS: 208, TCP_SNDBUF: 212, TCP_RCVBUF: 216, MEM_LIMIT: 220,
+  TCP_MSL: 224, TCP_CHUNKS: 228, TCP_OOO: 232, TCP_FIN_TIMEOUT: 236, TCP_CC: 240, TCP_MIN_RTO: 244, TCP_DELACK: 248,
+  TCP_CHALLENGE: 252, TCP_SYN_RETRIES: 256, TCP_INIT_CWND: 260, TCP_INIT_RTO: 264,
 } as const;
+/** TCP events start here (assembly/base/events.ts); see TCP_EV in net/net.ts. */
+const EV_TCP = 16;
+const TCP_CHUNK = 16384;
 const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 } as const;
 
 export interface InterfaceOptions {
@@ -48,6 +54,27 @@ export interface StackLimits {
   neighbourTtlMs?: number;
   /** init fails if the core would need more linear memory than this. */
   memoryBytes?: number;
+  /** TCBs: connections, listeners and TIME-WAIT entries together (default 4096). */
+  tcpSockets?: number;
+  /** Default per-socket send / receive buffer in bytes (default 1 MiB each). */
+  tcpSendBuffer?: number;
+  tcpReceiveBuffer?: number;
+  /** Bytes of send-buffer chunks shared by every socket (default 16 MiB, in 16 KiB chunks). */
+  tcpSendPoolBytes?: number;
+  /** Maximum segment lifetime; TIME-WAIT lasts twice this (default 30000 ms). */
+  tcpMslMs?: number;
+  /** Out-of-order segments kept per connection (default 64). */
+  tcpOutOfOrder?: number;
+  tcpFinTimeoutMs?: number;
+  /** Default congestion control (default 'cubic'). */
+  tcpCongestion?: 'cubic' | 'newreno';
+  tcpMinRtoMs?: number;
+  tcpInitialRtoMs?: number;
+  tcpDelayedAckMs?: number;
+  tcpChallengeAcksPerSecond?: number;
+  tcpSynRetries?: number;
+  /** Initial congestion window in segments (default 10, RFC 6928). */
+  tcpInitialCwnd?: number;
 }
 
 export interface StackOptions {
@@ -93,6 +120,7 @@ export class Stack {
   readonly name: string;
   readonly clock: Clock;
   readonly dgram: DgramFactory;
+  readonly net: NetFactory;
   /** @internal */ readonly core: CoreExports;
   private readonly links: Link[] = [];
   private readonly interfaces: { mac: string; mtu: number; addresses: string[] }[] = [];
@@ -109,6 +137,7 @@ export class Stack {
   private pingSeq = 0;
   private pings = new Map<number, PendingPing>();
   /** @internal */ readonly udp = new Map<number, UdpSocket>();
+  /** @internal */ readonly tcp = new Map<number, TcpHandle>();
   private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0 };
 
   private constructor(opts: StackOptions) {
@@ -117,6 +146,7 @@ export class Stack {
     this.core = instantiateCore(opts.debug ? 'debug' : 'release');
     this.pingId = fnv(this.name) & 0xffff;
     this.dgram = new DgramFactory(this);
+    this.net = new NetFactory(this);
   }
 
   static async create(opts: StackOptions): Promise<Stack> {
@@ -162,6 +192,23 @@ export class Stack {
     put(CFG.ICMP_RATE, l.icmpErrorsPerSecond);
     put(CFG.NEIGH_TTL, l.neighbourTtlMs);
     put(CFG.MEM_LIMIT, l.memoryBytes);
+    put(CFG.TCP_SOCKS, l.tcpSockets);
+    put(CFG.TCP_SNDBUF, l.tcpSendBuffer);
+    put(CFG.TCP_RCVBUF, l.tcpReceiveBuffer);
+    put(CFG.TCP_CHUNKS, l.tcpSendPoolBytes === undefined ? undefined : Math.max(1, Math.ceil(l.tcpSendPoolBytes / TCP_CHUNK)));
+    put(CFG.TCP_MSL, l.tcpMslMs);
+    put(CFG.TCP_OOO, l.tcpOutOfOrder);
+    put(CFG.TCP_FIN_TIMEOUT, l.tcpFinTimeoutMs);
+    if (l.tcpCongestion !== undefined) {
+      if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw new RangeError(`Stack.create: tcpCongestion must be 'cubic' or 'newreno'`);
+      put(CFG.TCP_CC, l.tcpCongestion === 'cubic' ? 1 : 2);
+    }
+    put(CFG.TCP_MIN_RTO, l.tcpMinRtoMs);
+    put(CFG.TCP_INIT_RTO, l.tcpInitialRtoMs);
+    put(CFG.TCP_DELACK, l.tcpDelayedAckMs);
+    put(CFG.TCP_CHALLENGE, l.tcpChallengeAcksPerSecond);
+    put(CFG.TCP_SYN_RETRIES, l.tcpSynRetries);
+    put(CFG.TCP_INIT_CWND, l.tcpInitialCwnd);
     seedWords(opts.seed).forEach((w, i) => put(CFG.SEED + 4 * i, w));
     const r = c.init();
     if (r < 0) throw shoalError(r, 'init', r === -12 ? '(memory limit too small for the configured pools)' : '');
@@ -314,10 +361,14 @@ export class Stack {
     this.setW(S.EV_COUNT, 0);
     this.setW(S.EV_LOST, 0);
     for (let i = 0; i < evs.length; i += 4) this.event(evs[i], evs[i + 1], evs[i + 2], evs[i + 3]);
-    if (lost) for (const s of this.udp.values()) s._readable();
+    if (lost) {
+      for (const s of this.udp.values()) s._readable();
+      for (const h of [...this.tcp.values()]) h._tcpEvent(TCP_EV.RESCAN, 0);
+    }
   }
 
   private event(type: number, a: number, b: number, c: number): void {
+    if (type >= EV_TCP && type < EV_TCP + 16) { this.tcp.get(a)?._tcpEvent(type - EV_TCP, b); return; }
     switch (type) {
       case EV.UDP_READABLE: this.udp.get(a)?._readable(); break;
       case EV.ECHO_REPLY: {
@@ -376,6 +427,12 @@ export class Stack {
     const io = this.w(S.IO) >>> 2;
     out.neighbours = this.u32[io];
     out.reassemblyBuffers = this.u32[io + 1];
+    this.core.tcp_tables();
+    out.tcpSockets = this.u32[io];
+    out.tcpTimeWait = this.u32[io + 1];
+    out.tcpChunksUsed = this.u32[io + 2];
+    out.tcpChunks = this.u32[io + 3];
+    out.tcpTimers = this.u32[io + 5];
     out.buffers = this.w(S.NBUFS);
     out.buffersFree = this.w(S.FREE_COUNT);
     out.memoryBytes = this.core.memory.buffer.byteLength;
@@ -391,6 +448,7 @@ export class Stack {
   async close(): Promise<void> {
     if (this.closed) return;
     for (const s of [...this.udp.values()]) s.close();
+    for (const h of [...this.tcp.values()]) h._stackClosing();
     for (const k of [...this.pings.keys()]) this.settlePing(k, new Error('ping: stack closed'));
     this.closed = true;
     if (this.pollTimer) this.clock.clearTimer(this.pollTimer);

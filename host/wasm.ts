@@ -50,6 +50,19 @@ export interface CoreExports {
   udp_local(sd: number): number;
   udp_close(sd: number): number;
   tables(): number;
+  tcp_open(): number;
+  tcp_listen(sd: number, addr: number, port: number, backlog: number): number;
+  tcp_connect(sd: number, raddr: number, rport: number, laddr: number, lport: number): number;
+  tcp_accept(lsd: number): number;
+  tcp_send_space(sd: number): number;
+  tcp_send_commit(sd: number, n: number): number;
+  tcp_recv(sd: number, max: number): number;
+  tcp_shutdown(sd: number): number;
+  tcp_close(sd: number): number;
+  tcp_abort(sd: number): number;
+  tcp_setopt(sd: number, opt: number, val: number): number;
+  tcp_info(sd: number): number;
+  tcp_tables(): number;
 }
 
 /** Instantiates the core. The debug build imports env.abort (assertion

@@ -61,7 +61,36 @@ export const C_IP_MCAST = 54;         // multicast we have not joined
 export const C_TCP_RX = 55;
 export const C_TCP_BAD = 56;
 export const C_TCP_RST_TX = 57;
-export const C_COUNT = 58;
+export const C_TCP_TX = 58;                    // segments sent
+export const C_TCP_RETRANS = 59;               // segments sent again
+export const C_TCP_RTO = 60;                   // retransmission timeouts
+export const C_TCP_FAST_RETRANS = 61;          // loss recoveries entered (dup ACKs or SACK)
+export const C_TCP_OOO = 62;                   // segments queued out of order
+export const C_TCP_OOO_DROP = 63;              // out-of-order segments dropped: queue cap or pool low
+export const C_TCP_DUP = 64;                   // unacceptable or duplicate segments
+export const C_TCP_PAWS = 65;                  // rejected by PAWS
+export const C_TCP_CHALLENGE_ACK = 66;         // RFC 5961 challenge ACKs sent
+export const C_TCP_CHALLENGE_LIMITED = 67;     // challenge ACKs suppressed by the rate limit
+export const C_TCP_NO_PORT = 68;               // segments for no connection or listener (RST sent)
+export const C_TCP_COOKIE_TX = 69;             // SYN cookies sent
+export const C_TCP_COOKIE_OK = 70;             // connections made from a valid cookie
+export const C_TCP_COOKIE_BAD = 71;            // ACKs to a listener with no valid cookie
+export const C_TCP_LISTEN_DROP = 72;           // SYNs dropped: accept queue full
+export const C_TCP_TABLE_FULL = 73;            // no free TCB
+export const C_TCP_TW_RECLAIM = 74;            // TIME-WAIT blocks reclaimed early
+export const C_TCP_ZWP = 75;                   // zero-window probes sent
+export const C_TCP_KA = 76;                    // keep-alive probes sent
+export const C_TCP_TIMEOUT = 77;               // connections given up (retries exhausted)
+export const C_TCP_RST_RX = 78;                // resets accepted
+export const C_TCP_BAD_CSUM = 79;
+export const C_TCP_ACK_UNSENT = 80;            // ACK for data never sent
+export const C_TCP_WND_DROP = 81;              // data beyond the receive window
+export const C_TCP_ACCEPT = 82;
+export const C_TCP_CONNECT = 83;               // active opens completed
+export const C_TCP_DELACK = 84;                // delayed-ACK timer fired
+export const C_TCP_RX_BYTES = 85;              // payload bytes received
+export const C_TCP_TX_BYTES = 86;              // payload bytes sent (retransmissions included)
+export const C_COUNT = 87;
 
 const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
   "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
@@ -70,7 +99,8 @@ const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxE
   "icmpRx,icmpBad,icmpEchoRx,icmpEchoReplyRx,icmpUnreachRx,icmpOtherRx,icmpTx,icmpRateLimited," +
   "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
   "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
-  "tcpRx,tcpBad,tcpRstTx";
+  "tcpRx,tcpBad,tcpRstTx," +
+  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes";
 
 const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
 

@@ -57,6 +57,17 @@ export const CFG_TCP_SOCKS: usize = 208;
 export const CFG_TCP_SNDBUF: usize = 212;
 export const CFG_TCP_RCVBUF: usize = 216;
 export const CFG_MEM_LIMIT: usize = 220;    // init fails if the layout needs more
+export const CFG_TCP_MSL: usize = 224;      // ms; TIME-WAIT lasts twice this (default 30000)
+export const CFG_TCP_CHUNKS: usize = 228;   // 16 KiB send-buffer chunks shared by all sockets
+export const CFG_TCP_OOO: usize = 232;      // out-of-order segments held per socket (default 64)
+export const CFG_TCP_FIN_TIMEOUT: usize = 236; // ms an orphaned FIN-WAIT-2 waits (default 60000)
+export const CFG_TCP_CC: usize = 240;       // default congestion control + 1: 1 CUBIC, 2 NewReno (0: CUBIC)
+export const CFG_TCP_MIN_RTO: usize = 244;  // ms (default 200)
+export const CFG_TCP_DELACK: usize = 248;   // ms (default 40)
+export const CFG_TCP_CHALLENGE: usize = 252; // challenge ACKs per second, stack-wide (default 1000)
+export const CFG_TCP_SYN_RETRIES: usize = 256; // default 6
+export const CFG_TCP_INIT_CWND: usize = 260; // segments (default 10)
+export const CFG_TCP_INIT_RTO: usize = 264; // ms (default 1000)
 
 export const ABI_VERSION: u32 = 1;
 

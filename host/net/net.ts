@@ -1,0 +1,559 @@
+// TCP sockets in node:net's shape over a Shoal stack: Server and Socket (a
+// stream.Duplex with real backpressure). Writes go straight into the core's
+// send buffer (tcp_send_space / tcp_send_commit); reads copy each received
+// segment out once (tcp_recv); a paused reader stops reading, so the
+// receive window closes on its own.
+import { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import type { Stack } from '../stack.ts';
+import type { Timer } from '../clock.ts';
+import { parseIPv4, formatIPv4 } from '../addr.ts';
+import { shoalError } from '../errors.ts';
+
+/** Core event types relative to EV_TCP (assembly/tcp/tcp.ts). */
+export const TCP_EV = { CONNECTED: 0, ACCEPT: 1, READABLE: 2, WRITABLE: 3, FIN: 4, CLOSED: 5, ERROR: 6, RESCAN: -1 } as const;
+/** tcp_setopt options. */
+export const TCP_OPT = { NODELAY: 1, KEEPALIVE: 2, KEEPINTVL: 3, KEEPCNT: 4, CC: 5, SNDBUF: 6, RCVBUF: 7 } as const;
+/** Connection states as tcp_info reports them. */
+export const TCP_STATES = ['FREE', 'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED', 'ESTABLISHED', 'FIN_WAIT_1',
+  'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT'] as const;
+
+export type Congestion = 'cubic' | 'newreno';
+
+/** @internal What the stack dispatches TCP events to. */
+export interface TcpHandle { _tcpEvent(type: number, b: number): void; _stackClosing(): void }
+
+export interface TcpInfo {
+  state: (typeof TCP_STATES)[number]; localAddress: string; localPort: number; remoteAddress: string; remotePort: number;
+  flags: number; sndUna: number; sndNxt: number; rcvNxt: number; sndWnd: number; cwnd: number; ssthresh: number;
+  srttUs: number; rtoMs: number; mss: number; sendQueued: number; recvQueued: number; oooQueued: number;
+  sndWscale: number; rcvWscale: number; sndMax: number; rcvWnd: number; acceptQueue: number; synQueue: number;
+  softError: number; chunks: number; congestion: Congestion;
+}
+
+export interface SocketOptions {
+  allowHalfOpen?: boolean;
+  /** Congestion control for this socket (default: the stack's, CUBIC unless configured). */
+  congestion?: Congestion;
+  sendBufferSize?: number;
+  receiveBufferSize?: number;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+}
+
+export interface ConnectOptions extends SocketOptions {
+  port: number;
+  host?: string;
+  localAddress?: string;
+  localPort?: number;
+  timeout?: number;
+}
+
+export interface ServerOptions extends SocketOptions {
+  pauseOnConnect?: boolean;
+}
+
+export interface ListenOptions { port?: number; host?: string; backlog?: number }
+
+/** The most bytes one tcp_recv hands over. */
+const RECV_MAX = 256 * 1024;
+
+function errFor(errno: number, syscall: string, detail: string): Error {
+  return shoalError(-errno, syscall, detail);
+}
+
+function hostAddr(host: string | undefined): number {
+  if (host === undefined || host === '' || host === 'localhost') return 0;
+  return parseIPv4(host);
+}
+
+export class NetFactory {
+  constructor(private readonly stack: Stack) {}
+
+  createServer(opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void): Server {
+    if (typeof opts === 'function') { listener = opts; opts = {}; }
+    const srv = new Server(this.stack, opts ?? {});
+    if (listener) srv.on('connection', listener);
+    return srv;
+  }
+
+  /** connect(options[, cb]) | connect(port[, host][, cb]) as in node:net. */
+  connect(...args: unknown[]): Socket {
+    let cb: (() => void) | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
+    let opts: ConnectOptions;
+    if (args[0] !== null && typeof args[0] === 'object') opts = { ...(args[0] as ConnectOptions) };
+    else opts = { port: Number(args[0]), host: typeof args[1] === 'string' ? args[1] : undefined };
+    const s = new Socket(this.stack, opts);
+    if (opts.timeout) s.setTimeout(opts.timeout);
+    s.connect(opts, cb);
+    return s;
+  }
+
+  createConnection(...args: unknown[]): Socket { return this.connect(...args); }
+}
+
+function ccCode(c: Congestion | undefined): number | undefined {
+  if (c === undefined) return undefined;
+  if (c === 'cubic') return 0;
+  if (c === 'newreno') return 1;
+  throw new TypeError(`congestion must be 'cubic' or 'newreno', got ${String(c)}`);
+}
+
+function applyOptions(stack: Stack, sd: number, o: SocketOptions): void {
+  const c = stack.core;
+  const cc = ccCode(o.congestion);
+  if (cc !== undefined) c.tcp_setopt(sd, TCP_OPT.CC, cc);
+  if (o.sendBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.SNDBUF, o.sendBufferSize), 'setsockopt', 'SO_SNDBUF');
+  if (o.receiveBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.RCVBUF, o.receiveBufferSize), 'setsockopt', 'SO_RCVBUF');
+  if (o.noDelay) c.tcp_setopt(sd, TCP_OPT.NODELAY, 1);
+  if (o.keepAlive) c.tcp_setopt(sd, TCP_OPT.KEEPALIVE, o.keepAliveInitialDelay || 7_200_000);
+}
+
+/** @internal Reads a socket's tcp_info. */
+export function tcpInfo(stack: Stack, sd: number): TcpInfo | null {
+  if (sd < 0 || stack.isClosed || stack.core.tcp_info(sd) < 0) return null;
+  const w = stack.mem32, io = stack.io.ptr >>> 2;
+  const v = (i: number) => w[io + i];
+  return {
+    state: TCP_STATES[v(0)] ?? 'CLOSED', localAddress: formatIPv4(v(1)), localPort: v(2), remoteAddress: formatIPv4(v(3)),
+    remotePort: v(4), flags: v(5), sndUna: v(6), sndNxt: v(7), rcvNxt: v(8), sndWnd: v(9), cwnd: v(10), ssthresh: v(11),
+    srttUs: v(12), rtoMs: v(13), mss: v(14), sendQueued: v(15), recvQueued: v(16), oooQueued: v(17),
+    sndWscale: v(18) & 255, rcvWscale: (v(18) >> 8) & 255, sndMax: v(19), rcvWnd: v(20), acceptQueue: v(21),
+    synQueue: v(22), softError: v(23), chunks: v(24), congestion: v(25) === 1 ? 'newreno' : 'cubic',
+  };
+}
+
+type PendingWrite = { chunks: Uint8Array[]; i: number; off: number; cb: (err?: Error | null) => void };
+
+export class Socket extends Duplex implements TcpHandle {
+  /** @internal */ sd = -1;
+  connecting = false;
+  pending = true;
+  bytesRead = 0;
+  private written = 0;
+  private readonly stack: Stack;
+  private readonly opts: SocketOptions;
+  private reading = false;
+  private finSeen = false;
+  private ended = false;
+  private pendingWrite: PendingWrite | null = null;
+  private finalCb: ((err?: Error | null) => void) | null = null;
+  private idleMs = 0;
+  private idleTimer: Timer | null = null;
+  private local: { address: string; port: number } | null = null;
+  private remote: { address: string; port: number } | null = null;
+  private connectTarget = '';
+  /** @internal */ server: Server | null = null;
+
+  constructor(stack: Stack, opts: SocketOptions = {}, sd = -1) {
+    super({ allowHalfOpen: opts.allowHalfOpen ?? false, emitClose: false, autoDestroy: true });
+    this.stack = stack;
+    this.opts = opts;
+    if (sd >= 0) {
+      this.sd = sd;
+      this.pending = false;
+      stack.tcp.set(sd, this);
+      this.addresses();
+    }
+  }
+
+  /** connect(options[, cb]) | connect(port[, host][, cb]). */
+  connect(...args: unknown[]): this {
+    let cb: (() => void) | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
+    const o: ConnectOptions = args[0] !== null && typeof args[0] === 'object'
+      ? (args[0] as ConnectOptions) : { port: Number(args[0]), host: typeof args[1] === 'string' ? args[1] : undefined };
+    if (this.sd >= 0 || this.connecting) throw Object.assign(new Error('Socket is already connected'), { code: 'ERR_SOCKET_CONNECTING' });
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+      throw Object.assign(new RangeError(`Port should be > 0 and < 65536. Received ${String(o.port)}.`), { code: 'ERR_SOCKET_BAD_PORT' });
+    }
+    const host = o.host ?? '127.0.0.1';
+    if (cb) this.once('connect', cb);
+    this.connecting = true;
+    this.connectTarget = `${host}:${port}`;
+    const c = this.stack.core;
+    let sd: number;
+    try {
+      const raddr = host === 'localhost' ? parseIPv4(this.stack.addresses[0]?.split('/')[0] ?? '127.0.0.1') : parseIPv4(host);
+      sd = this.stack.check(c.tcp_open(), 'socket');
+      this.sd = sd;
+      this.stack.tcp.set(sd, this);
+      applyOptions(this.stack, sd, { ...this.opts, ...o });
+      const r = c.tcp_connect(sd, raddr, port, hostAddr(o.localAddress), o.localPort ?? 0);
+      if (r < 0) throw shoalError(r, 'connect', this.connectTarget);
+    } catch (e) {
+      this.stack.drain();
+      process.nextTick(() => this.destroy(e as Error));
+      return this;
+    }
+    this.addresses();
+    this.stack.drain();
+    return this;
+  }
+
+  /** @internal An event from the core. */
+  _tcpEvent(type: number, b: number): void {
+    if (this.sd < 0) return;
+    switch (type) {
+      case TCP_EV.CONNECTED:
+        this.connecting = false;
+        this.pending = false;
+        this.addresses();
+        this.emit('connect');
+        this.emit('ready');
+        this.resumeWrites();
+        if (this.reading) this.pull();
+        break;
+      case TCP_EV.READABLE:
+        this.touch();
+        if (this.reading) this.pull();
+        break;
+      case TCP_EV.WRITABLE:
+        this.resumeWrites();
+        break;
+      case TCP_EV.FIN:
+        this.finSeen = true;
+        if (this.reading) this.pull();
+        break;
+      case TCP_EV.CLOSED:
+        break;
+      case TCP_EV.ERROR: {
+        const syscall = this.connecting ? 'connect' : 'read';
+        const err = errFor(b, syscall, this.connecting ? this.connectTarget : '');
+        this.failPending(err);
+        this.destroy(err);
+        break;
+      }
+      case TCP_EV.RESCAN:
+        if (this.reading) this.pull();
+        this.resumeWrites();
+        break;
+    }
+  }
+
+  private addresses(): void {
+    const i = tcpInfo(this.stack, this.sd);
+    if (!i || i.localPort === 0) return;
+    this.local = { address: i.localAddress, port: i.localPort };
+    this.remote = { address: i.remoteAddress, port: i.remotePort };
+  }
+
+  // ---- reading ----
+  override _read(): void {
+    this.reading = true;
+    if (!this.connecting && this.sd >= 0) this.pull();
+  }
+
+  private pull(): void {
+    const stack = this.stack;
+    const c = stack.core;
+    let any = false;
+    while (this.reading && this.sd >= 0 && !this.ended) {
+      const n = c.tcp_recv(this.sd, RECV_MAX);
+      if (n <= 0) {
+        if (n === 0 && this.finSeen) { this.ended = true; this.push(null); }
+        break;
+      }
+      const m8 = stack.mem8, m32 = stack.mem32;
+      const io = stack.io.ptr >>> 2;
+      let total = 0;
+      for (let i = 0; i < n; i++) total += m32[io + 2 * i + 1];
+      const buf = Buffer.allocUnsafe(total);
+      let off = 0;
+      for (let i = 0; i < n; i++) {
+        const p = m32[io + 2 * i], l = m32[io + 2 * i + 1];
+        buf.set(m8.subarray(p, p + l), off);
+        off += l;
+      }
+      this.bytesRead += total;
+      any = true;
+      if (!this.push(buf)) this.reading = false;
+    }
+    if (any) { this.touch(); stack.drain(); }
+  }
+
+  // ---- writing ----
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.startWrite({ chunks: [chunk], i: 0, off: 0, cb });
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.startWrite({ chunks: chunks.map((c) => c.chunk), i: 0, off: 0, cb });
+  }
+
+  private startWrite(w: PendingWrite): void {
+    this.pendingWrite = w;
+    if (this.connecting || this.sd < 0) return;
+    this.resumeWrites();
+  }
+
+  private resumeWrites(): void {
+    const w = this.pendingWrite;
+    if (w && this.sd >= 0 && !this.connecting) {
+      const stack = this.stack, c = stack.core;
+      let err: Error | null = null;
+      let moved = 0;
+      while (w.i < w.chunks.length) {
+        const chunk = w.chunks[w.i];
+        if (w.off >= chunk.length) { w.i++; w.off = 0; continue; }
+        const n = c.tcp_send_space(this.sd);
+        if (n < 0) { err = shoalError(n, 'write', ''); break; }
+        if (n === 0) break;
+        const io = stack.io.ptr >>> 2;
+        const at = stack.mem32[io];
+        const take = Math.min(n, chunk.length - w.off);
+        stack.mem8.set(take === chunk.length ? chunk : chunk.subarray(w.off, w.off + take), at);
+        c.tcp_send_commit(this.sd, take);
+        w.off += take;
+        moved += take;
+      }
+      this.written += moved;
+      if (moved) this.touch();
+      stack.drain();
+      if (err || w.i >= w.chunks.length) {
+        this.pendingWrite = null;
+        w.cb(err);
+      }
+    }
+    if (!this.pendingWrite && this.finalCb && !this.connecting) this.doFinal();
+  }
+
+  private failPending(err: Error): void {
+    const w = this.pendingWrite;
+    this.pendingWrite = null;
+    if (w) w.cb(err);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.finalCb = cb;
+    if (!this.connecting && !this.pendingWrite) this.doFinal();
+  }
+
+  private doFinal(): void {
+    const cb = this.finalCb!;
+    this.finalCb = null;
+    if (this.sd >= 0) {
+      this.stack.core.tcp_shutdown(this.sd);
+      this.stack.drain();
+    }
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.clearIdle();
+    this.connecting = false;
+    const sd = this.sd;
+    if (sd >= 0) {
+      this.sd = -1;
+      this.stack.tcp.delete(sd);
+      if (!this.stack.isClosed) {
+        this.stack.core.tcp_close(sd);
+        this.stack.drain();
+      }
+    }
+    const w = this.pendingWrite;
+    this.pendingWrite = null;
+    if (w) w.cb(err ?? Object.assign(new Error('Socket closed'), { code: 'ERR_SOCKET_CLOSED' }));
+    cb(err);
+    process.nextTick(() => this.emit('close', !!err));
+  }
+
+  /** @internal */
+  _stackClosing(): void { this.destroy(); }
+
+  /** Closes with a RST (node:net resetAndDestroy). */
+  resetAndDestroy(): this {
+    const sd = this.sd;
+    if (sd >= 0) {
+      this.sd = -1;
+      this.stack.tcp.delete(sd);
+      if (!this.stack.isClosed) { this.stack.core.tcp_abort(sd); this.stack.drain(); }
+    }
+    this.destroy();
+    return this;
+  }
+
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  // ---- options ----
+  setNoDelay(noDelay = true): this {
+    if (this.sd >= 0) this.stack.core.tcp_setopt(this.sd, TCP_OPT.NODELAY, noDelay ? 1 : 0);
+    else this.opts.noDelay = noDelay;
+    return this;
+  }
+
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    const ms = enable ? (initialDelay > 0 ? initialDelay : 7_200_000) : 0;
+    if (this.sd >= 0) this.stack.core.tcp_setopt(this.sd, TCP_OPT.KEEPALIVE, ms);
+    else { this.opts.keepAlive = enable; this.opts.keepAliveInitialDelay = initialDelay; }
+    return this;
+  }
+
+  /** Idle timeout on this side (as node:net): emits 'timeout', does not close. */
+  setTimeout(ms: number, cb?: () => void): this {
+    this.idleMs = ms > 0 ? ms : 0;
+    if (cb) { if (ms > 0) this.once('timeout', cb); else this.removeListener('timeout', cb); }
+    this.touch();
+    return this;
+  }
+
+  private touch(): void {
+    this.clearIdle();
+    if (this.idleMs > 0 && !this.destroyed) {
+      this.idleTimer = this.stack.clock.setTimer(() => { this.idleTimer = null; this.emit('timeout'); }, this.idleMs);
+    }
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) { this.stack.clock.clearTimer(this.idleTimer); this.idleTimer = null; }
+  }
+
+  get timeout(): number | undefined { return this.idleMs || undefined; }
+
+  // ---- addresses and state ----
+  address(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
+    if (!this.local) this.addresses();
+    return this.local ? { address: this.local.address, family: 'IPv4', port: this.local.port } : {};
+  }
+  get localAddress(): string | undefined { return this.local?.address; }
+  get localPort(): number | undefined { return this.local?.port; }
+  get remoteAddress(): string | undefined { return this.remote?.address; }
+  get remotePort(): number | undefined { return this.remote?.port; }
+  get remoteFamily(): string | undefined { return this.remote ? 'IPv4' : undefined; }
+  get bytesWritten(): number { return this.written; }
+  get bufferSize(): number { return this.writableLength; }
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
+  }
+  /** TCP state and numbers from the core (for tests and diagnostics). */
+  info(): TcpInfo | null { return tcpInfo(this.stack, this.sd); }
+  ref(): this { return this; }
+  unref(): this { return this; }
+}
+
+export class Server extends EventEmitter implements TcpHandle {
+  /** @internal */ sd = -1;
+  maxConnections = 0;
+  private readonly stack: Stack;
+  private readonly opts: ServerOptions;
+  private conns = new Set<Socket>();
+  private closing = false;
+  private closeCbs: ((err?: Error) => void)[] = [];
+
+  constructor(stack: Stack, opts: ServerOptions) {
+    super();
+    this.stack = stack;
+    this.opts = opts;
+  }
+
+  /** listen(port[, host][, backlog][, cb]) | listen(options[, cb]). */
+  listen(...args: unknown[]): this {
+    let cb: (() => void) | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
+    let port = 0, host: string | undefined, backlog = 511;
+    if (args[0] !== null && typeof args[0] === 'object') {
+      const o = args[0] as ListenOptions;
+      port = o.port ?? 0; host = o.host; backlog = o.backlog ?? backlog;
+    } else {
+      if (args[0] !== undefined) port = Number(args[0]);
+      if (typeof args[1] === 'string') host = args[1];
+      else if (typeof args[1] === 'number') backlog = args[1];
+      if (typeof args[2] === 'number') backlog = args[2];
+    }
+    if (this.sd >= 0) throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw Object.assign(new RangeError(`options.port should be >= 0 and < 65536. Received ${port}.`), { code: 'ERR_SOCKET_BAD_PORT' });
+    }
+    if (cb) this.once('listening', cb);
+    const c = this.stack.core;
+    let sd = -1;
+    try {
+      sd = this.stack.check(c.tcp_open(), 'socket');
+      applyOptions(this.stack, sd, this.opts);
+      const r = c.tcp_listen(sd, hostAddr(host), port, backlog);
+      if (r < 0) throw shoalError(r, 'listen', `${host ?? '0.0.0.0'}:${port}`);
+    } catch (e) {
+      if (sd >= 0) c.tcp_close(sd);
+      process.nextTick(() => this.emit('error', e));
+      return this;
+    }
+    this.sd = sd;
+    this.closing = false;
+    this.stack.tcp.set(sd, this);
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  /** @internal */
+  _tcpEvent(type: number): void {
+    if (type !== TCP_EV.ACCEPT && type !== TCP_EV.RESCAN) return;
+    const c = this.stack.core;
+    const got: Socket[] = [];
+    while (this.sd >= 0) {
+      const sd = c.tcp_accept(this.sd);
+      if (sd < 0) break;
+      if (this.maxConnections > 0 && this.conns.size >= this.maxConnections) { c.tcp_abort(sd); continue; }
+      const s = new Socket(this.stack, { allowHalfOpen: this.opts.allowHalfOpen }, sd);
+      s.server = this;
+      if (this.opts.pauseOnConnect) s.pause();
+      this.conns.add(s);
+      s.once('close', () => { this.conns.delete(s); this.maybeClosed(); });
+      got.push(s);
+    }
+    this.stack.drain();
+    for (const s of got) this.emit('connection', s);
+  }
+
+  address(): { address: string; family: 'IPv4'; port: number } | null {
+    const i = tcpInfo(this.stack, this.sd);
+    return i ? { address: i.localAddress, family: 'IPv4', port: i.localPort } : null;
+  }
+
+  get listening(): boolean { return this.sd >= 0; }
+
+  /** @internal */
+  _stackClosing(): void { if (this.sd >= 0) this.close(); }
+
+  /** Stops accepting; 'close' once every connection has closed. */
+  close(cb?: (err?: Error) => void): this {
+    if (this.sd < 0) {
+      if (cb) process.nextTick(() => cb(Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' })));
+      return this;
+    }
+    if (cb) this.closeCbs.push(cb);
+    const sd = this.sd;
+    this.sd = -1;
+    this.closing = true;
+    this.stack.tcp.delete(sd);
+    if (!this.stack.isClosed) { this.stack.core.tcp_close(sd); this.stack.drain(); }
+    this.maybeClosed();
+    return this;
+  }
+
+  private maybeClosed(): void {
+    if (!this.closing || this.conns.size) return;
+    this.closing = false;
+    const cbs = this.closeCbs.splice(0);
+    process.nextTick(() => { for (const cb of cbs) cb(); this.emit('close'); });
+  }
+
+  getConnections(cb: (err: Error | null, n: number) => void): this {
+    const n = this.conns.size;
+    process.nextTick(() => cb(null, n));
+    return this;
+  }
+
+  ref(): this { return this; }
+  unref(): this { return this; }
+}

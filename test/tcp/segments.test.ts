@@ -1,0 +1,533 @@
+// Scripted segment tests, clause by clause: one stack, hand-built segments in,
+// the segments it sends checked field by field (RFC 9293, 5961, 7323, 2018).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Peer, PEER_IP } from './peer.ts';
+import { SYN, ACK, FIN, RST, PSH, type Seg, segStr } from './helpers.ts';
+import type { Socket } from '../../host/net/net.ts';
+import type { StackLimits } from '../../host/stack.ts';
+
+const show = (segs: Seg[]) => segs.map((s) => segStr(s)).join('\n');
+const one = (segs: Seg[], what: string): Seg => {
+  assert.is(segs.length, 1, `${what}: expected one segment, got:\n${show(segs)}`);
+  return segs[0];
+};
+
+/** A passive connection on port 80, established by hand. */
+async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: boolean; ws?: number } = {}) {
+  const p = new Peer({ limits });
+  const conns: Socket[] = [];
+  const srv = p.stack.net.createServer({ allowHalfOpen: true }, (s: Socket) => conns.push(s));
+  srv.listen(80);
+  await p.settle();
+  const ts = opts.ts !== false;
+  p.send({ seq: 1000, flags: SYN, mss: 1460, ws: opts.ws ?? 7, sackOk: opts.sack !== false, ts: ts ? [100, 0] : undefined });
+  const sa = one(p.take(), 'SYN-ACK');
+  const c = {
+    p, srv, sock: null as unknown as Socket,
+    /** next sequence number the peer sends */ pseq: 1001,
+    /** next sequence number the stack sends */ sseq: (sa.seq + 1) >>> 0,
+    tsv: 101, tsEcr: sa.ts ? sa.ts[0] : 0,
+    data: [] as Buffer[],
+    ts,
+    /** Sends from the peer with the current numbers. */
+    send(o: { flags: number; data?: string | Uint8Array; seq?: number; ack?: number; win?: number; ts?: [number, number]; sack?: [number, number][] }) {
+      const data = typeof o.data === 'string' ? Buffer.from(o.data) : o.data;
+      p.send({ seq: o.seq ?? c.pseq, ack: o.ack ?? c.sseq, flags: o.flags, win: o.win ?? 65535, data, sack: o.sack,
+        ts: o.ts ?? (ts ? [c.tsv++, c.tsEcr] : undefined) });
+    },
+  };
+  c.send({ flags: ACK });
+  await p.settle();
+  assert.is(conns.length, 1, 'accepted');
+  c.sock = conns[0];
+  assert.is(p.take().length, 0, 'nothing answers the final ACK');
+  // One byte in: the first read opens the window past the SYN-ACK's 64 KiB (a window update).
+  c.send({ flags: ACK | PSH, data: '!' });
+  c.pseq += 1;
+  c.sock.once('data', () => {});
+  await p.settle();
+  p.advance(50);
+  p.take();
+  c.sock.on('data', (d: Buffer) => c.data.push(d));
+  return c;
+}
+
+test('passive open: SYN-ACK carries MSS, SACK-permitted, timestamps, window scale', async () => {
+  const p = new Peer();
+  p.stack.net.createServer(() => {}).listen(80);
+  await p.settle();
+  p.send({ seq: 1000, flags: SYN, mss: 1400, ws: 7, sackOk: true, ts: [100, 0] });
+  const sa = one(p.take(), 'SYN-ACK');
+  assert.is(sa.flags, SYN | ACK);
+  assert.is(sa.ack, 1001);
+  assert.is(sa.mss, 1460, 'our MSS from the interface MTU');
+  assert.ok(sa.sackOk);
+  assert.equal(sa.ts![1], 100);
+  assert.is(sa.ws, 5, 'window scale for a 1 MiB receive buffer');
+  // Without the peer's options, none of ours.
+  p.send({ seq: 5000, sport: 40001, flags: SYN });
+  const sb = one(p.take(), 'plain SYN-ACK');
+  assert.is(sb.ws, undefined);
+  assert.is(sb.sackOk, undefined);
+  assert.is(sb.ts, undefined);
+  assert.is(sb.mss, 1460);
+});
+
+test('passive open: a repeated SYN gets the SYN-ACK again; an ACK for another ISN gets a RST', async () => {
+  const p = new Peer();
+  p.stack.net.createServer(() => {}).listen(80);
+  await p.settle();
+  p.send({ seq: 1000, flags: SYN, mss: 1460 });
+  const sa = one(p.take(), 'SYN-ACK');
+  p.send({ seq: 1000, flags: SYN, mss: 1460 });
+  const again = one(p.take(), 'SYN-ACK again');
+  assert.is(again.flags, SYN | ACK);
+  assert.is(again.seq, sa.seq);
+  p.send({ seq: 1001, ack: sa.seq + 5, flags: ACK });
+  const r = one(p.take(), 'RST');
+  assert.is(r.flags & RST, RST);
+  assert.is(r.seq, (sa.seq + 5) >>> 0);
+});
+
+test('active open: SYN options, then ACK of the SYN-ACK and connect', async () => {
+  const p = new Peer();
+  let connected = false;
+  const s = p.stack.net.connect({ port: 80, host: PEER_IP }, () => { connected = true; });
+  await p.settle();
+  const syn = one(p.take(), 'SYN');
+  assert.is(syn.flags, SYN);
+  assert.is(syn.mss, 1460);
+  assert.ok(syn.sackOk);
+  assert.ok(syn.ts);
+  assert.is(syn.ws, 5);
+  assert.ok(syn.sport >= 49152, 'an ephemeral port');
+  p.send({ sport: 80, dport: syn.sport, seq: 7000, ack: syn.seq + 1, flags: SYN | ACK, mss: 1460, ws: 2, sackOk: true, ts: [9, syn.ts![0]] });
+  await p.settle();
+  const a = one(p.take(), 'ACK');
+  assert.is(a.flags, ACK);
+  assert.is(a.ack, 7001);
+  assert.is(a.seq, (syn.seq + 1) >>> 0);
+  assert.ok(connected);
+  assert.is(s.info()!.state, 'ESTABLISHED');
+  assert.is(s.info()!.sndWscale, 2);
+});
+
+test('active open: RST|ACK to the SYN refuses; a RST without ACK is ignored', async () => {
+  const p = new Peer();
+  let err: (Error & { code?: string }) | null = null;
+  const s = p.stack.net.connect({ port: 80, host: PEER_IP });
+  s.on('error', (e) => { err = e; });
+  await p.settle();
+  const syn = one(p.take(), 'SYN');
+  p.send({ sport: 80, dport: syn.sport, seq: 0, flags: RST });
+  await p.settle();
+  assert.is(err, null);
+  p.send({ sport: 80, dport: syn.sport, seq: 0, ack: syn.seq + 1, flags: RST | ACK });
+  await p.settle();
+  assert.is(err!.code, 'ECONNREFUSED');
+});
+
+test('active open: SYN retransmitted with exponential backoff, then ETIMEDOUT', async () => {
+  const p = new Peer({ limits: { tcpSynRetries: 3 } });
+  let err: (Error & { code?: string }) | null = null;
+  p.stack.net.connect({ port: 80, host: PEER_IP }).on('error', (e) => { err = e; });
+  await p.settle();
+  one(p.take(), 'SYN');
+  const times: number[] = [p.clock.now()];
+  for (let t = 0; t < 20_000 && !err; t += 50) {
+    p.advance(50);
+    for (const x of p.take()) if (x.flags === SYN) times.push(p.clock.now());
+    await p.settle();
+  }
+  assert.is(times.length, 4, `first SYN and retransmissions at ${times}`);
+  assert.ok(times[1] - times[0] >= 950 && times[2] - times[1] >= 1900 && times[3] - times[2] >= 3900, `backoff ${times}`);
+  assert.is(err!.code, 'ETIMEDOUT');
+});
+
+test('simultaneous open (RFC 9293 figure 8)', async () => {
+  const p = new Peer();
+  let connected = false;
+  p.stack.net.connect({ port: 80, host: PEER_IP, localPort: 5555 }, () => { connected = true; });
+  await p.settle();
+  const syn = one(p.take(), 'SYN');
+  p.send({ sport: 80, dport: 5555, seq: 300, flags: SYN, mss: 1460 });
+  const sa = one(p.take(), 'SYN-ACK in SYN-RECEIVED');
+  assert.is(sa.flags, SYN | ACK);
+  assert.is(sa.seq, syn.seq);
+  assert.is(sa.ack, 301);
+  p.send({ sport: 80, dport: 5555, seq: 300, ack: syn.seq + 1, flags: SYN | ACK, mss: 1460 });
+  await p.settle();
+  // Their SYN-ACK repeats a SYN we already have: challenge ACK, and the ACK completes the open.
+  p.send({ sport: 80, dport: 5555, seq: 301, ack: syn.seq + 1, flags: ACK });
+  await p.settle();
+  assert.ok(connected);
+});
+
+test('closed port: SYN gets RST|ACK, an ACK gets RST with its number', async () => {
+  const p = new Peer();
+  p.send({ dport: 81, seq: 500, flags: SYN });
+  const r = one(p.take(), 'RST');
+  assert.is(r.flags, RST | ACK);
+  assert.is(r.ack, 501);
+  assert.is(r.seq, 0);
+  p.send({ dport: 81, seq: 500, ack: 12345, flags: ACK });
+  const r2 = one(p.take(), 'RST');
+  assert.is(r2.flags, RST);
+  assert.is(r2.seq, 12345);
+  p.send({ dport: 81, seq: 500, flags: RST });
+  assert.is(p.take().length, 0, 'never a RST for a RST');
+  assert.is(p.stack.stats().tcpNoPort, 3);
+});
+
+test('bad checksum is dropped and counted', async () => {
+  const c = await established();
+  c.p.send({ seq: c.pseq, ack: c.sseq, flags: ACK | PSH, data: 'x', badChecksum: true, ts: [c.tsv++, c.tsEcr] });
+  await c.p.settle();
+  c.p.advance(100);
+  assert.is(c.p.take().length, 0);
+  assert.is(c.data.length, 0);
+  assert.is(c.p.stack.stats().tcpBadChecksum, 1);
+});
+
+test('delayed ACK: one small segment waits 40 ms; two full segments are ACKed at once', async () => {
+  const c = await established();
+  c.send({ flags: ACK | PSH, data: 'hello' });
+  c.pseq += 5;
+  await c.p.settle();
+  assert.is(c.p.take().length, 0, 'no immediate ACK');
+  c.p.advance(39);
+  assert.is(c.p.take().length, 0);
+  c.p.advance(2);
+  const a = one(c.p.take(), 'delayed ACK');
+  assert.is(a.ack, c.pseq);
+  assert.is(Buffer.concat(c.data).toString(), 'hello');
+  const full = Buffer.alloc(1448, 7);
+  c.send({ flags: ACK, data: full }); c.pseq += 1448;
+  assert.is(c.p.take().length, 0);
+  c.send({ flags: ACK, data: full }); c.pseq += 1448;
+  const b = one(c.p.take(), 'ACK after two full segments');
+  assert.is(b.ack, c.pseq);
+});
+
+test('out of order: immediate ACK with a SACK block; filling the hole ACKs all', async () => {
+  const c = await established();
+  c.send({ seq: c.pseq + 100, flags: ACK, data: Buffer.alloc(100, 2) });
+  const d = one(c.p.take(), 'dup ACK');
+  assert.is(d.ack, c.pseq);
+  assert.equal(d.sack, [[c.pseq + 100, c.pseq + 200]]);
+  c.send({ seq: c.pseq + 300, flags: ACK, data: Buffer.alloc(100, 3) });
+  const d2 = one(c.p.take(), 'second dup ACK');
+  assert.equal(d2.sack, [[c.pseq + 300, c.pseq + 400], [c.pseq + 100, c.pseq + 200]], 'latest block first');
+  c.send({ seq: c.pseq, flags: ACK, data: Buffer.alloc(100, 1) });
+  const a = one(c.p.take(), 'ACK');
+  assert.is(a.ack, c.pseq + 200);
+  assert.equal(a.sack, [[c.pseq + 300, c.pseq + 400]]);
+  c.send({ seq: c.pseq + 200, flags: ACK, data: Buffer.alloc(100, 4) });
+  const a2 = one(c.p.take(), 'ACK all');
+  assert.is(a2.ack, c.pseq + 400);
+  assert.is(a2.sack, undefined);
+  await c.p.settle();
+  const got = Buffer.concat(c.data);
+  assert.is(got.length, 400);
+  const want = Buffer.concat([Buffer.alloc(100, 1), Buffer.alloc(100, 2), Buffer.alloc(100, 4), Buffer.alloc(100, 3)]);
+  assert.ok(got.equals(want), 'bytes in sequence order');
+});
+
+test('acceptability: old and beyond-window segments get an ACK and are dropped', async () => {
+  const c = await established();
+  c.send({ seq: c.pseq - 200, flags: ACK, data: Buffer.alloc(100) });
+  const a = one(c.p.take(), 'ACK for old');
+  assert.is(a.ack, c.pseq);
+  c.send({ seq: c.pseq + 5_000_000, flags: ACK, data: Buffer.alloc(100) });
+  const b = one(c.p.take(), 'ACK for beyond window');
+  assert.is(b.ack, c.pseq);
+  assert.is(c.data.length, 0);
+  assert.ok(c.p.stack.stats().tcpDup >= 2);
+});
+
+test('RST: outside the window ignored, inside but not exact gets a challenge ACK, exact resets', async () => {
+  const c = await established();
+  let err: (Error & { code?: string }) | null = null;
+  c.sock.on('error', (e) => { err = e; });
+  c.p.send({ seq: c.pseq + 10_000_000, flags: RST });
+  assert.is(c.p.take().length, 0);
+  c.p.send({ seq: c.pseq + 1000, flags: RST });
+  const ch = one(c.p.take(), 'challenge ACK');
+  assert.is(ch.flags, ACK);
+  assert.is(ch.ack, c.pseq);
+  assert.is(c.p.stack.stats().tcpChallengeAck, 1);
+  await c.p.settle();
+  assert.is(err, null);
+  c.p.send({ seq: c.pseq, flags: RST });
+  await c.p.settle();
+  assert.is(err!.code, 'ECONNRESET');
+  assert.is(c.p.stack.stats().tcpSockets, 1, 'only the listener is left');
+});
+
+test('SYN on an established connection gets a challenge ACK (rate-limited)', async () => {
+  const c = await established({ tcpChallengeAcksPerSecond: 2 });
+  for (let i = 0; i < 5; i++) c.p.send({ seq: c.pseq + 77 + i, flags: SYN });
+  const acks = c.p.take();
+  assert.is(acks.length, 2, show(acks));
+  for (const a of acks) { assert.is(a.flags, ACK); assert.is(a.ack, c.pseq); }
+  assert.is(c.p.stack.stats().tcpChallengeLimited, 3);
+  assert.is(c.sock.info()!.state, 'ESTABLISHED');
+});
+
+test('ACK for data never sent: answered with an ACK and dropped', async () => {
+  const c = await established();
+  c.send({ ack: c.sseq + 1000, flags: ACK, data: 'zzz' });
+  const a = one(c.p.take(), 'ACK');
+  assert.is(a.ack, c.pseq);
+  assert.is(c.data.length, 0);
+  assert.is(c.p.stack.stats().tcpAckUnsent, 1);
+});
+
+test('PAWS: an old timestamp is rejected with an ACK', async () => {
+  const c = await established();
+  c.send({ flags: ACK | PSH, data: 'new', ts: [500, c.tsEcr] }); c.pseq += 3;
+  c.p.advance(50); c.p.take();
+  c.send({ flags: ACK | PSH, data: 'old', ts: [400, c.tsEcr] });
+  const a = one(c.p.take(), 'ACK for PAWS reject');
+  assert.is(a.ack, c.pseq);
+  assert.is(a.ts![1], 500, 'echoes the newest timestamp');
+  await c.p.settle();
+  assert.is(Buffer.concat(c.data).toString(), 'new');
+  assert.is(c.p.stack.stats().tcpPaws, 1);
+});
+
+test('send: segments of MSS, timestamps echoed, PSH on the last', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(4000, 9));
+  await c.p.settle();
+  const segs = c.p.take();
+  assert.equal(segs.map((x) => x.len), [1448, 1448, 1104]);
+  assert.equal(segs.map((x) => (x.seq - c.sseq) >>> 0), [0, 1448, 2896]);
+  assert.is(segs[2].flags & PSH, PSH);
+  for (const x of segs) assert.is(x.ts![1], c.tsv - 1);
+});
+
+test('Nagle holds a small segment while data is in flight; setNoDelay sends it', async () => {
+  const c = await established();
+  c.sock.write('a');
+  await c.p.settle();
+  assert.is(one(c.p.take(), 'first byte').len, 1);
+  c.sock.write('b');
+  await c.p.settle();
+  assert.is(c.p.take().length, 0, 'held by Nagle');
+  c.send({ flags: ACK, ack: c.sseq + 1 });
+  await c.p.settle();
+  const x = one(c.p.take(), 'sent once acked');
+  assert.is(x.len, 1);
+  c.sseq += 2;
+  c.send({ flags: ACK });
+  c.sock.setNoDelay(true);
+  c.sock.write('c');
+  c.sock.write('d');
+  await c.p.settle();
+  assert.is(c.p.take().length, 2);
+});
+
+test('retransmission timeout with backoff; an ACK resets it', async () => {
+  const c = await established();
+  c.sock.write('hello');
+  await c.p.settle();
+  const first = one(c.p.take(), 'data');
+  const times: number[] = [];
+  const t0 = c.p.clock.now();
+  for (let t = 0; t < 3000; t += 10) {
+    c.p.advance(10);
+    for (const x of c.p.take()) { assert.is(x.seq, first.seq); times.push(c.p.clock.now() - t0); }
+  }
+  assert.ok(times.length >= 2, `retransmitted at ${times}`);
+  assert.ok(times[0] >= 180 && times[0] <= 1000, `first RTO ${times[0]}`);
+  assert.ok(times[1] - times[0] >= 1.9 * times[0] - 20, `backoff ${times}`);
+  assert.ok(c.p.stack.stats().tcpRto >= 2);
+});
+
+test('fast retransmit on SACK from the peer (RFC 6675)', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(1448 * 8, 1));
+  await c.p.settle();
+  const segs = c.p.take();
+  assert.is(segs.length, 8);
+  // The first segment is lost: three ACKs SACKing what follows.
+  for (let i = 1; i <= 3; i++) c.send({ flags: ACK, sack: [[c.sseq + 1448, c.sseq + 1448 * (1 + i)]] });
+  await c.p.settle();
+  const rx = c.p.take();
+  assert.ok(rx.length >= 1, 'a retransmission');
+  assert.is(rx[0].seq, c.sseq, 'the hole first');
+  assert.is(rx[0].len, 1448);
+  assert.is(c.p.stack.stats().tcpFastRetrans, 1);
+});
+
+test('zero window: data waits, persist probes back off, opening the window resumes', async () => {
+  const c = await established();
+  c.send({ flags: ACK, win: 0 });
+  c.sock.write(Buffer.alloc(3000, 5));
+  await c.p.settle();
+  assert.is(c.p.take().length, 0, 'nothing into a zero window');
+  const probes: number[] = [];
+  const t0 = c.p.clock.now();
+  for (let t = 0; t < 4000; t += 10) {
+    c.p.advance(10);
+    for (const x of c.p.take()) {
+      assert.is(x.len, 1, 'a one-byte probe');
+      probes.push(c.p.clock.now() - t0);
+      c.send({ flags: ACK, win: 0 });   // still closed (the probe byte is not taken)
+    }
+  }
+  assert.ok(probes.length >= 2, `probes at ${probes}`);
+  assert.ok(probes[1] - probes[0] > probes[0] * 1.5, `backoff ${probes}`);
+  assert.ok(c.p.stack.stats().tcpZeroWindowProbe >= 2);
+  c.send({ flags: ACK, win: 65535 });
+  await c.p.settle();
+  const segs = c.p.take();
+  assert.is(segs.reduce((n, x) => n + x.len, 0) + 0, 3000, show(segs));
+});
+
+test('we advertise a zero window when the reader stops, and reopen it when it reads', async () => {
+  const c = await established({ tcpReceiveBuffer: 16384 });
+  c.sock.pause();
+  const chunk = Buffer.alloc(1448, 1);
+  const start = c.pseq;
+  let last: Seg | null = null;
+  for (let i = 0; i < 40; i++) {
+    c.send({ flags: ACK, data: chunk }); c.pseq += 1448;
+    c.p.advance(50);
+    for (const x of c.p.take()) last = x;
+    if (last && last.win === 0) break;
+  }
+  assert.ok(last && last.win === 0, `window closed (last ${last && segStr(last)})`);
+  c.sock.resume();
+  await c.p.settle();
+  const up = c.p.take();
+  assert.ok(up.length >= 1 && up[up.length - 1].win > 0, 'window update');
+  await c.p.settle();
+  // Everything it acknowledged reaches the reader; what lay beyond the window was dropped.
+  assert.is(Buffer.concat(c.data).length, (last!.ack - start) >>> 0);
+  assert.ok(c.p.stack.stats().tcpWindowDrop >= 1);
+});
+
+test('active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT (RST ignored, FIN re-ACKed), then gone', async () => {
+  const c = await established({ tcpMslMs: 1000 });
+  c.sock.end();
+  await c.p.settle();
+  const fin = one(c.p.take(), 'FIN');
+  assert.is(fin.flags & FIN, FIN);
+  assert.is(c.sock.info()!.state, 'FIN_WAIT_1');
+  c.send({ flags: ACK, ack: c.sseq + 1 });
+  await c.p.settle();
+  assert.is(c.sock.info()!.state, 'FIN_WAIT_2');
+  c.send({ flags: ACK | FIN, ack: c.sseq + 1 });
+  const a = one(c.p.take(), 'ACK of FIN');
+  assert.is(a.ack, c.pseq + 1);
+  c.pseq += 1;
+  await c.p.settle();
+  assert.is(c.p.stack.stats().tcpTimeWait, 1);
+  // RFC 1337: a RST does not end TIME-WAIT.
+  c.p.send({ seq: c.pseq, flags: RST });
+  assert.is(c.p.stack.stats().tcpTimeWait, 1);
+  // A retransmitted FIN is ACKed again.
+  c.send({ seq: c.pseq - 1, flags: ACK | FIN, ack: c.sseq + 1 });
+  assert.is(one(c.p.take(), 're-ACK').ack, c.pseq);
+  c.p.advance(2100);
+  await c.p.settle();
+  assert.is(c.p.stack.stats().tcpTimeWait, 0);
+  assert.is(c.p.stack.stats().tcpSockets, 1, 'only the listener');
+});
+
+test('passive close: CLOSE-WAIT then LAST-ACK', async () => {
+  const c = await established();
+  let ended = false;
+  c.sock.on('end', () => { ended = true; });
+  c.send({ flags: ACK | FIN });
+  c.pseq += 1;
+  const a = one(c.p.take(), 'ACK of FIN');
+  assert.is(a.ack, c.pseq);
+  await c.p.settle();
+  assert.ok(ended);
+  assert.is(c.sock.info()!.state, 'CLOSE_WAIT');
+  c.sock.end();
+  await c.p.settle();
+  const fin = one(c.p.take(), 'our FIN');
+  assert.is(fin.flags & FIN, FIN);
+  c.send({ flags: ACK, ack: c.sseq + 1 });
+  await c.p.settle();
+  assert.is(c.p.stack.stats().tcpSockets, 1);
+  assert.is(c.p.stack.stats().tcpTimeWait, 0);
+});
+
+test('simultaneous close: CLOSING then TIME-WAIT', async () => {
+  const c = await established();
+  c.sock.end();
+  await c.p.settle();
+  one(c.p.take(), 'FIN');
+  c.send({ flags: ACK | FIN });   // their FIN, not yet ACKing ours
+  c.pseq += 1;
+  const a = one(c.p.take(), 'ACK');
+  assert.is(a.ack, c.pseq);
+  await c.p.settle();
+  assert.is(c.p.stack.stats().tcpTimeWait, 0);
+  c.send({ flags: ACK, ack: c.sseq + 1 });
+  await c.p.settle();
+  assert.is(c.p.stack.stats().tcpTimeWait, 1);
+});
+
+test('half-close: the peer ends, we keep sending (allowHalfOpen)', async () => {
+  const c = await established();
+  c.send({ flags: ACK | FIN });
+  c.pseq += 1;
+  c.p.take();
+  await c.p.settle();
+  c.sock.write('still here');
+  await c.p.settle();
+  const d = one(c.p.take(), 'data after their FIN');
+  assert.is(Buffer.from(d.payload).toString(), 'still here');
+});
+
+test('resetAndDestroy sends a RST; close with unread data sends a RST', async () => {
+  const c = await established();
+  c.sock.resetAndDestroy();
+  await c.p.settle();
+  const r = one(c.p.take(), 'RST');
+  assert.is(r.flags & RST, RST);
+  assert.is(r.seq, c.sseq);
+  const d = await established();
+  d.sock.pause();
+  // More than the stream's high-water mark, so some stays unread in the core.
+  for (let i = 0; i < 30; i++) { d.send({ flags: ACK, data: Buffer.alloc(1448) }); d.pseq += 1448; }
+  await d.p.settle();
+  d.p.take();
+  d.sock.destroy();
+  await d.p.settle();
+  assert.is(one(d.p.take(), 'RST').flags & RST, RST);
+});
+
+test('SYN cookies when the SYN queue is full; the cookie ACK makes a connection', async () => {
+  const p = new Peer();
+  const conns: Socket[] = [];
+  p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80, undefined, 1);
+  await p.settle();
+  p.send({ sport: 1111, seq: 100, flags: SYN, mss: 1460 });
+  one(p.take(), 'SYN-ACK');
+  p.send({ sport: 2222, seq: 200, flags: SYN, mss: 1460, ws: 3, sackOk: true, ts: [50, 0] });
+  const ck = one(p.take(), 'cookie SYN-ACK');
+  assert.is(ck.flags, SYN | ACK);
+  assert.is(p.stack.stats().tcpCookieTx, 1);
+  assert.is(p.stack.stats().tcpSockets, 2, 'no state for the cookie');
+  p.send({ sport: 2222, seq: 201, ack: ck.seq + 1, flags: ACK, ts: [51, ck.ts![0]] });
+  await p.settle();
+  assert.is(p.stack.stats().tcpCookieOk, 1);
+  assert.is(conns.length, 1);
+  const i = conns[0].info()!;
+  assert.is(i.remotePort, 2222);
+  assert.is(i.sndWscale, 3, 'window scale recovered from the timestamp');
+  // A forged ACK is refused.
+  p.send({ sport: 3333, seq: 301, ack: 0xdeadbeef, flags: ACK });
+  assert.is(one(p.take(), 'RST').flags & RST, RST);
+  assert.is(p.stack.stats().tcpCookieBad, 1);
+});
+
+test.run();
