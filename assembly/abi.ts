@@ -7,7 +7,7 @@ import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI
   CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF,
   CFG_TCP_MSL, CFG_TCP_CHUNKS, CFG_TCP_OOO, CFG_TCP_FIN_TIMEOUT, CFG_TCP_CC, CFG_TCP_MIN_RTO, CFG_TCP_DELACK,
   CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
-import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit } from './base/mem';
+import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit, txSync } from './base/mem';
 import { count, countN, countersInit, C_RX_FRAMES, C_RX_BYTES, C_RX_BAD_DESC, C_RX_RUNT, C_RX_NOT_FOR_US,
   C_RX_ETHERTYPE, C_RX_BAD_IFACE } from './base/counters';
 import { eventsLayout, eventsInit } from './base/events';
@@ -46,7 +46,7 @@ export function init(): i32 {
   eventsLayout(cfg(CFG_EVENTS, 1024));
   let ioBytes = max<u32>(cfg(CFG_IO_BYTES, 128 << 10), 65536 + 64);
   let io = arenaReserve(ioBytes);
-  neighLayout(cfg(CFG_NEIGH, 256), cfg(CFG_ARP_QLEN, 16), cfg(CFG_NEIGH_TTL, 60_000));
+  neighLayout(cfg(CFG_NEIGH, 256), cfg(CFG_ARP_QLEN, 64), cfg(CFG_NEIGH_TTL, 60_000));
   let poolBytes = cfg(CFG_POOL_BYTES, 8 << 20);
   reasmLayout(cfg(CFG_REASM, 16), cfg(CFG_REASM_BUFS, 0), cfg(CFG_REASM_MS, 30_000));
   udpLayout(cfg(CFG_UDP_SOCKS, 64), cfg(CFG_UDP_QLEN, 256));
@@ -80,12 +80,17 @@ export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVA
 export function route_add(dst: u32, prefixLen: u32, gw: u32, ifx: u32): i32 { return ready ? routeAdd(dst, prefixLen, gw, ifx) : E_INVAL; }
 export function route_del(dst: u32, prefixLen: u32, gw: u32): i32 { return ready ? routeDel(dst, prefixLen, gw) : E_INVAL; }
 
+/** Tells the core the time (ms) before a call other than poll that may start
+ * timers (ping, sends, connects), so they start from now, not the last poll. */
+export function time(nowMs: f64): void { setNow(nowMs); }
+
 /** Takes the rx ring, runs timers, and returns the next deadline in ms (-1: none). */
 export function poll(nowMs: f64): f64 {
   if (!ready) return -1;
   setNow(nowMs);
   resetDeadline();
   udpReleaseLoans();
+  txSync();
   tcpReleaseLoans();
   let n = min<u32>(scbGet(SCB_RX_COUNT), scbGet(SCB_RX_CAP));
   for (let i: u32 = 0; i < n; i++) {
@@ -121,6 +126,7 @@ function input(p: usize, len: u32, word: u32): void {
 export function ping(dst: u32, id: u32, seq: u32, len: u32): i32 {
   if (!ready) return E_INVAL;
   if (len > 65507 || id > 0xffff || seq > 0xffff) return E_INVAL;
+  txSync();
   return icmpEcho(dst, id, seq, len);
 }
 
@@ -129,7 +135,7 @@ export function udp_bind(sd: i32, addr: u32, port: u32): i32 { return udpBind(sd
 export function udp_connect(sd: i32, addr: u32, port: u32): i32 { return udpConnect(sd, addr, port); }
 export function udp_broadcast(sd: i32, on: u32): i32 { return udpSetBroadcast(sd, on != 0); }
 /** Sends len bytes from the io area; dst 0 and port 0 on a connected socket. */
-export function udp_send(sd: i32, dst: u32, port: u32, len: u32): i32 { return udpSend(sd, dst, port, len); }
+export function udp_send(sd: i32, dst: u32, port: u32, len: u32): i32 { txSync(); return udpSend(sd, dst, port, len); }
 /** Writes up to max datagram records into the io area (see udpRecv). */
 export function udp_recv(sd: i32, max: u32): i32 { return udpRecv(sd, max); }
 export function udp_local(sd: i32): i32 { return udpLocal(sd); }
@@ -149,23 +155,23 @@ export function tcp_open(): i32 { return ready ? tcpOpen() : E_INVAL; }
 /** Listens on addr:port (addr 0: any; port 0: an ephemeral one, read it with tcp_info). */
 export function tcp_listen(sd: i32, addr: u32, port: u32, backlog: u32): i32 { return tcpListen(sd, addr, port, backlog); }
 /** Active open to raddr:rport from laddr:lport (0: chosen; RFC 6056). Completion: EV_TCP_CONNECTED or EV_TCP_ERROR. */
-export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 { return tcpConnect(sd, raddr, rport, laddr, lport); }
+export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 { txSync(); return tcpConnect(sd, raddr, rport, laddr, lport); }
 /** A connection from the listener's accept queue, or -EAGAIN. */
-export function tcp_accept(lsd: i32): i32 { return tcpAccept(lsd); }
+export function tcp_accept(lsd: i32): i32 { txSync(); return tcpAccept(lsd); }
 /** Free send-buffer space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full). */
 export function tcp_send_space(sd: i32): i32 { return tcpSendSpace(sd); }
 /** Publishes n bytes written at the address tcp_send_space gave; the core may transmit at once. */
-export function tcp_send_commit(sd: i32, n: u32): i32 { return tcpSendCommit(sd, n); }
+export function tcp_send_commit(sd: i32, n: u32): i32 { txSync(); return tcpSendCommit(sd, n); }
 /** Up to max bytes of received data as (address, bytes) records in the io area, valid until the next call. */
-export function tcp_recv(sd: i32, max: u32): i32 { return tcpRecv(sd, max); }
+export function tcp_recv(sd: i32, max: u32): i32 { txSync(); return tcpRecv(sd, max); }
 /** Half-close: a FIN follows the queued data. */
-export function tcp_shutdown(sd: i32): i32 { return tcpShutdown(sd); }
+export function tcp_shutdown(sd: i32): i32 { txSync(); return tcpShutdown(sd); }
 /** Lets go of the descriptor; the connection finishes on its own (RST if unread data remains). */
-export function tcp_close(sd: i32): i32 { return tcpClose(sd); }
+export function tcp_close(sd: i32): i32 { txSync(); return tcpClose(sd); }
 /** Sends a RST and lets go of the descriptor. */
-export function tcp_abort(sd: i32): i32 { return tcpAbort(sd); }
+export function tcp_abort(sd: i32): i32 { txSync(); return tcpAbort(sd); }
 /** Options: 1 nodelay, 2 keep-alive idle ms (0 off), 3 keep-alive interval ms, 4 probes, 5 CC (0 CUBIC, 1 NewReno), 6 sndbuf, 7 rcvbuf. */
-export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { return tcpSetopt(sd, opt, val); }
+export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { txSync(); return tcpSetopt(sd, opt, val); }
 /** State, addresses and counters of a socket into io words 0..25. */
 export function tcp_info(sd: i32): i32 { return tcpInfo(sd); }
 /** TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */

@@ -77,6 +77,16 @@ export interface StackLimits {
   tcpInitialCwnd?: number;
 }
 
+/** Every limit's name, so that a misspelt one is an error, not silently ignored. */
+const LIMIT_NAMES: Record<keyof StackLimits, true> = {
+  poolBytes: true, rxRing: true, txArena: true, neighbours: true, arpQueue: true, reassembly: true,
+  reassemblyBuffers: true, reassemblyTimeoutMs: true, udpSockets: true, udpQueue: true, icmpErrorsPerSecond:
+  true, neighbourTtlMs: true, memoryBytes: true, tcpSockets: true, tcpSendBuffer: true, tcpReceiveBuffer: true,
+  tcpSendPoolBytes: true, tcpMslMs: true, tcpOutOfOrder: true, tcpFinTimeoutMs: true, tcpCongestion: true,
+  tcpMinRtoMs: true, tcpInitialRtoMs: true, tcpDelayedAckMs: true, tcpChallengeAcksPerSecond: true,
+  tcpSynRetries: true, tcpInitialCwnd: true,
+};
+
 export interface StackOptions {
   name?: string;
   link?: Link;
@@ -172,6 +182,7 @@ export class Stack {
     this.scb = c.scb();
     this.views();
     const l = opts.limits ?? {};
+    for (const k of Object.keys(l)) if (!(k in LIMIT_NAMES)) throw new RangeError(`Stack.create: unknown limit "${k}"`);
     const maxMtu = Math.max(1500, ...ifaces.map((i) => i.link.mtu));
     const put = (off: number, v: number | undefined) => {
       if (v === undefined) return;
@@ -266,6 +277,9 @@ export class Stack {
     this.u8 = new Uint8Array(this.core.memory.buffer);
     this.u32 = new Uint32Array(this.core.memory.buffer);
   }
+
+  /** @internal Gives the core the time before a call that may start timers. */
+  syncTime(): void { this.core.time(this.clock.now()); }
 
   /** @internal SCB word. */
   w(off: number): number { return this.u32[(this.scb + off) >>> 2]; }
@@ -406,6 +420,7 @@ export class Stack {
       const dst = parseIPv4(address);
       this.pingSeq = (this.pingSeq + 1) & 0xffff;
       const key = ((this.pingId << 16) | this.pingSeq) >>> 0;
+      this.syncTime();
       const r = this.core.ping(dst, this.pingId, this.pingSeq, size);
       if (r < 0) { this.drain(); return reject(shoalError(r, 'ping', address)); }
       const timer = this.clock.setTimer(() => {
@@ -423,6 +438,7 @@ export class Stack {
     const base = this.w(S.COUNTERS) >>> 2;
     this.counterNames.forEach((n, i) => { out[n] = this.u32[base + i]; });
     Object.assign(out, this.host);
+    this.syncTime();
     this.core.tables();
     const io = this.w(S.IO) >>> 2;
     out.neighbours = this.u32[io];

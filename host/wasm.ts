@@ -40,6 +40,7 @@ export interface CoreExports {
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;
   route_del(dst: number, prefixLen: number, gw: number): number;
   poll(nowMs: number): number;
+  time(nowMs: number): void;
   ping(dst: number, id: number, seq: number, len: number): number;
   udp_open(): number;
   udp_bind(sd: number, addr: number, port: number): number;

@@ -158,24 +158,25 @@ function txPost(p: usize, len: u32, ifx: u32, n: u32): void {
   countN(C_TX_BYTES, len);
 }
 
-function txSync(): u32 {
-  let n = scbGet(SCB_TX_COUNT);
-  if (n == 0 && (txOff != 0 || txHeld != 0)) {
-    txOff = 0;
-    let b = txHeld;
-    txHeld = 0;
-    while (b) {
-      let next = <usize>load<u32>(b, PKT_QNEXT);
-      pktFree(b);
-      b = next;
-    }
+/** Called on entry to every export that may transmit: if the host has sent
+ * what was posted (count back at 0), reuse the arena and free the posted
+ * buffers. Never within a call, so a frame built but not yet posted (a
+ * datagram being fragmented, a frame waiting for ARP) is not overwritten. */
+export function txSync(): void {
+  if (scbGet(SCB_TX_COUNT) != 0) return;
+  txOff = 0;
+  let b = txHeld;
+  txHeld = 0;
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_QNEXT);
+    pktFree(b);
+    b = next;
   }
-  return n;
 }
 
 /** Space for a frame of up to len bytes, or 0 (counted) when the arena or ring is full. */
 export function txBegin(len: u32): usize {
-  let n = txSync();
+  let n = scbGet(SCB_TX_COUNT);
   if (n >= txCap || txOff + len > txArenaSize) { count(C_TX_ARENA_FULL); return 0; }
   return txArena + txOff;
 }
@@ -189,7 +190,7 @@ export function txCommit(p: usize, len: u32, ifx: u32): void {
 /** Posts a frame that lives in a packet buffer; the buffer is freed once sent.
  * Returns false (caller keeps the buffer) when the ring is full. */
 export function txPostBuf(b: usize, p: usize, len: u32, ifx: u32): bool {
-  let n = txSync();
+  let n = scbGet(SCB_TX_COUNT);
   if (n >= txCap) { count(C_TX_ARENA_FULL); return false; }
   txPost(p, len, ifx, n);
   store<u32>(b, <u32>txHeld, PKT_QNEXT);
@@ -199,7 +200,7 @@ export function txPostBuf(b: usize, p: usize, len: u32, ifx: u32): bool {
 
 /** Room left for frames before the host must flush. */
 export function txRoom(): u32 {
-  let n = txSync();
+  let n = scbGet(SCB_TX_COUNT);
   return n >= txCap ? 0 : txArenaSize - txOff;
 }
 

@@ -190,7 +190,8 @@ export function routeLookup(dst: u32): bool {
   return false;
 }
 
-function srcForHop(ifx: u32, hop: u32): u32 {
+/** An address of ifx whose subnet holds hop, else any address of ifx (the sender of an ARP request). */
+export function srcForHop(ifx: u32, hop: u32): u32 {
   for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
     if (load<u32>(p, 8) != ifx) continue;

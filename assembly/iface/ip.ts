@@ -9,9 +9,9 @@ import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
   IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
   isMartianSource, isMulticast } from '../wire/ipv4';
-import { pktFree, pktFreeChain, txBegin, txCommit, txReserve, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
+import { pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
-  C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST } from '../base/counters';
+  C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL } from '../base/counters';
 import { rand32 } from '../base/random';
 import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, putMac, routeLookup, rtIfx, rtNexthop, rtSrc } from './iface';
 import { neighOutput } from './neigh';
@@ -142,6 +142,9 @@ function fragment(f: usize, tot: u32, mtu: u32): i32 {
   txReserve(f, ETH_HLEN + tot);
   let ifx = rtIfx, nexthop = rtNexthop;
   let chunk = (mtu - IP_HLEN) & ~7;
+  // All fragments or none: a datagram with a hole is worth nothing.
+  let nfrag = (tot - IP_HLEN + chunk - 1) / chunk;
+  if (txRoom() < nfrag * ((<u32>L4 + chunk + 7) & ~7)) { count(C_TX_ARENA_FULL); return E_NOBUFS; }
   let data = f + L4;
   let left = tot - IP_HLEN;
   let off: u32 = 0;

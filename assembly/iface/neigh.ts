@@ -12,7 +12,7 @@ import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_
   C_ARP_DROPPED, C_NEIGH_EVICTED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
 import { emit, EV_UNREACHABLE } from '../base/events';
-import { ifMac, localIface, srcFor } from './iface';
+import { ifMac, localIface, srcForHop } from './iface';
 
 const FREE: u8 = 0;
 const INCOMPLETE: u8 = 1;
@@ -87,6 +87,8 @@ function claim(ip: u32): usize {
   }
   count(C_NEIGH_EVICTED);
   if (load<u8>(victim, E_STATE) == INCOMPLETE) dropQueue(victim, C_ARP_DROPPED);
+  // Free, so the caller starts it afresh (an INCOMPLETE victim would otherwise keep its address and interface).
+  store<u8>(victim, FREE, E_STATE);
   return victim;
 }
 
@@ -116,7 +118,7 @@ function sendArp(ifx: u32, oper: u32, tha: usize, tpa: u32, spa: u32): void {
 function request(e: usize): void {
   let ifx = <u32>load<u8>(e, E_IFX);
   let ip = load<u32>(e, E_IP);
-  sendArp(ifx, ARP_REQUEST, 0, ip, srcFor(ifx, ip, 0xffffffff));
+  sendArp(ifx, ARP_REQUEST, 0, ip, srcForHop(ifx, ip));   // our address in the target's subnet
 }
 
 function schedule(t: i64): void {
@@ -222,12 +224,15 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
     count(C_ARP_BAD); pktFree(b); return;
   }
   let merged = false;
+  let known = false;
   if (spa != 0) {
     let e = find(spa);
-    if (e) { learn(e, a + ARP_SHA, ifx); merged = true; }
+    // The table is keyed by address alone: an entry stays on the interface it was made for
+    // (its queued frames were built for that link's MTU and source MAC).
+    if (e) { known = true; if (<u32>load<u8>(e, E_IFX) == ifx) { learn(e, a + ARP_SHA, ifx); merged = true; } }
   }
   if (localIface(tpa) != <i32>ifx) { count(C_ARP_NOT_FOR_US); pktFree(b); return; }
-  if (!merged && spa != 0) {
+  if (!known && spa != 0) {
     let e = claim(spa);
     store<u32>(e, spa, E_IP);
     store<u32>(e, 0, E_QHEAD);

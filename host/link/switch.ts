@@ -75,6 +75,9 @@ export class VirtualSwitch {
     for (const [k, v] of this.macs) if (v === p) this.macs.delete(k);
   }
 
+  /** @internal A frame larger than a port's MTU, going in or out. */
+  tooBig(): void { this.counters.tooBig++; }
+
   /** @internal Flushes batching uplinks once a burst is through. */
   flushAll(): void { for (const p of this.ports) p.flushOut?.(); }
 }
@@ -87,7 +90,7 @@ class Port implements Link {
   constructor(private readonly sw: VirtualSwitch, readonly mtu: number) {}
   send(frame: Uint8Array, flags = 0): void {
     if (!this.open) return;
-    if (frame.length > this.mtu + 14) return;
+    if (frame.length > this.mtu + 14) { this.sw.tooBig(); return; }
     this.sw.forward(this, frame, flags);
   }
   flush(): void { this.sw.flushAll(); }

@@ -92,6 +92,7 @@ export class UdpSocket extends EventEmitter {
     if (data.length > io.cap) r = -90;
     else {
       this.stack.mem8.set(data, io.ptr);
+      this.stack.syncTime();
       r = this.stack.core.udp_send(this.sd, address, port, data.length);
     }
     const wasBound = this.bound;
