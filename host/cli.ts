@@ -1,5 +1,7 @@
 // The shoal command. Until the cluster lands, `shoal demo` (also the default)
-// runs two stacks on a virtual switch: ping, then UDP echo.
+// runs two stacks on a virtual switch: ping, UDP echo, and Node's own http
+// module serving and fetching over Shoal's TCP.
+import http from 'node:http';
 import { Stack } from './stack.ts';
 import { VirtualSwitch } from './link/switch.ts';
 
@@ -17,6 +19,16 @@ async function demo(): Promise<void> {
   const reply = new Promise<Buffer>((r) => client.once('message', (m: Buffer) => r(m)));
   client.send('hello from a', 7, '10.0.0.2');
   console.log(`a → udp echo 10.0.0.2:7: "${(await reply).toString()}"`);
+  const web = http.createServer((req, res) => res.end(`hello from b, you asked for ${req.url}\n`));
+  b.net.createServer((sock) => web.emit('connection', sock)).listen(80);
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ path: '/index.html', createConnection: () => a.net.connect({ port: 80, host: '10.0.0.2' }) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text));
+    });
+    req.on('error', reject).end();
+  });
+  console.log(`a → http://10.0.0.2/index.html: ${body.trim()}`);
   const s = a.stats();
   console.log(`a: ${s.rxFrames} frames in, ${s.txFrames ?? 0} out, ${s.buffersFree}/${s.buffers} buffers free`);
   client.close(); server.close();
