@@ -25,6 +25,9 @@ export const E_MSGSIZE: i32 = -90;
 export const E_NETUNREACH: i32 = -101;
 export const E_NOBUFS: i32 = -105;
 
+/** Rx descriptor flags the core knows (bit 0: transport checksum known good); the rest are reserved. */
+const RX_FLAGS: u32 = 1;
+
 export const DEFAULT_TTL: u32 = 64;
 /** Where L4 starts in a frame built by ipBegin. */
 export const L4: usize = ETH_HLEN + IP_HLEN;
@@ -54,7 +57,8 @@ export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32): vo
     return;
   }
   store<u32>(b, <u32>ip, PKT_A);
-  store<u32>(b, ifx | (flags << 16) | (bcast ? 0x80000000 : 0), PKT_D);
+  // Only the defined flag bits: bit 31 of this word is ours (broadcast), and reserved bits mean nothing.
+  store<u32>(b, ifx | ((flags & RX_FLAGS) << 16) | (bcast ? 0x80000000 : 0), PKT_D);
   let frag = ld16(ip + IP_FRAG);
   if (frag & (IP_MF | IP_OFFMASK)) {
     b = reasmInput(b, ip, hlen, tot, frag);
