@@ -110,8 +110,9 @@ export function pktFreeChain(b: usize): void {
 /** Claims the buffer holding [p, p+len) for a received frame; 0 if the host
  * handed us something that is not a buffer it took from the free stack. */
 export function pktClaim(p: usize, len: u32): usize {
-  if (p < poolBase) return 0;
-  let i = (p - poolBase) / bufSize;
+  if (p <= poolBase) return 0;
+  // p - 1: an empty frame may sit at the very end of its buffer (p == buffer end).
+  let i = (p - 1 - poolBase) / bufSize;
   if (i >= nbufs) return 0;
   let b = poolBase + i * bufSize;
   if (p < b + BUF_DATA || p + len > b + bufSize || p + len < p) return 0;
