@@ -78,8 +78,10 @@ export class VirtualClock implements Clock {
   runUntil(cond: () => boolean, limit = 600_000): void {
     const start = this.t;
     while (!cond()) {
-      const e = this.queue.shift();
+      const e = this.queue[0];
+      // Refused timers stay queued, so a caller that catches this can go on.
       if (!e || e.at - start > limit) throw new Error(`VirtualClock.runUntil: condition not met within ${limit} ms`);
+      this.queue.shift();
       this.t = Math.max(this.t, e.at);
       e.fn();
     }

@@ -6,7 +6,9 @@ export const NEVER: i64 = i64.MAX_VALUE;
 export let deadline: i64 = NEVER;
 
 export function setNow(ms: f64): void {
-  let t = <i64>(ms * 1000.0);
+  // Nearest µs: ms * 1000 in floating point can land just below a whole µs
+  // (8193.344 * 1000 = 8193343.999…), and a deadline then never comes due.
+  let t = <i64>Math.round(ms * 1000.0);
   if (t > now) now = t;   // time never runs backwards for the core
 }
 
