@@ -66,7 +66,7 @@ export function init(): i32 {
   icmpInit(cfg(CFG_ICMP_RATE, 100));
   tcpConfig(cfg(CFG_TCP_MSL, 30_000), cfg(CFG_TCP_FIN_TIMEOUT, 60_000), cfg(CFG_TCP_MIN_RTO, 200),
     cfg(CFG_TCP_DELACK, 40), cfg(CFG_TCP_CC, 1) - 1, cfg(CFG_TCP_SNDBUF, 1 << 20), cfg(CFG_TCP_RCVBUF, 1 << 20),
-    cfg(CFG_TCP_OOO, 64), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 1000),
+    cfg(CFG_TCP_OOO, 0), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 1000),
     cfg(CFG_TCP_INIT_RTO, 1000));
   ready = true;
   return 0;

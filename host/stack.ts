@@ -63,7 +63,7 @@ export interface StackLimits {
   tcpSendPoolBytes?: number;
   /** Maximum segment lifetime; TIME-WAIT lasts twice this (default 30000 ms). */
   tcpMslMs?: number;
-  /** Out-of-order segments kept per connection (default 64). */
+  /** Out-of-order segments kept per connection (default: as many as the receive buffer holds). */
   tcpOutOfOrder?: number;
   tcpFinTimeoutMs?: number;
   /** Default congestion control (default 'cubic'). */

@@ -35,11 +35,11 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   T_OOO_BYTES, T_OOO_BUFS, T_SEGS_UNACKED, T_OUTNEXT, T_OUTPREV, T_ERR, T_KA_IDLE, T_KA_INTVL, T_KA_CNT,
   T_KA_PROBES, T_CC, T_SACKED, T_HIGH_SACK, T_NSACK, T_SACKS, NSACKMAX, T_T_RTX, T_T_DACK, T_T_KA, T_LAST_RX,
   T_W_MAX, T_K, T_EPOCH, T_W_EST, T_TS_AGE, T_SYNQ, T_ACCQ_HEAD, T_ACCQ_TAIL, T_ACCQ_LEN, T_BACKLOG,
-  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD, T_SND_SML, TCB,
+  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD, T_SND_SML, T_RTX_TS, T_RXT_MARK, TCB,
   S_FREE, S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RCVD, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
   S_CLOSING, S_LAST_ACK, S_TIME_WAIT,
   F_ATTACHED, F_NODELAY, F_TS, F_SACK, F_WS, F_FIN_QUEUED, F_FIN_RCVD, F_ACKNOW, F_DELACK, F_OUTQ, F_RD_EV,
-  F_WR_WANT, F_RECOVERY, F_TIMING, F_ACTIVE, F_ACCQ, F_PERSIST, F_RTO_LOSS,
+  F_WR_WANT, F_RECOVERY, F_TIMING, F_ACTIVE, F_ACCQ, F_PERSIST, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK,
   CC_CUBIC, CC_NEWRENO, CHUNK, CHUNK_SHIFT,
   tcb, idx, g, s, hasF, setF, clrF, state, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
@@ -119,7 +119,8 @@ export function tcpConfig(mslMs: u32, finMs: u32, minRtoMs: u32, delackMs: u32, 
   defCc = cc > 1 ? CC_CUBIC : cc;
   defSndbuf = max<u32>(sndbuf, 4096);
   defRcvbuf = max<u32>(rcvbuf, 4096);
-  oooMax = ooo;
+  // 0: bounded only by the receive buffer (the window) and the pool.
+  oooMax = ooo ? ooo : 0xffffffff;
   synRetries = syn;
   initCwndSegs = icw;
   chalRate = chal;
@@ -905,6 +906,8 @@ export function tcpOutput(k: usize): void {
           if (<u32>sent < len) { len = <u32>sent; fl &= ~TH_FIN; }
           count(C_TCP_RETRANS);
           s(k, T_RXT_NXT, rx + len + ((fl & TH_FIN) ? 1 : 0));
+          s(k, T_RXT_MARK, g(k, T_SND_MAX));
+          setF(k, F_RXT_MARK);
           if (seqLt(nxt, rx + len)) s(k, T_SND_NXT, rx + len);
           continue;
         }
@@ -1095,6 +1098,8 @@ function rtxTimeout(k: usize): void {
     return;
   }
   s(k, T_BACKOFF, bo);
+  s(k, T_RTX_TS, tsNow(k));
+  setF(k, F_RTX_TS);
   // RFC 5681 3.1 / RFC 9438 4.8: one segment, and go back to snd_una.
   if (!hasF(k, F_RTO_LOSS)) ccOnLoss(k);
   s(k, T_CWND, g(k, T_MSS));
@@ -1266,7 +1271,13 @@ function listenInput(l: usize, b: usize, src: u32, sport: u32, dst: u32, dport: 
         }
         count(C_TCP_TABLE_FULL);
       } else if (mi < 0) count(C_TCP_COOKIE_BAD);
-      else count(C_TCP_LISTEN_DROP);
+      else {
+        // A good cookie but no room to accept: drop it quietly, as Linux
+        // does; the peer's next segment carries the same cookie.
+        count(C_TCP_LISTEN_DROP);
+        pktFreeChain(b);
+        return;
+      }
     }
     count(C_TCP_NO_PORT);
     sendReset(dst, src, dport, sport, ack, 0, TH_RST);
@@ -1618,8 +1629,14 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
   if (seqGt(ack, una)) {
     let acked = ack - una;
     let wasLimited = (smax - una) + mss >= g(k, T_CWND) || hasF(k, F_RECOVERY);
-    // RTT (RFC 7323 4.1 with timestamps; else Karn's timed segment).
-    if (oTs && hasF(k, F_TS) && oTsEcr) rttSample(k, tsNow(k) - oTsEcr);
+    // RTT (RFC 7323 4.1 with timestamps; else Karn's timed segment). An echo
+    // older than our last timeout retransmission is no sample: the peer echoes
+    // TS.Recent on a duplicate, so when its ACKs were lost, the first that gets
+    // through after the timeout carries the time of a segment sent long before
+    // and would inflate the RTO by the whole backoff (seed 996532317: 116 s).
+    if (oTs && hasF(k, F_TS) && oTsEcr) {
+      if (!hasF(k, F_RTX_TS) || seqGe(oTsEcr, g(k, T_RTX_TS))) rttSample(k, tsNow(k) - oTsEcr);
+    }
     else if (hasF(k, F_TIMING) && seqGt(ack, g(k, T_RTT_SEQ))) {
       clrF(k, F_TIMING);
       rttSample(k, nowMs() - g(k, T_RTT_TIME));
@@ -1634,6 +1651,7 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
     if (seqLt(g(k, T_SND_NXT), ack)) s(k, T_SND_NXT, ack);
     if (seqGe(ack, smax)) clrF(k, F_RTO_LOSS);
     if (hasF(k, F_SACK)) sackUpdate(k);
+    lostRetransmit(k);
     // Loss recovery (RFC 6582 / RFC 6675).
     if (hasF(k, F_RECOVERY)) {
       if (seqGe(ack, g(k, T_RECOVER))) {
@@ -1664,6 +1682,7 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
     wantOutput(k);
   } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una && swin != 0) {
     // A duplicate ACK (RFC 5681 2).
+    lostRetransmit(k);
     let d = g(k, T_DUPACKS) + 1;
     s(k, T_DUPACKS, d);
     if (hasF(k, F_RECOVERY)) {
@@ -1681,11 +1700,26 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
       let ss = g(k, T_SSTHRESH);
       s(k, T_CWND, hasF(k, F_SACK) ? ss : ss + 3 * mss);
       s(k, T_RXT_NXT, g(k, T_SND_UNA));
+      clrF(k, F_RXT_MARK);
       setF(k, F_RECOVERY);
       clrF(k, F_TIMING);
       wantOutput(k);
     }
   }
+}
+
+/** Lost retransmissions (RACK-lite, as Linux's lost-retransmit marking did):
+ * in SACK recovery, once the peer SACKs data we sent after our latest hole
+ * retransmission, every hole still open below was lost again (reordering
+ * aside). Walk the holes once more instead of waiting for the timeout. */
+function lostRetransmit(k: usize): void {
+  if (!hasF(k, F_RECOVERY) || !hasF(k, F_SACK) || !hasF(k, F_RXT_MARK)) return;
+  if (!seqGt(g(k, T_HIGH_SACK), g(k, T_RXT_MARK))) return;
+  let una = g(k, T_SND_UNA);
+  if (!seqGt(g(k, T_RXT_NXT), una) || skipSacked(k, una) != una) return;
+  clrF(k, F_RXT_MARK);
+  s(k, T_RXT_NXT, una);
+  wantOutput(k);
 }
 
 /** Queues the segment's text (b, already past the header) and handles FIN. */
