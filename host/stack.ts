@@ -353,17 +353,20 @@ export class Stack {
     const n = this.w(S.TX_COUNT);
     if (n === 0) return;
     const base = this.w(S.TX_DESC) >>> 2;
-    const used = new Set<Link>();
+    const u8 = this.u8, u32 = this.u32, links = this.links;
+    let used = 0;   // bit per interface index (the first 31), the rest flushed together
     for (let i = 0; i < n; i++) {
       const d = base + i * 3;
-      const p = this.u32[d], len = this.u32[d + 1], ifx = this.u32[d + 2] & 0xffff;
-      const link = this.links[ifx];
+      const p = u32[d], len = u32[d + 1], ifx = u32[d + 2] & 0xffff;
+      const link = links[ifx];
       if (!link) continue;
-      link.send(this.u8.subarray(p, p + len), FRAME_CSUM_OK);
-      used.add(link);
+      link.send(u8.subarray(p, p + len), FRAME_CSUM_OK);
+      used |= 1 << Math.min(ifx, 31);
     }
     this.setW(S.TX_COUNT, 0);
-    for (const l of used) l.flush?.();
+    for (let i = 0; used !== 0 && i < links.length; i++) {
+      if (used & (1 << Math.min(i, 31))) links[i]?.flush?.();
+    }
   }
 
   private dispatchEvents(): void {

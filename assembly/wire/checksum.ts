@@ -6,7 +6,20 @@
 
 /** Adds len bytes at p to a partial sum. */
 export function sumBytes(p: usize, len: usize, sum: u64): u64 {
-  let end = p + (len & ~<usize>7);
+  // 32 bytes a step into two 64-bit one's complement accumulators (the carry
+  // out of each add counted separately): four loads, eight adds and compares.
+  let a: u64 = 0, b: u64 = 0, ca: u64 = 0, cb: u64 = 0;
+  let end32 = p + (len & ~<usize>31);
+  while (p < end32) {
+    let w0 = load<u64>(p), w1 = load<u64>(p, 8), w2 = load<u64>(p, 16), w3 = load<u64>(p, 24);
+    a += w0; ca += <u64>(a < w0);
+    b += w1; cb += <u64>(b < w1);
+    a += w2; ca += <u64>(a < w2);
+    b += w3; cb += <u64>(b < w3);
+    p += 32;
+  }
+  sum += narrow(a) + narrow(b) + ca + cb;
+  let end = p + (len & 24);
   while (p < end) {
     let w = load<u64>(p);
     sum += (w & 0xffffffff) + (w >> 32);
@@ -18,10 +31,27 @@ export function sumBytes(p: usize, len: usize, sum: u64): u64 {
   return sum;
 }
 
+/** A 64-bit one's complement value as a sum below 2^33 with the same fold
+ * (0xffff divides 2^32 - 1), so partial sums keep adding without overflow. */
+// @ts-ignore: decorator
+@inline function narrow(x: u64): u64 { return (x & 0xffffffff) + (x >> 32); }
+
 /** Copies len bytes from src to dst and adds them to a partial sum: a checksum
  * fused with the copy, so payload bytes are touched once. */
 export function copySum(dst: usize, src: usize, len: usize, sum: u64): u64 {
-  let end = src + (len & ~<usize>7);
+  let a: u64 = 0, b: u64 = 0, ca: u64 = 0, cb: u64 = 0;
+  let end32 = src + (len & ~<usize>31);
+  while (src < end32) {
+    let w0 = load<u64>(src), w1 = load<u64>(src, 8), w2 = load<u64>(src, 16), w3 = load<u64>(src, 24);
+    store<u64>(dst, w0); store<u64>(dst, w1, 8); store<u64>(dst, w2, 16); store<u64>(dst, w3, 24);
+    a += w0; ca += <u64>(a < w0);
+    b += w1; cb += <u64>(b < w1);
+    a += w2; ca += <u64>(a < w2);
+    b += w3; cb += <u64>(b < w3);
+    src += 32; dst += 32;
+  }
+  sum += narrow(a) + narrow(b) + ca + cb;
+  let end = src + (len & 24);
   while (src < end) {
     let w = load<u64>(src);
     store<u64>(dst, w);

@@ -40,16 +40,35 @@ export class VirtualSwitch {
     return { ports: this.ports.size, macs: this.macs.size, ...this.counters };
   }
 
+  // The last unicast decision (in port, source and destination MAC → out
+  // port): a bulk stream repeats it frame after frame, so the common case is
+  // three integer compares, with no Map lookups. Any change to the table clears it.
+  private cFrom: Port | null = null;
+  private cTo: Port | null = null;
+  private cD = 0;
+  private cS = 0;
+  private cDS = 0;
+
   /** @internal */
   forward(from: Port, frame: Uint8Array, flags: number): void {
     this.counters.frames++;
     if (frame.length < 14) { this.counters.dropped++; return; }
+    const d = (frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3];
+    const s = (frame[8] << 24) | (frame[9] << 16) | (frame[10] << 8) | frame[11];
+    const ds = (frame[4] << 24) | (frame[5] << 16) | (frame[6] << 8) | frame[7];
+    if (from === this.cFrom && d === this.cD && s === this.cS && ds === this.cDS) {
+      this.deliver(this.cTo!, frame, flags);
+      return;
+    }
     const src = mac(frame, 6);
     if (!(frame[6] & 1)) this.learn(src, from);
     if (!(frame[0] & 1)) {
       const to = this.macs.get(mac(frame, 0));
       if (to) {
-        if (to !== from) this.deliver(to, frame, flags);
+        if (to !== from) {
+          if (!(frame[6] & 1)) { this.cFrom = from; this.cTo = to; this.cD = d; this.cS = s; this.cDS = ds; }
+          this.deliver(to, frame, flags);
+        }
         return;
       }
     }
@@ -64,6 +83,7 @@ export class VirtualSwitch {
 
   private learn(src: number, port: Port): void {
     if (this.macs.get(src) === port) return;
+    this.cFrom = null;
     this.macs.delete(src);
     if (this.macs.size >= MAX_MACS) this.macs.delete(this.macs.keys().next().value as number);
     this.macs.set(src, port);
@@ -72,6 +92,7 @@ export class VirtualSwitch {
   /** @internal */
   remove(p: Port): void {
     this.ports.delete(p);
+    this.cFrom = null;
     for (const [k, v] of this.macs) if (v === p) this.macs.delete(k);
   }
 
