@@ -55,6 +55,8 @@ int32_t shoal_route_del(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t 
 
 /* Takes every rx descriptor, runs timers at now_ms, returns the next deadline in ms (-1: none). */
 double shoal_poll(shoal_t *s, double now_ms);
+/* Tells the core the time before a call other than poll that may start timers (ping, sends, connects). */
+void shoal_time(shoal_t *s, double now_ms);
 
 /* ---- Exports: ICMP (§8) ----------------------------------------------- */
 
@@ -77,7 +79,33 @@ int32_t shoal_udp_local(shoal_t *s, int32_t sd);
 int32_t shoal_udp_close(shoal_t *s, int32_t sd);
 
 /* ---- Exports: TCP sockets (§9) ---------------------------------------- */
-/* (tcp_* exports are added here, one prototype each, when they land.) */
+/* ---- Exports: TCP (§9). sd is a TCB index; errors are -errno. ------------ */
+
+int32_t shoal_tcp_open(shoal_t *s);
+/* Listens on addr:port (addr 0: any; port 0: an ephemeral one, read it with tcp_info). */
+int32_t shoal_tcp_listen(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port, uint32_t backlog);
+/* Active open from laddr:lport (0: chosen) to raddr:rport; completes with SHOAL_EV_TCP_CONNECTED or SHOAL_EV_TCP_ERROR. */
+int32_t shoal_tcp_connect(shoal_t *s, int32_t sd, uint32_t raddr, uint32_t rport, uint32_t laddr, uint32_t lport);
+/* A connection from the listener's accept queue, or -SHOAL_EAGAIN. */
+int32_t shoal_tcp_accept(shoal_t *s, int32_t lsd);
+/* Free send space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full, SHOAL_EV_TCP_WRITABLE follows). */
+int32_t shoal_tcp_send_space(shoal_t *s, int32_t sd);
+/* Publishes n bytes written at the address tcp_send_space gave. */
+int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n);
+/* Up to max received bytes as shoal_seg_t records in the io area (valid until the next call); returns the count. */
+int32_t shoal_tcp_recv(shoal_t *s, int32_t sd, uint32_t max);
+/* Half-close: a FIN follows the queued data. */
+int32_t shoal_tcp_shutdown(shoal_t *s, int32_t sd);
+/* Lets go of the descriptor; the connection finishes on its own (RST if unread data remains). */
+int32_t shoal_tcp_close(shoal_t *s, int32_t sd);
+/* Sends a RST and lets go of the descriptor. */
+int32_t shoal_tcp_abort(shoal_t *s, int32_t sd);
+/* SHOAL_TCP_OPT_* */
+int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val);
+/* State, addresses and numbers into io words 0..25 (§9). */
+int32_t shoal_tcp_info(shoal_t *s, int32_t sd);
+/* TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */
+int32_t shoal_tcp_tables(shoal_t *s);
 
 /* ---- Exports: introspection ------------------------------------------- */
 
@@ -124,7 +152,7 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_EVENTS       148  /* event ring entries (1024) */
 #define SHOAL_CFG_IO_BYTES     152  /* io area bytes (128 KiB; at least 65600) */
 #define SHOAL_CFG_NEIGH        156  /* neighbour cache entries, rounded up to a power of two (256) */
-#define SHOAL_CFG_ARP_QLEN     160  /* packets held per unresolved neighbour (16) */
+#define SHOAL_CFG_ARP_QLEN     160  /* packets held per unresolved neighbour (64) */
 #define SHOAL_CFG_REASM        164  /* datagrams in reassembly at once (16) */
 #define SHOAL_CFG_REASM_BUFS   168  /* buffers reassembly may hold in all (half the pool) */
 #define SHOAL_CFG_UDP_SOCKS    172  /* UDP sockets (64) */
@@ -136,10 +164,21 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_ICMP_RATE    196  /* ICMP errors per second (100) */
 #define SHOAL_CFG_NEIGH_TTL    200  /* ms a resolved neighbour stays reachable (60000) */
 #define SHOAL_CFG_REASM_MS     204  /* reassembly timeout, ms (30000) */
-#define SHOAL_CFG_TCP_SOCKS    208
-#define SHOAL_CFG_TCP_SNDBUF   212
-#define SHOAL_CFG_TCP_RCVBUF   216
+#define SHOAL_CFG_TCP_SOCKS    208  /* TCBs: connections, listeners and TIME-WAIT together (4096) */
+#define SHOAL_CFG_TCP_SNDBUF   212  /* default send buffer per socket, bytes */
+#define SHOAL_CFG_TCP_RCVBUF   216  /* default receive buffer per socket, bytes */
 #define SHOAL_CFG_MEM_LIMIT    220  /* init() fails with -ENOMEM if the layout needs more bytes (0: no limit) */
+#define SHOAL_CFG_TCP_MSL      224  /* ms; TIME-WAIT lasts twice this (30000) */
+#define SHOAL_CFG_TCP_CHUNKS   228  /* 16 KiB send-buffer chunks shared by all sockets */
+#define SHOAL_CFG_TCP_OOO      232  /* out-of-order segments per socket (0: as many as the window holds) */
+#define SHOAL_CFG_TCP_FIN_TIMEOUT 236 /* ms an orphaned FIN-WAIT-2 waits (60000) */
+#define SHOAL_CFG_TCP_CC       240  /* default congestion control + 1: 1 CUBIC, 2 NewReno (0: CUBIC) */
+#define SHOAL_CFG_TCP_MIN_RTO  244  /* ms (200) */
+#define SHOAL_CFG_TCP_DELACK   248  /* ms (40) */
+#define SHOAL_CFG_TCP_CHALLENGE 252 /* challenge ACKs per second, stack-wide (1000) */
+#define SHOAL_CFG_TCP_SYN_RETRIES 256 /* (6) */
+#define SHOAL_CFG_TCP_INIT_CWND 260 /* segments (10) */
+#define SHOAL_CFG_TCP_INIT_RTO 264  /* ms (1000) */
 
 /* ---- Rings and records in linear memory (§6, §7) ---------------------- */
 
@@ -162,7 +201,23 @@ typedef struct shoal_event {
 #define SHOAL_EV_ECHO_REPLY    2    /* a: id << 16 | seq, b: source address, c: payload bytes */
 #define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq of the echo (0 for ARP) */
 #define SHOAL_EV_UDP_ERROR     4    /* a: UDP socket, b: ICMP type << 8 | code, c: the address it was about */
-#define SHOAL_EV_TCP          16    /* TCP event numbers start here */
+#define SHOAL_EV_TCP          16    /* TCP event numbers start here; a: socket */
+#define SHOAL_EV_TCP_CONNECTED 16  /* active open completed */
+#define SHOAL_EV_TCP_ACCEPT    17  /* a: listener with a connection to accept */
+#define SHOAL_EV_TCP_READABLE  18  /* data to tcp_recv (raised on the transition) */
+#define SHOAL_EV_TCP_WRITABLE  19  /* send space opened after tcp_send_space returned 0 */
+#define SHOAL_EV_TCP_FIN       20  /* the peer ended its stream */
+#define SHOAL_EV_TCP_CLOSED    21  /* both directions finished */
+#define SHOAL_EV_TCP_ERROR     22  /* b: errno (positive) */
+
+/* tcp_setopt options. */
+#define SHOAL_TCP_OPT_NODELAY   1
+#define SHOAL_TCP_OPT_KEEPALIVE 2   /* idle ms before the first probe, 0: off */
+#define SHOAL_TCP_OPT_KEEPINTVL 3   /* ms between probes */
+#define SHOAL_TCP_OPT_KEEPCNT   4   /* probes before the connection is dropped */
+#define SHOAL_TCP_OPT_CC        5   /* 0 CUBIC, 1 NewReno */
+#define SHOAL_TCP_OPT_SNDBUF    6
+#define SHOAL_TCP_OPT_RCVBUF    7
 
 /* A udp_recv record in the io area: this header, then nseg shoal_seg_t. */
 typedef struct shoal_udp_rec {
@@ -176,7 +231,7 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 58          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+#define SHOAL_NCOUNTERS 87          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */
@@ -204,6 +259,13 @@ typedef struct shoal_seg {
 #define SHOAL_EADDRNOTAVAIL 99
 #define SHOAL_ENETUNREACH  101
 #define SHOAL_ENOBUFS      105
+#define SHOAL_EPIPE         32
+#define SHOAL_ECONNABORTED 103
+#define SHOAL_ECONNRESET   104
+#define SHOAL_EISCONN      106
+#define SHOAL_ENOTCONN     107
+#define SHOAL_ETIMEDOUT    110
+#define SHOAL_ECONNREFUSED 111
 #define SHOAL_EALREADY     114
 
 #ifdef __cplusplus

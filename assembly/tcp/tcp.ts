@@ -44,7 +44,7 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   tcb, idx, g, s, hasF, setF, clrF, state, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
   timerPop, chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove,
-  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline } from './tcb';
+  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount } from './tcb';
 
 // ---- errors (negative Linux errno) ----
 export const E_BADF: i32 = -9;
@@ -1072,6 +1072,14 @@ function rtxTimeout(k: usize): void {
     // off but never giving up while the peer answers. The byte goes beyond
     // the window once and is repeated until the window opens.
     clrF(k, F_PERSIST);
+    // A peer silent for a whole maximum probe interval after RETRIES2 probes is gone
+    // (as Linux's tcp_probe_timer): without this an orphan probed forever.
+    if (g(k, T_PERSIST) >= RETRIES2 && now - load<i64>(k + T_LAST_RX) > ms(<i64>MAX_RTO_MS)) {
+      count(C_TCP_TIMEOUT);
+      sendRstFor(k);
+      connDrop(k, ETIMEDOUT);
+      return;
+    }
     count(C_TCP_ZWP);
     if (smax0 == una) {
       let nxt = g(k, T_SND_NXT);
@@ -2217,9 +2225,7 @@ export function tcpTables(): i32 {
   store<u32>(io, nChunks - nChunksFree, 8);
   store<u32>(io, nChunks, 12);
   store<u32>(io, ntcbs, 16);
-  store<u32>(io, timerCountExport(), 20);
+  store<u32>(io, timerCount(), 20);
   return 0;
 }
 
-import { timerCount } from './tcb';
-function timerCountExport(): u32 { return timerCount(); }
