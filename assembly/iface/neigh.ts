@@ -7,7 +7,7 @@ import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, 
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
   ARP_REQUEST, ARP_REPLY } from '../wire/arp';
 import { isMartianSource } from '../wire/ipv4';
-import { arenaReserve, pktAlloc, pktFree, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
+import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL,
   C_ARP_DROPPED, C_NEIGH_EVICTED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
@@ -37,6 +37,9 @@ let table: usize = 0;
 let size: u32 = 0;
 let shift: u32 = 0;
 let qmax: u32 = 0;
+// Frames waiting for ARP, all neighbours together: at most an eighth of the
+// pool, so a flood towards silent addresses cannot drain it.
+let queued: u32 = 0;
 let ttl: i64 = 0;
 let nextDue: i64 = NEVER;
 
@@ -63,6 +66,7 @@ function find(ip: u32): usize {
 }
 
 function dropQueue(e: usize, counter: i32): void {
+  queued -= <u32>load<u8>(e, E_QLEN);
   let b = <usize>load<u32>(e, E_QHEAD);
   while (b) {
     let next = <usize>load<u32>(b, PKT_QNEXT);
@@ -128,6 +132,7 @@ function schedule(t: i64): void {
 
 /** Sends every queued frame of a freshly resolved entry. */
 function flush(e: usize): void {
+  queued -= <u32>load<u8>(e, E_QLEN);
   let b = <usize>load<u32>(e, E_QHEAD);
   store<u32>(e, 0, E_QHEAD);
   store<u32>(e, 0, E_QTAIL);
@@ -165,7 +170,7 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32): void {
     schedule(now + RETRY);
   }
   // Queue first: the request below reuses the arena space the frame is in.
-  if (<u32>load<u8>(e, E_QLEN) >= qmax) count(C_ARP_QUEUE_FULL);
+  if (<u32>load<u8>(e, E_QLEN) >= qmax || queued >= (nbufs >> 3)) count(C_ARP_QUEUE_FULL);
   else {
     let b = pktAlloc();
     if (b) {
@@ -176,6 +181,7 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32): void {
       else store<u32>(e, <u32>b, E_QHEAD);
       store<u32>(e, <u32>b, E_QTAIL);
       store<u8>(e, load<u8>(e, E_QLEN) + 1, E_QLEN);
+      queued++;
     }
   }
   if (fresh) request(e);

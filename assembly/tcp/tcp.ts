@@ -1388,6 +1388,9 @@ function cookieChild(l: usize, k: usize, b: usize, src: u32, sport: u32, dst: u3
   let tsv = oTsVal;
   negotiate(k, wnd);
   if (!hasF(k, F_WS)) s(k, T_WSCALE, 0);
+  // The cookie SYN-ACK offered an unscaled window, as every SYN-ACK does: data
+  // the peer sends with its ACK fits in it.
+  s(k, T_RCV_ADV, seq + min<u32>(rcvSpace(k), 65535));
   if (oTs) {
     s(k, T_TS_RECENT, tsv);
     s(k, T_TS_OFF, (oTsEcr - (oTsEcr & 63)) - nowMs() + 64);
