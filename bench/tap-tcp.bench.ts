@@ -1,0 +1,202 @@
+// Shoal TCP over a TAP device against the Linux kernel, each figure as a
+// ratio to the kernel talking to itself over a veth pair between two
+// namespaces (offloads off, MTU 1500), measured in the same run:
+//   - throughput stack → kernel and kernel → stack (a socat sink/source in the
+//     namespace; the baseline is the same socat pair over the veth, with
+//     iperf3 printed for reference);
+//   - new connections per second from `ab` in the namespace (no keep-alive:
+//     one connection per request) to Node's http server running over the
+//     stack, against the same http server on kernel sockets behind the veth.
+// Needs root, /dev/net/tun, socat, ab (apache2-utils), ethtool, iperf3 (optional).
+//   BENCH_MB (default 500): bytes per throughput run; BENCH_AB (default 20000)
+//   requests per ab run, 50 at a time; BENCH_ROUNDS (default 3): median of.
+import http from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { Stack } from '../host/stack.ts';
+import { TapLink } from '../host/link/tap.ts';
+import type { Socket } from '../host/net/net.ts';
+import { canUseNetns, Netns } from '../test/interop/netns.ts';
+
+const MB = 1_000_000;
+const BYTES = Number(process.env.BENCH_MB ?? 500) * MB;
+const AB_N = Number(process.env.BENCH_AB ?? 20_000);
+const AB_C = 50;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const NODE = process.execPath;
+
+const env = canUseNetns();
+const tap = TapLink.available();
+const has = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
+const missing = ['socat', 'ab', 'ethtool'].filter((c) => !has(c));
+const why = !env.ok ? env.reason : !tap.ok ? tap.reason
+  : missing.length ? `missing ${missing.join(', ')} (Debian packages socat, apache2-utils, ethtool)` : null;
+if (why) {
+  console.log(`skipped: ${why}`);
+  process.exit(0);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const gbit = (bytes: number, ms: number) => (bytes * 8) / ms / 1e6;
+
+/** Waits until `port` listens in ns (ss). */
+async function listening(ns: Netns, port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (ns.execSync(['ss', '-ltnH', `sport = :${port}`]).trim()) return;
+    await sleep(10);
+  }
+  throw new Error(`nothing listens on ${port} in ${ns.name}`);
+}
+
+/** A socat sink on port: resolves with ms from the first accepted byte… until it exits. */
+function socatSink(ns: Netns, port: number): Promise<void> {
+  return ns.exec(['socat', '-u', '-b', '262144', `TCP-LISTEN:${port},reuseaddr`, 'OPEN:/dev/null'], { timeoutMs: 120_000 })
+    .then(() => undefined);
+}
+
+/** Sends `bytes` zero bytes from ns to host:port with socat. */
+function socatSource(ns: Netns, host: string, port: number, bytes: number): Promise<void> {
+  return ns.exec(['sh', '-c', `head -c ${bytes} /dev/zero | socat -u -b 262144 - TCP:${host}:${port}`], { timeoutMs: 120_000 })
+    .then(() => undefined);
+}
+
+/** Requests/s from `ab -n AB_N -c 50` (a new connection per request). */
+async function ab(ns: Netns, url: string): Promise<number> {
+  const r = await ns.exec(['ab', '-q', '-n', String(AB_N), '-c', String(AB_C), '-r', url], { timeoutMs: 120_000 });
+  const m = r.stdout.match(/Requests per second:\s+([\d.]+)/);
+  const failed = Number(r.stdout.match(/Failed requests:\s+(\d+)/)?.[1] ?? 0);
+  if (!m) throw new Error(`ab: no figure: ${r.stdout}${r.stderr}`);
+  if (failed) console.log(`    (ab: ${failed} failed requests against ${url})`);
+  return Number(m[1]);
+}
+
+const HTTP_SRC = `require('http').createServer((q, s) => s.end('hello\\n')).listen(80, () => console.log('ready'));`;
+
+// ---- kernel ↔ kernel over veth ----------------------------------------------------
+
+interface Figures { tx: number; rx: number; conns: number; iperf?: number }
+
+async function veth(): Promise<Figures> {
+  const a = new Netns('shoalbva'), b = new Netns('shoalbvb');
+  try {
+    const va = `bva${process.pid}`, vb = `bvb${process.pid}`;
+    spawnSync('ip', ['link', 'add', va, 'type', 'veth', 'peer', 'name', vb]);
+    a.moveIn(va); b.moveIn(vb);
+    a.addAddress(va, '10.82.0.1/24'); b.addAddress(vb, '10.82.0.2/24');
+    for (const [ns, dev] of [[a, va], [b, vb]] as const) {
+      ns.execSync(['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off', 'rx', 'off', 'sg', 'off']);
+      ns.up(dev);
+    }
+    const txs: number[] = [], rxs: number[] = [], cs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // a → b and b → a: the same socat pair as against the stack.
+      for (const [src, dst, out] of [[a, b, txs], [b, a, rxs]] as const) {
+        const sink = socatSink(dst, 5001);
+        await listening(dst, 5001);
+        const t0 = performance.now();
+        await socatSource(src, dst === b ? '10.82.0.2' : '10.82.0.1', 5001, BYTES);
+        await sink;
+        out.push(gbit(BYTES, performance.now() - t0));
+      }
+    }
+    const srv = b.spawn([NODE, '-e', HTTP_SRC], { stdio: 'ignore' });
+    await listening(b, 80);
+    await ab(a, 'http://10.82.0.2/'); // warm-up
+    for (let r = 0; r < ROUNDS; r++) cs.push(await ab(a, 'http://10.82.0.2/'));
+    srv.kill();
+    let iperf: number | undefined;
+    if (has('iperf3')) {
+      const s = b.spawn(['iperf3', '-s', '-1'], { stdio: 'ignore' });
+      await listening(b, 5201);
+      const r = await a.exec(['iperf3', '-c', '10.82.0.2', '-n', String(BYTES), '-J'], { timeoutMs: 60_000 });
+      iperf = JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e9;
+      s.kill();
+    }
+    return { tx: median(txs), rx: median(rxs), conns: median(cs), iperf };
+  } finally {
+    a.destroy(); b.destroy();
+  }
+}
+
+// ---- Shoal over the TAP ---------------------------------------------------------
+
+async function shoal(): Promise<Figures & { stats: Record<string, number> }> {
+  const ns = new Netns('shoalbt');
+  const link = await TapLink.open(`bt${process.pid}`);
+  const stack = await Stack.create({ name: 'bench', link, address: '10.83.0.2/24', seed: 1 });
+  try {
+    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
+    ns.moveIn(link.name);
+    ns.addAddress(link.name, '10.83.0.1/24');
+    ns.up(link.name);
+    await stack.ping('10.83.0.1');
+    const txs: number[] = [], rxs: number[] = [], cs: number[] = [];
+    const chunk = Buffer.alloc(256 * 1024);
+    const stackToKernel = async (): Promise<number> => {
+      const sink = socatSink(ns, 5001);
+      await listening(ns, 5001);
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const s = stack.net.connect({ port: 5001, host: '10.83.0.1' }) as Socket;
+        let left = BYTES;
+        const go = () => {
+          while (left > 0) {
+            const n = Math.min(chunk.length, left);
+            left -= n;
+            if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) { s.once('drain', go); return; }
+          }
+          s.end();
+        };
+        s.on('connect', go);
+        s.on('error', reject);
+        s.on('close', () => resolve());
+        s.resume();
+      });
+      await sink;
+      return gbit(BYTES, performance.now() - t0);
+    };
+    const kernelToStack = async (): Promise<number> => {
+      const srv = stack.net.createServer();
+      let t0 = 0;
+      const done = new Promise<number>((resolve, reject) => {
+        srv.on('connection', (s: Socket) => {
+          t0 = performance.now();
+          let got = 0;
+          s.on('data', (d: Buffer) => { got += d.length; });
+          s.on('end', () => { s.end(); got === BYTES ? resolve(performance.now()) : reject(new Error(`got ${got} of ${BYTES}`)); });
+          s.on('error', reject);
+        });
+      });
+      srv.listen(5002);
+      await socatSource(ns, '10.83.0.2', 5002, BYTES);
+      const t1 = await done;
+      srv.close();
+      return gbit(BYTES, t1 - t0);
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      txs.push(await stackToKernel());
+      rxs.push(await kernelToStack());
+    }
+    const server = http.createServer((_q, s) => s.end('hello\n'));
+    const tcp = stack.net.createServer((s) => server.emit('connection', s)).listen(80);
+    await ab(ns, 'http://10.83.0.2/'); // warm-up
+    for (let r = 0; r < ROUNDS; r++) cs.push(await ab(ns, 'http://10.83.0.2/'));
+    tcp.close();
+    return { tx: median(txs), rx: median(rxs), conns: median(cs), stats: stack.stats() };
+  } finally {
+    await stack.close();
+    link.close();
+    ns.destroy();
+  }
+}
+
+const k = await veth();
+const s = await shoal();
+const row = (what: string, sv: number, kv: number, unit: string, digits: number) =>
+  console.log(`${what}: Shoal ${sv.toFixed(digits)} ${unit}; kernel ↔ kernel over veth ${kv.toFixed(digits)} ${unit}; ratio ${(sv / kv).toFixed(2)}×`);
+console.log(`TCP over a TAP (MTU 1500, no offloads), ${BYTES / MB} MB per run, median of ${ROUNDS}:`);
+row('throughput stack → kernel (socat sink)', s.tx, k.tx, 'Gbit/s', 2);
+row('throughput kernel → stack (socat source)', s.rx, k.rx, 'Gbit/s', 2);
+row(`new connections/s (ab -n ${AB_N} -c ${AB_C}, Node http)`, s.conns / 1e3, k.conns / 1e3, 'k/s', 1);
+if (k.iperf !== undefined) console.log(`for reference, iperf3 kernel → kernel over the same veth: ${k.iperf.toFixed(2)} Gbit/s`);
+console.log(`stack afterwards: tcpRetrans ${s.stats.tcpRetrans} rxNoBuffer ${s.stats.rxNoBuffer} tcpTimeWait ${s.stats.tcpTimeWait}`);
