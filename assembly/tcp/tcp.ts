@@ -947,7 +947,13 @@ export function tcpOutput(k: usize): void {
         let all = len == avail;
         let smallOut = seqGt(g(k, T_SND_SML), una);
         let ok = (all && (!smallOut || hasF(k, F_NODELAY))) || len >= (g(k, T_MAX_SNDWND) >> 1);
-        if (!ok) break;
+        if (!ok) {
+          // SWS override (RFC 9293 3.8.6.2.1): with nothing in flight no ACK comes to retry; a timer sends it.
+          if (smax == una && !hasF(k, F_PERSIST)) {
+            setF(k, F_PERSIST); s(k, T_PERSIST, 0); setTimer(k, T_T_RTX, rtoNow(k)); timerUpdate(k);
+          }
+          break;
+        }
       }
       let fl = TH_ACK;
       if (wantFin) fl |= TH_FIN;
@@ -1094,7 +1100,19 @@ function rtxTimeout(k: usize): void {
     setTimer(k, T_T_RTX, now + ms(<i64>r));
     return;
   }
-  if (hasF(k, F_PERSIST)) { clrF(k, F_PERSIST); wantOutput(k); return; }
+  if (hasF(k, F_PERSIST)) {
+    clrF(k, F_PERSIST);
+    // SWS override: send what the small window takes.
+    let nxt = g(k, T_SND_NXT);
+    let wend = una + g(k, T_SND_WND);
+    let n: u32 = seqGt(wend, nxt) && seqGt(end, nxt) ? min<u32>(min<u32>(wend - nxt, end - nxt), g(k, T_MSS)) : 0;
+    if (n > 0) {
+      let sent = sendSegment(k, nxt, n, TH_ACK);
+      if (sent > 0) { s(k, T_SND_NXT, nxt + <u32>sent); if (seqGt(nxt + <u32>sent, g(k, T_SND_MAX))) s(k, T_SND_MAX, nxt + <u32>sent); armRtx(k); }
+    }
+    wantOutput(k);
+    return;
+  }
   if (g(k, T_SND_MAX) == una) return;
   count(C_TCP_RTO);
   let bo = g(k, T_BACKOFF) + 1;

@@ -16,7 +16,9 @@ export const S = {
 export const CFG = {
   POOL_BYTES: 128, MAX_FRAME: 132, RX_RING: 136, TX_ARENA: 140, TX_RING: 144, EVENTS: 148, IO_BYTES: 152,
   NEIGH: 156, ARP_QLEN: 160, REASM: 164, REASM_BUFS: 168, UDP_SOCKS: 172, UDP_QLEN: 176, SEED: 180,
-  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, MEM_LIMIT: 220,
+  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, TCP_SOCKS: 208, TCP_SNDBUF: 212, TCP_RCVBUF: 216, MEM_LIMIT: 220,
+  TCP_MSL: 224, TCP_CHUNKS: 228, TCP_OOO: 232, TCP_FIN_TIMEOUT: 236, TCP_CC: 240, TCP_MIN_RTO: 244, TCP_DELACK: 248,
+  TCP_CHALLENGE: 252, TCP_SYN_RETRIES: 256, TCP_INIT_CWND: 260, TCP_INIT_RTO: 264,
 } as const;
 
 const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'arpTx', 'rxBadIface', 'rxRunt', 'rxNotForUs',
@@ -31,6 +33,8 @@ export interface CoreConfig {
   poolBytes?: number; maxFrame?: number; rxRing?: number; txArena?: number; txRing?: number; events?: number;
   neigh?: number; arpQlen?: number; reasm?: number; reasmBufs?: number; reasmMs?: number; udpSocks?: number;
   udpQlen?: number; icmpRate?: number; neighTtl?: number; seed?: number[];
+  /** Any other config words, by SCB offset (e.g. CFG.TCP_MSL). */
+  words?: [number, number][];
 }
 
 /** Where a frame goes in its buffer. */
@@ -94,6 +98,7 @@ export class FuzzCore {
     put(CFG.REASM_MS, cfg.reasmMs); put(CFG.UDP_SOCKS, cfg.udpSocks); put(CFG.UDP_QLEN, cfg.udpQlen);
     put(CFG.ICMP_RATE, cfg.icmpRate); put(CFG.NEIGH_TTL, cfg.neighTtl);
     (cfg.seed ?? [1, 2, 3, 4]).forEach((w, i) => put(CFG.SEED + 4 * i, w));
+    for (const [off, v] of cfg.words ?? []) put(off, v);
     const r = this.ex.init();
     if (r < 0) throw new Error(`init failed: ${r}`);
     this.u8 = new Uint8Array(this.ex.memory.buffer);
