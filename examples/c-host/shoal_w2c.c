@@ -64,6 +64,7 @@ int32_t shoal_addr_del(shoal_t *s, uint32_t addr) { return (int32_t)W2C(addr_del
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx) { return (int32_t)W2C(route_add)(&s->inst, dst, prefix_len, gw, ifx); }
 int32_t shoal_route_del(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw) { return (int32_t)W2C(route_del)(&s->inst, dst, prefix_len, gw); }
 double shoal_poll(shoal_t *s, double now_ms) { return W2C(poll)(&s->inst, now_ms); }
+void shoal_time(shoal_t *s, double now_ms) { W2C(time)(&s->inst, now_ms); }
 int32_t shoal_ping(shoal_t *s, uint32_t dst, uint32_t id, uint32_t seq, uint32_t len) { return (int32_t)W2C(ping)(&s->inst, dst, id, seq, len); }
 int32_t shoal_udp_open(shoal_t *s) { return (int32_t)W2C(udp_open)(&s->inst); }
 int32_t shoal_udp_bind(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port) { return (int32_t)W2C(udp_bind)(&s->inst, (uint32_t)sd, addr, port); }
@@ -73,4 +74,17 @@ int32_t shoal_udp_send(shoal_t *s, int32_t sd, uint32_t dst, uint32_t port, uint
 int32_t shoal_udp_recv(shoal_t *s, int32_t sd, uint32_t max) { return (int32_t)W2C(udp_recv)(&s->inst, (uint32_t)sd, max); }
 int32_t shoal_udp_local(shoal_t *s, int32_t sd) { return (int32_t)W2C(udp_local)(&s->inst, (uint32_t)sd); }
 int32_t shoal_udp_close(shoal_t *s, int32_t sd) { return (int32_t)W2C(udp_close)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_open(shoal_t *s) { return (int32_t)W2C(tcp_open)(&s->inst); }
+int32_t shoal_tcp_listen(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port, uint32_t backlog) { return (int32_t)W2C(tcp_listen)(&s->inst, (uint32_t)sd, addr, port, backlog); }
+int32_t shoal_tcp_connect(shoal_t *s, int32_t sd, uint32_t raddr, uint32_t rport, uint32_t laddr, uint32_t lport) { return (int32_t)W2C(tcp_connect)(&s->inst, (uint32_t)sd, raddr, rport, laddr, lport); }
+int32_t shoal_tcp_accept(shoal_t *s, int32_t lsd) { return (int32_t)W2C(tcp_accept)(&s->inst, (uint32_t)lsd); }
+int32_t shoal_tcp_send_space(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_send_space)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n) { return (int32_t)W2C(tcp_send_commit)(&s->inst, (uint32_t)sd, n); }
+int32_t shoal_tcp_recv(shoal_t *s, int32_t sd, uint32_t max) { return (int32_t)W2C(tcp_recv)(&s->inst, (uint32_t)sd, max); }
+int32_t shoal_tcp_shutdown(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_shutdown)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_close(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_close)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_abort(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_abort)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val) { return (int32_t)W2C(tcp_setopt)(&s->inst, (uint32_t)sd, opt, val); }
+int32_t shoal_tcp_info(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_info)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_tables(shoal_t *s) { return (int32_t)W2C(tcp_tables)(&s->inst); }
 int32_t shoal_tables(shoal_t *s) { return (int32_t)W2C(tables)(&s->inst); }

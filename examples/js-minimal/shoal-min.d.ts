@@ -4,7 +4,8 @@ export declare const S: Record<
   'FREE' | 'BUF_SIZE' | 'BUF_DATA' | 'IO' | 'IO_CAP' | 'COUNTERS' | 'NCOUNTERS' | 'NAMES' | 'NAMES_BYTES' | 'EV_LOST' |
   'POOL' | 'NBUFS' | 'MEM_END' | 'ABI_VERSION', number>;
 export declare const CFG: Record<'POOL_BYTES' | 'MAX_FRAME' | 'UDP_SOCKS' | 'SEED0', number>;
-export declare const EV: Record<'UDP_READABLE' | 'ECHO_REPLY' | 'UNREACHABLE' | 'UDP_ERROR', number>;
+export declare const EV: Record<'UDP_READABLE' | 'ECHO_REPLY' | 'UNREACHABLE' | 'UDP_ERROR' | 'TCP_CONNECTED' | 'TCP_ACCEPT' |
+  'TCP_READABLE' | 'TCP_WRITABLE' | 'TCP_FIN' | 'TCP_CLOSED' | 'TCP_ERROR', number>;
 export declare function ip4(s: string): number;
 export declare function ipStr(a: number): string;
 
@@ -12,6 +13,7 @@ export declare function ipStr(a: number): string;
 export type CoreExports = { memory: WebAssembly.Memory } & Record<string, any>;
 export interface MiniEvent { type: number; a: number; b: number; c: number }
 export interface Datagram { from: string; port: number; data: Uint8Array }
+export interface TcpInfo { state: number; local: string; localPort: number; remote: string; remotePort: number; error: number }
 export interface SetupOptions {
   mac: [number, number];
   address: string;
@@ -48,6 +50,21 @@ export declare class MiniStack {
   udpRecv(sd: number, max?: number): Datagram[];
   counters(): Record<string, number>;
   readonly hasTcp: boolean;
+  time(): void;
+  tcpListen(port: number, addr?: string, backlog?: number): number;
+  tcpConnect(dst: string, port: number, laddr?: string, lport?: number): number;
+  /** -1 when the accept queue is empty. */
+  tcpAccept(lsd: number): number;
+  /** Bytes taken into the send buffer (0: full). */
+  tcpSend(sd: number, bytes: Uint8Array): number;
+  tcpRecv(sd: number, max?: number): Uint8Array;
+  tcpShutdown(sd: number): number;
+  tcpClose(sd: number): number;
+  tcpAbort(sd: number): number;
+  tcpSetopt(sd: number, opt: number, val: number): number;
+  tcpInfo(sd: number): TcpInfo;
+  /** Removes and returns the events of this type (for socket sd when given). */
+  take(type: number, sd?: number): MiniEvent[];
 }
 
 export declare class Net {

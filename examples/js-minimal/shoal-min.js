@@ -2,7 +2,8 @@
 // no code from host/, no dependencies, the same file in Node and in a
 // browser. It follows docs/ABI.md step by step — config words, init(), the
 // rx free-stack protocol, draining tx frames and events after every call, and
-// poll() deadlines on a virtual clock — and works with either artifact:
+// poll() deadlines on a virtual clock; ping, UDP and TCP (listen, connect,
+// accept, the zero-copy send buffer, received-data records) — and works with either artifact:
 // build/shoal.wasm (no imports) or build/shoal.wasi.wasm (after the WASI
 // runtime has called _initialize).
 
@@ -13,7 +14,12 @@ export const S = {
   NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
 };
 export const CFG = { POOL_BYTES: 128, MAX_FRAME: 132, UDP_SOCKS: 172, SEED0: 180 };
-export const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 };
+export const EV = {
+  UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4,
+  // TCP (docs/ABI.md §9); a: the socket (for TCP_ACCEPT: the listener), b: errno for TCP_ERROR.
+  TCP_CONNECTED: 16, TCP_ACCEPT: 17, TCP_READABLE: 18, TCP_WRITABLE: 19, TCP_FIN: 20, TCP_CLOSED: 21, TCP_ERROR: 22,
+};
+const EAGAIN = 11;
 
 export const ip4 = (s) => s.split('.').reduce((a, x) => ((a << 8) | Number(x)) >>> 0, 0);
 export const ipStr = (a) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
@@ -151,8 +157,94 @@ export class MiniStack {
     return out;
   }
 
-  // TCP: when the core exports tcp_* (docs/ABI.md §9), their wrappers go here.
+  // ---- TCP (docs/ABI.md §9). Descriptors are small numbers; errors are -errno.
   get hasTcp() { return 'tcp_connect' in this.ex; }
+
+  /** Tells the core the time before a call that may start timers (connects, sends). */
+  time() { if (this.ex.time) this.ex.time(this.now ?? 0); }
+
+  /** A listening socket on addr:port. */
+  tcpListen(port, addr = '0.0.0.0', backlog = 16) {
+    const sd = check(this.call('tcp_open'), 'tcp_open');
+    check(this.call('tcp_listen', sd, ip4(addr), port, backlog), 'tcp_listen');
+    return sd;
+  }
+
+  /** Active open; completes with EV.TCP_CONNECTED (or EV.TCP_ERROR) for the returned socket. */
+  tcpConnect(dst, port, laddr = '0.0.0.0', lport = 0) {
+    const sd = check(this.call('tcp_open'), 'tcp_open');
+    this.time();
+    check(this.call('tcp_connect', sd, ip4(dst), port, ip4(laddr), lport), 'tcp_connect');
+    return sd;
+  }
+
+  /** A connection from the listener's accept queue, or -1 when it is empty. */
+  tcpAccept(lsd) {
+    const r = this.call('tcp_accept', lsd);
+    return r === -EAGAIN ? -1 : check(r, 'tcp_accept');
+  }
+
+  /** Copies as much of bytes as fits into the send buffer: tcp_send_space
+   * gives (address, contiguous bytes) in io words 0 and 1, the bytes go
+   * there, tcp_send_commit publishes them. Returns how many went in (0: the
+   * buffer is full; EV.TCP_WRITABLE follows when it drains). */
+  tcpSend(sd, bytes) {
+    this.time();
+    let off = 0;
+    while (off < bytes.length) {
+      const room = check(this.call('tcp_send_space', sd), 'tcp_send_space');
+      if (room === 0) break;
+      const at = this.u32[this.get(S.IO) >>> 2];
+      const take = Math.min(room, bytes.length - off);
+      this.u8.set(bytes.subarray(off, off + take), at);
+      check(this.call('tcp_send_commit', sd, take), 'tcp_send_commit');
+      off += take;
+    }
+    return off;
+  }
+
+  /** Up to max received bytes, copied out of the (address, bytes) records
+   * tcp_recv writes into the io area (loans, valid until the next call into
+   * the core). An empty array: nothing queued (the stream ended if
+   * EV.TCP_FIN came for sd). */
+  tcpRecv(sd, max = 1 << 20) {
+    const n = check(this.ex.tcp_recv(sd, max), 'tcp_recv');
+    const io = this.get(S.IO) >>> 2;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += this.u32[io + 2 * i + 1];
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const p = this.u32[io + 2 * i], len = this.u32[io + 2 * i + 1];
+      out.set(this.u8.subarray(p, p + len), off);
+      off += len;
+    }
+    this.drain();   // only now: the records are copied out
+    return out;
+  }
+
+  /** Half-close: a FIN follows the queued data. */
+  tcpShutdown(sd) { this.time(); return check(this.call('tcp_shutdown', sd), 'tcp_shutdown'); }
+  /** Lets go of the socket; the connection finishes on its own. */
+  tcpClose(sd) { this.time(); return check(this.call('tcp_close', sd), 'tcp_close'); }
+  /** Sends a RST and lets go of the socket. */
+  tcpAbort(sd) { return check(this.call('tcp_abort', sd), 'tcp_abort'); }
+  tcpSetopt(sd, opt, val) { return check(this.call('tcp_setopt', sd, opt, val), 'tcp_setopt'); }
+
+  /** State and addresses of a socket (tcp_info, io words 0..4). */
+  tcpInfo(sd) {
+    check(this.call('tcp_info', sd), 'tcp_info');
+    const w = this.u32.subarray(this.get(S.IO) >>> 2, (this.get(S.IO) >>> 2) + 26);
+    return { state: w[0], local: ipStr(w[1]), localPort: w[2], remote: ipStr(w[3]), remotePort: w[4], error: w[23] };
+  }
+
+  /** Removes and returns the events that match (type, and socket in a when given). */
+  take(type, sd) {
+    const hit = [], rest = [];
+    for (const e of this.events) ((e.type === type && (sd === undefined || e.a === sd)) ? hit : rest).push(e);
+    this.events = rest;
+    return hit;
+  }
 }
 
 /** Stacks on one wire (a hub: every frame goes to every other stack; each
@@ -185,7 +277,8 @@ export class Net {
       for (const s of this.stacks) s.poll(this.now);
       const moved = this.relay();
       if (until()) return true;
-      if (moved) continue;
+      // Frames until() made the cores send go on the wire before the clock moves.
+      if (moved || this.stacks.some((s) => s.tx.length > 0)) continue;
       const next = Math.min(...this.stacks.map((s) => (s.deadline < 0 ? Infinity : s.deadline)));
       if (next > end) return false;
       this.now = Math.max(this.now, next);

@@ -1,12 +1,13 @@
 // The WASI reactor (build/shoal.wasi.wasm) under two WASI implementations —
 // Node's node:wasi and @bjorn3/browser_wasi_shim (pure JS, as in a browser) —
 // driven by the minimal embedding in examples/js-minimal (no code from host/):
-// two instances on one wire ping each other, exchange UDP, and (once the core
-// exports TCP) move a TCP stream.
+// two instances on one wire ping each other, exchange UDP, and move a TCP
+// stream both ways (256 KiB, then its echo, compared by sha256).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { WASI as NodeWASI } from 'node:wasi';
 import { WASI as ShimWASI } from '@bjorn3/browser_wasi_shim';
 import { MiniStack, Net, EV, ip4, type CoreExports } from '../../examples/js-minimal/shoal-min.js';
@@ -85,13 +86,67 @@ for (const rt of runtimes) {
     assert.ok(b.events.some((e) => e.type === EV.UDP_READABLE && e.a === sb));
   });
 
-  // Enabled once the core exports TCP (tcp_connect …): a stream of bytes from
-  // a to b and echoed back, under this WASI runtime. See docs/ABI.md §9.
-  const hasTcp = 'tcp_connect' in rt.instantiate();
-  (hasTcp ? test : test.skip)(`${rt.name}: TCP stream between two instances`, () => {
-    throw new Error('TCP exports are present: write this test against them (docs/ABI.md §9)');
+  test(`${rt.name}: TCP stream between two instances`, () => {
+    const { a, b, net } = pair(rt);
+    assert.ok(a.hasTcp && b.hasTcp, 'the core exports tcp_connect');
+    const r = tcpEcho(a, b, net, 256 << 10);
+    assert.ok(r.handshake, 'connected and accepted');
+    assert.ok(r.ok, 'the echo finished within 120 s of virtual time');
+    assert.is(r.error, null);
+    assert.is(r.atB.length, r.data.length, 'every byte reached b');
+    assert.is(sha256(r.atB), sha256(r.data), 'b got the stream a sent, in order');
+    assert.is(r.back.length, r.data.length, 'every byte came back');
+    assert.is(sha256(r.back), sha256(r.data), 'a got the echo, in order');
+    assert.ok(r.finA && r.finB, 'both directions ended with a FIN');
+    const ia = a.tcpInfo(r.csd);
+    assert.is(`${ia.local} ${ia.remote}:${ia.remotePort}`, '10.0.0.1 10.0.0.2:7');
+    a.tcpClose(r.csd);
+    b.tcpClose(r.ssd);
+    b.tcpClose(r.lsd);
+    net.run(() => false, 5000);   // the closes finish on the wire
+    assert.is(a.take(EV.TCP_ERROR).length + b.take(EV.TCP_ERROR).length, 0, 'no TCP errors');
+    assert.is(a.eventsLost + b.eventsLost, 0);
   });
-  if (!hasTcp) console.log(`skip: ${rt.name}: TCP stream — the core does not export tcp_connect yet`);
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
+}
+
+/** b listens on :7 and echoes; a connects, sends size bytes, half-closes, and reads the echo until b's FIN. */
+function tcpEcho(a: MiniStack, b: MiniStack, net: Net, size: number) {
+  const data = new Uint8Array(size);
+  for (let i = 0, x = 0x12345678; i < size; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; data[i] = x >>> 24; }
+  const lsd = b.tcpListen(7);
+  const csd = a.tcpConnect('10.0.0.2', 7);
+  let ssd = -1, connected = false, sent = 0, shutA = false, shutB = false, finA = false, finB = false;
+  let error: string | null = null;
+  const atB: Uint8Array[] = [], back: Uint8Array[] = [];
+  let pending: Uint8Array = new Uint8Array(0);
+  let backBytes = 0;
+  const ok = net.run(() => {
+    for (const e of [...a.take(EV.TCP_ERROR), ...b.take(EV.TCP_ERROR)]) error = `TCP error on ${e.a}: errno ${e.b}`;
+    if (error) return true;
+    if (a.take(EV.TCP_CONNECTED, csd).length) connected = true;
+    if (ssd < 0) ssd = b.tcpAccept(lsd);
+    if (connected && sent < size) sent += a.tcpSend(csd, data.subarray(sent));
+    if (connected && sent === size && !shutA) { a.tcpShutdown(csd); shutA = true; }
+    if (ssd >= 0) {
+      for (let r = b.tcpRecv(ssd); r.length; r = b.tcpRecv(ssd)) { atB.push(r); pending = concat([pending, r]); }
+      if (pending.length) pending = pending.subarray(b.tcpSend(ssd, pending));
+      if (b.take(EV.TCP_FIN, ssd).length) finB = true;
+      if (finB && !pending.length && !shutB) { b.tcpShutdown(ssd); shutB = true; }
+    }
+    for (let r = a.tcpRecv(csd); r.length; r = a.tcpRecv(csd)) { back.push(r); backBytes += r.length; }
+    if (a.take(EV.TCP_FIN, csd).length) finA = true;
+    return finA && backBytes >= size;
+  }, 120_000);
+  return { ok, handshake: connected && ssd >= 0, error, data, atB: concat(atB), back: concat(back), finA, finB, lsd, csd, ssd };
 }
 
 test.run();
