@@ -344,12 +344,14 @@ export class Stack {
 
   /** Sends what the core queued and reads its events; after every call into the core. */
   /** @internal */ drain(): void {
-    this.flushTx();
+    // Frames from a socket call go out with the links' own batching (a TAP
+    // writes them on the next turn); only a poll pushes links at once.
+    this.flushTx(false);
     this.dispatchEvents();
     this.kick();
   }
 
-  private flushTx(): void {
+  private flushTx(pushLinks = true): void {
     const n = this.w(S.TX_COUNT);
     if (n === 0) return;
     const base = this.w(S.TX_DESC) >>> 2;
@@ -364,7 +366,7 @@ export class Stack {
       used |= 1 << Math.min(ifx, 31);
     }
     this.setW(S.TX_COUNT, 0);
-    for (let i = 0; used !== 0 && i < links.length; i++) {
+    for (let i = 0; pushLinks && used !== 0 && i < links.length; i++) {
       if (used & (1 << Math.min(i, 31))) links[i]?.flush?.();
     }
   }
