@@ -12,7 +12,7 @@ import { count, C_ICMP_RX, C_ICMP_BAD, C_ICMP_ECHO_RX, C_ICMP_ECHO_REPLY_RX, C_I
   C_ICMP_OTHER_RX, C_ICMP_TX, C_ICMP_RATE_LIMITED } from '../base/counters';
 import { now } from '../base/time';
 import { emit, EV_ECHO_REPLY, EV_UNREACHABLE } from '../base/events';
-import { ipBegin, ipRoute, ipSend, pktBroadcast, L4, DEFAULT_TTL } from './ip';
+import { ipBegin, ipRoute, ipSend, pktBroadcast, pktSum, L4, DEFAULT_TTL } from './ip';
 import { rtSrc } from './iface';
 import { udpIcmpError } from '../udp/udp';
 import { tcpIcmpError } from '../tcp/input';
@@ -41,7 +41,7 @@ export function icmpInput(b: usize): void {
   count(C_ICMP_RX);
   let total = load<u32>(b, PKT_TOTAL);
   let p = <usize>load<u32>(b, PKT_DATA);
-  if (total < ICMP_HLEN || load<u32>(b, PKT_LEN) < ICMP_HLEN || fold(chainSum(b)) != 0xffff) {
+  if (total < ICMP_HLEN || load<u32>(b, PKT_LEN) < ICMP_HLEN || fold(pktSum(b, 0)) != 0xffff) {
     count(C_ICMP_BAD); pktFreeChain(b); return;
   }
   let ip = <usize>load<u32>(b, PKT_A);
@@ -60,17 +60,6 @@ export function icmpInput(b: usize): void {
     count(C_ICMP_OTHER_RX);
   }
   pktFreeChain(b);
-}
-
-function chainSum(b: usize): u64 {
-  let sum: u64 = 0;
-  let odd = false;
-  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
-    let s = sumBytes(<usize>load<u32>(c, PKT_DATA), load<u32>(c, PKT_LEN), 0);
-    sum += odd ? <u64>fold(s) : <u64>bswap<u16>(<u16>fold(s));
-    if (load<u32>(c, PKT_LEN) & 1) odd = !odd;
-  }
-  return sum;
 }
 
 /** An error about a datagram we sent: the quoted header names the socket or ping. */

@@ -4,7 +4,7 @@
 // hop. The input path is where a cluster layer will take packets for
 // addresses it distributes (ipInput's "not local" branch).
 import { ld16, st16, st32 } from '../wire/bytes';
-import { sumBytes, fold, finish } from '../wire/checksum';
+import { sumBytes, fold, finish, swapSum } from '../wire/checksum';
 import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
   IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
@@ -169,4 +169,34 @@ function fragment(f: usize, tot: u32, mtu: u32): i32 {
     left -= n;
   }
   return 0;
+}
+
+/** Adds a packet's payload, across its chain of buffers, to a partial sum (a
+ * piece after an odd number of bytes counts byte-swapped). */
+export function pktSum(b: usize, sum: u64): u64 {
+  let odd = false;
+  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
+    let n = load<u32>(c, PKT_LEN);
+    let s = sumBytes(<usize>load<u32>(c, PKT_DATA), n, 0);
+    sum += odd ? swapSum(s) : s;
+    if (n & 1) odd = !odd;
+  }
+  return sum;
+}
+
+/** Cuts a packet's chain to n bytes of payload (n > 0), freeing what is past it. */
+export function pktTrim(b: usize, n: u32): void {
+  store<u32>(b, n, PKT_TOTAL);
+  let left = n;
+  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
+    let l = load<u32>(c, PKT_LEN);
+    if (l >= left) {
+      store<u32>(c, left, PKT_LEN);
+      let rest = <usize>load<u32>(c, PKT_NEXT);
+      store<u32>(c, 0, PKT_NEXT);
+      if (rest) pktFreeChain(rest);
+      return;
+    }
+    left -= l;
+  }
 }

@@ -26,7 +26,7 @@ import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
 import { localIface, ifMtu, rtIfx, rtSrc } from '../iface/iface';
-import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, L4, DEFAULT_TTL } from '../iface/ip';
+import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
   T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
   T_WSCALE, T_MSS, T_RMSS, T_TS_RECENT, T_TS_OFF, T_LAST_ACK_SENT, T_SRTT, T_RTTVAR, T_RTO, T_BACKOFF,
@@ -331,23 +331,6 @@ function trimFront(b: usize, n: u32): usize {
   }
   store<u32>(b, total - n, PKT_TOTAL);
   return b;
-}
-
-/** Cuts a segment's chain to n bytes (n > 0). */
-function trimBack(b: usize, n: u32): void {
-  store<u32>(b, n, PKT_TOTAL);
-  let left = n;
-  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
-    let l = load<u32>(c, PKT_LEN);
-    if (l >= left) {
-      store<u32>(c, left, PKT_LEN);
-      let rest = <usize>load<u32>(c, PKT_NEXT);
-      store<u32>(c, 0, PKT_NEXT);
-      if (rest) pktFreeChain(rest);
-      return;
-    }
-    left -= l;
-  }
 }
 
 /** Bytes of receive window we could offer now. Buffers count at their
@@ -1179,15 +1162,7 @@ export function tcpInput(b: usize): void {
   if (hlen < TCP_HLEN || hlen > hl0) { count(C_TCP_BAD); pktFreeChain(b); return; }
   let src = ipSrc(ip), dst = ipDst(ip);
   if (!pktCsumOk(b)) {
-    let sum = pseudoSum(src, dst, PROTO_TCP, total);
-    let odd = false;
-    for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
-      let n = load<u32>(c, PKT_LEN);
-      let ps = sumBytes(<usize>load<u32>(c, PKT_DATA), n, 0);
-      sum += odd ? <u64>swapSum(ps) : ps;
-      if (n & 1) odd = !odd;
-    }
-    if (fold(sum) != 0xffff) { count(C_TCP_BAD_CSUM); pktFreeChain(b); return; }
+    if (fold(pktSum(b, pseudoSum(src, dst, PROTO_TCP, total))) != 0xffff) { count(C_TCP_BAD_CSUM); pktFreeChain(b); return; }
   }
   let sport = ld16(th + TCP_SPORT), dport = ld16(th + TCP_DPORT);
   if (sport == 0 || dport == 0) { count(C_TCP_BAD); pktFreeChain(b); return; }
@@ -1776,7 +1751,7 @@ function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
     let keep: u32 = seqGt(rightEdge, seq) ? rightEdge - seq : 0;
     count(C_TCP_WND_DROP);
     if (keep == 0) { pktFreeChain(b); b = 0; dlen = 0; }
-    else { trimBack(b, keep); dlen = keep; }
+    else { pktTrim(b, keep); dlen = keep; }
     fin = false;
     setF(k, F_ACKNOW);
   }
@@ -1873,7 +1848,7 @@ function oooInsert(k: usize, b: usize, seq: u32, len: u32, fin: bool): void {
       c = next;
       continue;
     }
-    trimBack(b, cs - seq);
+    pktTrim(b, cs - seq);
     len = cs - seq;
     fin = false;
     break;

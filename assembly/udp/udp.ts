@@ -13,7 +13,7 @@ import { count, C_UDP_RX, C_UDP_BAD_CSUM, C_UDP_BAD_LEN, C_UDP_NO_PORT, C_UDP_RC
 import { emit, EV_UDP_READABLE, EV_UDP_ERROR } from '../base/events';
 import { rand32 } from '../base/random';
 import { localIface, rtSrc, ifMtu, rtIfx } from '../iface/iface';
-import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, L4, DEFAULT_TTL, E_NOBUFS, E_MSGSIZE, E_NETUNREACH } from '../iface/ip';
+import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL, E_NOBUFS, E_MSGSIZE, E_NETUNREACH } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
 
 export const E_BADF: i32 = -9;
@@ -224,18 +224,10 @@ export function udpInput(b: usize): void {
   if (total < UDP_HLEN || load<u32>(b, PKT_LEN) < UDP_HLEN) { count(C_UDP_BAD_LEN); pktFreeChain(b); return; }
   let ulen = ld16(u + UDP_LEN);
   if (ulen < UDP_HLEN || ulen > total) { count(C_UDP_BAD_LEN); pktFreeChain(b); return; }
-  trim(b, ulen);
+  pktTrim(b, ulen);
   let src = ipSrc(ip), dst = ipDst(ip);
   if (load<u16>(u + UDP_CSUM) != 0 && !pktCsumOk(b)) {
-    let sum = pseudoSum(src, dst, PROTO_UDP, ulen);
-    let odd = false;
-    for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
-      let n = load<u32>(c, PKT_LEN);
-      let s = sumBytes(<usize>load<u32>(c, PKT_DATA), n, 0);
-      sum += odd ? <u64>fold(s) : <u64>bswap<u16>(<u16>fold(s));
-      if (n & 1) odd = !odd;
-    }
-    if (fold(sum) != 0xffff) { count(C_UDP_BAD_CSUM); pktFreeChain(b); return; }
+    if (fold(pktSum(b, pseudoSum(src, dst, PROTO_UDP, ulen))) != 0xffff) { count(C_UDP_BAD_CSUM); pktFreeChain(b); return; }
   }
   let sport = ld16(u + UDP_SPORT), dport = ld16(u + UDP_DPORT);
   let sd = demux(dst, dport, src, sport, pktBroadcast(b));
@@ -260,23 +252,6 @@ export function udpInput(b: usize): void {
   store<u32>(k, <u32>b, K_QTAIL);
   store<u32>(k, qlen + 1, K_QLEN);
   if (qlen == 0) emit(EV_UDP_READABLE, <u32>sd, 0, 0);
-}
-
-/** Cuts the chain to n bytes of L4 data: a UDP length shorter than the IP payload wins. */
-function trim(b: usize, n: u32): void {
-  store<u32>(b, n, PKT_TOTAL);
-  let left = n;
-  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
-    let l = load<u32>(c, PKT_LEN);
-    if (l >= left) {
-      store<u32>(c, left, PKT_LEN);
-      let rest = <usize>load<u32>(c, PKT_NEXT);
-      store<u32>(c, 0, PKT_NEXT);
-      if (rest) pktFreeChain(rest);
-      return;
-    }
-    left -= l;
-  }
 }
 
 function demux(dst: u32, dport: u32, src: u32, sport: u32, bcast: bool): i32 {
