@@ -232,9 +232,14 @@ export function validSd(sd: i32): usize {
 
 /** A zeroed TCB, or 0 when the table is full even after reclaiming the oldest TIME-WAIT. */
 export function tcbAlloc(): usize {
-  while (nfree == 0) {
-    if (!twHead) return 0;
-    tcbReclaimTw();
+  if (nfree == 0) {
+    // The oldest TIME-WAIT entry the host has let go of makes room; one the host
+    // still holds would not free its slot.
+    let i = twHead;
+    while (i && hasF(tcb(i - 1), F_ATTACHED)) i = g(tcb(i - 1), T_TWNEXT);
+    if (!i) return 0;
+    twReclaim(tcb(i - 1));
+    if (nfree == 0) return 0;
   }
   nfree--;
   let i = load<u32>(freeStack + (<usize>nfree << 2));
@@ -243,10 +248,6 @@ export function tcbAlloc(): usize {
   s(k, T_STATE, S_CLOSED);
   nUsed++;
   return k;
-}
-
-function tcbReclaimTw(): void {
-  twReclaim(tcb(twHead - 1));
 }
 
 /** Returns a TCB to the free stack (all its resources already released). */

@@ -1012,9 +1012,6 @@ function connDrop(k: usize, err: u32): void {
 export function twReclaim(k: usize): void {
   count(C_TCP_TW_RECLAIM);
   connDrop(k, 0);
-  if (state(k) == S_CLOSED && hasF(k, F_ATTACHED)) {
-    // The host still holds it; it can no longer be in TIME-WAIT.
-  }
 }
 
 function enterTimeWait(k: usize): void {

@@ -280,6 +280,34 @@ test('table full of TIME-WAIT: new connections reclaim the oldest (tcpTwReclaim)
   assert.is(st.tcpTableFull, 0, 'nothing refused');
 });
 
+test('table full of TIME-WAIT entries the host still holds: nothing is reclaimed, the new connection is refused', async () => {
+  const p = new Peer({ limits: { tcpSockets: 4, tcpMslMs: 60_000 } });
+  const conns: Socket[] = [];
+  // These sockets never read, so they never see the peer's FIN and keep their descriptors.
+  p.stack.net.createServer((s: Socket) => { conns.push(s); s.pause(); }).listen(80);
+  await p.settle();
+  for (const sport of [42001, 42002, 42003]) {
+    p.send({ sport, seq: 1000, flags: SYN, mss: 1460 });
+    const sa = p.take().find((x) => x.dport === sport && x.flags === (SYN | ACK))!;
+    p.send({ sport, seq: 1001, ack: sa.seq + 1, flags: ACK });
+    await p.settle();
+    conns[conns.length - 1].end();
+    await p.settle();
+    p.take();
+    p.send({ sport, seq: 1001, ack: sa.seq + 2, flags: ACK | FIN });
+    await p.settle();
+    p.take();
+  }
+  let st = p.stack.stats();
+  assert.is(st.tcpTimeWait, 3);
+  p.send({ sport: 42004, seq: 1000, flags: SYN, mss: 1460 });
+  await p.settle();
+  st = p.stack.stats();
+  assert.is(st.tcpTwReclaim, 0, 'held entries are not reclaimed');
+  assert.is(st.tcpTimeWait, 3, 'every held TIME-WAIT entry is still there');
+  assert.is(conns.length, 3, 'no fourth connection');
+});
+
 // ---------------------------------------------------------------- persist: giving up on a silent peer
 
 test('zero-window persist: a silent peer is dropped (ETIMEDOUT) after the probes run out, an orphan too; an answering one is kept', async () => {
