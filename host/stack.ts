@@ -148,7 +148,7 @@ export class Stack {
   private pings = new Map<number, PendingPing>();
   /** @internal */ readonly udp = new Map<number, UdpSocket>();
   /** @internal */ readonly tcp = new Map<number, TcpHandle>();
-  private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0 };
+  private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0, linksDown: 0 };
 
   private constructor(opts: StackOptions) {
     this.name = opts.name ?? `stack${++stackCount}`;
@@ -245,6 +245,8 @@ export class Stack {
     this.interfaces.push({ mac, mtu: itf.link.mtu, addresses: [...addrs] });
     this.links[ifx] = itf.link;
     itf.link.onFrame = (frame, flags) => this.deliver(frame, ifx, flags);
+    // A link that goes away on its own (a deleted TAP, an unplugged port) is counted; frames to it are dropped by the link.
+    itf.link.onDown = () => { this.host.linksDown++; };
   }
 
   /** Adds an address to interface ifx (default 0): "10.0.0.100/24". */
@@ -474,7 +476,7 @@ export class Stack {
     this.closed = true;
     if (this.pollTimer) this.clock.clearTimer(this.pollTimer);
     if (this.kickTimer) this.clock.clearTimer(this.kickTimer);
-    for (const l of this.links) if (l) { l.onFrame = null; l.close(); }
+    for (const l of this.links) if (l) { l.onFrame = null; l.onDown = null; l.close(); }
   }
 
   get isClosed(): boolean { return this.closed; }

@@ -174,4 +174,18 @@ test('a seeded run on a virtual clock replays byte for byte', async () => {
   assert.equal(one, two);
 });
 
+
+test('a link that goes away on its own is counted (linksDown); the stack closing its own links is not', async () => {
+  const sw = new VirtualSwitch();
+  const port = sw.connect();
+  const a = Stack.createSync({ name: 'a', link: port, address: '10.0.0.1/24', clock: new VirtualClock() });
+  assert.is(a.stats().linksDown, 0);
+  port.close();
+  assert.is(a.stats().linksDown, 1);
+  const b = Stack.createSync({ name: 'b', link: sw.connect(), address: '10.0.0.2/24', clock: new VirtualClock() });
+  await b.close();
+  assert.is(sw.stats().ports, 0, 'closing the stack unplugged its port');
+  await a.close();
+});
+
 test.run();
