@@ -78,8 +78,9 @@ int32_t shoal_udp_recv(shoal_t *s, int32_t sd, uint32_t max);
 int32_t shoal_udp_local(shoal_t *s, int32_t sd);
 int32_t shoal_udp_close(shoal_t *s, int32_t sd);
 
-/* ---- Exports: TCP sockets (§9) ---------------------------------------- */
-/* ---- Exports: TCP (§9). sd is a TCB index; errors are -errno. ------------ */
+/* ---- Exports: TCP (§9). sd is a TCB index; errors are -errno. ---------- */
+/* Every sd from tcp_open or tcp_accept is released exactly once, by tcp_close
+ * or tcp_abort, even after SHOAL_EV_TCP_CLOSED or SHOAL_EV_TCP_ERROR. */
 
 int32_t shoal_tcp_open(shoal_t *s);
 /* Listens on addr:port (addr 0: any; port 0: an ephemeral one, read it with tcp_info). */
@@ -88,23 +89,26 @@ int32_t shoal_tcp_listen(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port, u
 int32_t shoal_tcp_connect(shoal_t *s, int32_t sd, uint32_t raddr, uint32_t rport, uint32_t laddr, uint32_t lport);
 /* A connection from the listener's accept queue, or -SHOAL_EAGAIN. */
 int32_t shoal_tcp_accept(shoal_t *s, int32_t lsd);
-/* Free send space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full, SHOAL_EV_TCP_WRITABLE follows). */
+/* Free send space: io words 0, 1 = (address, contiguous bytes, at most SHOAL_TCP_CHUNK); returns
+ * the bytes (0: full, SHOAL_EV_TCP_WRITABLE follows). Allowed from tcp_connect on. */
 int32_t shoal_tcp_send_space(shoal_t *s, int32_t sd);
-/* Publishes n bytes written at the address tcp_send_space gave. */
+/* Publishes n bytes written at the address tcp_send_space gave (n <= what it returned). */
 int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n);
-/* Up to max received bytes as shoal_seg_t records in the io area (valid until the next call); returns the count. */
+/* Up to max received bytes as shoal_seg_t records in the io area, in stream order (loans:
+ * valid until the next call, which frees them); returns the record count (0: nothing queued). */
 int32_t shoal_tcp_recv(shoal_t *s, int32_t sd, uint32_t max);
 /* Half-close: a FIN follows the queued data. */
 int32_t shoal_tcp_shutdown(shoal_t *s, int32_t sd);
-/* Lets go of the descriptor; the connection finishes on its own (RST if unread data remains). */
+/* Lets go of the descriptor; the connection finishes on its own (a RST instead if received
+ * data is left unread; a listener resets connections not yet accepted). */
 int32_t shoal_tcp_close(shoal_t *s, int32_t sd);
-/* Sends a RST and lets go of the descriptor. */
+/* Sends a RST (from SYN-RECEIVED on) and lets go of the descriptor. */
 int32_t shoal_tcp_abort(shoal_t *s, int32_t sd);
 /* SHOAL_TCP_OPT_* */
 int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val);
-/* State, addresses and numbers into io words 0..25 (§9). */
+/* State, addresses and numbers into the io area as a shoal_tcp_info_t. */
 int32_t shoal_tcp_info(shoal_t *s, int32_t sd);
-/* TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */
+/* TCP table occupancy into the io area as a shoal_tcp_tables_t (§11). */
 int32_t shoal_tcp_tables(shoal_t *s);
 
 /* ---- Exports: introspection ------------------------------------------- */
@@ -165,11 +169,11 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_NEIGH_TTL    200  /* ms a resolved neighbour stays reachable (60000) */
 #define SHOAL_CFG_REASM_MS     204  /* reassembly timeout, ms (30000) */
 #define SHOAL_CFG_TCP_SOCKS    208  /* TCBs: connections, listeners and TIME-WAIT together (4096) */
-#define SHOAL_CFG_TCP_SNDBUF   212  /* default send buffer per socket, bytes */
-#define SHOAL_CFG_TCP_RCVBUF   216  /* default receive buffer per socket, bytes */
+#define SHOAL_CFG_TCP_SNDBUF   212  /* default send buffer per socket, bytes (1 MiB; at least 4096) */
+#define SHOAL_CFG_TCP_RCVBUF   216  /* default receive buffer per socket, bytes (1 MiB; at least 4096) */
 #define SHOAL_CFG_MEM_LIMIT    220  /* init() fails with -ENOMEM if the layout needs more bytes (0: no limit) */
 #define SHOAL_CFG_TCP_MSL      224  /* ms; TIME-WAIT lasts twice this (30000) */
-#define SHOAL_CFG_TCP_CHUNKS   228  /* 16 KiB send-buffer chunks shared by all sockets */
+#define SHOAL_CFG_TCP_CHUNKS   228  /* SHOAL_TCP_CHUNK-byte send-buffer chunks shared by all sockets (1024) */
 #define SHOAL_CFG_TCP_OOO      232  /* out-of-order segments per socket (0: as many as the window holds) */
 #define SHOAL_CFG_TCP_FIN_TIMEOUT 236 /* ms an orphaned FIN-WAIT-2 waits (60000) */
 #define SHOAL_CFG_TCP_CC       240  /* default congestion control + 1: 1 CUBIC, 2 NewReno (0: CUBIC) */
@@ -210,14 +214,78 @@ typedef struct shoal_event {
 #define SHOAL_EV_TCP_CLOSED    21  /* both directions finished */
 #define SHOAL_EV_TCP_ERROR     22  /* b: errno (positive) */
 
+/* TCP_ERROR's errno (b) is one of SHOAL_ECONNREFUSED, SHOAL_ECONNRESET, SHOAL_ETIMEDOUT, or
+ * SHOAL_EHOSTUNREACH (an ICMP error seen before the connection timed out). */
+
 /* tcp_setopt options. */
-#define SHOAL_TCP_OPT_NODELAY   1
+#define SHOAL_TCP_OPT_NODELAY   1   /* 1: no Nagle */
 #define SHOAL_TCP_OPT_KEEPALIVE 2   /* idle ms before the first probe, 0: off */
-#define SHOAL_TCP_OPT_KEEPINTVL 3   /* ms between probes */
-#define SHOAL_TCP_OPT_KEEPCNT   4   /* probes before the connection is dropped */
-#define SHOAL_TCP_OPT_CC        5   /* 0 CUBIC, 1 NewReno */
-#define SHOAL_TCP_OPT_SNDBUF    6
-#define SHOAL_TCP_OPT_RCVBUF    7
+#define SHOAL_TCP_OPT_KEEPINTVL 3   /* ms between probes (75000) */
+#define SHOAL_TCP_OPT_KEEPCNT   4   /* probes before the connection is dropped (9) */
+#define SHOAL_TCP_OPT_CC        5   /* SHOAL_TCP_CC_* */
+#define SHOAL_TCP_OPT_SNDBUF    6   /* bytes, at least 2048 */
+#define SHOAL_TCP_OPT_RCVBUF    7   /* bytes, at least 2048; once connected it only grows */
+#define SHOAL_TCP_CC_CUBIC      0
+#define SHOAL_TCP_CC_NEWRENO    1
+
+#define SHOAL_TCP_CHUNK     16384   /* send-buffer chunk: the most tcp_send_space offers at once */
+
+/* Connection states (shoal_tcp_info_t.state). */
+#define SHOAL_TCP_CLOSED        1   /* gone (after SHOAL_EV_TCP_ERROR, a reset, …); the host still holds sd */
+#define SHOAL_TCP_LISTEN        2
+#define SHOAL_TCP_SYN_SENT      3
+#define SHOAL_TCP_SYN_RCVD      4
+#define SHOAL_TCP_ESTABLISHED   5
+#define SHOAL_TCP_FIN_WAIT_1    6
+#define SHOAL_TCP_FIN_WAIT_2    7
+#define SHOAL_TCP_CLOSE_WAIT    8
+#define SHOAL_TCP_CLOSING       9
+#define SHOAL_TCP_LAST_ACK     10
+#define SHOAL_TCP_TIME_WAIT    11
+
+/* tcp_info(sd) writes this at the io area: 26 words. Sequence numbers are raw (not relative). */
+typedef struct shoal_tcp_info {
+  uint32_t state;       /*  0 SHOAL_TCP_* */
+  uint32_t laddr;       /*  1 local address */
+  uint32_t lport;       /*  2 local port (a listener's ephemeral port shows here) */
+  uint32_t raddr;       /*  3 remote address */
+  uint32_t rport;       /*  4 remote port */
+  uint32_t flags;       /*  5 internal flags, for debugging only (bit 0: the host holds sd) */
+  uint32_t snd_una;     /*  6 oldest unacknowledged sequence number */
+  uint32_t snd_nxt;     /*  7 next sequence number to send */
+  uint32_t rcv_nxt;     /*  8 next sequence number expected */
+  uint32_t snd_wnd;     /*  9 peer's window, bytes (scaled) */
+  uint32_t cwnd;        /* 10 congestion window, bytes */
+  uint32_t ssthresh;    /* 11 bytes */
+  uint32_t srtt_us;     /* 12 smoothed RTT, µs (0: no sample yet) */
+  uint32_t rto_ms;      /* 13 retransmission timeout, ms */
+  uint32_t mss;         /* 14 payload bytes per segment sent (options excluded) */
+  uint32_t snd_queued;  /* 15 bytes in the send buffer (unacknowledged and unsent) */
+  uint32_t rcv_queued;  /* 16 bytes received in order, not yet read */
+  uint32_t ooo_queued;  /* 17 bytes held out of order */
+  uint32_t wscale;      /* 18 window scale shifts: bits 0-7 the peer's (send), bits 8-15 ours (receive) */
+  uint32_t snd_max;     /* 19 highest sequence number sent + 1 */
+  uint32_t rcv_wnd;     /* 20 receive window last advertised, bytes from rcv_nxt */
+  uint32_t accept_q;    /* 21 listener: connections waiting for tcp_accept */
+  uint32_t syn_q;       /* 22 listener: connections in SYN-RECEIVED */
+  uint32_t soft_error;  /* 23 errno of an ICMP error seen on the connection (0: none) */
+  uint32_t chunks;      /* 24 send-buffer chunks held */
+  uint32_t cc;          /* 25 SHOAL_TCP_CC_* */
+} shoal_tcp_info_t;
+#define SHOAL_TCP_INFO_WORDS 26
+
+/* tcp_tables() writes this at the io area: 6 words. */
+typedef struct shoal_tcp_tables {
+  uint32_t tcbs_used;   /* connections, listeners and TIME-WAIT entries */
+  uint32_t time_wait;   /* of which in TIME-WAIT */
+  uint32_t chunks_used; /* send-buffer chunks held */
+  uint32_t chunks;      /* SHOAL_CFG_TCP_CHUNKS */
+  uint32_t tcbs;        /* SHOAL_CFG_TCP_SOCKS */
+  uint32_t timers;      /* TCBs with a timer armed */
+} shoal_tcp_tables_t;
+#define SHOAL_TCP_TABLES_WORDS 6
+
+/* A tcp_recv record is one shoal_seg_t (below): address and length of received bytes. */
 
 /* A udp_recv record in the io area: this header, then nseg shoal_seg_t. */
 typedef struct shoal_udp_rec {
@@ -266,6 +334,7 @@ typedef struct shoal_seg {
 #define SHOAL_ENOTCONN     107
 #define SHOAL_ETIMEDOUT    110
 #define SHOAL_ECONNREFUSED 111
+#define SHOAL_EHOSTUNREACH 113
 #define SHOAL_EALREADY     114
 
 #ifdef __cplusplus

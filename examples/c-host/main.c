@@ -1,8 +1,9 @@
 /* A native embedding of the Shoal core: two stacks, converted from wasm to C
  * by wasm2c, joined by a wire made of two frame queues, run on a virtual
- * clock. It pings, echoes a UDP datagram, completes a TCP handshake and
- * echoes a 64 KiB stream. Everything it does with the core follows
- * docs/ABI.md and uses only include/shoal.h.
+ * clock. It pings, echoes a UDP datagram, completes a TCP handshake, echoes
+ * a 1 MiB stream, closes, checks that nothing leaked once TIME-WAIT is over,
+ * and sees a connect to a closed port refused. Everything it does with the
+ * core follows docs/ABI.md and uses only include/shoal.h.
  *
  * Prints one line per step and "c-host: ok" at the end; exits non-zero on
  * any failure. */
@@ -101,6 +102,8 @@ static void setup(node_t *n, const char *name, const uint8_t mac[6], uint32_t ad
   scb_set(n, SHOAL_CFG_MAX_FRAME, MAX_FRAME);
   scb_set(n, SHOAL_CFG_SEED0, seed);
   scb_set(n, SHOAL_CFG_SEED1, seed * 2654435761u);
+  scb_set(n, SHOAL_CFG_TCP_SOCKS, 64);                /* the defaults (4096 TCBs, 1024 16-KiB send */
+  scb_set(n, SHOAL_CFG_TCP_CHUNKS, 256);              /* chunks) would take 18 MiB: 4 MiB is plenty here */
   int32_t r = shoal_init(n->s);
   if (r < 0) die("init", r);
   n->mem = shoal_memory(n->s);                         /* init() grew memory, once */
@@ -240,14 +243,36 @@ static int udp_step(node_t *a, node_t *b) {
  * all back until b's FIN. The Makefile defines SHOAL_HAVE_TCP when wasm2c's
  * output has tcp_connect. */
 #ifdef SHOAL_HAVE_TCP
-#define TCP_BYTES (64u * 1024u)
+#define TCP_BYTES (1024u * 1024u)
 
 typedef struct {
   int32_t lsd, csd, ssd;            /* listener and server side on b, client on a */
   int connected, shut_a, shut_b, fin_a, fin_b, error;
   uint32_t sent, at_b, echoed, back;
   uint8_t *data, *pend, *got;       /* the stream, what b holds to echo, what came back to a */
+  shoal_tcp_info_t up;              /* a's tcp_info as the connection came up */
 } tcp_ctx;
+
+static const char *const tcp_state[] = { "FREE", "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED",
+  "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT" };
+
+/* tcp_info writes a shoal_tcp_info_t at the io area. */
+static shoal_tcp_info_t tcp_info(node_t *n, int32_t sd) {
+  shoal_tcp_info_t ti;
+  int32_t r = shoal_tcp_info(n->s, sd);
+  if (r < 0) die("tcp_info", r);
+  memcpy(&ti, n->mem + scb_get(n, SHOAL_SCB_IO), sizeof ti);
+  return ti;
+}
+
+static int never(node_t *a, node_t *b, void *ctx) { (void)a; (void)b; (void)ctx; return 0; }
+
+static shoal_tcp_tables_t tcp_tables(node_t *n) {
+  shoal_tcp_tables_t tt;
+  shoal_tcp_tables(n->s);
+  memcpy(&tt, n->mem + scb_get(n, SHOAL_SCB_IO), sizeof tt);
+  return tt;
+}
 
 /* Writes up to len bytes through the send buffer; returns how many went in (0: full). */
 static uint32_t tcp_write(node_t *n, int32_t sd, const uint8_t *p, uint32_t len) {
@@ -292,7 +317,7 @@ static void tcp_events(node_t *n, tcp_ctx *t, int is_a) {
   for (int i = 0; i < n->nev; i++) {
     const shoal_event_t *e = &n->ev[i];
     if (e->type == SHOAL_EV_TCP_ERROR) { fprintf(stderr, "c-host: %s: TCP error on %u: errno %u\n", n->name, e->a, e->b); t->error = 1; }
-    if (is_a && e->type == SHOAL_EV_TCP_CONNECTED && (int32_t)e->a == t->csd) t->connected = 1;
+    if (is_a && e->type == SHOAL_EV_TCP_CONNECTED && (int32_t)e->a == t->csd) { t->connected = 1; t->up = tcp_info(n, t->csd); }
     if (is_a && e->type == SHOAL_EV_TCP_FIN && (int32_t)e->a == t->csd) t->fin_a = 1;
     if (!is_a && e->type == SHOAL_EV_TCP_FIN && (int32_t)e->a == t->ssd) t->fin_b = 1;
   }
@@ -362,11 +387,15 @@ static int tcp_step(node_t *a, node_t *b) {
     ok = 0;
   }
   if (ok) {
-    shoal_tcp_info(a->s, t.csd);   /* io words: state, laddr, lport, raddr, rport, … */
-    uint32_t io = scb_get(a, SHOAL_SCB_IO), la = rd32(a, io + 4), lp = rd32(a, io + 8), ra = rd32(a, io + 12), rp = rd32(a, io + 16);
-    printf("tcp: connected %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u\n", la >> 24, (la >> 16) & 255, (la >> 8) & 255, la & 255, lp,
-           ra >> 24, (ra >> 16) & 255, (ra >> 8) & 255, ra & 255, rp);
+    const shoal_tcp_info_t *u = &t.up;
+    printf("tcp: connected %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u, %s, mss %u, window scale %u/%u\n",
+           u->laddr >> 24, (u->laddr >> 16) & 255, (u->laddr >> 8) & 255, u->laddr & 255, u->lport,
+           u->raddr >> 24, (u->raddr >> 16) & 255, (u->raddr >> 8) & 255, u->raddr & 255, u->rport,
+           u->state <= SHOAL_TCP_TIME_WAIT ? tcp_state[u->state] : "?", u->mss, u->wscale & 255, u->wscale >> 8);
     printf("tcp echo: %u bytes there and back, identical, both sides closed with FIN, %.0f ms virtual\n", TCP_BYTES, now_ms - t0);
+    /* a sent the first FIN: TIME-WAIT. The core keeps every socket the host holds until tcp_close. */
+    shoal_tcp_info_t ia = tcp_info(a, t.csd);
+    if (ia.state != SHOAL_TCP_TIME_WAIT) { fprintf(stderr, "c-host: a is in %s, not TIME-WAIT\n", tcp_state[ia.state]); ok = 0; }
   }
   if (t.csd >= 0) shoal_tcp_close(a->s, t.csd);
   if (t.ssd >= 0) shoal_tcp_close(b->s, t.ssd);
@@ -376,7 +405,55 @@ static int tcp_step(node_t *a, node_t *b) {
   free(t.data);
   free(t.pend);
   free(t.got);
-  return ok;
+  if (!ok) return 0;
+
+  /* TIME-WAIT is 2 x MSL (30 s by default); then both stacks hold nothing. */
+  run(a, b, never, NULL, 61000);
+  node_t *both[2] = { a, b };
+  for (int i = 0; i < 2; i++) {
+    shoal_tcp_tables_t tt = tcp_tables(both[i]);
+    poll_node(both[i]);   /* frees the last loans */
+    uint32_t nfree = scb_get(both[i], SHOAL_SCB_FREE_COUNT), nbufs = scb_get(both[i], SHOAL_SCB_NBUFS);
+    if (tt.tcbs_used || tt.time_wait || tt.chunks_used || tt.timers || nfree != nbufs) {
+      fprintf(stderr, "c-host: %s holds %u TCBs (%u TIME-WAIT), %u chunks, %u timers, %u of %u buffers free\n",
+              both[i]->name, tt.tcbs_used, tt.time_wait, tt.chunks_used, tt.timers, nfree, nbufs);
+      return 0;
+    }
+  }
+  printf("tcp: after close and TIME-WAIT both stacks hold 0 TCBs, 0 send chunks, 0 timers, every packet buffer free\n");
+  return 1;
+}
+
+static int got_tcp_end(node_t *a, node_t *b, void *ctx) {
+  (void)b; (void)ctx;
+  return find_event(a, SHOAL_EV_TCP_ERROR) != NULL || find_event(a, SHOAL_EV_TCP_CONNECTED) != NULL;
+}
+
+/* A connect to a port nobody listens on: b answers with a RST, a reports ECONNREFUSED, and the
+ * socket stays (CLOSED) until the host lets go of it. */
+static int tcp_refused_step(node_t *a, node_t *b) {
+  a->nev = b->nev = 0;
+  int32_t sd = shoal_tcp_open(a->s);
+  if (sd < 0) die("tcp_open", sd);
+  shoal_time(a->s, now_ms);
+  int32_t r = shoal_tcp_connect(a->s, sd, SHOAL_IP4(10, 0, 0, 2), 9, 0, 0);
+  drain(a);
+  if (r < 0) die("tcp_connect", r);
+  if (!run(a, b, got_tcp_end, NULL, 10000)) { fprintf(stderr, "c-host: no answer to a connect to port 9\n"); return 0; }
+  const shoal_event_t *e = find_event(a, SHOAL_EV_TCP_ERROR);
+  if (!e || (int32_t)e->a != sd || e->b != SHOAL_ECONNREFUSED) { fprintf(stderr, "c-host: connect to port 9 was not refused\n"); return 0; }
+  uint32_t err = e->b;
+  shoal_tcp_info_t ti = tcp_info(a, sd);
+  if (ti.state != SHOAL_TCP_CLOSED || tcp_tables(a).tcbs_used != 1) { fprintf(stderr, "c-host: refused socket not held CLOSED\n"); return 0; }
+  r = shoal_tcp_close(a->s, sd);
+  drain(a);
+  if (r != 0 || tcp_tables(a).tcbs_used != 0 || shoal_tcp_close(a->s, sd) != -SHOAL_EBADF) {
+    fprintf(stderr, "c-host: tcp_close of a refused socket\n");
+    return 0;
+  }
+  a->nev = 0;
+  printf("tcp: connect to 10.0.0.2:9 refused (errno %u), socket %s until tcp_close\n", err, tcp_state[ti.state]);
+  return 1;
 }
 #else
 static int tcp_step(node_t *a, node_t *b) {
@@ -384,13 +461,14 @@ static int tcp_step(node_t *a, node_t *b) {
   printf("tcp: skipped (the core does not export tcp_connect yet)\n");
   return 1;
 }
+static int tcp_refused_step(node_t *a, node_t *b) { (void)a; (void)b; return 1; }
 #endif
 
 struct steps { node_t *a, *b; };
 
 static int all_steps(void *arg) {
   struct steps *st = arg;
-  return ping_step(st->a, st->b) && udp_step(st->a, st->b) && tcp_step(st->a, st->b);
+  return ping_step(st->a, st->b) && udp_step(st->a, st->b) && tcp_step(st->a, st->b) && tcp_refused_step(st->a, st->b);
 }
 
 int main(void) {

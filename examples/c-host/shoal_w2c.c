@@ -23,6 +23,8 @@ struct shoal {
 _Static_assert(sizeof(shoal_desc_t) == 12, "rx/tx descriptor is 12 bytes");
 _Static_assert(sizeof(shoal_event_t) == 16, "event is 16 bytes");
 _Static_assert(sizeof(shoal_udp_rec_t) == 16 && sizeof(shoal_seg_t) == 8, "udp_recv record layout");
+_Static_assert(sizeof(shoal_tcp_info_t) == 4 * SHOAL_TCP_INFO_WORDS, "tcp_info: one word per field");
+_Static_assert(sizeof(shoal_tcp_tables_t) == 4 * SHOAL_TCP_TABLES_WORDS, "tcp_tables: one word per field");
 
 shoal_t *shoal_w2c_new(void) {
   static int ready = 0;

@@ -13,13 +13,22 @@ export const S = {
   EV: 32, EV_CAP: 36, FREE: 40, BUF_SIZE: 44, BUF_DATA: 48, IO: 52, IO_CAP: 56, COUNTERS: 60, NCOUNTERS: 64,
   NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
 };
-export const CFG = { POOL_BYTES: 128, MAX_FRAME: 132, UDP_SOCKS: 172, SEED0: 180 };
+export const CFG = {
+  POOL_BYTES: 128, MAX_FRAME: 132, UDP_SOCKS: 172, SEED0: 180,
+  TCP_SOCKS: 208, TCP_SNDBUF: 212, TCP_RCVBUF: 216, TCP_CHUNKS: 228,
+};
 export const EV = {
   UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4,
   // TCP (docs/ABI.md §9); a: the socket (for TCP_ACCEPT: the listener), b: errno for TCP_ERROR.
   TCP_CONNECTED: 16, TCP_ACCEPT: 17, TCP_READABLE: 18, TCP_WRITABLE: 19, TCP_FIN: 20, TCP_CLOSED: 21, TCP_ERROR: 22,
 };
 const EAGAIN = 11;
+// tcp_info's io words, in order (include/shoal.h shoal_tcp_info_t, docs/ABI.md §9).
+export const TCP_INFO = ['state', 'laddr', 'lport', 'raddr', 'rport', 'flags', 'sndUna', 'sndNxt', 'rcvNxt', 'sndWnd',
+  'cwnd', 'ssthresh', 'srttUs', 'rtoMs', 'mss', 'sndQueued', 'rcvQueued', 'oooQueued', 'wscale', 'sndMax', 'rcvWnd',
+  'acceptQ', 'synQ', 'softError', 'chunks', 'cc'];
+export const TCP_STATE = ['FREE', 'CLOSED', 'LISTEN', 'SYN-SENT', 'SYN-RECEIVED', 'ESTABLISHED', 'FIN-WAIT-1',
+  'FIN-WAIT-2', 'CLOSE-WAIT', 'CLOSING', 'LAST-ACK', 'TIME-WAIT'];
 
 export const ip4 = (s) => s.split('.').reduce((a, x) => ((a << 8) | Number(x)) >>> 0, 0);
 export const ipStr = (a) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
@@ -41,11 +50,15 @@ export class MiniStack {
     this.deadline = -1;
   }
 
-  setup({ mac, address, prefix = 24, mtu = 1500, seed = 1, poolBytes = 1 << 20 }) {
+  /** The TCP defaults (4096 TCBs, 1024 16-KiB send chunks) take 18 MiB; a
+   * small embedding asks for less: tcpSocks TCBs, tcpChunks × 16 KiB of send buffers. */
+  setup({ mac, address, prefix = 24, mtu = 1500, seed = 1, poolBytes = 1 << 20, tcpSocks = 64, tcpChunks = 256 }) {
     this.scb = this.ex.scb();
     this.view();
     this.set(CFG.POOL_BYTES, poolBytes);
     this.set(CFG.MAX_FRAME, mtu + 14);
+    this.set(CFG.TCP_SOCKS, tcpSocks);
+    this.set(CFG.TCP_CHUNKS, tcpChunks);
     for (let i = 0; i < 4; i++) this.set(CFG.SEED0 + 4 * i, Math.imul(seed + i, 0x9e3779b9));
     check(this.ex.init(), 'init');
     this.view();         // init() grew memory once; it never grows again
@@ -225,17 +238,27 @@ export class MiniStack {
 
   /** Half-close: a FIN follows the queued data. */
   tcpShutdown(sd) { this.time(); return check(this.call('tcp_shutdown', sd), 'tcp_shutdown'); }
-  /** Lets go of the socket; the connection finishes on its own. */
+  /** Lets go of the socket; the connection finishes on its own. Every socket
+   * is closed (or aborted) once, even after EV.TCP_CLOSED or EV.TCP_ERROR. */
   tcpClose(sd) { this.time(); return check(this.call('tcp_close', sd), 'tcp_close'); }
   /** Sends a RST and lets go of the socket. */
   tcpAbort(sd) { return check(this.call('tcp_abort', sd), 'tcp_abort'); }
   tcpSetopt(sd, opt, val) { return check(this.call('tcp_setopt', sd, opt, val), 'tcp_setopt'); }
 
-  /** State and addresses of a socket (tcp_info, io words 0..4). */
+  /** tcp_info's words by name (TCP_INFO), plus stateName and dotted local/remote addresses. */
   tcpInfo(sd) {
     check(this.call('tcp_info', sd), 'tcp_info');
-    const w = this.u32.subarray(this.get(S.IO) >>> 2, (this.get(S.IO) >>> 2) + 26);
-    return { state: w[0], local: ipStr(w[1]), localPort: w[2], remote: ipStr(w[3]), remotePort: w[4], error: w[23] };
+    const io = this.get(S.IO) >>> 2, info = {};
+    TCP_INFO.forEach((k, i) => { info[k] = this.u32[io + i]; });
+    return { ...info, stateName: TCP_STATE[info.state], local: ipStr(info.laddr), localPort: info.lport,
+      remote: ipStr(info.raddr), remotePort: info.rport };
+  }
+
+  /** TCP table occupancy (tcp_tables, io words 0..5). */
+  tcpTables() {
+    check(this.call('tcp_tables'), 'tcp_tables');
+    const [tcbsUsed, timeWait, chunksUsed, chunks, tcbs, timers] = this.u32.subarray(this.get(S.IO) >>> 2, (this.get(S.IO) >>> 2) + 6);
+    return { tcbsUsed, timeWait, chunksUsed, chunks, tcbs, timers };
   }
 
   /** Removes and returns the events that match (type, and socket in a when given). */

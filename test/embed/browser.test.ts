@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFile, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
 import { repoRoot } from './header.ts';
 
 const root = repoRoot();
@@ -57,7 +58,7 @@ function dumpDom(url: string): Promise<string> {
   });
 }
 
-test('headless Chromium runs two stacks in examples/browser and shows the UDP and TCP echoes', async () => {
+test('headless Chromium runs two stacks in examples/browser and shows the UDP and TCP echoes, the close and a refused connect', async () => {
   const server = await serve();
   try {
     const { port } = server.address() as AddressInfo;
@@ -67,7 +68,13 @@ test('headless Chromium runs two stacks in examples/browser and shows the UDP an
     assert.is(status, 'PASS', `page says ${status}:\n${log}`);
     assert.match(log, /ping 10\.0\.0\.2: reply seq 1, 56 bytes/);
     assert.match(log, /udp echo: 10\.0\.0\.2:7 hello from the browser/);
-    assert.match(log, /tcp echo: 10\.0\.0\.1:\d+ to 10\.0\.0\.2:7, 32768 bytes back, identical, first line "hello over TCP from the browser"/);
+    assert.match(log, /^tcp: connected 10\.0\.0\.1:\d+ to 10\.0\.0\.2:7, ESTABLISHED, mss 1448$/m);
+    // The page's stream, made here too: the echo's digest, computed in the page, must match.
+    const sent = createHash('sha256').update('hello over TCP from the browser\n'.repeat(32768)).digest('hex');
+    assert.match(log, new RegExp(`^tcp echo: 1048576 bytes back, identical, sha-256 ${sent}, first line "hello over TCP from the browser"$`, 'm'));
+    assert.match(log, /^tcp closed: 0 TCBs and 0 send chunks in use after TIME-WAIT$/m);
+    assert.match(log, /^tcp connect to 10\.0\.0\.2:9: refused \(errno 111\), socket CLOSED$/m);
+    assert.match(log, /events lost: 0$/m);
   } finally {
     server.close();
   }

@@ -1,7 +1,8 @@
 // The native embedding: build/shoal.wasm converted to C by wasm2c (Debian's
 // wabt), compiled with the system C compiler together with
 // examples/c-host/main.c, and run: two stacks ping, echo UDP, shake hands
-// over TCP and echo a 64 KiB stream. Built in a temporary
+// over TCP, echo a 1 MiB stream, close and wait out TIME-WAIT with nothing
+// leaked, and see a connect to a closed port refused. Built in a temporary
 // directory; no generated C lands in the tree.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,6 +29,7 @@ test('every prototype in include/shoal.h has its wasm2c binding in shoal_w2c.c',
 });
 
 test('wasm2c + cc build examples/c-host, and it pings, echoes UDP and echoes a TCP stream between two stacks', () => {
+  const h = readHeader().defines;
   need('wasm2c', 'wabt');
   need('cc', 'gcc');
   need('make', 'make');
@@ -43,8 +45,10 @@ test('wasm2c + cc build examples/c-host, and it pings, echoes UDP and echoes a T
     assert.is(r.status, 0, `c-host exited with ${r.status} ${r.signal ?? ''}:\n${text}`);
     assert.match(r.stdout, /ping 10\.0\.0\.2: reply id 0x4321 seq 1, 56 bytes/);
     assert.match(r.stdout, /udp echo: 10\.0\.0\.2:7 hello from C/);
-    assert.match(r.stdout, /^tcp: connected 10\.0\.0\.1:\d+ -> 10\.0\.0\.2:7$/m);
-    assert.match(r.stdout, /^tcp echo: 65536 bytes there and back, identical, both sides closed with FIN, /m);
+    assert.match(r.stdout, /^tcp: connected 10\.0\.0\.1:\d+ -> 10\.0\.0\.2:7, ESTABLISHED, mss 1448, window scale [1-9]\d*\/[1-9]\d*$/m);
+    assert.match(r.stdout, /^tcp echo: 1048576 bytes there and back, identical, both sides closed with FIN, /m);
+    assert.match(r.stdout, /^tcp: after close and TIME-WAIT both stacks hold 0 TCBs, 0 send chunks, 0 timers, every packet buffer free$/m);
+    assert.match(r.stdout, new RegExp(`^tcp: connect to 10\\.0\\.0\\.2:9 refused \\(errno ${h.get('ECONNREFUSED')}\\), socket CLOSED until tcp_close$`, 'm'));
     assert.match(r.stdout, /events lost 0$/m);
     assert.match(r.stdout, /c-host: ok$/m);
   } finally {

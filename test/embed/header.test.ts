@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import { wasmInfo, sigText, type WasmInfo } from './wasm-info.ts';
 import { readHeader, repoRoot, tsFiles, tsConstants } from './header.ts';
+import * as min from '../../examples/js-minimal/shoal-min.js';
 
 const root = repoRoot();
 const CORE = join(root, 'build/shoal.wasm');
@@ -104,12 +105,66 @@ test('errno values: every one the core returns is in the header, under its Linux
   for (const [k, v] of ts) assert.ok(values.has(-v), `core ${k} = ${v}: no SHOAL_E* with value ${-v}`);
 });
 
+test('TCP: states, options, congestion controls and the chunk size match the core', () => {
+  const tcb = join(root, 'assembly/tcp/tcb.ts'), tcp = join(root, 'assembly/tcp/tcp.ts');
+  const states = new Map([...tsConstants([tcb], /^S_/)].filter(([k]) => k !== 'S_FREE'));
+  assert.ok(states.size >= 11, `found ${states.size} TCP states in tcb.ts`);
+  for (const [k, v] of states) assert.is(h.defines.get(`TCP_${k.slice(2)}`), v, `SHOAL_TCP_${k.slice(2)} should be ${v}`);
+  const other = /^TCP_(OPT_|CC_|CHUNK$|INFO_WORDS$|TABLES_WORDS$)/;
+  for (const [k, v] of h.defines) {
+    if (k.startsWith('TCP_') && !other.test(k)) assert.is(states.get(`S_${k.slice(4)}`), v, `SHOAL_${k} = ${v} is not a state in tcb.ts`);
+  }
+  const opts = tsConstants([tcp], /^OPT_/);
+  assert.ok(opts.size >= 7);
+  for (const [k, v] of opts) assert.is(h.defines.get(`TCP_${k}`), v, `SHOAL_TCP_${k} should be ${v}`);
+  for (const [k, v] of h.defines) if (k.startsWith('TCP_OPT_')) assert.is(opts.get(k.slice(4)), v, `SHOAL_${k} is not in tcp.ts`);
+  const cc = tsConstants([tcb], /^(CC_\w+|CHUNK)$/);
+  for (const [k, v] of cc) assert.is(h.defines.get(`TCP_${k}`), v, `SHOAL_TCP_${k} should be ${v}`);
+});
+
+/** The io offsets a core function stores u32 words at, from `store<u32>(io, value[, offset]);` lines. */
+function ioStores(file: string, fn: string): number[] {
+  const src = readFileSync(file, 'utf8');
+  const at = src.indexOf(`export function ${fn}(`);
+  assert.ok(at >= 0, `${fn} not found in ${file}`);
+  const body = src.slice(at, src.indexOf('\n}\n', at));
+  return [...body.matchAll(/^\s*store<u32>\(io, .*?(?:, (\d+))?\);$/gm)].map((m) => Number(m[1] ?? 0));
+}
+
+test('tcp_info and tcp_tables: the header structs have one field per word the core writes', () => {
+  const tcp = join(root, 'assembly/tcp/tcp.ts');
+  for (const [fn, struct, words] of [['tcpInfo', 'shoal_tcp_info', 'TCP_INFO_WORDS'], ['tcpTables', 'shoal_tcp_tables', 'TCP_TABLES_WORDS']]) {
+    const offs = ioStores(tcp, fn);
+    const fields = h.structs.get(struct);
+    assert.ok(fields, `include/shoal.h has no struct ${struct} of uint32_t fields`);
+    assert.equal(offs, offs.map((_, i) => 4 * i), `${fn} writes words 0, 1, 2, … in order`);
+    assert.is(fields!.length, offs.length, `${struct} has ${fields!.length} fields, ${fn} writes ${offs.length} words`);
+    assert.is(h.defines.get(words), offs.length, `SHOAL_${words}`);
+  }
+});
+
+test('errno values the core reports in events (positive) are in the header too', () => {
+  const pos = new Map([...tsConstants(tsFiles(join(root, 'assembly')), /^E[A-Z]+$/)].filter(([, v]) => v > 0));
+  assert.ok(pos.has('ECONNREFUSED') && pos.has('ETIMEDOUT'), 'found the TCP error constants');
+  for (const [k, v] of pos) assert.is(h.defines.get(k), v, `SHOAL_${k} should be ${v}`);
+});
+
+test('the minimal JS embedding uses the header\'s numbers and tcp_info field order', () => {
+  for (const [k, v] of Object.entries(min.S as Record<string, number>)) assert.is(h.defines.get(`SCB_${k}`), v, `S.${k}`);
+  for (const [k, v] of Object.entries(min.CFG as Record<string, number>)) assert.is(h.defines.get(`CFG_${k}`), v, `CFG.${k}`);
+  for (const [k, v] of Object.entries(min.EV as Record<string, number>)) assert.is(h.defines.get(`EV_${k}`), v, `EV.${k}`);
+  const camel = (f: string) => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  assert.equal(min.TCP_INFO, h.structs.get('shoal_tcp_info')!.map(camel), 'TCP_INFO names shoal_tcp_info_t\'s fields, in order');
+});
+
 test('docs/ABI.md names every export, every SCB word and every event', () => {
   const doc = readFileSync(join(root, 'docs/ABI.md'), 'utf8');
   for (const n of [...artifact(WASI).exports.keys()]) assert.ok(doc.includes('`' + n), `docs/ABI.md does not document ${n}`);
   for (const k of h.defines.keys()) {
     if (/^(SCB_|CFG_|EV_)/.test(k)) assert.ok(doc.includes(k.replace(/^(SCB|CFG)_/, '')), `docs/ABI.md does not mention ${k}`);
   }
+  for (const f of h.structs.get('shoal_tcp_info') ?? []) assert.ok(doc.includes('`' + f + '`'), `docs/ABI.md does not describe tcp_info's ${f}`);
+  for (const f of h.structs.get('shoal_tcp_tables') ?? []) assert.ok(doc.includes('`' + f + '`'), `docs/ABI.md does not describe tcp_tables' ${f}`);
 });
 
 test('the running core agrees: ABI version, counters, io area', () => {

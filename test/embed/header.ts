@@ -23,6 +23,8 @@ export interface Header {
   memory: boolean;
   /** SHOAL_<NAME> → number, from "#define SHOAL_<NAME> <number>" */
   defines: Map<string, number>;
+  /** typedef struct <name> { uint32_t a, b; … } → its field names in order (only all-uint32_t structs) */
+  structs: Map<string, string[]>;
 }
 
 export function parseHeader(text: string): Header {
@@ -44,7 +46,18 @@ export function parseHeader(text: string): Header {
   const memory = /^[ \t]*uint8_t\s*\*\s*shoal_memory\s*\(\s*shoal_t\s*\*\s*\w*\s*\)\s*;/m.test(src);
   const defines = new Map<string, number>();
   for (const m of src.matchAll(/^[ \t]*#define[ \t]+SHOAL_(\w+)[ \t]+(\d+|0x[0-9a-f]+)[ \t]*$/gim)) defines.set(m[1], Number(m[2]));
-  return { functions, memory, defines };
+  const structs = new Map<string, string[]>();
+  for (const m of src.matchAll(/typedef\s+struct\s+(\w+)\s*\{([^}]*)\}/g)) {
+    const fields: string[] = [];
+    let ok = true;
+    for (const decl of m[2].split(';').map((d) => d.trim()).filter(Boolean)) {
+      const d = /^uint32_t\s+(.+)$/.exec(decl);
+      if (!d) { ok = false; break; }
+      fields.push(...d[1].split(',').map((f) => f.trim()));
+    }
+    if (ok) structs.set(m[1], fields);
+  }
+  return { functions, memory, defines, structs };
 }
 
 export function readHeader(): Header {

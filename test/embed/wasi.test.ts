@@ -2,7 +2,8 @@
 // Node's node:wasi and @bjorn3/browser_wasi_shim (pure JS, as in a browser) —
 // driven by the minimal embedding in examples/js-minimal (no code from host/):
 // two instances on one wire ping each other, exchange UDP, and move a TCP
-// stream both ways (256 KiB, then its echo, compared by sha256).
+// stream both ways (1 MiB, then its echo, compared by sha256); a refused
+// connect and the socket rules around it; no leaked TCBs, chunks or buffers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -10,10 +11,13 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { WASI as NodeWASI } from 'node:wasi';
 import { WASI as ShimWASI } from '@bjorn3/browser_wasi_shim';
-import { MiniStack, Net, EV, ip4, type CoreExports } from '../../examples/js-minimal/shoal-min.js';
+import { MiniStack, Net, EV, ip4, type CoreExports, type TcpInfo } from '../../examples/js-minimal/shoal-min.js';
+import { readHeader } from './header.ts';
 import { repoRoot } from './header.ts';
 
 const root = repoRoot();
+const H = readHeader().defines;
+const TCP_BYTES = 1 << 20;
 const module = new WebAssembly.Module(readFileSync(join(root, 'build/shoal.wasi.wasm')));
 
 type Runtime = { name: string; instantiate(): CoreExports };
@@ -89,23 +93,60 @@ for (const rt of runtimes) {
   test(`${rt.name}: TCP stream between two instances`, () => {
     const { a, b, net } = pair(rt);
     assert.ok(a.hasTcp && b.hasTcp, 'the core exports tcp_connect');
-    const r = tcpEcho(a, b, net, 256 << 10);
+    const r = tcpEcho(a, b, net, TCP_BYTES);
     assert.ok(r.handshake, 'connected and accepted');
-    assert.ok(r.ok, 'the echo finished within 120 s of virtual time');
+    assert.ok(r.ok, `the echo finished within 120 s of virtual time (${r.backBytes} of ${TCP_BYTES} bytes back)`);
     assert.is(r.error, null);
     assert.is(r.atB.length, r.data.length, 'every byte reached b');
     assert.is(sha256(r.atB), sha256(r.data), 'b got the stream a sent, in order');
     assert.is(r.back.length, r.data.length, 'every byte came back');
     assert.is(sha256(r.back), sha256(r.data), 'a got the echo, in order');
     assert.ok(r.finA && r.finB, 'both directions ended with a FIN');
-    const ia = a.tcpInfo(r.csd);
-    assert.is(`${ia.local} ${ia.remote}:${ia.remotePort}`, '10.0.0.1 10.0.0.2:7');
+    // tcp_info as the connection came up (shoal_tcp_info_t).
+    const up = r.infoUp!;
+    assert.is(up.state, H.get('TCP_ESTABLISHED'));
+    assert.is(`${up.local} ${up.remote}:${up.remotePort}`, '10.0.0.1 10.0.0.2:7');
+    assert.ok(up.localPort >= 49152, `ephemeral local port ${up.localPort}`);
+    assert.is(up.mss, 1500 - 20 - 20 - 12, 'MSS: MTU less IP, TCP and the timestamp option');
+    assert.ok(up.wscale >> 8 > 0 && (up.wscale & 255) > 0, `window scaling both ways (${up.wscale.toString(16)})`);
+    assert.is(up.cc, H.get('TCP_CC_CUBIC'));
+    assert.ok(up.rtoMs >= 200 && up.cwnd >= up.mss, `rto ${up.rtoMs} ms, cwnd ${up.cwnd}`);
+    const ib = b.tcpInfo(r.ssd);
+    assert.is(ib.localPort, 7);
+    assert.is(ib.remotePort, up.localPort);
+    assert.is(ib.rcvNxt, a.tcpInfo(r.csd).sndMax, 'b has everything a sent, FIN included');
+    // a sent its FIN first and got b's: TIME-WAIT. Closing never ends a
+    // socket the host holds; tcp_close lets it go and TIME-WAIT runs out.
+    assert.is(a.tcpInfo(r.csd).state, H.get('TCP_TIME_WAIT'));
     a.tcpClose(r.csd);
     b.tcpClose(r.ssd);
     b.tcpClose(r.lsd);
     net.run(() => false, 5000);   // the closes finish on the wire
+    assert.is(a.tcpTables().timeWait, 1);
+    net.run(() => false, 61_000); // 2 × MSL (30 s by default)
+    for (const s of [a, b]) {
+      const t = s.tcpTables();
+      assert.equal([t.tcbsUsed, t.timeWait, t.chunksUsed, t.timers], [0, 0, 0, 0], `${s.name}: every TCB and chunk is back`);
+      assert.is(t.tcbs, 64, 'CFG.TCP_SOCKS as the embedding set it');
+      s.poll(net.now);
+      assert.is(s.get(12 /* FREE_COUNT */), s.get(84 /* NBUFS */), `${s.name}: every packet buffer is back on the free stack`);
+    }
     assert.is(a.take(EV.TCP_ERROR).length + b.take(EV.TCP_ERROR).length, 0, 'no TCP errors');
     assert.is(a.eventsLost + b.eventsLost, 0);
+  });
+
+  test(`${rt.name}: TCP connect to a closed port: ECONNREFUSED, and the socket waits for tcp_close`, () => {
+    const { a, net } = pair(rt);
+    const sd = a.tcpConnect('10.0.0.2', 9);
+    assert.ok(net.run(() => a.events.some((e) => e.type === EV.TCP_ERROR)), 'an error event');
+    const [e] = a.take(EV.TCP_ERROR, sd);
+    assert.is(e.b, H.get('ECONNREFUSED'));
+    assert.is(a.tcpInfo(sd).state, H.get('TCP_CLOSED'), 'CLOSED, still held');
+    assert.is(a.call('tcp_send_space', sd), -H.get('EPIPE')!);
+    assert.is(a.tcpTables().tcbsUsed, 1);
+    a.tcpClose(sd);
+    assert.is(a.tcpTables().tcbsUsed, 0, 'tcp_close released it');
+    assert.is(a.call('tcp_close', sd), -H.get('EBADF')!, 'a second close is EBADF');
   });
 }
 
@@ -129,10 +170,11 @@ function tcpEcho(a: MiniStack, b: MiniStack, net: Net, size: number) {
   const atB: Uint8Array[] = [], back: Uint8Array[] = [];
   let pending: Uint8Array = new Uint8Array(0);
   let backBytes = 0;
+  let infoUp = null as TcpInfo | null;   // set inside the callback
   const ok = net.run(() => {
     for (const e of [...a.take(EV.TCP_ERROR), ...b.take(EV.TCP_ERROR)]) error = `TCP error on ${e.a}: errno ${e.b}`;
     if (error) return true;
-    if (a.take(EV.TCP_CONNECTED, csd).length) connected = true;
+    if (a.take(EV.TCP_CONNECTED, csd).length) { connected = true; infoUp = a.tcpInfo(csd); }
     if (ssd < 0) ssd = b.tcpAccept(lsd);
     if (connected && sent < size) sent += a.tcpSend(csd, data.subarray(sent));
     if (connected && sent === size && !shutA) { a.tcpShutdown(csd); shutA = true; }
@@ -146,7 +188,7 @@ function tcpEcho(a: MiniStack, b: MiniStack, net: Net, size: number) {
     if (a.take(EV.TCP_FIN, csd).length) finA = true;
     return finA && backBytes >= size;
   }, 120_000);
-  return { ok, handshake: connected && ssd >= 0, error, data, atB: concat(atB), back: concat(back), finA, finB, lsd, csd, ssd };
+  return { ok, handshake: connected && ssd >= 0, error, data, atB: concat(atB), back: concat(back), backBytes, finA, finB, lsd, csd, ssd, infoUp };
 }
 
 test.run();
