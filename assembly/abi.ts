@@ -15,7 +15,7 @@ import { setNow, resetDeadline, deadline, NEVER } from './base/time';
 import { randomInit } from './base/random';
 import { ld16 } from './wire/bytes';
 import { ETH_DST, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP, isBroadcast, isGroup, macEq } from './wire/ether';
-import { ifAdd, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame, E_INVAL } from './iface/iface';
+import { ifAdd, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
 import { neighLayout, neighTimer, arpInput, neighCount } from './iface/neigh';
 import { reasmLayout, reasmTimer, reasmHeld } from './iface/reasm';
 import { ipInit, ipInput } from './iface/ip';
@@ -24,9 +24,8 @@ import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpR
   udpSetBroadcast } from './udp/udp';
 import { tcpLayout, tcpConfig, tcpTimers, tcpFlush, tcpReleaseLoans, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
+import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
 
-const E_ALREADY: i32 = -114;
-const E_NOMEM: i32 = -12;
 
 let ready = false;
 let rxDesc: usize = 0;

@@ -14,6 +14,7 @@ import { now } from '../base/time';
 import { emit, EV_ECHO_REPLY, EV_UNREACHABLE } from '../base/events';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktSum, L4, DEFAULT_TTL } from './ip';
 import { rtSrc } from './iface';
+import { E_NETUNREACH, E_NOBUFS } from '../base/errno';
 import { udpIcmpError } from '../udp/udp';
 import { tcpIcmpError } from '../tcp/input';
 
@@ -99,9 +100,9 @@ function echoReply(b: usize, ip: usize, total: u32): void {
 
 /** Sends an echo request with len bytes of payload; 0 or a negative errno. */
 export function icmpEcho(dst: u32, id: u32, seq: u32, len: u32): i32 {
-  if (!ipRoute(dst)) return -101;
+  if (!ipRoute(dst)) return E_NETUNREACH;
   let f = ipBegin(ICMP_HLEN + len);
-  if (!f) return -105;
+  if (!f) return E_NOBUFS;
   let out = f + L4;
   store<u8>(out, <u8>ICMP_ECHO, ICMP_TYPE);
   store<u8>(out, 0, ICMP_CODE);

@@ -4,15 +4,12 @@
 // addresses it owns (a VIPA) beside the ordinary ones.
 import { copyMac } from '../wire/bytes';
 import { prefixMask, IP_BROADCAST } from '../wire/ipv4';
+import { E_EXIST, E_INVAL, E_NOENT, E_NOSPC } from '../base/errno';
 
 export const MAX_IFACES: u32 = 16;
 export const MAX_ADDRS: u32 = 64;
 export const MAX_ROUTES: u32 = 64;
 
-export const E_INVAL: i32 = -22;
-export const E_NOSPC: i32 = -28;
-export const E_EXIST: i32 = -17;
-export const E_NOENT: i32 = -2;
 
 // Interface: 16 bytes: mac[6], pad[2], mtu u32, flags u32.
 const IFACES: usize = memory.data(<i32>MAX_IFACES * 16, 16);

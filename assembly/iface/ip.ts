@@ -20,10 +20,8 @@ import { icmpInput, icmpError } from './icmp';
 import { ICMP_UNREACH, UNREACH_PROTO } from '../wire/icmp';
 import { udpInput } from '../udp/udp';
 import { tcpInput } from '../tcp/input';
+import { E_MSGSIZE, E_NOBUFS } from '../base/errno';
 
-export const E_MSGSIZE: i32 = -90;
-export const E_NETUNREACH: i32 = -101;
-export const E_NOBUFS: i32 = -105;
 
 /** Rx descriptor flags the core knows (bit 0: transport checksum known good); the rest are reserved. */
 const RX_FLAGS: u32 = 1;

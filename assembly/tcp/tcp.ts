@@ -45,19 +45,9 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
   timerPop, chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove,
   tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount } from './tcb';
+import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH, E_NOTCONN, E_PIPE } from '../base/errno';
 
-// ---- errors (negative Linux errno) ----
-export const E_BADF: i32 = -9;
-export const E_AGAIN: i32 = -11;
-export const E_INVAL: i32 = -22;
-export const E_MFILE: i32 = -24;
-export const E_PIPE: i32 = -32;
-export const E_ADDRINUSE: i32 = -98;
-export const E_ADDRNOTAVAIL: i32 = -99;
-export const E_NETUNREACH: i32 = -101;
-export const E_ISCONN: i32 = -106;
-export const E_NOTCONN: i32 = -107;
-export const E_ALREADY: i32 = -114;
+// Errors carried in EV_TCP_ERROR (positive errno).
 const ECONNREFUSED: u32 = 111;
 const ECONNRESET: u32 = 104;
 const ETIMEDOUT: u32 = 110;

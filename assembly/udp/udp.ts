@@ -13,16 +13,10 @@ import { count, C_UDP_RX, C_UDP_BAD_CSUM, C_UDP_BAD_LEN, C_UDP_NO_PORT, C_UDP_RC
 import { emit, EV_UDP_READABLE, EV_UDP_ERROR } from '../base/events';
 import { rand32 } from '../base/random';
 import { localIface, rtSrc, ifMtu, rtIfx } from '../iface/iface';
-import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL, E_NOBUFS, E_MSGSIZE, E_NETUNREACH } from '../iface/ip';
+import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
+import { E_ACCES, E_ADDRINUSE, E_ADDRNOTAVAIL, E_BADF, E_INVAL, E_MFILE, E_MSGSIZE, E_NETUNREACH, E_NOBUFS } from '../base/errno';
 
-export const E_BADF: i32 = -9;
-export const E_AGAIN: i32 = -11;
-export const E_MFILE: i32 = -24;
-export const E_INVAL: i32 = -22;
-export const E_ADDRINUSE: i32 = -98;
-export const E_ADDRNOTAVAIL: i32 = -99;
-export const E_ACCES: i32 = -13;
 
 // Socket, 48 bytes.
 const K_STATE: usize = 0;     // 0 free, 1 open
