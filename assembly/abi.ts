@@ -7,7 +7,7 @@ import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI
   CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF,
   CFG_TCP_MSL, CFG_TCP_CHUNKS, CFG_TCP_OOO, CFG_TCP_FIN_TIMEOUT, CFG_TCP_CC, CFG_TCP_MIN_RTO, CFG_TCP_DELACK,
   CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
-import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit, txSync } from './base/mem';
+import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit, txSync, txFreeSent, setInPoll } from './base/mem';
 import { count, countN, countersInit, C_RX_FRAMES, C_RX_BYTES, C_RX_BAD_DESC, C_RX_RUNT, C_RX_NOT_FOR_US,
   C_RX_ETHERTYPE, C_RX_BAD_IFACE } from './base/counters';
 import { eventsLayout, eventsInit } from './base/events';
@@ -88,7 +88,7 @@ export function poll(nowMs: f64): f64 {
   if (!ready) return -1;
   setNow(nowMs);
   resetDeadline();
-  udpReleaseLoans();
+  setInPoll(true);
   txSync();
   tcpReleaseLoans();
   let n = min<u32>(scbGet(SCB_RX_COUNT), scbGet(SCB_RX_CAP));
@@ -97,6 +97,11 @@ export function poll(nowMs: f64): f64 {
     input(<usize>load<u32>(d), load<u32>(d, 4), load<u32>(d, 8));
   }
   scbSet(SCB_RX_COUNT, 0);
+  setInPoll(false);
+  // Buffers the host held on loan or had to send are freed only now: a descriptor
+  // naming one of them in this batch was refused as a buffer the core holds.
+  udpReleaseLoans();
+  txFreeSent();
   neighTimer();
   reasmTimer();
   tcpTimers();

@@ -110,9 +110,9 @@ export function pktFreeChain(b: usize): void {
 /** Claims the buffer holding [p, p+len) for a received frame; 0 if the host
  * handed us something that is not a buffer it took from the free stack. */
 export function pktClaim(p: usize, len: u32): usize {
-  if (p <= poolBase) return 0;
-  // p - 1: an empty frame may sit at the very end of its buffer (p == buffer end).
-  let i = (p - 1 - poolBase) / bufSize;
+  if (p < poolBase) return 0;
+  // p names the buffer it lies in: an address at a buffer's end is the next buffer's start.
+  let i = (p - poolBase) / bufSize;
   if (i >= nbufs) return 0;
   let b = poolBase + i * bufSize;
   if (p < b + BUF_DATA || p + len > b + bufSize || p + len < p) return 0;
@@ -135,6 +135,10 @@ let txOff: u32 = 0;
 let txDesc: usize = 0;
 let txCap: u32 = 0;
 let txHeld: usize = 0;     // chain (PKT_QNEXT) of buffers to free once sent
+let txSent: usize = 0;     // the same, sent: freed by txFreeSent
+/** Set by poll() while it takes the rx ring. */
+export let inPoll = false;
+export function setInPoll(on: bool): void { inPoll = on; }
 
 export function txLayout(arenaBytes: u32, ring: u32): void {
   txArenaSize = arenaBytes;
@@ -166,8 +170,17 @@ function txPost(p: usize, len: u32, ifx: u32, n: u32): void {
 export function txSync(): void {
   if (scbGet(SCB_TX_COUNT) != 0) return;
   txOff = 0;
-  let b = txHeld;
+  txSent = txHeld;
   txHeld = 0;
+  if (!inPoll) txFreeSent();
+}
+
+/** Frees the posted buffers the host has sent. poll() calls it after taking
+ * the rx ring, so a descriptor naming one of them (host misuse) is refused
+ * like any buffer the core holds, not claimed because it was just freed. */
+export function txFreeSent(): void {
+  let b = txSent;
+  txSent = 0;
   while (b) {
     let next = <usize>load<u32>(b, PKT_QNEXT);
     pktFree(b);
