@@ -1,21 +1,23 @@
 // The one surface the host sees (docs/ABI.md): numeric exports over linear
 // memory. Frames cross in batches through the rings the SCB describes; time
 // comes in with poll() and the next deadline goes back out.
-import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI_VERSION, ABI_VERSION, scbGet, scbSet, cfg,
+import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI_VERSION, ABI_VERSION, DESC_BYTES, FRAME_MORE,
+  scbGet, scbSet, cfg,
   CFG_POOL_BYTES, CFG_MAX_FRAME, CFG_RX_RING, CFG_TX_ARENA, CFG_TX_RING, CFG_EVENTS, CFG_IO_BYTES, CFG_NEIGH,
   CFG_ARP_QLEN, CFG_REASM, CFG_REASM_BUFS, CFG_UDP_SOCKS, CFG_UDP_QLEN, CFG_SEED0, CFG_SEED1, CFG_SEED2, CFG_SEED3,
   CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF,
   CFG_TCP_MSL, CFG_TCP_CHUNKS, CFG_TCP_OOO, CFG_TCP_FIN_TIMEOUT, CFG_TCP_CC, CFG_TCP_MIN_RTO, CFG_TCP_DELACK,
   CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
-import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, txLayout, txInit, txSync, txFreeSent, setInPoll } from './base/mem';
+import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, pktFreeChain, txLayout, txInit, txSync, txFreeSent, setInPoll,
+  PKT_DATA, PKT_LEN, PKT_NEXT } from './base/mem';
 import { count, countN, countersInit, C_RX_FRAMES, C_RX_BYTES, C_RX_BAD_DESC, C_RX_RUNT, C_RX_NOT_FOR_US,
-  C_RX_ETHERTYPE, C_RX_BAD_IFACE } from './base/counters';
+  C_RX_ETHERTYPE, C_RX_BAD_IFACE, C_RX_CHAIN_BAD } from './base/counters';
 import { eventsLayout, eventsInit } from './base/events';
 import { setNow, resetDeadline, deadline, NEVER } from './base/time';
 import { randomInit } from './base/random';
 import { ld16 } from './wire/bytes';
 import { ETH_DST, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP, isBroadcast, isGroup, macEq } from './wire/ether';
-import { ifAdd, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
+import { ifAdd, ifOffload, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
 import { neighLayout, neighTimer, arpInput, neighCount } from './iface/neigh';
 import { reasmLayout, reasmTimer, reasmHeld } from './iface/reasm';
 import { ipInit, ipInput } from './iface/ip';
@@ -40,7 +42,7 @@ export function init(): i32 {
   if (maxFrame < 590 || maxFrame > 65535 + ETH_HLEN) return E_INVAL;
   setMaxFrame(maxFrame);
   let rxRing = cfg(CFG_RX_RING, 1024);
-  rxDesc = arenaReserve(<usize>rxRing * 12);
+  rxDesc = arenaReserve(<usize>rxRing * DESC_BYTES);
   txLayout(cfg(CFG_TX_ARENA, max<u32>(1 << 20, maxFrame * 8)), cfg(CFG_TX_RING, 2048));
   eventsLayout(cfg(CFG_EVENTS, 1024));
   let ioBytes = max<u32>(cfg(CFG_IO_BYTES, 128 << 10), 65536 + 64);
@@ -73,6 +75,10 @@ export function init(): i32 {
 
 /** Adds an interface; returns its index. mac: the top 16 bits in macHi, the rest in macLo. */
 export function if_add(macHi: u32, macLo: u32, mtu: u32): i32 { return ready ? ifAdd(macHi, macLo, mtu) : E_INVAL; }
+/** What the link under interface ifx takes (docs/ABI.md §4): csum 1 lets TCP
+ * leave checksums partial (FRAME_CSUM_PARTIAL); gsoMax > 0 lets it send
+ * segments of up to gsoMax bytes of IP packet whole (FRAME_GSO; needs csum). */
+export function if_offload(ifx: u32, csum: u32, gsoMax: u32): i32 { return ready ? ifOffload(ifx, csum, gsoMax) : E_INVAL; }
 export function addr_add(ifx: u32, addr: u32, prefixLen: u32): i32 { return ready ? addrAdd(ifx, addr, prefixLen, 0) : E_INVAL; }
 export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVAL; }
 /** gw 0: a directly connected route. */
@@ -92,10 +98,34 @@ export function poll(nowMs: f64): f64 {
   txSync();
   tcpReleaseLoans();
   let n = min<u32>(scbGet(SCB_RX_COUNT), scbGet(SCB_RX_CAP));
+  // A frame may span several descriptors (FRAME_MORE on all but its last):
+  // its buffers are chained behind the first, which holds the headers.
+  let head: usize = 0, tail: usize = 0, hp: usize = 0, hlen: u32 = 0, hword: u32 = 0, more: u32 = 0;
+  let inFrame = false, bad = false;
   for (let i: u32 = 0; i < n; i++) {
-    let d = rxDesc + <usize>i * 12;
-    input(<usize>load<u32>(d), load<u32>(d, 4), load<u32>(d, 8));
+    let d = rxDesc + <usize>i * DESC_BYTES;
+    let p = <usize>load<u32>(d), len = load<u32>(d, 4), word = load<u32>(d, 8);
+    let cont = (word & (FRAME_MORE << 16)) != 0;
+    if (!inFrame && !cont) { input(p, len, word, 0, 0); continue; }
+    let b = pktClaim(p, len);
+    if (!b) { count(C_RX_BAD_DESC); bad = true; }
+    else if (!inFrame) { head = b; tail = b; hp = p; hlen = len; hword = word; more = 0; }
+    else if (head) {
+      store<u32>(b, <u32>p, PKT_DATA);
+      store<u32>(b, len, PKT_LEN);
+      store<u32>(tail, <u32>b, PKT_NEXT);
+      tail = b;
+      more += len;
+    } else pktFree(b);
+    inFrame = true;
+    if (!cont) {
+      if (bad) { if (head) pktFreeChain(head); }
+      else input(hp, hlen, hword, head, more);
+      head = 0; inFrame = false; bad = false;
+    }
   }
+  // A frame still open at the end of the batch was never finished: refuse it.
+  if (inFrame) { count(C_RX_BAD_DESC); if (head) pktFreeChain(head); }
   scbSet(SCB_RX_COUNT, 0);
   setInPoll(false);
   // Buffers the host held on loan or had to send are freed only now: a descriptor
@@ -109,19 +139,24 @@ export function poll(nowMs: f64): f64 {
   return deadline == NEVER ? -1 : <f64>deadline / 1000.0;
 }
 
-function input(p: usize, len: u32, word: u32): void {
-  let b = pktClaim(p, len);
-  if (!b) { count(C_RX_BAD_DESC); return; }
+/** Takes one frame: p, len in the first buffer (claimed already as b when
+ * the frame spans several, with more bytes in the buffers chained to it). */
+function input(p: usize, len: u32, word: u32, b: usize, more: u32): void {
+  if (!b) {
+    b = pktClaim(p, len);
+    if (!b) { count(C_RX_BAD_DESC); return; }
+  }
   count(C_RX_FRAMES);
-  countN(C_RX_BYTES, len);
+  countN(C_RX_BYTES, len + more);
   let ifx = word & 0xffff;
-  if (ifx >= nIfaces) { count(C_RX_BAD_IFACE); pktFree(b); return; }
-  if (len < ETH_HLEN) { count(C_RX_RUNT); pktFree(b); return; }
+  if (ifx >= nIfaces) { count(C_RX_BAD_IFACE); pktFreeChain(b); return; }
+  if (len < ETH_HLEN) { count(C_RX_RUNT); pktFreeChain(b); return; }
   if (isGroup(p + ETH_DST) ? !isBroadcast(p + ETH_DST) : !macEq(p + ETH_DST, ifMac(ifx))) {
-    count(C_RX_NOT_FOR_US); pktFree(b); return;
+    count(C_RX_NOT_FOR_US); pktFreeChain(b); return;
   }
   let type = ld16(p + ETH_TYPE);
-  if (type == ETHERTYPE_IPV4) ipInput(b, p + ETH_HLEN, len - ETH_HLEN, ifx, word >> 16);
+  if (type == ETHERTYPE_IPV4) ipInput(b, p + ETH_HLEN, len - ETH_HLEN, ifx, word >> 16, more);
+  else if (load<u32>(b, PKT_NEXT)) { count(C_RX_CHAIN_BAD); pktFreeChain(b); }
   else if (type == ETHERTYPE_ARP) arpInput(b, p, len, ifx);
   else { count(C_RX_ETHERTYPE); pktFree(b); }
 }
@@ -165,7 +200,9 @@ export function tcp_accept(lsd: i32): i32 { txSync(); return tcpAccept(lsd); }
 /** Free send-buffer space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full). */
 export function tcp_send_space(sd: i32): i32 { return tcpSendSpace(sd); }
 /** Publishes n bytes written at the address tcp_send_space gave; the core may transmit at once. */
-export function tcp_send_commit(sd: i32, n: u32): i32 { txSync(); return tcpSendCommit(sd, n); }
+/** Publishes n bytes written where tcp_send_space said; more != 0: the host has more to
+ * write at once (MSG_MORE), so segments wait for it, or for the next poll, and go out whole. */
+export function tcp_send_commit(sd: i32, n: u32, more: u32): i32 { txSync(); return tcpSendCommit(sd, n, more != 0); }
 /** Up to max bytes of received data as (address, bytes) records in the io area, valid until the next call. */
 export function tcp_recv(sd: i32, max: u32): i32 { txSync(); return tcpRecv(sd, max); }
 /** Half-close: a FIN follows the queued data. */

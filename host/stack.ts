@@ -4,7 +4,7 @@
 // them over with the time, and everything the core produced — frames and
 // events — is drained right after every call.
 import { webcrypto } from 'node:crypto';
-import { FRAME_CSUM_OK, type Link } from './link/link.ts';
+import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, type Link } from './link/link.ts';
 import { realClock, type Clock, type Timer } from './clock.ts';
 import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
@@ -29,6 +29,12 @@ const CFG = {
 const EV_TCP = 16;
 const TCP_CHUNK = 16384;
 const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 } as const;
+/** Rx descriptor flag (docs/ABI.md §4): the next descriptor continues this frame. */
+const FRAME_MORE = 2;
+/** Descriptors: ptr, len, ifindex | flags << 16, gso (u32 words). */
+const DESC_WORDS = 4;
+/** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
+const MAX_FRAME = 65535 + 18;
 
 export interface InterfaceOptions {
   link: Link;
@@ -36,6 +42,8 @@ export interface InterfaceOptions {
   address: string | string[];
   /** Default: derived from the stack's name and the interface index (locally administered). */
   mac?: string;
+  /** Use the link's offloads (partial checksums, large TCP segments) where it has any (default true). */
+  offload?: boolean;
 }
 
 export interface StackLimits {
@@ -92,6 +100,8 @@ export interface StackOptions {
   link?: Link;
   address?: string | string[];
   mac?: string;
+  /** For `link`: use its offloads (default true); see InterfaceOptions. */
+  offload?: boolean;
   interfaces?: InterfaceOptions[];
   gateway?: string;
   clock?: Clock;
@@ -170,7 +180,7 @@ export class Stack {
     if (opts.link) {
       if (opts.interfaces) throw new TypeError('Stack.create: give either link/address or interfaces, not both');
       if (opts.address === undefined) throw new TypeError('Stack.create: link given without address');
-      ifaces.push({ link: opts.link, address: opts.address, mac: opts.mac });
+      ifaces.push({ link: opts.link, address: opts.address, mac: opts.mac, offload: opts.offload });
     }
     const s = new Stack(opts);
     s.setup(opts, ifaces);
@@ -244,6 +254,14 @@ export class Stack {
     }
     this.interfaces.push({ mac, mtu: itf.link.mtu, addresses: [...addrs] });
     this.links[ifx] = itf.link;
+    // Offloads the link takes let TCP leave checksums and segmenting to it;
+    // anything the link hands up, large segments included, the stack takes.
+    const off = itf.offload === false ? undefined : itf.link.offload;
+    if (off && (off.csum || off.gso)) {
+      this.check(this.core.if_offload(ifx, off.csum ? 1 : 0, off.gso >>> 0), 'if_offload',
+        `(link offload ${JSON.stringify(off)}: gso needs csum and is at most 65535)`);
+    }
+    itf.link.rxOffload = { csum: true, gso: 65535 };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, ifx, flags);
     // A link that goes away on its own (a deleted TAP, an unplugged port) is counted; frames to it are dropped by the link.
     itf.link.onDown = () => { this.host.linksDown++; };
@@ -291,27 +309,36 @@ export class Stack {
   /** @internal Address and size of the io area. */
   get io(): { ptr: number; cap: number } { return { ptr: this.w(S.IO), cap: this.w(S.IO_CAP) }; }
 
-  /** A frame from link ifx: copied once into a buffer the core posted. */
+  /** A frame from link ifx: copied once into buffers the core posted, one
+   * or, for a large segment the link merged (GSO), several in a chain. */
   private deliver(frame: Uint8Array, ifx: number, flags: number): void {
     if (this.closed) { this.host.rxAfterClose++; return; }
     const room = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
-    if (frame.length > room) { this.host.rxTooBig++; return; }
+    const len = frame.length;
+    if (len > MAX_FRAME) { this.host.rxTooBig++; return; }
+    const parts = len <= room ? 1 : Math.ceil(len / room);
     let n = this.w(S.RX_COUNT);
-    if (n >= this.w(S.RX_CAP) || this.w(S.FREE_COUNT) === 0) {
+    if (n + parts > this.w(S.RX_CAP) || this.w(S.FREE_COUNT) < parts) {
       // Ring or pool full: hand over what we have now, unless we are inside our own call.
       if (!this.busy) { this.poll(); n = this.w(S.RX_COUNT); }
-      if (n >= this.w(S.RX_CAP) || this.w(S.FREE_COUNT) === 0) { this.host.rxNoBuffer++; return; }
+      if (n + parts > this.w(S.RX_CAP) || this.w(S.FREE_COUNT) < parts) { this.host.rxNoBuffer++; return; }
     }
-    const free = this.w(S.FREE_COUNT) - 1;
+    // A partial checksum came through memory or from the local kernel: nothing could corrupt it.
+    const word = ifx | ((flags & FRAME_CSUM_OK) || (flags & FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
+    const u32 = this.u32, freeAt = this.w(S.FREE) >>> 2, bufData = this.w(S.BUF_DATA);
+    let free = this.w(S.FREE_COUNT);
+    let d = (this.w(S.RX_DESC) >>> 2) + n * DESC_WORDS;
+    for (let i = 0, off = 0; i < parts; i++, off += room, d += DESC_WORDS) {
+      const at = u32[freeAt + --free] + bufData;
+      const end = Math.min(off + room, len);
+      this.u8.set(parts === 1 ? frame : frame.subarray(off, end), at);
+      u32[d] = at;
+      u32[d + 1] = end - off;
+      u32[d + 2] = end < len ? word | (FRAME_MORE << 16) : word;
+      u32[d + 3] = 0;
+    }
     this.setW(S.FREE_COUNT, free);
-    const buf = this.u32[(this.w(S.FREE) >>> 2) + free];
-    const at = buf + this.w(S.BUF_DATA);
-    this.u8.set(frame, at);
-    const d = (this.w(S.RX_DESC) >>> 2) + n * 3;
-    this.u32[d] = at;
-    this.u32[d + 1] = frame.length;
-    this.u32[d + 2] = ifx | ((flags & 0xffff) << 16);
-    this.setW(S.RX_COUNT, n + 1);
+    this.setW(S.RX_COUNT, n + parts);
     this.kick();
   }
 
@@ -360,11 +387,12 @@ export class Stack {
     const u8 = this.u8, u32 = this.u32, links = this.links;
     let used = 0;   // bit per interface index (the first 31), the rest flushed together
     for (let i = 0; i < n; i++) {
-      const d = base + i * 3;
-      const p = u32[d], len = u32[d + 1], ifx = u32[d + 2] & 0xffff;
+      const d = base + i * DESC_WORDS;
+      const p = u32[d], len = u32[d + 1], word = u32[d + 2], ifx = word & 0xffff;
       const link = links[ifx];
       if (!link) continue;
-      link.send(u8.subarray(p, p + len), FRAME_CSUM_OK);
+      // What the core built went through no wire: its checksums (complete or left to the link) are good.
+      link.send(u8.subarray(p, p + len), FRAME_CSUM_OK | (word >>> 16), u32[d + 3]);
       used |= 1 << Math.min(ifx, 31);
     }
     this.setW(S.TX_COUNT, 0);

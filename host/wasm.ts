@@ -35,6 +35,7 @@ export interface CoreExports {
   scb(): number;
   init(): number;
   if_add(macHi: number, macLo: number, mtu: number): number;
+  if_offload(ifx: number, csum: number, gsoMax: number): number;
   addr_add(ifx: number, addr: number, prefixLen: number): number;
   addr_del(addr: number): number;
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;
@@ -56,7 +57,7 @@ export interface CoreExports {
   tcp_connect(sd: number, raddr: number, rport: number, laddr: number, lport: number): number;
   tcp_accept(lsd: number): number;
   tcp_send_space(sd: number): number;
-  tcp_send_commit(sd: number, n: number): number;
+  tcp_send_commit(sd: number, n: number, more: number): number;
   tcp_recv(sd: number, max: number): number;
   tcp_shutdown(sd: number): number;
   tcp_close(sd: number): number;

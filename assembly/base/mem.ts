@@ -4,7 +4,7 @@
 // so a frame placed flush against the end of its buffer traps on any read
 // past its length (the fuzz harness relies on this).
 import { SCB, SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
-  SCB_TX_DESC, SCB_TX_CAP, SCB_TX_COUNT, scbGet, scbSet } from './scb';
+  SCB_TX_DESC, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
 import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES } from './counters';
 
 let arenaStart: usize = 0;
@@ -144,7 +144,7 @@ export function txLayout(arenaBytes: u32, ring: u32): void {
   txArenaSize = arenaBytes;
   txArena = arenaReserve(arenaBytes);
   txCap = ring;
-  txDesc = arenaReserve(<usize>ring * 12);
+  txDesc = arenaReserve(<usize>ring * DESC_BYTES);
 }
 
 export function txInit(): void {
@@ -153,11 +153,12 @@ export function txInit(): void {
   scbSet(SCB_TX_COUNT, 0);
 }
 
-function txPost(p: usize, len: u32, ifx: u32, n: u32): void {
-  let d = txDesc + <usize>n * 12;
+function txPost(p: usize, len: u32, word: u32, gso: u32, n: u32): void {
+  let d = txDesc + <usize>n * DESC_BYTES;
   store<u32>(d, <u32>p);
   store<u32>(d, len, 4);
-  store<u32>(d, ifx, 8);
+  store<u32>(d, word, 8);
+  store<u32>(d, gso, 12);
   scbSet(SCB_TX_COUNT, n + 1);
   count(C_TX_FRAMES);
   countN(C_TX_BYTES, len);
@@ -195,9 +196,10 @@ export function txBegin(len: u32): usize {
   return txArena + txOff;
 }
 
-/** Posts the frame started by txBegin. */
-export function txCommit(p: usize, len: u32, ifx: u32): void {
-  txPost(p, len, ifx, scbGet(SCB_TX_COUNT));
+/** Posts the frame started by txBegin; word is ifindex | flags << 16, gso the
+ * segment size of a FRAME_GSO frame (else 0). */
+export function txCommit(p: usize, len: u32, word: u32, gso: u32): void {
+  txPost(p, len, word, gso, scbGet(SCB_TX_COUNT));
   txOff = (<u32>(p - txArena) + len + 7) & ~7;
 }
 
@@ -206,7 +208,7 @@ export function txCommit(p: usize, len: u32, ifx: u32): void {
 export function txPostBuf(b: usize, p: usize, len: u32, ifx: u32): bool {
   let n = scbGet(SCB_TX_COUNT);
   if (n >= txCap) { count(C_TX_ARENA_FULL); return false; }
-  txPost(p, len, ifx, n);
+  txPost(p, len, ifx, 0, n);
   store<u32>(b, <u32>txHeld, PKT_QNEXT);
   txHeld = b;
   return true;

@@ -11,7 +11,7 @@ export const SCB_RX_COUNT: usize = 0;     // host → core: rx descriptors fille
 export const SCB_TX_COUNT: usize = 4;     // core → host: tx descriptors ready; host sets 0 once sent
 export const SCB_EV_COUNT: usize = 8;     // core → host: events ready; host sets 0 once read
 export const SCB_FREE_COUNT: usize = 12;  // depth of the free-buffer stack (both sides pop/push)
-export const SCB_RX_DESC: usize = 16;     // address of rx descriptors (3 × u32: ptr, len, ifindex | flags << 16)
+export const SCB_RX_DESC: usize = 16;     // address of rx descriptors (4 × u32: ptr, len, ifindex | flags << 16, gso)
 export const SCB_RX_CAP: usize = 20;
 export const SCB_TX_DESC: usize = 24;     // address of tx descriptors (same layout)
 export const SCB_TX_CAP: usize = 28;
@@ -69,7 +69,15 @@ export const CFG_TCP_SYN_RETRIES: usize = 256; // default 6
 export const CFG_TCP_INIT_CWND: usize = 260; // segments (default 10)
 export const CFG_TCP_INIT_RTO: usize = 264; // ms (default 1000)
 
-export const ABI_VERSION: u32 = 1;
+export const ABI_VERSION: u32 = 2;
+
+// Descriptors: ptr, len, ifindex | flags << 16, gso (the segment size of a FRAME_GSO frame, else 0).
+export const DESC_BYTES: usize = 16;
+// Frame flags in a descriptor (docs/ABI.md §4), the virtio-net offloads in miniature.
+export const FRAME_CSUM_OK: u32 = 1;      // rx: the transport checksum is known good
+export const FRAME_MORE: u32 = 2;         // rx: the next descriptor continues this frame
+export const FRAME_CSUM_PARTIAL: u32 = 4; // tx: the L4 checksum field holds the folded pseudo-header sum only
+export const FRAME_GSO: u32 = 8;          // tx: one TCP segment larger than the MTU, to be cut at gso bytes
 
 // @ts-ignore: decorator
 @inline export function scbGet(off: usize): u32 { return load<u32>(SCB + off); }

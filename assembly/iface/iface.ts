@@ -36,6 +36,24 @@ export function ifAdd(macHi: u32, macLo: u32, mtu: u32): i32 {
 
 export function setMaxFrame(n: u32): void { maxFrame = n; }
 
+// Offloads the host's link takes (if_offload), in the interface's flags word:
+// bit 1 partial checksums, bits 16-31 the largest TCP GSO packet (0: none).
+const IF_CSUM: u32 = 2;
+
+/** The link completes partial checksums (csum != 0) and takes TCP segments of
+ * up to gsoMax bytes of IP packet whole (0: none; GSO needs csum). */
+export function ifOffload(ifx: u32, csum: u32, gsoMax: u32): i32 {
+  if (ifx >= nIfaces || csum > 1 || gsoMax > 65535 || (gsoMax && !csum)) return E_INVAL;
+  let p = IFACES + (<usize>ifx << 4);
+  store<u32>(p, (load<u32>(p, 12) & 1) | (csum ? IF_CSUM : 0) | (gsoMax << 16), 12);
+  return 0;
+}
+// @ts-ignore: decorator
+@inline export function ifCsumOffload(ifx: u32): bool { return (load<u32>(IFACES + (<usize>ifx << 4), 12) & IF_CSUM) != 0; }
+/** Largest IP packet a TCP GSO frame may be on ifx (0: no GSO). */
+// @ts-ignore: decorator
+@inline export function ifGsoMax(ifx: u32): u32 { return load<u32>(IFACES + (<usize>ifx << 4), 12) >> 16; }
+
 // Address: 16 bytes: addr, mask, ifx, flags. Dense: entries [0, nAddrs) are in use.
 export const ADDR_USED: u32 = 1;
 const ADDRS: usize = memory.data(<i32>MAX_ADDRS * 16, 16);

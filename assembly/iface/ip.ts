@@ -11,9 +11,10 @@ import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_
   isMartianSource, isMulticast } from '../wire/ipv4';
 import { pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
-  C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL } from '../base/counters';
+  C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
+  C_IP_CHAIN_BAD } from '../base/counters';
 import { rand32 } from '../base/random';
-import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, putMac, routeLookup, rtIfx, rtNexthop, rtSrc } from './iface';
+import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, rtIfx, rtNexthop, rtSrc } from './iface';
 import { neighOutput } from './neigh';
 import { reasmInput } from './reasm';
 import { icmpInput, icmpError } from './icmp';
@@ -21,10 +22,11 @@ import { ICMP_UNREACH, UNREACH_PROTO } from '../wire/icmp';
 import { udpInput } from '../udp/udp';
 import { tcpInput } from '../tcp/input';
 import { E_MSGSIZE, E_NOBUFS } from '../base/errno';
+import { FRAME_CSUM_OK, FRAME_GSO } from '../base/scb';
 
 
-/** Rx descriptor flags the core knows (bit 0: transport checksum known good); the rest are reserved. */
-const RX_FLAGS: u32 = 1;
+/** Rx descriptor flags kept with a packet (FRAME_CSUM_OK); the rest are reserved or consumed by poll. */
+const RX_FLAGS: u32 = FRAME_CSUM_OK;
 
 export const DEFAULT_TTL: u32 = 64;
 /** Where L4 starts in a frame built by ipBegin. */
@@ -34,31 +36,42 @@ let ipId: u32 = 0;
 
 export function ipInit(): void { ipId = rand32() & 0xffff; }
 
-/** Validates an IPv4 packet at ip (len bytes after the Ethernet header) and delivers it. Owns b. */
-export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32): void {
+/** Validates an IPv4 packet at ip (len bytes after the Ethernet header, and
+ * moreLen more in the buffers chained to b when the frame spans several) and
+ * delivers it. Owns b and its chain. */
+export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, moreLen: u32): void {
   count(C_IP_RX);
-  if (len < IP_HLEN) { count(C_IP_BAD_LEN); pktFree(b); return; }
+  if (len < IP_HLEN) { count(C_IP_BAD_LEN); pktFreeChain(b); return; }
   let vihl = <u32>load<u8>(ip, IP_VIHL);
-  if ((vihl >> 4) != 4) { count(C_IP_BAD_VERSION); pktFree(b); return; }
+  if ((vihl >> 4) != 4) { count(C_IP_BAD_VERSION); pktFreeChain(b); return; }
   let hlen = (vihl & 15) << 2;
-  if (hlen < IP_HLEN || hlen > len) { count(C_IP_BAD_HLEN); pktFree(b); return; }
+  if (hlen < IP_HLEN || hlen > len) { count(C_IP_BAD_HLEN); pktFreeChain(b); return; }
   let tot = ld16(ip + IP_LEN);
-  if (tot < hlen || tot > len) { count(C_IP_BAD_LEN); pktFree(b); return; }
-  if (fold(sumBytes(ip, hlen, 0)) != 0xffff) { count(C_IP_BAD_CSUM); pktFree(b); return; }
+  if (tot < hlen || tot > len + moreLen) { count(C_IP_BAD_LEN); pktFreeChain(b); return; }
+  if (fold(sumBytes(ip, hlen, 0)) != 0xffff) { count(C_IP_BAD_CSUM); pktFreeChain(b); return; }
   let src = ipSrc(ip);
   let dst = ipDst(ip);
-  if (isMartianSource(src) || isAnyBroadcast(src) || localIface(src) >= 0) { count(C_IP_MARTIAN); pktFree(b); return; }
+  if (isMartianSource(src) || isAnyBroadcast(src) || localIface(src) >= 0) { count(C_IP_MARTIAN); pktFreeChain(b); return; }
   let bcast = dst == IP_BROADCAST || isSubnetBroadcast(ifx, dst);
   if (!bcast && localIface(dst) < 0) {
     if (isMulticast(dst)) count(C_IP_MCAST); else count(C_IP_NOT_LOCAL);
-    pktFree(b);
+    pktFreeChain(b);
     return;
   }
   store<u32>(b, <u32>ip, PKT_A);
   // Only the defined flag bits: bit 31 of this word is ours (broadcast), and reserved bits mean nothing.
   store<u32>(b, ifx | ((flags & RX_FLAGS) << 16) | (bcast ? 0x80000000 : 0), PKT_D);
   let frag = ld16(ip + IP_FRAG);
-  if (frag & (IP_MF | IP_OFFMASK)) {
+  if (load<u32>(b, PKT_NEXT)) {
+    // A large segment over several buffers (a GSO frame from the link): never a fragment, only TCP or UDP.
+    let proto = <u32>load<u8>(ip, IP_PROTO);
+    if ((frag & (IP_MF | IP_OFFMASK)) || (proto != PROTO_TCP && proto != PROTO_UDP)) {
+      count(C_IP_CHAIN_BAD); pktFreeChain(b); return;
+    }
+    store<u32>(b, <u32>(ip + hlen), PKT_DATA);
+    store<u32>(b, len - hlen, PKT_LEN);
+    pktTrim(b, tot - hlen);
+  } else if (frag & (IP_MF | IP_OFFMASK)) {
     b = reasmInput(b, ip, hlen, tot, frag);
     if (!b) return;
   } else {
@@ -104,8 +117,12 @@ export function ipRoute(dst: u32): bool {
 }
 
 /** Finishes and sends a datagram built at f by ipBegin, along the route
- * last found by ipRoute. Returns 0 or a negative errno. */
-export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df: bool, ttl: u32): i32 {
+ * last found by ipRoute. txFlags: FRAME_CSUM_PARTIAL when the L4 checksum
+ * is left to the link, with FRAME_GSO (and gso, the segment size) for a TCP
+ * segment the link cuts up: it may then exceed the MTU, up to the
+ * interface's GSO limit. Returns 0 or a negative errno. */
+export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df: bool, ttl: u32,
+  txFlags: u32 = 0, gso: u32 = 0): i32 {
   let ip = f + ETH_HLEN;
   let tot = IP_HLEN + l4len;
   store<u8>(ip, 0x45, IP_VIHL);
@@ -124,18 +141,19 @@ export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df:
   st16(f + ETH_TYPE, ETHERTYPE_IPV4);
   count(C_IP_TX);
   let mtu = ifMtu(rtIfx);
-  if (tot <= mtu) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop); return 0; }
+  if (tot <= mtu) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags & ~FRAME_GSO, 0); return 0; }
+  if ((txFlags & FRAME_GSO) && tot <= ifGsoMax(rtIfx)) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags, gso); return 0; }
   if (df) { count(C_IP_FRAG_DF); return E_MSGSIZE; }
   return fragment(f, tot, mtu);
 }
 
-function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32): void {
+function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32, txFlags: u32, gso: u32): void {
   if (nexthop == IP_BROADCAST || isSubnetBroadcast(ifx, nexthop)) {
     store<u32>(f, 0xffffffff);
     store<u16>(f, 0xffff, 4);
-    txCommit(f, len, ifx);
+    txCommit(f, len, ifx | (txFlags << 16), gso);
   } else {
-    neighOutput(f, len, ifx, nexthop);
+    neighOutput(f, len, ifx, nexthop, txFlags, gso);
   }
 }
 
@@ -162,7 +180,7 @@ function fragment(f: usize, tot: u32, mtu: u32): i32 {
     store<u16>(ip + IP_CSUM, 0);
     st16(ip + IP_CSUM, finish(sumBytes(ip, IP_HLEN, 0)));
     count(C_IP_FRAG_TX);
-    linkOutput(g, ETH_HLEN + IP_HLEN + n, ifx, nexthop);
+    linkOutput(g, ETH_HLEN + IP_HLEN + n, ifx, nexthop, 0, 0);
     off += n;
     left -= n;
   }

@@ -7,8 +7,10 @@ import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, 
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
   ARP_REQUEST, ARP_REPLY } from '../wire/arp';
 import { isMartianSource } from '../wire/ipv4';
+import { csumComplete } from '../wire/checksum';
+import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
-import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL,
+import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
   C_ARP_DROPPED, C_NEIGH_EVICTED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
 import { emit, EV_UNREACHABLE } from '../base/events';
@@ -115,7 +117,7 @@ function sendArp(ifx: u32, oper: u32, tha: usize, tpa: u32, spa: u32): void {
   else { store<u32>(a + ARP_THA, 0); store<u16>(a + ARP_THA + 4, 0); }
   st32(a + ARP_TPA, tpa);
   memory.fill(a + ARP_LEN, 0, ETH_MIN - ETH_HLEN - ARP_LEN);
-  txCommit(f, ETH_MIN, ifx);
+  txCommit(f, ETH_MIN, ifx, 0);
   count(C_ARP_TX);
 }
 
@@ -147,13 +149,13 @@ function flush(e: usize): void {
 }
 
 /** Sends a frame (Ethernet source and type already written) to next hop ip
- * on ifx. The frame lives in the tx arena; if the neighbour is unresolved it
- * is copied into a packet buffer and queued. */
-export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32): void {
+ * on ifx, with its tx flags and GSO size. The frame lives in the tx arena; if
+ * the neighbour is unresolved it is copied into a packet buffer and queued. */
+export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32, gso: u32): void {
   let e = find(ip);
   if (e && load<u8>(e, E_STATE) == REACHABLE && load<i64>(e, E_TIME) > now) {
     copyMac(f + ETH_DST, e + E_MAC);
-    txCommit(f, len, ifx);
+    txCommit(f, len, ifx | (txFlags << 16), gso);
     return;
   }
   if (!e) e = claim(ip);
@@ -170,8 +172,11 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32): void {
     schedule(now + RETRY);
   }
   // Queue first: the request below reuses the arena space the frame is in.
-  if (<u32>load<u8>(e, E_QLEN) >= qmax || queued >= (nbufs >> 3)) count(C_ARP_QUEUE_FULL);
+  // A queued frame keeps no flags: it waits plain, so a GSO frame (larger than a buffer) cannot.
+  if (txFlags & FRAME_GSO) count(C_TX_GSO_DROP);
+  else if (<u32>load<u8>(e, E_QLEN) >= qmax || queued >= (nbufs >> 3)) count(C_ARP_QUEUE_FULL);
   else {
+    if (txFlags & FRAME_CSUM_PARTIAL) csumComplete(f);
     let b = pktAlloc();
     if (b) {
       memory.copy(b + BUF_DATA, f, len);

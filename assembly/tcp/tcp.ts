@@ -16,7 +16,7 @@ import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_OFF, TCP_FLAGS, TCP_WIN, TC
 import { PROTO_TCP, ipSrc, ipDst, IP_HLEN } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT, UNREACH_PROTO, UNREACH_NEEDFRAG } from '../wire/icmp';
 import { pktFree, pktFreeChain, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_A, PKT_B, PKT_C } from '../base/mem';
-import { SCB_IO, SCB_IO_CAP, SCB_FREE_COUNT, scbGet } from '../base/scb';
+import { SCB_IO, SCB_IO_CAP, SCB_FREE_COUNT, FRAME_CSUM_PARTIAL, FRAME_GSO, scbGet } from '../base/scb';
 import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRANS, C_TCP_RTO, C_TCP_FAST_RETRANS,
   C_TCP_OOO, C_TCP_OOO_DROP, C_TCP_DUP, C_TCP_PAWS, C_TCP_CHALLENGE_ACK, C_TCP_CHALLENGE_LIMITED, C_TCP_NO_PORT,
   C_TCP_COOKIE_TX, C_TCP_COOKIE_OK, C_TCP_COOKIE_BAD, C_TCP_LISTEN_DROP, C_TCP_TABLE_FULL, C_TCP_TW_RECLAIM,
@@ -25,7 +25,7 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRA
 import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { localIface, ifMtu, rtIfx, rtSrc } from '../iface/iface';
+import { localIface, ifMtu, ifGsoMax, ifCsumOffload, routeLookup, rtIfx, rtSrc } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
   T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
@@ -652,12 +652,21 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
       if (nsack) olen += 4 + (nsack << 3);
     }
   }
+  let hl = TCP_HLEN + olen;
+  let gso: u32 = 0;
   if (!syn && len > 0) {
     let room = g(k, T_MSS) + ((f0 & F_TS) ? 12 : 0);
     room = room > olen ? room - olen : 1;
-    if (len > room) { len = room; flags &= ~TH_FIN; }
+    if (len > room) {
+      // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit.
+      let gmax = ifGsoMax(rtIfx);
+      let most = gmax > IP_HLEN + hl ? (gmax - IP_HLEN - hl) / room * room : 0;
+      if (most > room) gso = room; else most = room;
+      if (len > most) { len = most; flags &= ~TH_FIN; }
+      if (len <= room) gso = 0;
+    }
   }
-  let hl = TCP_HLEN + olen;
+  let partial = ifCsumOffload(rtIfx);
   let f = ipBegin(hl + len);
   if (!f) { txBlocked = true; return -1; }
   let t = f + L4;
@@ -719,21 +728,26 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   }
   let sum = pseudoSum(laddr, raddr, PROTO_TCP, hl + len);
   if (len) {
-    // The payload's one copy, from the send ring into the frame, carries the checksum.
+    // The payload's one copy, from the send ring into the frame, carries the
+    // checksum, unless the link completes it (then it is a plain copy).
     let dst = t + hl;
     let off = seq - g(k, T_SB_SEQ);
     let done: u32 = 0;
     while (done < len) {
       let src = sbAddr(k, off + done);
       let n = min<u32>(sbContig, len - done);
-      let ps = copySum(dst + done, src, n, 0);
-      sum += (done & 1) ? <u64>swapSum(ps) : ps;
+      if (partial) memory.copy(dst + done, src, n);
+      else {
+        let ps = copySum(dst + done, src, n, 0);
+        sum += (done & 1) ? <u64>swapSum(ps) : ps;
+      }
       done += n;
     }
   }
-  sum = sumBytes(t, hl, sum);
-  st16(t + TCP_CSUM, finish(sum));
-  if (ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL) != 0) return -1;
+  if (partial) st16(t + TCP_CSUM, fold(sum));
+  else st16(t + TCP_CSUM, finish(sumBytes(t, hl, sum)));
+  let txFlags = partial ? FRAME_CSUM_PARTIAL | (gso ? FRAME_GSO : 0) : 0;
+  if (ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso) != 0) return -1;
   count(C_TCP_TX);
   countN(C_TCP_TX_BYTES, len);
   if (flags & TH_ACK) {
@@ -832,6 +846,15 @@ function finAcked(k: usize): bool {
 }
 
 /** Sends what the windows, Nagle and loss recovery allow, and the ACK owed. */
+/** The most new data one frame may carry towards the peer: one segment, or as
+ * many whole ones as the route's link cuts up itself (GSO). */
+function segMost(k: usize, mss: u32): u32 {
+  if (!routeLookup(g(k, T_RADDR))) return mss;
+  let gmax = ifGsoMax(rtIfx);
+  let hl = TCP_HLEN + (hasF(k, F_TS) ? 12 : 0);
+  return gmax > IP_HLEN + hl + mss ? (gmax - IP_HLEN - hl) / mss * mss : mss;
+}
+
 export function tcpOutput(k: usize): void {
   let st = state(k);
   if (st < S_ESTABLISHED) {
@@ -841,6 +864,7 @@ export function tcpOutput(k: usize): void {
   let canData = st == S_ESTABLISHED || st == S_CLOSE_WAIT || st == S_FIN_WAIT_1 || st == S_CLOSING || st == S_LAST_ACK;
   if (canData) {
     let mss = g(k, T_MSS);
+    let most = segMost(k, mss);
     let sbSeq = g(k, T_SB_SEQ);
     let end = sbSeq + g(k, T_SB_LEN);
     let fin = hasF(k, F_FIN_QUEUED);
@@ -895,7 +919,9 @@ export function tcpOutput(k: usize): void {
       let win = min<u32>(swnd, cwnd);
       let usable: u32 = seqGt(una + win, nxt) ? una + win - nxt : 0;
       let avail: u32 = seqGt(end, nxt) ? end - nxt : 0;
-      let len = min<u32>(min<u32>(avail, mss), usable);
+      let len = min<u32>(min<u32>(avail, most), usable);
+      // Several segments at once (GSO) are whole ones, but for the last of the data.
+      if (len > mss && len < avail) len -= len % mss;
       if (seqLt(nxt, smax)) {
         // Resending after a timeout: stop at the next SACKed range.
         let lim = nextSacked(k, nxt, smax);
@@ -988,7 +1014,9 @@ function connDrop(k: usize, err: u32): void {
   timerRemove(k);
   setTimer(k, T_T_RTX, NEVER); setTimer(k, T_T_DACK, NEVER); setTimer(k, T_T_KA, NEVER);
   sbFreeAll(k);
-  rxFreeAll(k);
+  // A clean end keeps what the host has yet to read (it may have shut down
+  // its side before reading to the end); an error discards it, as Linux does.
+  if (hasF(k, F_ATTACHED) && !err) rxFreeAllKeepRead(k); else rxFreeAll(k);
   s(k, T_STATE, S_CLOSED);
   if (hasF(k, F_ATTACHED)) {
     if (err) emit(EV_TCP_ERROR, idx(k), err, 0);
@@ -1017,7 +1045,8 @@ function enterTimeWait(k: usize): void {
   notify(k, EV_TCP_CLOSED, 0);
 }
 
-/** In TIME-WAIT the peer's data already read stays for the host; out-of-order data is useless. */
+/** After the peer's FIN (TIME-WAIT, or CLOSED while the host holds the socket)
+ * its in-order data stays for the host to read; out-of-order data is useless. */
 function rxFreeAllKeepRead(k: usize): void {
   queueFree(<usize>g(k, T_OOO_HEAD));
   s(k, T_OOO_HEAD, 0); s(k, T_OOO_BYTES, 0); s(k, T_OOO_BUFS, 0);
@@ -1775,7 +1804,8 @@ function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
     s(k, T_RCV_NXT, rnxt);
     if (dlen > 0 || hadOoo) {
       if (hadOoo) setF(k, F_ACKNOW);
-      let n = g(k, T_SEGS_UNACKED) + 1;
+      // A segment the link merged (GRO) counts as the full segments it holds.
+      let n = g(k, T_SEGS_UNACKED) + (dlen > g(k, T_RMSS) ? 2 : 1);
       s(k, T_SEGS_UNACKED, n);
       if (n >= 2 || (dlen < g(k, T_RMSS) >> 1 && hasF(k, F_ACKNOW))) setF(k, F_ACKNOW);
       else setF(k, F_DELACK);
@@ -1993,8 +2023,9 @@ export function tcpSendSpace(sd: i32): i32 {
   return <i32>n;
 }
 
-/** Publishes n bytes the host wrote at the address tcp_send_space gave. */
-export function tcpSendCommit(sd: i32, n: u32): i32 {
+/** Publishes n bytes the host wrote at the address tcp_send_space gave; with
+ * more, output waits for the rest (the next commit without it, or the poll). */
+export function tcpSendCommit(sd: i32, n: u32, more: bool): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
   if (hasF(k, F_FIN_QUEUED)) return E_PIPE;
@@ -2006,7 +2037,10 @@ export function tcpSendCommit(sd: i32, n: u32): i32 {
   if (nch == 0 || pos >= nch << CHUNK_SHIFT || n > CHUNK - within || len + n > g(k, T_SNDBUF)) return E_INVAL;
   s(k, T_SB_LEN, len + n);
   let st = state(k);
-  if (st == S_ESTABLISHED || st == S_CLOSE_WAIT) tcpOutput(k);
+  if (st == S_ESTABLISHED || st == S_CLOSE_WAIT) {
+    if (more) wantOutput(k);
+    else { outRemove(k); tcpOutput(k); }
+  }
   return <i32>n;
 }
 
@@ -2098,7 +2132,7 @@ export function tcpClose(sd: i32): i32 {
   clrF(k, F_ATTACHED | F_RD_EV | F_WR_WANT);
   waitRemove(k);
   let st = state(k);
-  if (st == S_CLOSED) { tcbFree(k); return 0; }
+  if (st == S_CLOSED) { rxFreeAll(k); tcbFree(k); return 0; }
   if (st == S_LISTEN) {
     // Children not yet accepted are reset.
     for (;;) {
@@ -2138,7 +2172,7 @@ export function tcpAbort(sd: i32): i32 {
   if (st >= S_SYN_RCVD && st != S_TIME_WAIT) sendRstFor(k);
   clrF(k, F_ATTACHED);
   waitRemove(k);
-  if (st == S_CLOSED) { tcbFree(k); return 0; }
+  if (st == S_CLOSED) { rxFreeAll(k); tcbFree(k); return 0; }
   if (st == S_LISTEN) { setF(k, F_ATTACHED); return tcpClose(sd); }
   connDrop(k, 0);
   return 0;

@@ -3,6 +3,9 @@
 // accumulator and swap once at the end. Partial sums (u64) chain across
 // pieces (pseudo-header, header, payload, fragments); a piece that starts at
 // an odd offset within the checksummed data must be byte-swapped by the caller.
+import { ld16, st16 } from './bytes';
+import { ETH_HLEN } from './ether';
+import { IP_VIHL, IP_LEN, IP_PROTO, PROTO_TCP } from './ipv4';
 
 /** Adds len bytes at p to a partial sum. */
 export function sumBytes(p: usize, len: usize, sum: u64): u64 {
@@ -87,4 +90,16 @@ export function copySum(dst: usize, src: usize, len: usize, sum: u64): u64 {
 // @ts-ignore: decorator
 @inline export function pseudoSum(src: u32, dst: u32, proto: u32, len: u32): u64 {
   return <u64>bswap<u32>(src) + <u64>bswap<u32>(dst) + <u64>bswap<u16>(<u16>proto) + <u64>bswap<u16>(<u16>len);
+}
+
+/** Completes the partial L4 checksum of the frame at f (FRAME_CSUM_PARTIAL),
+ * for a frame that has to wait in a buffer, where its flags are not kept. */
+export function csumComplete(f: usize): void {
+  let ip = f + ETH_HLEN;
+  let hlen = (<usize>load<u8>(ip, IP_VIHL) & 15) << 2;
+  let l4 = ip + hlen;
+  let at = l4 + (load<u8>(ip, IP_PROTO) == PROTO_TCP ? 16 : 6);
+  let n = <usize>ld16(ip + IP_LEN) - hlen;
+  let c = finish(sumBytes(l4, n, 0));
+  st16(at, c == 0 ? 0xffff : c);
 }

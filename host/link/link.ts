@@ -4,14 +4,26 @@
  * valid only during that call, so the receiver copies what it keeps. That
  * lets a switch hand one stack's transmit buffer straight to another stack,
  * which copies it once into its own wasm memory.
+ *
+ * Offloads, as virtio-net has them: a frame may leave its TCP/UDP checksum
+ * to whoever puts it on a wire (FRAME_CSUM_PARTIAL), and a TCP segment may
+ * be larger than the MTU, to be cut into segments of `gso` payload bytes on
+ * the way (FRAME_GSO). A link says what its `send` takes (`offload`); whoever
+ * attaches says what its `onFrame` takes (`rxOffload`); frames are segmented
+ * and checksummed in software only where one side cannot take them.
  */
 export interface Link {
   /** The largest IP packet the link carries (Ethernet payload), e.g. 1500. */
   readonly mtu: number;
-  /** Sends one frame (Ethernet header included, no FCS). */
-  send(frame: Uint8Array, flags?: number): void;
+  /** Sends one frame (Ethernet header included, no FCS); gso: the segment size of a FRAME_GSO frame. */
+  send(frame: Uint8Array, flags?: number, gso?: number): void;
   /** Called by the link for every frame it receives; set by whoever attaches. */
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null;
+  /** What `send` takes without segmenting or checksumming in software. Unset: plain frames only. */
+  readonly offload?: LinkOffload;
+  /** Set by whoever attaches, before frames flow: what `onFrame` may be handed.
+   * Unset: only plain frames (complete checksums, at most mtu + 14 bytes). */
+  rxOffload?: LinkOffload;
   /** Called once when the link goes away on its own (device removed, peer closed). */
   onDown?: ((err?: Error) => void) | null;
   /** Optional: pushes out frames a link batches (a TAP writes them in one go). */
@@ -19,6 +31,22 @@ export interface Link {
   close(): void;
 }
 
+export interface LinkOffload {
+  /** FRAME_CSUM_PARTIAL frames are taken as they are. */
+  csum: boolean;
+  /** The largest IP packet (bytes, at most 65535) taken whole as a FRAME_GSO frame; 0: none. */
+  gso: number;
+}
+
 /** Frame flag: the transport checksum is known good (set by links that
  * cannot corrupt, cleared by any middleware that may). */
 export const FRAME_CSUM_OK = 1;
+/** Frame flag: the TCP/UDP checksum field holds only the folded pseudo-header
+ * sum (addresses, protocol, L4 length), not complemented; the sum over the L4
+ * header and payload is still to be added (virtio's NEEDS_CSUM: it starts
+ * after the IP header, the field is at 16 for TCP and 6 for UDP). */
+export const FRAME_CSUM_PARTIAL = 4;
+/** Frame flag: one IPv4 TCP segment whose packet may exceed the MTU, always
+ * with FRAME_CSUM_PARTIAL, to be cut into segments of `gso` payload bytes
+ * (the last may be shorter). */
+export const FRAME_GSO = 8;

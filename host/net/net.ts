@@ -317,7 +317,8 @@ export class Socket extends Duplex implements TcpHandle {
         const at = stack.mem32[io];
         const take = Math.min(n, chunk.length - w.off);
         stack.mem8.set(take === chunk.length ? chunk : chunk.subarray(w.off, w.off + take), at);
-        c.tcp_send_commit(this.sd, take);
+        // More of this write to come: let the core send it in whole segments (MSG_MORE).
+        c.tcp_send_commit(this.sd, take, w.off + take < chunk.length || w.i + 1 < w.chunks.length ? 1 : 0);
         w.off += take;
         moved += take;
       }

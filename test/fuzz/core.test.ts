@@ -331,8 +331,8 @@ function diffLane(frames: number): LaneResult {
       ctx.index = i; ctx.batchStart = i; ctx.batch = [f];
       const off = r.u32();
       const jr = r.u32();
-      // Reserved descriptor flag bits (all but bit 0) must change nothing: only the third core sees them.
-      const flags = f.flags & 1, junkFlags = flags | ((off >>> 16) & 0xfffe);
+      // Reserved descriptor flag bits (all but bit 0 and bit 1, FRAME_MORE) must change nothing: only the third core sees them.
+      const flags = f.flags & 1, junkFlags = flags | ((off >>> 16) & 0xfffc);
       const got = [
         cores[0].rx(f.bytes, f.ifx, flags, Place.Start, Fill.Zero),
         // Fragments wait in reassembly, holding their buffer: only some take the last one, so it is free for the rest.

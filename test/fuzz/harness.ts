@@ -24,7 +24,7 @@ export const CFG = {
 const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'arpTx', 'rxBadIface', 'rxRunt', 'rxNotForUs',
   'rxEthertype', 'arpRx', 'ipRx', 'reasmOk', 'ipBadLen', 'ipBadVersion', 'ipBadHlen', 'ipBadChecksum', 'ipMartian', 'ipNotLocal',
   'ipMulticast', 'ipFragRx', 'udpRx', 'tcpRx', 'icmpRx', 'ipBadProto', 'icmpBad', 'icmpEchoRx', 'icmpEchoReplyRx', 'icmpUnreachRx',
-  'icmpOtherRx'] as const;
+  'icmpOtherRx', 'rxChainBad', 'ipChainBad'] as const;
 type CounterName = typeof COUNTERS[number];
 
 export const EV_UDP_READABLE = 1, EV_ECHO_REPLY = 2, EV_UNREACHABLE = 3, EV_UDP_ERROR = 4, EV_TCP = 16;
@@ -78,6 +78,9 @@ export class FuzzCore {
   accepted = 0;
   acceptedBytes = 0;
   badDescs = 0;
+  /** The last frame handed over said FRAME_MORE; chainBytes: the open chain's bytes so far. */
+  private chainOpen = false;
+  private chainBytes = 0;
   /** Frames that went flush against the end of linear memory. */
   atMemEnd = 0;
   txSeen = 0;
@@ -200,8 +203,8 @@ export class FuzzCore {
   desc(p: number, len: number, word: number): void {
     const n = this.w(S.RX_COUNT);
     if (n >= this.rxCap) throw new Error('rx ring full');
-    const d = (this.rxDesc >>> 2) + n * 3;
-    this.u32[d] = p; this.u32[d + 1] = len; this.u32[d + 2] = word >>> 0;
+    const d = (this.rxDesc >>> 2) + n * 4;
+    this.u32[d] = p; this.u32[d + 1] = len; this.u32[d + 2] = word >>> 0; this.u32[d + 3] = 0;
     this.setW(S.RX_COUNT, n + 1);
   }
 
@@ -228,8 +231,11 @@ export class FuzzCore {
     if (this.trace) console.log(`${this.label} rx @${at} len ${len} ifx ${ifx} flags ${flags} ${hexAt(this.u8, at, len)}`);
     if (at + len === this.memEnd) this.atMemEnd++;
     this.desc(at, len, (ifx & 0xffff) | ((flags & 0xffff) << 16));
-    this.accepted++;
+    // FRAME_MORE (flag bit 1) chains the next descriptor to this one: one frame for the counters.
+    if (!this.chainOpen) { this.accepted++; this.chainBytes = 0; }
     this.acceptedBytes += len;
+    this.chainBytes += len;
+    this.chainOpen = (flags & 2) !== 0;
     return at;
   }
 
@@ -237,6 +243,13 @@ export class FuzzCore {
 
   poll(now: number, sink: TxSink | null): number {
     if (this.trace) console.log(`${this.label} poll ${now}`);
+    if (this.chainOpen) {
+      // A chain still open at the end of the batch is refused as a bad descriptor.
+      this.accepted--;
+      this.acceptedBytes -= this.chainBytes;
+      this.badDescs++;
+      this.chainOpen = false;
+    }
     const d = this.ex.poll(now);
     this.afterCall(sink);
     return d;
@@ -252,7 +265,7 @@ export class FuzzCore {
     if (n > this.w(S.TX_CAP)) throw new FuzzFailure(`SCB_TX_COUNT ${n} > cap ${this.w(S.TX_CAP)}`);
     const base = this.w(S.TX_DESC) >>> 2;
     for (let i = 0; i < n; i++) {
-      const d = base + i * 3;
+      const d = base + i * 4;
       const p = this.u32[d], len = this.u32[d + 1], ifx = this.u32[d + 2];
       if (this.trace) console.log(`${this.label} tx @${p} len ${len} ifx ${ifx} ${hexAt(this.u8, p, len)}`);
       const err = this.checkTx(p, len, ifx);
@@ -411,10 +424,10 @@ export class FuzzCore {
     eq(c(k.txFrames), this.txSeen, 'txFrames vs tx descriptors read');
     eq(c(k.txBytes), this.txBytesSeen, 'txBytes vs tx bytes read');
     eq(c(k.arpTx), this.arpTxSeen, 'arpTx vs ARP frames sent');
-    eq(c(k.rxFrames), c(k.rxBadIface) + c(k.rxRunt) + c(k.rxNotForUs) + c(k.rxEthertype) + c(k.arpRx) + c(k.ipRx),
+    eq(c(k.rxFrames), c(k.rxBadIface) + c(k.rxRunt) + c(k.rxNotForUs) + c(k.rxEthertype) + c(k.arpRx) + c(k.ipRx) + c(k.rxChainBad),
       'rxFrames vs the sum of its outcomes');
     eq(c(k.ipRx) + c(k.reasmOk), c(k.ipBadLen) + c(k.ipBadVersion) + c(k.ipBadHlen) + c(k.ipBadChecksum) + c(k.ipMartian) +
-      c(k.ipNotLocal) + c(k.ipMulticast) + c(k.ipFragRx) + c(k.udpRx) + c(k.tcpRx) + c(k.icmpRx) + c(k.ipBadProto),
+      c(k.ipNotLocal) + c(k.ipMulticast) + c(k.ipFragRx) + c(k.udpRx) + c(k.tcpRx) + c(k.icmpRx) + c(k.ipBadProto) + c(k.ipChainBad),
       'ipRx + reasmOk vs the sum of its outcomes');
     eq(c(k.icmpRx), c(k.icmpBad) + c(k.icmpEchoRx) + c(k.icmpEchoReplyRx) + c(k.icmpUnreachRx) + c(k.icmpOtherRx), 'icmpRx vs its outcomes');
     if (c(k.reasmOk) > c(k.ipFragRx)) throw new FuzzFailure('more datagrams reassembled than fragments received');

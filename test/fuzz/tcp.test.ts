@@ -489,7 +489,7 @@ class Run {
         if (room !== n || a < this.c.pool - 0 && a < 1024 || a + room > this.c.memEnd) throw new FuzzFailure(`tcp_send_space: [${a}, +${room}) for ${n}`);
         const w = 1 + r.int(Math.min(room, r.int(3) === 0 ? room : 3000));
         this.c.u8.fill(r.int(256), a, a + w);
-        const c = this.call(() => ex.tcp_send_commit(cn.sd, w));
+        const c = this.call(() => ex.tcp_send_commit(cn.sd, w, 0));
         if (c !== w) throw new FuzzFailure(`tcp_send_commit(${w}) after send_space ${n}: ${c}`);
       }
     } else if (k < 70) this.call(() => ex.tcp_shutdown(cn.sd));

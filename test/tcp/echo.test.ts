@@ -32,4 +32,27 @@ test('connect, echo, close both ways', async () => {
   assert.is(a.stats().tcpChunksUsed, 0);
 });
 
+test('data the peer sent before its FIN can still be read after our own FIN is acknowledged', async () => {
+  const { clock, a, b } = pair();
+  const body = Buffer.alloc(300_000, 0x61);
+  const srv = b.net.createServer((s: Socket) => { s.end(body); });
+  srv.listen(7);
+  const c = a.net.connect({ port: 7, host: '10.0.0.2' });
+  c.pause();
+  let closed = false;
+  c.on('close', () => { closed = true; });
+  await settle(clock, () => c.info()?.state === 'CLOSE_WAIT', 10_000, 'the peer\'s FIN');
+  // Unread data in CLOSE-WAIT; our FIN goes out and is acknowledged: the connection is CLOSED.
+  c.end();
+  await settle(clock, () => c.info()?.state === 'CLOSED', 10_000, 'our FIN acknowledged');
+  assert.is(c.info()?.recvQueued, body.length, 'the unread data is kept');
+  const got: Buffer[] = [];
+  c.on('data', (d: Buffer) => got.push(d));
+  c.resume();
+  await settle(clock, () => closed, 10_000, 'close');
+  assert.is(Buffer.concat(got).length, body.length, 'every byte read');
+  srv.close();
+  await settle(clock, () => a.stats().buffersFree === a.stats().buffers, 10_000, 'buffers back');
+});
+
 test.run();

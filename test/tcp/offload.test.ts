@@ -1,0 +1,99 @@
+// Offloads between two stacks: over a link that takes partial checksums and
+// large segments, TCP sends segments of up to 64 KiB whole (GSO), the receiver
+// takes each over several buffers, and every byte arrives; without offloads
+// the same link carries only plain, fully checksummed frames.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { Stack } from '../../host/stack.ts';
+import { VirtualClock } from '../../host/clock.ts';
+import { FRAME_CSUM_PARTIAL, FRAME_GSO, type Link, type LinkOffload } from '../../host/link/link.ts';
+import { settle } from './helpers.ts';
+import { cksum, get16, pseudo, get32 } from '../helpers/frames.ts';
+
+const MiB = 1 << 20;
+
+/** One end of a cable between two stacks that records what crosses it. */
+class End implements Link {
+  peer!: End;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
+  rxOffload?: LinkOffload;
+  sent: { len: number; flags: number; gso: number; csumOk: boolean }[] = [];
+  constructor(readonly mtu: number, readonly offload?: LinkOffload) {}
+  send(frame: Uint8Array, flags = 0, gso = 0): void {
+    this.sent.push({ len: frame.length, flags, gso, csumOk: flags & FRAME_CSUM_PARTIAL ? true : tcpChecksumOk(frame) });
+    this.peer.onFrame?.(frame, flags, gso);
+  }
+  close(): void {}
+}
+
+function tcpChecksumOk(f: Uint8Array): boolean {
+  if (f.length < 54 || get16(f, 12) !== 0x0800 || f[23] !== 6) return true;
+  const ihl = (f[14] & 15) * 4, tot = get16(f, 16);
+  const l4 = f.subarray(14 + ihl, 14 + tot);
+  return cksum(l4, pseudo(get32(f, 26), get32(f, 30), 6, l4.length)) === 0;
+}
+
+async function transfer(offload: LinkOffload | undefined, bytes: number, stackOffload = true) {
+  const clock = new VirtualClock();
+  const ea = new End(1500, offload), eb = new End(1500, offload);
+  ea.peer = eb; eb.peer = ea;
+  const a = Stack.createSync({ name: 'a', link: ea, address: '10.0.0.1/24', clock, seed: 1, offload: stackOffload });
+  const b = Stack.createSync({ name: 'b', link: eb, address: '10.0.0.2/24', clock, seed: 2, offload: stackOffload });
+  const data = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i += 4) data.writeUInt32LE((Math.imul(i, 2654435761) >>> 0), i);
+  const h = createHash('sha256');
+  let got = 0, ended = false;
+  const srv = b.net.createServer((s) => {
+    s.on('data', (d: Buffer) => { h.update(d); got += d.length; });
+    s.on('end', () => { ended = true; s.end(); });
+  });
+  srv.listen(80);
+  const c = a.net.connect({ port: 80, host: '10.0.0.2' });
+  c.on('connect', () => { c.end(data); });
+  await settle(clock, () => ended, 600_000, 'transfer');
+  assert.is(got, bytes);
+  assert.is(h.digest('hex'), createHash('sha256').update(data).digest('hex'), 'every byte intact');
+  const sa = a.stats(), sb = b.stats();
+  srv.close();
+  await a.close(); await b.close();
+  return { sent: ea.sent, sa, sb };
+}
+
+test('over a link with offloads, TCP sends segments of up to 64 KiB whole and the receiver chains them', async () => {
+  const { sent, sa, sb } = await transfer({ csum: true, gso: 65535 }, 8 * MiB);
+  const big = sent.filter((f) => f.flags & FRAME_GSO);
+  assert.ok(big.length > 0, 'GSO frames sent');
+  for (const f of big) {
+    assert.ok(f.len > 1514 && f.len <= 65535 + 14, `GSO frame of ${f.len} bytes`);
+    assert.ok(f.flags & FRAME_CSUM_PARTIAL, 'a GSO frame leaves its checksum partial');
+    assert.ok(f.gso > 0 && f.gso <= 1460, `segment size ${f.gso}`);
+  }
+  // Most of 8 MiB goes in frames near 64 KiB, not in 1448-byte segments.
+  assert.ok(sa.txFrames < 8 * MiB / 16384, `${sa.txFrames} frames for 8 MiB`);
+  assert.ok(sb.rxFrames < 8 * MiB / 16384, `${sb.rxFrames} frames received`);
+  assert.is(sb.rxChainBad, 0);
+  assert.is(sb.rxNoBuffer, 0);
+  assert.is(sb.buffersFree, sb.buffers, 'every buffer back in the pool');
+});
+
+test('a link that takes partial checksums but not large segments gets MTU-sized frames', async () => {
+  const { sent } = await transfer({ csum: true, gso: 0 }, 1 * MiB);
+  assert.ok(sent.every((f) => !(f.flags & FRAME_GSO) && f.len <= 1514), 'no frame over the MTU');
+  assert.ok(sent.some((f) => f.flags & FRAME_CSUM_PARTIAL), 'checksums left partial');
+});
+
+test('without offloads (the link has none, or the stack declines them) every frame is plain and checksummed', async () => {
+  for (const [off, use] of [[undefined, true], [{ csum: true, gso: 65535 }, false]] as const) {
+    const { sent } = await transfer(off, 1 * MiB, use);
+    assert.ok(sent.every((f) => !(f.flags & (FRAME_GSO | FRAME_CSUM_PARTIAL)) && f.len <= 1514), 'plain frames only');
+    assert.ok(sent.every((f) => f.csumOk), 'every TCP checksum complete and right');
+  }
+});
+
+test('a bad offload declaration is refused with a clear error', () => {
+  const link = new End(1500, { csum: false, gso: 65535 });
+  assert.throws(() => Stack.createSync({ name: 'x', link, address: '10.0.0.1/24', clock: new VirtualClock() }), /if_offload|EINVAL|offload/);
+});
+
+test.run();
