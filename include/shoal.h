@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define SHOAL_ABI_VERSION 1        /* the SCB's ABI_VERSION word after init() */
+#define SHOAL_ABI_VERSION 2        /* the SCB's ABI_VERSION word after init() */
 
 typedef struct shoal shoal_t;       /* one instance of the core; defined by the embedder */
 
@@ -44,6 +44,10 @@ uint32_t shoal_scb(shoal_t *s);
 int32_t shoal_init(shoal_t *s);
 /* Adds an interface, returns its index. MAC: bytes 0-1 in mac_hi, bytes 2-5 in mac_lo (SHOAL_MAC_*). */
 int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu);
+/* What the link under ifx takes (§6 "Offloads"): csum 1 lets TCP send SHOAL_FRAME_CSUM_PARTIAL
+ * frames; gso_max > 0 (<= 65535 bytes of IP packet, needs csum 1) SHOAL_FRAME_GSO ones too.
+ * Without it (or with 0, 0): plain frames only. 0 or -SHOAL_EINVAL. */
+int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max);
 /* Adds addr/prefix_len to interface ifx (and its connected route). */
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len);
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr);
@@ -92,8 +96,10 @@ int32_t shoal_tcp_accept(shoal_t *s, int32_t lsd);
 /* Free send space: io words 0, 1 = (address, contiguous bytes, at most SHOAL_TCP_CHUNK); returns
  * the bytes (0: full, SHOAL_EV_TCP_WRITABLE follows). Allowed from tcp_connect on. */
 int32_t shoal_tcp_send_space(shoal_t *s, int32_t sd);
-/* Publishes n bytes written at the address tcp_send_space gave (n <= what it returned). */
-int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n);
+/* Publishes n bytes written at the address tcp_send_space gave (n <= what it returned).
+ * more 1: more bytes follow at once (MSG_MORE): output waits for a commit with more 0, or the
+ * next poll, and goes out in whole segments; more 0: the core may transmit now. */
+int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n, uint32_t more);
 /* Up to max received bytes as shoal_seg_t records in the io area, in stream order (loans:
  * valid until the next call, which frees them); returns the record count (0: nothing queued). */
 int32_t shoal_tcp_recv(shoal_t *s, int32_t sd, uint32_t max);
@@ -186,16 +192,22 @@ uint8_t *shoal_memory(shoal_t *s);
 
 /* ---- Rings and records in linear memory (§6, §7) ---------------------- */
 
-/* An rx or tx descriptor: 12 bytes. */
+/* An rx or tx descriptor: 16 bytes. */
 typedef struct shoal_desc {
   uint32_t ptr;    /* address of the frame's first byte (Ethernet header, no FCS) */
-  uint32_t len;    /* frame bytes */
+  uint32_t len;    /* frame bytes (in this buffer, for a frame over several: SHOAL_FRAME_MORE) */
   uint32_t word;   /* interface index | flags << 16 */
+  uint32_t gso;    /* tx: payload bytes per segment of a SHOAL_FRAME_GSO frame, else 0; rx: reserved, write 0 */
 } shoal_desc_t;
+#define SHOAL_DESC_BYTES 16
 #define SHOAL_DESC_WORD(ifx, flags) ((uint32_t)(ifx) | ((uint32_t)(flags) << 16))
 #define SHOAL_DESC_IFX(word)        ((word) & 0xffffu)
 #define SHOAL_DESC_FLAGS(word)      ((word) >> 16)
-#define SHOAL_FRAME_CSUM_OK 1       /* rx flag: the transport checksum is known good (the link cannot corrupt) */
+/* Frame flags (docs/ABI.md §6); other bits are reserved (0). The tx ones appear only after if_offload. */
+#define SHOAL_FRAME_CSUM_OK      1  /* rx: the transport checksum is known good (the link cannot corrupt) */
+#define SHOAL_FRAME_MORE         2  /* rx: the next descriptor continues this frame (IPv4 TCP/UDP only, headers in the first) */
+#define SHOAL_FRAME_CSUM_PARTIAL 4  /* tx: the TCP/UDP checksum field holds the folded pseudo-header sum, not complemented */
+#define SHOAL_FRAME_GSO          8  /* tx: one IPv4 TCP segment over the MTU, to be cut at gso payload bytes (with CSUM_PARTIAL) */
 
 /* An event: 16 bytes. */
 typedef struct shoal_event {
@@ -299,7 +311,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 87          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+#define SHOAL_NCOUNTERS 90          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88) and txGsoDrop (89). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

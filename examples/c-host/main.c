@@ -54,7 +54,8 @@ static void drain(node_t *n) {
   uint32_t ntx = scb_get(n, SHOAL_SCB_TX_COUNT), txd = scb_get(n, SHOAL_SCB_TX_DESC);
   for (uint32_t i = 0; i < ntx; i++) {
     shoal_desc_t d;
-    memcpy(&d, n->mem + txd + 12 * i, sizeof d);
+    memcpy(&d, n->mem + txd + SHOAL_DESC_BYTES * i, sizeof d);
+    /* No if_offload call here, so every frame is plain: flags 0, complete checksums, at most the MTU. */
     if (d.len > MAX_FRAME || n->nout >= QUEUE) continue;   /* a real link would count this drop */
     frame_t *f = &n->out[n->nout++];
     f->len = d.len;
@@ -84,8 +85,8 @@ static int deliver(node_t *n, const frame_t *f) {
   scb_set(n, SHOAL_SCB_FREE_COUNT, free - 1);
   uint32_t at = buf + scb_get(n, SHOAL_SCB_BUF_DATA);
   memcpy(n->mem + at, f->data, f->len);
-  shoal_desc_t d = { at, f->len, SHOAL_DESC_WORD(0, 0) };   /* interface 0; flags 0: the core checks checksums */
-  memcpy(n->mem + scb_get(n, SHOAL_SCB_RX_DESC) + 12 * nrx, &d, sizeof d);
+  shoal_desc_t d = { at, f->len, SHOAL_DESC_WORD(0, 0), 0 };   /* interface 0; flags 0: the core checks checksums; gso 0 */
+  memcpy(n->mem + scb_get(n, SHOAL_SCB_RX_DESC) + SHOAL_DESC_BYTES * nrx, &d, sizeof d);
   scb_set(n, SHOAL_SCB_RX_COUNT, nrx + 1);
   return 1;
 }
@@ -285,7 +286,7 @@ static uint32_t tcp_write(node_t *n, int32_t sd, const uint8_t *p, uint32_t len)
     uint32_t at = rd32(n, scb_get(n, SHOAL_SCB_IO));   /* io word 0: address; word 1: contiguous bytes */
     uint32_t take = len - done < (uint32_t)room ? len - done : (uint32_t)room;
     memcpy(n->mem + at, p + done, take);
-    int32_t r = shoal_tcp_send_commit(n->s, sd, take);
+    int32_t r = shoal_tcp_send_commit(n->s, sd, take, 0);
     drain(n);
     if (r != (int32_t)take) die("tcp_send_commit", r);
     done += take;

@@ -20,7 +20,7 @@ struct shoal {
 };
 
 /* The layouts in shoal.h are the core's: 4-byte words, no padding. */
-_Static_assert(sizeof(shoal_desc_t) == 12, "rx/tx descriptor is 12 bytes");
+_Static_assert(sizeof(shoal_desc_t) == SHOAL_DESC_BYTES && SHOAL_DESC_BYTES == 16, "rx/tx descriptor is 16 bytes");
 _Static_assert(sizeof(shoal_event_t) == 16, "event is 16 bytes");
 _Static_assert(sizeof(shoal_udp_rec_t) == 16 && sizeof(shoal_seg_t) == 8, "udp_recv record layout");
 _Static_assert(sizeof(shoal_tcp_info_t) == 4 * SHOAL_TCP_INFO_WORDS, "tcp_info: one word per field");
@@ -61,6 +61,7 @@ uint8_t *shoal_memory(shoal_t *s) { return W2C(memory)(&s->inst)->data; }
 uint32_t shoal_scb(shoal_t *s) { return W2C(scb)(&s->inst); }
 int32_t shoal_init(shoal_t *s) { return (int32_t)W2C(init)(&s->inst); }
 int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu) { return (int32_t)W2C(if_add)(&s->inst, mac_hi, mac_lo, mtu); }
+int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max) { return (int32_t)W2C(if_offload)(&s->inst, ifx, csum, gso_max); }
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len) { return (int32_t)W2C(addr_add)(&s->inst, ifx, addr, prefix_len); }
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr) { return (int32_t)W2C(addr_del)(&s->inst, addr); }
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx) { return (int32_t)W2C(route_add)(&s->inst, dst, prefix_len, gw, ifx); }
@@ -81,7 +82,7 @@ int32_t shoal_tcp_listen(shoal_t *s, int32_t sd, uint32_t addr, uint32_t port, u
 int32_t shoal_tcp_connect(shoal_t *s, int32_t sd, uint32_t raddr, uint32_t rport, uint32_t laddr, uint32_t lport) { return (int32_t)W2C(tcp_connect)(&s->inst, (uint32_t)sd, raddr, rport, laddr, lport); }
 int32_t shoal_tcp_accept(shoal_t *s, int32_t lsd) { return (int32_t)W2C(tcp_accept)(&s->inst, (uint32_t)lsd); }
 int32_t shoal_tcp_send_space(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_send_space)(&s->inst, (uint32_t)sd); }
-int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n) { return (int32_t)W2C(tcp_send_commit)(&s->inst, (uint32_t)sd, n); }
+int32_t shoal_tcp_send_commit(shoal_t *s, int32_t sd, uint32_t n, uint32_t more) { return (int32_t)W2C(tcp_send_commit)(&s->inst, (uint32_t)sd, n, more); }
 int32_t shoal_tcp_recv(shoal_t *s, int32_t sd, uint32_t max) { return (int32_t)W2C(tcp_recv)(&s->inst, (uint32_t)sd, max); }
 int32_t shoal_tcp_shutdown(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_shutdown)(&s->inst, (uint32_t)sd); }
 int32_t shoal_tcp_close(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_close)(&s->inst, (uint32_t)sd); }

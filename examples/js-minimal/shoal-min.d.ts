@@ -7,6 +7,8 @@ export declare const CFG: Record<'POOL_BYTES' | 'MAX_FRAME' | 'UDP_SOCKS' | 'SEE
   'TCP_RCVBUF' | 'TCP_CHUNKS', number>;
 export declare const EV: Record<'UDP_READABLE' | 'ECHO_REPLY' | 'UNREACHABLE' | 'UDP_ERROR' | 'TCP_CONNECTED' | 'TCP_ACCEPT' |
   'TCP_READABLE' | 'TCP_WRITABLE' | 'TCP_FIN' | 'TCP_CLOSED' | 'TCP_ERROR', number>;
+/** Bytes per rx or tx descriptor (SHOAL_DESC_BYTES). */
+export declare const DESC_BYTES: number;
 /** tcp_info's word names, in order (shoal_tcp_info_t in include/shoal.h). */
 export declare const TCP_INFO: string[];
 /** State names by number (index 1: CLOSED … 11: TIME-WAIT). */

@@ -23,6 +23,9 @@ export const EV = {
   TCP_CONNECTED: 16, TCP_ACCEPT: 17, TCP_READABLE: 18, TCP_WRITABLE: 19, TCP_FIN: 20, TCP_CLOSED: 21, TCP_ERROR: 22,
 };
 const EAGAIN = 11;
+// Rx and tx descriptors (docs/ABI.md §6): 4 words: ptr, len, ifindex | flags << 16, gso.
+export const DESC_BYTES = 16;
+const DW = DESC_BYTES >>> 2;
 // tcp_info's io words, in order (include/shoal.h shoal_tcp_info_t, docs/ABI.md §9).
 export const TCP_INFO = ['state', 'laddr', 'lport', 'raddr', 'rport', 'flags', 'sndUna', 'sndNxt', 'rcvNxt', 'sndWnd',
   'cwnd', 'ssthresh', 'srttUs', 'rtoMs', 'mss', 'sndQueued', 'rcvQueued', 'oooQueued', 'wscale', 'sndMax', 'rcvWnd',
@@ -85,10 +88,11 @@ export class MiniStack {
     this.set(S.FREE_COUNT, free - 1);
     const at = buf + this.get(S.BUF_DATA);
     this.u8.set(frame, at);
-    const d = (this.get(S.RX_DESC) >>> 2) + 3 * n;
+    const d = (this.get(S.RX_DESC) >>> 2) + DW * n;
     this.u32[d] = at;
     this.u32[d + 1] = frame.length;
     this.u32[d + 2] = this.ifx;    // flags 0: the core verifies every checksum
+    this.u32[d + 3] = 0;           // gso: reserved on rx
     this.set(S.RX_COUNT, n + 1);
     return true;
   }
@@ -101,11 +105,13 @@ export class MiniStack {
     return this.deadline;
   }
 
-  /** After every call: copy out what the core sent, read its events, hand both rings back. */
+  /** After every call: copy out what the core sent, read its events, hand both rings back.
+   * This embedding never calls if_offload, so every tx frame is plain: flags 0,
+   * complete checksums, at most the MTU (no FRAME_CSUM_PARTIAL or FRAME_GSO). */
   drain() {
     const n = this.get(S.TX_COUNT), td = this.get(S.TX_DESC) >>> 2;
     for (let i = 0; i < n; i++) {
-      const p = this.u32[td + 3 * i], len = this.u32[td + 3 * i + 1];
+      const p = this.u32[td + DW * i], len = this.u32[td + DW * i + 1];
       this.tx.push(this.u8.slice(p, p + len));
     }
     this.set(S.TX_COUNT, 0);
@@ -210,7 +216,7 @@ export class MiniStack {
       const at = this.u32[this.get(S.IO) >>> 2];
       const take = Math.min(room, bytes.length - off);
       this.u8.set(bytes.subarray(off, off + take), at);
-      check(this.call('tcp_send_commit', sd, take), 'tcp_send_commit');
+      check(this.call('tcp_send_commit', sd, take, 0), 'tcp_send_commit');   // more 0: may go out now
       off += take;
     }
     return off;

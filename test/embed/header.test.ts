@@ -1,7 +1,8 @@
 // include/shoal.h, docs/ABI.md and the two artifacts must agree: every export
-// (name, parameter and result types), the SCB and CFG offsets, event numbers,
-// the counter count and the errno values. Adding an export to the core
-// without adding it to the header and the document fails here.
+// (name, parameter and result types), the SCB and CFG offsets, the descriptor
+// layout and frame flags, event numbers, the counters and the errno values.
+// Adding an export to the core without adding it to the header and the
+// document fails here.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ test('the header declares functions, and shoal_memory for the memory export', ()
   assert.ok(h.functions.size >= 18, `found ${h.functions.size} prototypes`);
   for (const n of ['scb', 'init', 'poll', 'udp_recv', '_initialize']) assert.ok(h.functions.has(n), n);
   assert.equal(sigText(h.functions.get('poll')!), '(f64) -> (f64)');
+  assert.equal(sigText(h.functions.get('if_offload')!), '(i32, i32, i32) -> (i32)', 'shoal_if_offload(s, ifx, csum, gso_max)');
 });
 
 test('zero-import core: exports match the header, imports nothing, has a start function', () => {
@@ -81,6 +83,20 @@ test('SCB and CFG offsets match assembly/base/scb.ts', () => {
   }
 });
 
+test('descriptors and frame flags match assembly/base/scb.ts', () => {
+  const ts = tsConstants([join(root, 'assembly/base/scb.ts')], /^(DESC_BYTES|FRAME_\w+)$/);
+  const bytes = ts.get('DESC_BYTES');
+  assert.is(bytes, 16, 'ABI 2: 16-byte descriptors');
+  assert.is(h.defines.get('DESC_BYTES'), bytes, 'SHOAL_DESC_BYTES');
+  assert.equal(h.structs.get('shoal_desc'), ['ptr', 'len', 'word', 'gso'], 'shoal_desc_t: ptr, len, word, gso');
+  assert.is(4 * h.structs.get('shoal_desc')!.length, bytes, 'shoal_desc_t has one uint32_t per descriptor word');
+  assert.is(min.DESC_BYTES, bytes, 'examples/js-minimal DESC_BYTES');
+  const flags = [...ts].filter(([k]) => k.startsWith('FRAME_'));
+  assert.ok(flags.length >= 4, `found ${flags.length} FRAME_ flags in scb.ts`);
+  for (const [k, v] of flags) assert.is(h.defines.get(k), v, `SHOAL_${k} should be ${v}`);
+  for (const [k, v] of h.defines) if (k.startsWith('FRAME_')) assert.is(ts.get(k), v, `SHOAL_${k} = ${v} is not in scb.ts`);
+});
+
 test('event numbers match the core', () => {
   const ts = tsConstants(tsFiles(join(root, 'assembly')), /^EV_/);
   assert.ok(ts.size >= 4);
@@ -91,6 +107,21 @@ test('event numbers match the core', () => {
 test('counter count matches assembly/base/counters.ts', () => {
   const ts = tsConstants([join(root, 'assembly/base/counters.ts')], /^C_COUNT$/);
   assert.is(h.defines.get('NCOUNTERS'), ts.get('C_COUNT'));
+});
+
+test('the counters the header says this ABI version added are the core\'s, at those indexes, and documented', () => {
+  const text = readFileSync(join(root, 'include/shoal.h'), 'utf8');
+  const line = new RegExp(`ABI ${h.defines.get('ABI_VERSION')} added ([^.]*)\\.`).exec(text);
+  assert.ok(line, `include/shoal.h says which counters ABI ${h.defines.get('ABI_VERSION')} added`);
+  const added = [...line![1].matchAll(/(\w+) \((\d+)\)/g)].map((m) => [m[1], Number(m[2])] as const);
+  assert.ok(added.length > 0);
+  const src = readFileSync(join(root, 'assembly/base/counters.ts'), 'utf8');
+  const names = /const NAMES = ([\s\S]*?);/.exec(src)![1].replace(/["+\s]/g, '').split(',');
+  const doc = readFileSync(join(root, 'docs/ABI.md'), 'utf8');
+  for (const [name, i] of added) {
+    assert.is(names[i], name, `counter ${i}`);
+    assert.ok(doc.includes('`' + name + '`'), `docs/ABI.md does not describe ${name}`);
+  }
 });
 
 test('errno values: every one the core returns is in the header, under its Linux name', () => {
@@ -161,7 +192,7 @@ test('docs/ABI.md names every export, every SCB word and every event', () => {
   const doc = readFileSync(join(root, 'docs/ABI.md'), 'utf8');
   for (const n of [...artifact(WASI).exports.keys()]) assert.ok(doc.includes('`' + n), `docs/ABI.md does not document ${n}`);
   for (const k of h.defines.keys()) {
-    if (/^(SCB_|CFG_|EV_)/.test(k)) assert.ok(doc.includes(k.replace(/^(SCB|CFG)_/, '')), `docs/ABI.md does not mention ${k}`);
+    if (/^(SCB_|CFG_|EV_|FRAME_)/.test(k)) assert.ok(doc.includes(k.replace(/^(SCB|CFG)_/, '')), `docs/ABI.md does not mention ${k}`);
   }
   for (const f of h.structs.get('shoal_tcp_info') ?? []) assert.ok(doc.includes('`' + f + '`'), `docs/ABI.md does not describe tcp_info's ${f}`);
   for (const f of h.structs.get('shoal_tcp_tables') ?? []) assert.ok(doc.includes('`' + f + '`'), `docs/ABI.md does not describe tcp_tables' ${f}`);
@@ -181,6 +212,13 @@ test('the running core agrees: ABI version, counters, io area', () => {
   assert.ok(w('IO_CAP') >= h.defines.get('IO_MIN')!);
   assert.is(w('MEM_END'), u32.buffer.byteLength, 'the pool ends at the end of memory');
   assert.is(w('POOL') + w('NBUFS') * w('BUF_SIZE'), w('MEM_END'));
+  // if_offload: 0 or -EINVAL, as the header says; GSO only with partial checksums.
+  const EINVAL = -h.defines.get('EINVAL')!;
+  assert.is(ex.if_offload(0, 1, 65535), EINVAL, 'no interface yet');
+  const ifx = ex.if_add(0x0200, 1, 1500);
+  assert.is(ifx, 0);
+  for (const [csum, gso] of [[0, 1], [2, 0], [1, 65536]]) assert.is(ex.if_offload(ifx, csum, gso), EINVAL, `if_offload(${ifx}, ${csum}, ${gso})`);
+  for (const [csum, gso] of [[1, 0], [1, 65535], [0, 0]]) assert.is(ex.if_offload(ifx, csum, gso), 0, `if_offload(${ifx}, ${csum}, ${gso})`);
 });
 
 test.run();
