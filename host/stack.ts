@@ -29,7 +29,7 @@ const CFG = {
 const EV_TCP = 16;
 const TCP_CHUNK = 16384;
 const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 } as const;
-/** Rx descriptor flag (docs/ABI.md §4): the next descriptor continues this frame. */
+/** Rx descriptor flag (docs/ABI.md §6): the next descriptor continues this frame. */
 const FRAME_MORE = 2;
 /** Descriptors: ptr, len, ifindex | flags << 16, gso (u32 words). */
 const DESC_WORDS = 4;
@@ -234,6 +234,7 @@ export class Stack {
     const r = c.init();
     if (r < 0) throw shoalError(r, 'init', r === -12 ? '(memory limit too small for the configured pools)' : '');
     this.views();
+    this.ioArea = Object.freeze({ ptr: this.w(S.IO), cap: this.w(S.IO_CAP) });
     const names = new Uint16Array(this.u8.buffer, this.w(S.NAMES), this.w(S.NAMES_BYTES) >>> 1);
     this.counterNames = String.fromCharCode(...names).split(',');
     ifaces.forEach((itf, i) => this.addInterface(itf, i));
@@ -306,8 +307,9 @@ export class Stack {
   private setW(off: number, v: number): void { this.u32[(this.scb + off) >>> 2] = v; }
   /** @internal */ get mem8(): Uint8Array { return this.u8; }
   /** @internal */ get mem32(): Uint32Array { return this.u32; }
-  /** @internal Address and size of the io area. */
-  get io(): { ptr: number; cap: number } { return { ptr: this.w(S.IO), cap: this.w(S.IO_CAP) }; }
+  /** @internal Address and size of the io area (fixed by init). */
+  get io(): { readonly ptr: number; readonly cap: number } { return this.ioArea; }
+  private ioArea = { ptr: 0, cap: 0 };
 
   /** A frame from link ifx: copied once into buffers the core posted, one
    * or, for a large segment the link merged (GSO), several in a chain. */
@@ -406,7 +408,7 @@ export class Stack {
     const lost = this.w(S.EV_LOST);
     if (n === 0 && lost === 0) return;
     const base = this.w(S.EV) >>> 2;
-    const evs = Array.from(this.u32.subarray(base, base + n * 4));
+    const evs = this.u32.slice(base, base + n * 4);   // a copy: handlers call the core, which reuses the ring
     this.setW(S.EV_COUNT, 0);
     this.setW(S.EV_LOST, 0);
     for (let i = 0; i < evs.length; i += 4) this.event(evs[i], evs[i + 1], evs[i + 2], evs[i + 3]);

@@ -73,7 +73,7 @@ export const ABI_VERSION: u32 = 2;
 
 // Descriptors: ptr, len, ifindex | flags << 16, gso (the segment size of a FRAME_GSO frame, else 0).
 export const DESC_BYTES: usize = 16;
-// Frame flags in a descriptor (docs/ABI.md §4), the virtio-net offloads in miniature.
+// Frame flags in a descriptor (docs/ABI.md §6), the virtio-net offloads in miniature.
 export const FRAME_CSUM_OK: u32 = 1;      // rx: the transport checksum is known good
 export const FRAME_MORE: u32 = 2;         // rx: the next descriptor continues this frame
 export const FRAME_CSUM_PARTIAL: u32 = 4; // tx: the L4 checksum field holds the folded pseudo-header sum only

@@ -142,7 +142,12 @@ export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df:
   count(C_IP_TX);
   let mtu = ifMtu(rtIfx);
   if (tot <= mtu) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags & ~FRAME_GSO, 0); return 0; }
-  if ((txFlags & FRAME_GSO) && tot <= ifGsoMax(rtIfx)) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags, gso); return 0; }
+  if ((txFlags & FRAME_GSO) && gso && tot <= ifGsoMax(rtIfx)) {
+    // Each segment the link cuts takes the next ID (as Linux does): skip past them.
+    ipId = (ipId + (tot - IP_HLEN) / gso) & 0xffff;
+    linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags, gso);
+    return 0;
+  }
   if (df) { count(C_IP_FRAG_DF); return E_MSGSIZE; }
   return fragment(f, tot, mtu);
 }
