@@ -152,7 +152,7 @@ async function veth(size: number): Promise<number> {
 /** A stack (10.84.0.2) on a TAP whose kernel side (10.84.0.1) is in a fresh namespace. */
 async function tapPeer(): Promise<{ k: Netns; tap: TapLink; stack: Stack; done(): Promise<void> }> {
   const k = ns('k');
-  const tap = await TapLink.open(`shbt${pid}`, { mtu: 1500 });
+  const tap = await TapLink.open(`shbt${pid}`, { mtu: 1500, offload: false }); // like the veth: offloads off
   k.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
   k.moveIn(tap.name);
   k.addAddress(tap.name, '10.84.0.1/24');

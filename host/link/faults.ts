@@ -256,8 +256,11 @@ class Direction {
   }
 }
 
+// No `offload`, and no rxOffload set on the inner link: only plain frames
+// (complete checksums, no GSO) pass through here, so corrupting one is seen
+// by the receiver's checksum, and no frame carries a gso size to keep.
 export class FaultLink implements Link {
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
   onDown: ((err?: Error) => void) | null = null;
   private readonly tx: Direction;
   private readonly rx: Direction;
@@ -273,7 +276,7 @@ export class FaultLink implements Link {
     this.tx = new Direction(opts.tx ?? {}, new Random(master.u32()), clock, maxHeld, this.dropped,
       (f, fl) => inner.send(f, fl), () => inner.flush?.());
     this.rx = new Direction(opts.rx ?? {}, new Random(master.u32()), clock, maxHeld, this.dropped,
-      (f, fl) => this.onFrame?.(f, fl ?? 0), () => {});
+      (f, fl) => this.onFrame?.(f, fl ?? 0, 0), () => {});
     inner.onFrame = (f, fl) => { if (!this.closed) this.rx.input(f, fl); };
     inner.onDown = (err) => this.onDown?.(err);
   }

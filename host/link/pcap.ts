@@ -92,8 +92,11 @@ export interface PcapOptions {
   snaplen?: number;
 }
 
+// No `offload`, and no rxOffload set on the inner link: only plain frames
+// pass, segmented and with complete checksums, so the file shows what a
+// wire would carry.
 class PcapLink implements Link {
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
   onDown: ((err?: Error) => void) | null = null;
   private readonly clock: Clock;
   private readonly epochMs: number;
@@ -109,7 +112,7 @@ class PcapLink implements Link {
     this.epochMs = opts.epochMs ?? (this.clock === realClock ? Date.now() - realClock.now() : 0);
     inner.onFrame = (f, fl) => {
       this.writer.write(f, this.epochMs + this.clock.now());
-      this.onFrame?.(f, fl);
+      this.onFrame?.(f, fl, 0);
     };
     inner.onDown = (err) => this.onDown?.(err);
   }

@@ -2,11 +2,18 @@
 // source addresses per port, forwards known unicast to one port, floods the
 // rest. Delivery is synchronous and borrowed: the receiving stack copies the
 // frame straight out of the sender's memory into its own.
-import type { Link } from './link.ts';
+//
+// Ports take every offload (link.ts): a large TCP segment or a partial
+// checksum crosses the switch whole to every port whose consumer takes it,
+// and is segmented or checksummed (offload.ts) only for those that do not.
+import type { Link, LinkOffload } from './link.ts';
+import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
+import { fits, normalize } from './offload.ts';
 
 export interface SwitchPortOptions { mtu?: number }
 
 const MAX_MACS = 4096;
+const TAKES_ALL: LinkOffload = Object.freeze({ csum: true, gso: 65535 });
 
 export class VirtualSwitch {
   readonly mtu: number;
@@ -25,15 +32,19 @@ export class VirtualSwitch {
     return p;
   }
 
-  /** Plugs an existing link (a TAP device, say) into a new port: the uplink. Returns a function that unplugs it. */
+  /** Plugs an existing link (a TAP device, say) into a new port: the uplink.
+   * The port hands the link what its `send` takes (`link.offload`), and takes
+   * whatever the link receives. Returns a function that unplugs it. */
   attach(link: Link): () => void {
     const p = new Port(this, link.mtu);
     this.ports.add(p);
-    p.onFrame = (frame, flags) => link.send(frame, flags);
+    p.rxOffload = link.offload;
+    p.onFrame = (frame, flags, gso) => link.send(frame, flags, gso);
     p.flushOut = () => link.flush?.();
-    link.onFrame = (frame, flags) => p.send(frame, flags);
+    link.rxOffload = p.offload;
+    link.onFrame = (frame, flags, gso) => p.send(frame, flags, gso);
     link.onDown = () => p.close();
-    return () => { link.onFrame = null; p.close(); };
+    return () => { link.onFrame = null; link.rxOffload = undefined; p.close(); };
   }
 
   stats(): { ports: number; macs: number; frames: number; flooded: number; dropped: number; tooBig: number } {
@@ -50,14 +61,14 @@ export class VirtualSwitch {
   private cDS = 0;
 
   /** @internal */
-  forward(from: Port, frame: Uint8Array, flags: number): void {
+  forward(from: Port, frame: Uint8Array, flags: number, gso: number): void {
     this.counters.frames++;
     if (frame.length < 14) { this.counters.dropped++; return; }
     const d = (frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3];
     const s = (frame[8] << 24) | (frame[9] << 16) | (frame[10] << 8) | frame[11];
     const ds = (frame[4] << 24) | (frame[5] << 16) | (frame[6] << 8) | frame[7];
     if (from === this.cFrom && d === this.cD && s === this.cS && ds === this.cDS) {
-      this.deliver(this.cTo!, frame, flags);
+      this.deliver(this.cTo!, frame, flags, gso);
       return;
     }
     const src = mac(frame, 6);
@@ -67,18 +78,21 @@ export class VirtualSwitch {
       if (to) {
         if (to !== from) {
           if (!(frame[6] & 1)) { this.cFrom = from; this.cTo = to; this.cD = d; this.cS = s; this.cDS = ds; }
-          this.deliver(to, frame, flags);
+          this.deliver(to, frame, flags, gso);
         }
         return;
       }
     }
     this.counters.flooded++;
-    for (const p of this.ports) if (p !== from) this.deliver(p, frame, flags);
+    for (const p of this.ports) if (p !== from) this.deliver(p, frame, flags, gso);
   }
 
-  private deliver(to: Port, frame: Uint8Array, flags: number): void {
-    if (frame.length > to.mtu + 14) { this.counters.tooBig++; return; }
-    to.onFrame?.(frame, flags);
+  private deliver(to: Port, frame: Uint8Array, flags: number, gso: number): void {
+    if (frame.length > to.mtu + 14 && !fits(frame, flags, gso, to.mtu)) { this.counters.tooBig++; return; }
+    const cb = to.onFrame;
+    if (cb === null) return;
+    if (!(flags & (FRAME_CSUM_PARTIAL | FRAME_GSO))) cb(frame, flags, 0);
+    else if (!normalize(frame, flags, gso, to.rxOffload, to.mtu, cb)) this.counters.dropped++;
   }
 
   private learn(src: number, port: Port): void {
@@ -96,7 +110,7 @@ export class VirtualSwitch {
     for (const [k, v] of this.macs) if (v === p) this.macs.delete(k);
   }
 
-  /** @internal A frame larger than a port's MTU, going in or out. */
+  /** @internal A frame (or its segments) larger than a port's MTU, going in or out. */
   tooBig(): void { this.counters.tooBig++; }
 
   /** @internal Flushes batching uplinks once a burst is through. */
@@ -104,15 +118,17 @@ export class VirtualSwitch {
 }
 
 class Port implements Link {
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  readonly offload = TAKES_ALL;
+  rxOffload: LinkOffload | undefined = undefined;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
   onDown: ((err?: Error) => void) | null = null;
   flushOut: (() => void) | null = null;
   private open = true;
   constructor(private readonly sw: VirtualSwitch, readonly mtu: number) {}
-  send(frame: Uint8Array, flags = 0): void {
+  send(frame: Uint8Array, flags = 0, gso = 0): void {
     if (!this.open) return;
-    if (frame.length > this.mtu + 14) { this.sw.tooBig(); return; }
-    this.sw.forward(this, frame, flags);
+    if (frame.length > this.mtu + 14 && !fits(frame, flags, gso, this.mtu)) { this.sw.tooBig(); return; }
+    this.sw.forward(this, frame, flags, gso);
   }
   flush(): void { this.sw.flushAll(); }
   close(): void {

@@ -17,8 +17,9 @@ import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Link } from './link.ts';
-import { FRAME_CSUM_OK } from './link.ts';
+import type { Link, LinkOffload } from './link.ts';
+import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
+import { completeChecksum, csumOffset, l4Start, normalize, tcpHeaderEnd } from './offload.ts';
 
 interface Opened { handle: object; name: string; vnetHdr: boolean; offload: number; features: number }
 interface Addon {
@@ -32,12 +33,12 @@ interface Addon {
 }
 
 // <linux/if_tun.h> offload bits (TUNSETOFFLOAD).
-const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04;
+const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02;
 // struct virtio_net_hdr (10 bytes, native byte order for a legacy TAP):
 // flags u8, gso_type u8, hdr_len u16, gso_size u16, csum_start u16, csum_offset u16.
 const VNET_HDR = 10;
 const VNET_F_NEEDS_CSUM = 1, VNET_F_DATA_VALID = 2;
-const VNET_GSO_NONE = 0;
+const VNET_GSO_NONE = 0, VNET_GSO_TCPV4 = 1;
 const LE = endianness() === 'LE';
 
 const RX_BATCH = 64;                // frames per wake-up, at most
@@ -48,6 +49,7 @@ const TX_BYTES = 256 * 1024;        // bytes per writeBatch, at most (> one larg
 const ETH_OVERHEAD = 18;            // Ethernet header + one VLAN tag
 const MIN_FRAME = 14;
 const MAX_MTU = 65535;
+const MAX_GSO_FRAME = 14 + 65535;   // a FRAME_GSO frame: one IP packet of at most 64 KiB
 
 const ADDON = 'shoal_tap.node';
 let addon: Addon | null = null;
@@ -101,27 +103,25 @@ export interface TapOptions {
   /** Largest IP packet the link carries (default 1500). Does not change the kernel side's MTU. */
   mtu?: number | undefined;
   /**
-   * Ask the kernel for virtio-net headers and offloads (default false).
-   * Checksum offload (TUN_F_CSUM) is always asked for: the kernel may then
-   * hand over frames whose TCP/UDP checksum is only partial, and this link
-   * completes it (csum_start/csum_offset) before `onFrame`, so the stack
-   * never sees the difference. TSO (TUN_F_TSO4|TSO6) is asked for only when
-   * `mtu` is 65535: the kernel then hands over GSO super-frames (up to 64 KiB)
-   * which are valid, if large, IP packets, and a stack that takes 65535-byte
-   * packets accepts them as they are — no segmentation here. With a smaller
-   * mtu those frames would be oversize, so TSO stays off and the kernel
-   * segments before the TAP. Frames we send carry an all-zero header: our
-   * checksums are complete, and the kernel still verifies them.
+   * Use the kernel's offloads, as a virtio-net NIC does (default true; false
+   * opts out): IFF_VNET_HDR with TUN_F_CSUM|TUN_F_TSO4, falling back to
+   * TUN_F_CSUM alone, then to none, where the kernel refuses. With TSO, IPv4
+   * TCP segments up to 64 KiB cross the device whole in one read()/write()
+   * at any mtu; with CSUM, checksums are left to whoever computes them anyway.
+   * Frames are segmented or their checksums completed here (offload.ts) only
+   * for a consumer that does not take them (`rxOffload`), and on send only
+   * what the kernel refused. TSO6 is not asked: FRAME_GSO is IPv4 TCP only,
+   * so an IPv6 super-frame could be neither passed on nor cut here.
    */
   offload?: boolean | undefined;
 }
 
-export interface TapOffload {
+/** What the kernel accepted; `csum` and `gso` are what `send` takes whole. */
+export interface TapOffload extends LinkOffload {
   /** The kernel accepted IFF_VNET_HDR: every frame carries a virtio_net_hdr. */
   vnetHdr: boolean;
-  csum: boolean;
+  /** TUN_F_TSO4: IPv4 TCP segments up to 64 KiB cross whole, both ways (gso is 65535). */
   tso4: boolean;
-  tso6: boolean;
 }
 
 export interface TapStats {
@@ -131,17 +131,22 @@ export interface TapStats {
   errors: number;
   /** Frames dropped here: sent after close, runt or over mtu, received with no onFrame or malformed. */
   drops: number;
-  /** Received frames whose partial checksum this link completed (offload). */
+  /** Received frames whose checksum the kernel left partial (it built them: nothing to verify). */
+  csumPartialIn: number;
+  /** Of those, the ones this link completed in software (for a consumer that takes no partial checksums). */
   csumCompleted: number;
-  /** Received GSO super-frames passed on whole (offload with TSO). */
+  /** GSO frames received from the kernel: passed up whole, or segmented here for a consumer that does not take them. */
   gsoIn: number;
+  /** GSO frames written to the kernel whole (it segments them where it has to). */
+  gsoOut: number;
 }
 
 export class TapLink implements Link {
   readonly name: string;
   readonly mtu: number;
   readonly offload: TapOffload;
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
+  rxOffload: LinkOffload | undefined = undefined;
   onDown: ((err?: Error) => void) | null = null;
   /** Set when the device went away on its own (the error given to onDown). */
   downError: Error | null = null;
@@ -161,7 +166,7 @@ export class TapLink implements Link {
   private flushScheduled = false;
   private readonly st: TapStats = {
     framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, readBatches: 0, writeBatches: 0,
-    errors: 0, drops: 0, csumCompleted: 0, gsoIn: 0,
+    errors: 0, drops: 0, csumPartialIn: 0, csumCompleted: 0, gsoIn: 0, gsoOut: 0,
   };
 
   /** Whether TAP can work here: the addon loads and /dev/net/tun exists
@@ -188,8 +193,8 @@ export class TapLink implements Link {
         { code: 'EINVAL' });
     }
     const a = loadAddon();
-    const want = opts.offload ? TUN_F_CSUM | (mtu >= MAX_MTU ? TUN_F_TSO4 | TUN_F_TSO6 : 0) : 0;
-    const o = a.open(name, !!opts.offload, want); // throws an Error with .code (EPERM, EBUSY, ENOENT…)
+    const offload = opts.offload !== false;
+    const o = a.open(name, offload, offload ? TUN_F_CSUM | TUN_F_TSO4 : 0); // throws an Error with .code (EPERM, EBUSY, ENOENT…)
     return new TapLink(a, o, mtu);
   }
 
@@ -199,26 +204,31 @@ export class TapLink implements Link {
     this.name = o.name;
     this.mtu = mtu;
     this.hdr = o.vnetHdr ? VNET_HDR : 0;
-    this.offload = {
-      vnetHdr: o.vnetHdr,
-      csum: (o.offload & TUN_F_CSUM) !== 0,
-      tso4: (o.offload & TUN_F_TSO4) !== 0,
-      tso6: (o.offload & TUN_F_TSO6) !== 0,
-    };
+    const tso4 = (o.offload & TUN_F_TSO4) !== 0;
+    this.offload = { csum: (o.offload & TUN_F_CSUM) !== 0, gso: tso4 ? MAX_MTU : 0, vnetHdr: o.vnetHdr, tso4 };
     this.maxFrame = mtu + ETH_OVERHEAD;
     a.start(this.handle, this.rx, this.rxLens, RX_RESERVE, (count, err) => this.onRead(count, err));
   }
 
   /** Queues a frame (copied now; the caller keeps its buffer). Written on the
-   * next turn of the event loop, or by flush(), with the rest of the batch. */
-  send(frame: Uint8Array, _flags = 0): void {
+   * next turn of the event loop, or by flush(), with the rest of the batch.
+   * What the kernel does not take (see `offload`) is segmented or checksummed first. */
+  send(frame: Uint8Array, flags = 0, gso = 0): void {
+    if (!(flags & (FRAME_CSUM_PARTIAL | FRAME_GSO))) this.queue(frame, 0, 0);
+    else if (!normalize(frame, flags, gso, this.offload, this.mtu, this.queue)) this.st.drops++;
+  }
+
+  private readonly queue = (frame: Uint8Array, flags: number, gso: number): void => {
     const len = frame.length;
-    if (this.closed || len < MIN_FRAME || len > this.maxFrame) { this.st.drops++; return; }
+    if (this.closed || len < MIN_FRAME || len > (flags & FRAME_GSO ? MAX_GSO_FRAME : this.maxFrame)) {
+      this.st.drops++;
+      return;
+    }
     const need = len + this.hdr;
     if (this.txCount === TX_BATCH || this.txPos + need > TX_BYTES) this.flush();
     if (this.closed) { this.st.drops++; return; } // the flush found the device gone
     const p = this.txPos;
-    if (this.hdr) this.tx.fill(0, p, p + this.hdr); // no offload asked: our checksums are complete
+    if (this.hdr && !this.vnetOut(p, frame, flags, gso)) { this.st.drops++; return; }
     this.tx.set(frame, p + this.hdr);
     this.txLens[this.txCount++] = need;
     this.txPos = p + need;
@@ -226,6 +236,26 @@ export class TapLink implements Link {
       this.flushScheduled = true;
       setImmediate(this.flushSoon);
     }
+  };
+
+  /** Writes the virtio_net_hdr of frame f at tx[p]: what the kernel is to
+   * finish. false for a partial checksum it could not be told where to put. */
+  private vnetOut(p: number, f: Uint8Array, flags: number, gso: number): boolean {
+    const tx = this.tx;
+    tx.fill(0, p, p + VNET_HDR); // complete checksums, one segment: nothing to ask
+    if (!(flags & FRAME_CSUM_PARTIAL)) return true;
+    const l4 = l4Start(f), at = l4 === 0 ? -1 : csumOffset(f, l4);
+    if (at < 0) return false;
+    tx[p] = VNET_F_NEEDS_CSUM;
+    putU16(tx, p + 6, l4);
+    putU16(tx, p + 8, at);
+    if (flags & FRAME_GSO) { // normalize checked it: IPv4 TCP, gso in 1..65535
+      tx[p + 1] = VNET_GSO_TCPV4;
+      putU16(tx, p + 2, tcpHeaderEnd(f));
+      putU16(tx, p + 4, gso);
+      this.st.gsoOut++;
+    }
+    return true;
   }
 
   private readonly flushSoon = (): void => {
@@ -259,40 +289,46 @@ export class TapLink implements Link {
       const len = lens[i]!;
       const start = off;
       off += len;
-      let flags = 0;
+      const frame = rx.subarray(start + hdr, start + len);
+      let flags = 0, gso = 0;
       if (hdr) {
-        flags = this.vnetIn(start, len);
+        flags = this.vnetIn(start, frame);
         if (flags < 0) { this.st.drops++; continue; }
+        if (flags & FRAME_GSO) { gso = getU16(rx, start + 4); this.st.gsoIn++; }
       }
       this.st.framesIn++;
       this.st.bytesIn += len - hdr;
       const cb = this.onFrame;
-      if (cb) cb(rx.subarray(start + hdr, start + len), flags);
-      else this.st.drops++;
+      if (!cb) this.st.drops++;
+      else if (!(flags & (FRAME_CSUM_PARTIAL | FRAME_GSO))) cb(frame, flags, 0);
+      else {
+        if (!this.rxOffload?.csum) this.st.csumCompleted++;
+        if (!normalize(frame, flags, gso, this.rxOffload, this.mtu, cb)) this.st.drops++;
+      }
     }
     if (err) this.down(err);
   }
 
-  /** Applies the virtio_net_hdr of the frame at rx[start, start+len): returns
-   * the frame flags, or -1 to drop it. */
-  private vnetIn(start: number, len: number): number {
+  /** Reads the virtio_net_hdr of frame f (at rx[start]): returns the frame's
+   * flags, or -1 to drop it. Frames the kernel built are FRAME_CSUM_OK: no
+   * wire lay between it and us to corrupt them. */
+  private vnetIn(start: number, f: Uint8Array): number {
     const rx = this.rx;
-    const vflags = rx[start]!, gso = rx[start + 1]!;
-    const flen = len - VNET_HDR;
-    if (flen < MIN_FRAME) return -1;
-    if (gso !== VNET_GSO_NONE) {
-      // Only sent when we asked for TSO, i.e. when a 64 KiB packet fits our mtu.
-      if (!this.offload.tso4 && !this.offload.tso6) return -1;
-      this.st.gsoIn++;
-    }
+    const vflags = rx[start]!, type = rx[start + 1]!;
+    if (f.length < MIN_FRAME) return -1;
+    // Only TCPV4 was asked for (TUN_F_TSO4), and it comes with NEEDS_CSUM.
+    if (type !== VNET_GSO_NONE && (type !== VNET_GSO_TCPV4 || !(vflags & VNET_F_NEEDS_CSUM))) return -1;
+    const gso = type === VNET_GSO_NONE ? 0 : FRAME_GSO;
     if (vflags & VNET_F_NEEDS_CSUM) {
-      const u16 = (p: number) => (LE ? rx[p]! | (rx[p + 1]! << 8) : (rx[p]! << 8) | rx[p + 1]!);
-      const cstart = u16(start + 6), coff = u16(start + 8);
-      const f = start + VNET_HDR;
-      if (cstart + coff + 2 > flen) return -1;
-      completeChecksum(rx, f + cstart, f + flen, f + cstart + coff);
+      this.st.csumPartialIn++;
+      const cstart = getU16(rx, start + 6), coff = getU16(rx, start + 8);
+      const l4 = l4Start(f);
+      if (l4 !== 0 && cstart === l4 && coff === csumOffset(f, l4)) return FRAME_CSUM_OK | FRAME_CSUM_PARTIAL | gso;
+      // Not where FRAME_CSUM_PARTIAL says (IPv6, a VLAN tag): complete it now, where the kernel says.
+      if (gso || cstart + coff + 2 > f.length) return -1;
+      completeChecksum(f, cstart, f.length, cstart + coff);
       this.st.csumCompleted++;
-      return FRAME_CSUM_OK; // the kernel built it locally: nothing on a wire to corrupt it
+      return FRAME_CSUM_OK;
     }
     return vflags & VNET_F_DATA_VALID ? FRAME_CSUM_OK : 0;
   }
@@ -335,16 +371,12 @@ export class TapLink implements Link {
   }
 }
 
-/** Completes a partial checksum as the kernel's skb_checksum_help does: the
- * field at `at` holds the pseudo-header sum; fold b[from, to) into it. */
-function completeChecksum(b: Uint8Array, from: number, to: number, at: number): void {
-  let sum = 0;
-  let i = from;
-  for (; i + 1 < to; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (i < to) sum += b[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  let c = ~sum & 0xffff;
-  if (c === 0) c = 0xffff; // 0 means "no checksum" to UDP; 0xffff is the same value
-  b[at] = c >>> 8;
-  b[at + 1] = c & 0xff;
+// virtio_net_hdr fields are in native byte order on a legacy TAP.
+function getU16(b: Uint8Array, at: number): number {
+  return LE ? b[at]! | (b[at + 1]! << 8) : (b[at]! << 8) | b[at + 1]!;
+}
+
+function putU16(b: Uint8Array, at: number, v: number): void {
+  b[at + (LE ? 0 : 1)] = v & 0xff;
+  b[at + (LE ? 1 : 0)] = v >>> 8;
 }

@@ -267,7 +267,7 @@ export function reassemble(frags: ParsedIp[]): Uint8Array {
  * kept (copied) in `sent`; `inject` hands a frame to the stack. With `arp`,
  * it answers ARP requests for those addresses at once, as hosts would. */
 export class TestLink implements Link {
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
   onDown: ((err?: Error) => void) | null = null;
   sent: Uint8Array[] = [];
   closed = false;
@@ -283,9 +283,9 @@ export class TestLink implements Link {
       if (mac) this.inject(arpReply(mac, p.tpa, p.sha, p.spa));
     }
   }
-  inject(frame: Uint8Array, flags = 0): void {
+  inject(frame: Uint8Array, flags = 0, gso = 0): void {
     if (!this.onFrame) throw new Error('TestLink: nothing attached');
-    this.onFrame(frame, flags);
+    this.onFrame(frame, flags, gso);
   }
   /** The frames sent since the last take(), parsed. */
   take(): Parsed[] {
@@ -298,16 +298,16 @@ export class TestLink implements Link {
 
 /** Wraps a link and records (copies of) every frame in each direction. */
 export class Sniff implements Link {
-  onFrame: ((frame: Uint8Array, flags: number) => void) | null = null;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
   onDown: ((err?: Error) => void) | null = null;
   tx: Uint8Array[] = [];
   rx: Uint8Array[] = [];
   constructor(private readonly inner: Link) {
-    inner.onFrame = (f, fl) => { this.rx.push(f.slice()); this.onFrame?.(f, fl); };
+    inner.onFrame = (f, fl, gso) => { this.rx.push(f.slice()); this.onFrame?.(f, fl, gso); };
     inner.onDown = (e) => this.onDown?.(e);
   }
   get mtu(): number { return this.inner.mtu; }
-  send(frame: Uint8Array, flags?: number): void { this.tx.push(frame.slice()); this.inner.send(frame, flags); }
+  send(frame: Uint8Array, flags?: number, gso?: number): void { this.tx.push(frame.slice()); this.inner.send(frame, flags, gso); }
   flush(): void { this.inner.flush?.(); }
   close(): void { this.inner.close(); }
   clear(): void { this.tx = []; this.rx = []; }

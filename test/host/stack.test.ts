@@ -144,7 +144,7 @@ test('close(): pending pings reject, sockets close, later calls fail cleanly, fr
   assert.ok(s.isClosed);
   await rejectsWith(() => s.ping('10.0.0.2'), () => true, 'ping after close');
   assert.throws(() => sock.send('x', 9, '10.0.0.2'), (e: Err) => e.code === 'ERR_SOCKET_DGRAM_NOT_RUNNING');
-  link.onFrame?.(udpFrame({ dstMac: s.macs[0], srcMac: '02:00:00:00:00:09', src: '10.0.0.9', dst: '10.0.0.1', sport: 1, dport: 9, payload: new Uint8Array(1) }), 0);
+  link.onFrame?.(udpFrame({ dstMac: s.macs[0], srcMac: '02:00:00:00:00:09', src: '10.0.0.9', dst: '10.0.0.1', sport: 1, dport: 9, payload: new Uint8Array(1) }), 0, 0);
   clock.runUntilIdle();
   await s.close();   // twice is fine
 });

@@ -4,8 +4,15 @@ import * as assert from 'uvu/assert';
 import { VirtualSwitch } from '../../host/link/switch.ts';
 import { Stack } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
-import type { Link } from '../../host/link/link.ts';
-import { TestLink, ether, drive, BROADCAST } from '../helpers/frames.ts';
+import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, FRAME_GSO } from '../../host/link/link.ts';
+import type { Link, LinkOffload } from '../../host/link/link.ts';
+import { withPcap } from '../../host/link/pcap.ts';
+import { withFaults } from '../../host/link/faults.ts';
+import { TestLink, ether, drive, BROADCAST, ipv4, ip4, put16, get16, get32, cksum, fold16, sum16, pseudo, PROTO_TCP } from '../helpers/frames.ts';
+import { settle } from '../tcp/helpers.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A switch port with a recorder: what arrives on it, by the tag in byte 14. */
 function port(sw: VirtualSwitch, mtu?: number) {
@@ -146,6 +153,163 @@ test('stacks on a jumbo switch send 8000-byte packets unfragmented; after learni
   assert.is(c.stats().rxFrames, before, 'unicast went only to b');
   assert.is(before, 1, 'c saw only the broadcast ARP request');
   await a.close(); await b.close(); await c.close();
+});
+
+// ---- offloads ---------------------------------------------------------------
+
+const PARTIAL = FRAME_CSUM_PARTIAL, GSO = FRAME_GSO;
+const TAKES_ALL: LinkOffload = { csum: true, gso: 65535 };
+
+/** A GSO frame as a stack makes it: one TCP segment of n payload bytes (no
+ * options), PSH|ACK, its checksum field holding the pseudo-header sum. */
+function gsoFrame(dst: string, src: string, n: number): Uint8Array {
+  const t = new Uint8Array(20 + n);
+  put16(t, 0, 40000); put16(t, 2, 80); t[12] = 0x50; t[13] = 0x18; put16(t, 14, 1000);
+  for (let i = 0; i < n; i++) t[20 + i] = (i * 7 + (i >> 9)) & 255;
+  const f = ether(dst, src, 0x0800, ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_TCP, payload: t, df: true }));
+  put16(f, 34 + 16, fold16(pseudo(ip4('10.0.0.1'), ip4('10.0.0.2'), PROTO_TCP, t.length)));
+  return f;
+}
+/** IP header and TCP checksums verify (checked with the test helpers, not offload.ts). */
+function verifies(f: Uint8Array): boolean {
+  const l4 = f.subarray(34, 14 + get16(f, 16));
+  return fold16(sum16(f.subarray(14, 34))) === 0xffff && cksum(l4, pseudo(get32(f, 26), get32(f, 30), PROTO_TCP, l4.length)) === 0;
+}
+/** A port whose consumer takes `rx` offloads, recording copies of what arrives. */
+function offloadPort(sw: VirtualSwitch, rx: LinkOffload | undefined, mtu?: number) {
+  const link = sw.connect(mtu ? { mtu } : {});
+  link.rxOffload = rx;
+  const got: { frame: Uint8Array; flags: number; gso: number }[] = [];
+  link.onFrame = (frame, flags, gso) => { got.push({ frame: frame.slice(), flags, gso }); };
+  return { link, got };
+}
+
+test('offloads: a GSO frame crosses whole to a consumer that takes it, as verified segments to one that does not', () => {
+  const sw = new VirtualSwitch();
+  const from = sw.connect();
+  assert.equal(from.offload, TAKES_ALL, 'ports take every offload');
+  const all = offloadPort(sw, TAKES_ALL), plain = offloadPort(sw, undefined), csumOnly = offloadPort(sw, { csum: true, gso: 0 });
+  const f = gsoFrame(mac(9), mac(1), 10_000); // unknown unicast: flooded to all three
+  from.send(f, FRAME_CSUM_OK | PARTIAL | GSO, 1460);
+  assert.is(all.got.length, 1);
+  assert.equal(all.got[0], { frame: f, flags: FRAME_CSUM_OK | PARTIAL | GSO, gso: 1460 }, 'whole, flags and gso as sent');
+  assert.is(plain.got.length, 7, '10000 bytes in segments of 1460');
+  const data: number[] = [];
+  plain.got.forEach(({ frame, flags, gso }, i) => {
+    assert.ok(frame.length <= 1514 && verifies(frame), `segment ${i} fits and verifies`);
+    assert.is(flags, FRAME_CSUM_OK);
+    assert.is(gso, 0);
+    assert.is(get32(frame, 38), i * 1460, 'sequence number');
+    assert.is(frame[47], i === 6 ? 0x18 : 0x10, 'PSH only on the last');
+    data.push(...frame.subarray(54));
+  });
+  assert.equal(data, [...f.subarray(54)], 'payload intact, in order');
+  assert.is(csumOnly.got.length, 7);
+  assert.ok(csumOnly.got.every((g) => g.flags === (FRAME_CSUM_OK | PARTIAL) && g.frame.length <= 1514));
+  // The sender's frame was lent, not changed.
+  assert.equal(f, gsoFrame(mac(9), mac(1), 10_000));
+  // Learned unicast (the cached fast path) too.
+  plain.link.send(ether(mac(1), mac(2), 0x88b5, new Uint8Array(46)));
+  plain.got.length = 0;
+  from.send(f, PARTIAL | GSO, 1460);
+  from.send(f, PARTIAL | GSO, 1460);
+  assert.is(plain.got.length, 14);
+  assert.ok(plain.got.every((g) => verifies(g.frame)));
+  assert.is(sw.stats().dropped, 0);
+  // A partial checksum alone is completed for a plain consumer.
+  const small = gsoFrame(mac(2), mac(1), 100);
+  plain.got.length = 0;
+  from.send(small, PARTIAL);
+  assert.is(plain.got.length, 1);
+  assert.ok(verifies(plain.got[0].frame));
+  assert.is(plain.got[0].flags, 0);
+  // Bad GSO input is dropped and counted.
+  from.send(small.subarray(0, 40), PARTIAL | GSO, 1460);
+  assert.is(sw.stats().dropped, 1);
+});
+
+test('offloads and MTU: a GSO frame passes when its segments fit a port, else it is too big', () => {
+  const sw = new VirtualSwitch();
+  const from = sw.connect();
+  const small = offloadPort(sw, TAKES_ALL), jumbo = offloadPort(sw, undefined, 9000);
+  const f = gsoFrame(BROADCAST, mac(1), 30_000); // headers: 20 + 20 bytes
+  from.send(f, PARTIAL | GSO, 1460); // 1460 + 40 = 1500: fits both
+  assert.equal([small.got.length, jumbo.got.length], [1, 21]);
+  from.send(f, PARTIAL | GSO, 1461); // segments of 1501 bytes: too big for the sender's own port
+  assert.equal([small.got.length, jumbo.got.length], [1, 21]);
+  assert.is(sw.stats().tooBig, 1);
+  const big = sw.connect({ mtu: 9000 });
+  big.send(f, PARTIAL | GSO, 8960); // fits the jumbo port only, too big for the two others
+  assert.equal([small.got.length, jumbo.got.length], [1, 25]);
+  assert.is(sw.stats().tooBig, 3);
+  big.send(f, PARTIAL, 0); // without FRAME_GSO a 30 KB frame is simply too big
+  assert.is(sw.stats().tooBig, 4);
+  big.send(f, PARTIAL | GSO, 0); // no segment size
+  assert.is(sw.stats().tooBig, 5);
+});
+
+test('offloads on an uplink: it is sent what its own offload takes, and its GSO frames are cut for plain ports', () => {
+  const sw = new VirtualSwitch();
+  const plain = offloadPort(sw, undefined);
+  class Up extends TestLink {
+    got: { len: number; flags: number; gso: number }[] = [];
+    rxOffload?: LinkOffload;
+    constructor(readonly offload?: LinkOffload) { super(); }
+    override send(frame: Uint8Array, flags = 0, gso = 0): void { this.got.push({ len: frame.length, flags, gso }); super.send(frame, flags); }
+  }
+  const tso = new Up(TAKES_ALL), none = new Up();
+  sw.attach(tso);
+  const unplug = sw.attach(none);
+  assert.equal(tso.rxOffload, TAKES_ALL, 'the switch takes whatever an uplink receives');
+  const f = gsoFrame(BROADCAST, mac(1), 5000);
+  plain.link.send(f, PARTIAL | GSO, 1000);
+  assert.equal(tso.got, [{ len: f.length, flags: PARTIAL | GSO, gso: 1000 }]);
+  assert.is(none.got.length, 5);
+  assert.ok(none.sent.every(verifies));
+  // From the uplink in: a plain port gets verified segments.
+  tso.inject(gsoFrame(mac(7), mac(50), 3000), PARTIAL | GSO, 1448);
+  assert.is(plain.got.length, 3);
+  assert.ok(plain.got.every((g) => verifies(g.frame)));
+  unplug();
+  assert.is(none.rxOffload, undefined);
+});
+
+test('stacks on a switch: bulk TCP crosses in GSO frames to a stack, and a stack behind pcap and faults gets only plain frames', async () => {
+  const clock = new VirtualClock();
+  const sw = new VirtualSwitch();
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-sw-'));
+  const file = join(dir, 'b.pcap');
+  const seen: number[] = [];
+  const portA = sw.connect();
+  const sendA = portA.send.bind(portA);
+  portA.send = (f, fl, g) => { if (fl! & GSO) seen.push(f.length); sendA(f, fl, g); };
+  const a = Stack.createSync({ name: 'a', link: portA, address: '10.0.0.1/24', clock, seed: 1 });
+  const bLink = withFaults(withPcap(sw.connect(), file, { clock }), { seed: 3, clock });
+  assert.is((bLink as Link).offload, undefined, 'wrappers advertise no offload');
+  const b = Stack.createSync({ name: 'b', link: bLink, address: '10.0.0.2/24', clock, seed: 2 });
+  const bytes = 1 << 20;
+  let got = 0, ended = false;
+  const srv = b.net.createServer((s) => { s.on('data', (d: Buffer) => { got += d.length; }); s.on('end', () => { ended = true; s.end(); }); });
+  srv.listen(80);
+  const c = a.net.connect({ port: 80, host: '10.0.0.2' });
+  c.on('connect', () => c.end(Buffer.alloc(bytes, 0x5a)));
+  await settle(clock, () => ended, 600_000, 'transfer');
+  srv.close();
+  await a.close(); await b.close();
+  assert.is(got, bytes);
+  assert.ok(seen.length > 0 && Math.max(...seen) > 1514, `a sent GSO frames (largest ${Math.max(0, ...seen)} B)`);
+  // The capture shows what a wire carries: no frame over the MTU, every TCP checksum complete.
+  const pcap = readFileSync(file);
+  let n = 0, tcp = 0;
+  for (let at = 24; at < pcap.length; n++) {
+    const len = pcap.readUInt32LE(at + 8);
+    const fr = new Uint8Array(pcap.subarray(at + 16, at + 16 + len));
+    at += 16 + len;
+    assert.ok(fr.length <= 1514, `captured frame of ${fr.length} B`);
+    if (get16(fr, 12) === 0x0800 && fr[23] === PROTO_TCP) { tcp++; assert.ok(verifies(fr), `frame ${n} checksums`); }
+  }
+  assert.ok(tcp > bytes / 1500, `${tcp} TCP frames captured`);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test.run();

@@ -4,7 +4,8 @@
 // stack involved. Needs root and /dev/net/tun; elsewhere the tests skip.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FRAME_CSUM_OK } from '../../host/link/link.ts';
+import { createHash } from 'node:crypto';
+import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, FRAME_GSO } from '../../host/link/link.ts';
 import { TapLink } from '../../host/link/tap.ts';
 import type { TapOptions } from '../../host/link/tap.ts';
 import { canUseNetns, withNetns } from './netns.ts';
@@ -74,7 +75,7 @@ function pseudo(p: Uint8Array, l4len: number): number {
 }
 
 function tcp(src: number[], dst: number[], sport: number, dport: number, seq: number, ack: number,
-             flags: number, payload = new Uint8Array(0), mss = 0): Uint8Array {
+             flags: number, payload: Uint8Array = new Uint8Array(0), mss = 0): Uint8Array {
   const opt = mss ? 4 : 0;
   const s = new Uint8Array(20 + opt + payload.length);
   put16(s, 0, sport); put16(s, 2, dport); put32(s, 4, seq >>> 0); put32(s, 8, ack >>> 0);
@@ -103,6 +104,17 @@ function l4ChecksumOk(p: Uint8Array): boolean {
   return sum16(p, hl, p.length, init) === 0xffff;
 }
 
+/** A copy of ip packet p (TCP/UDP) with its partial checksum completed, as a
+ * NIC would; p itself if the field does not hold the pseudo-header sum. */
+function completePartial(p: Uint8Array): Uint8Array {
+  const hl = (p[0]! & 15) * 4, len = p.length - hl, at = hl + (p[9] === 6 ? 16 : 6);
+  if (get16(p, at) !== pseudo(p, len)) return p;
+  const q = p.slice();
+  put16(q, at, 0);
+  put16(q, at, ~sum16(q, hl, q.length, pseudo(p, len)) & 0xffff);
+  return q;
+}
+
 // ---- a made-up host on the JS side of the TAP -----------------------------
 
 interface Waiter { pred: (f: Uint8Array, flags: number) => boolean; resolve: (f: Uint8Array) => void }
@@ -111,16 +123,16 @@ interface Waiter { pred: (f: Uint8Array, flags: number) => boolean; resolve: (f:
 class FakeHost {
   readonly frames: { frame: Uint8Array; flags: number }[] = [];
   private waiters: Waiter[] = [];
-  onIp: ((p: Uint8Array, f: Uint8Array, flags: number) => void) | null = null;
+  onIp: ((p: Uint8Array, f: Uint8Array, flags: number, gso: number) => void) | null = null;
 
   constructor(readonly link: TapLink) {
-    link.onFrame = (frame, flags) => {
+    link.onFrame = (frame, flags, gso) => {
       if (ethType(frame) === 0x0806 && frame.length >= 42 && get16(frame, 20) === 1 && same(frame, 38, OUR_IP)) {
         const sha = [...frame.subarray(22, 28)], spa = [...frame.subarray(28, 32)];
         link.send(eth(sha, OUR_MAC, 0x0806, arp(2, OUR_MAC, OUR_IP, sha, spa)));
       }
       const p = ipOf(frame);
-      if (p && this.onIp) this.onIp(p, frame, flags);
+      if (p && this.onIp) this.onIp(p, frame, flags, gso);
       for (const w of this.waiters) {
         if (w.pred(frame, flags)) {
           this.waiters = this.waiters.filter((x) => x !== w);
@@ -276,7 +288,7 @@ test('(d) an invalid device name rejects clearly', async () => {
 kt('(e) offload: checksum offload accepted, partial checksums completed, round trip works', async () => {
   await withKernelPeer({ offload: true }, async (link, ns) => {
     console.log(`    offload at mtu 1500: ${JSON.stringify(link.offload)}`);
-    assert.not.ok(link.offload.tso4 || link.offload.tso6, 'no TSO below a 65535 mtu');
+    assert.ok(link.offload.tso4 && link.offload.gso === 65535, 'TSO at any mtu');
     if (link.offload.vnetHdr) assert.ok(link.offload.csum, 'vnet header kept only with some offload');
     const host = new FakeHost(link);
     await pingKernel(host, 0x5501);
@@ -294,48 +306,143 @@ kt('(e) offload: checksum offload accepted, partial checksums completed, round t
   });
 });
 
-kt('(e) offload at mtu 65535: TSO super-frames pass whole, checksums right', async () => {
+/** A hand-driven TCP server at 10.77.0.2:7777 that ACKs everything in order,
+ * and a kernel client in the namespace that sends it `total` bytes. */
+async function kernelSends(link: TapLink, ns: Netns, total: number) {
+  const host = new FakeHost(link);
+  const ISS = 1000;
+  const r = { received: 0, maxFrame: 0, badSum: 0, notOk: 0, gsoFrames: 0, maxGso: 0 };
+  let rcvNxt = 0, sport = 0, kernelMac: number[] = [];
+  let finished!: () => void;
+  const done = new Promise<void>((res) => (finished = res));
+  const reply = (flags: number, seq: number) =>
+    link.send(eth(kernelMac, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 7777, sport, seq, rcvNxt, flags))));
+  host.onIp = (p, f, flags, gso) => {
+    if (p[9] !== 6 || get16(p, 22) !== 7777) return;
+    r.maxFrame = Math.max(r.maxFrame, f.length);
+    if (flags & FRAME_GSO) { r.gsoFrames++; r.maxGso = Math.max(r.maxGso, gso); }
+    if (!ipHeaderOk(p) || !l4ChecksumOk(flags & FRAME_CSUM_PARTIAL ? completePartial(p) : p)) r.badSum++;
+    if (!(flags & FRAME_CSUM_OK)) r.notOk++;
+    const t = p.subarray(20), fl = t[13]!, seq = get32(t, 4), dlen = t.length - (t[12]! >> 4) * 4;
+    if (fl & 0x02) { // SYN
+      kernelMac = [...f.subarray(6, 12)];
+      sport = get16(t, 0);
+      rcvNxt = (seq + 1) >>> 0;
+      link.send(eth(kernelMac, OUR_MAC, 0x0800,
+        ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 7777, sport, ISS, rcvNxt, 0x12, undefined, 1460))));
+      return;
+    }
+    if (seq === rcvNxt) {
+      rcvNxt = (rcvNxt + dlen) >>> 0;
+      r.received += dlen;
+      if (fl & 0x01) { rcvNxt = (rcvNxt + 1) >>> 0; reply(0x11, ISS + 1); finished(); return; }
+    }
+    if (dlen || fl & 0x01) reply(0x10, ISS + 1);
+  };
+  const client = `const s = require('net').connect(7777, '10.77.0.2', () => s.end(Buffer.alloc(${total}, 120)));` +
+    `s.on('close', () => process.exit(0)); s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+  await Promise.all([ns.exec([process.execPath, '-e', client], { timeoutMs: 15_000 }), done]);
+  return r;
+}
+
+kt('(e) offload at mtu 65535: TSO super-frames pass whole to a plain consumer (they fit its mtu), checksums right', async () => {
   await withKernelPeer({ offload: true, mtu: 65535 }, async (link, ns) => {
     console.log(`    offload at mtu 65535: ${JSON.stringify(link.offload)}`);
-    const host = new FakeHost(link);
-    // A hand-driven TCP server at 10.77.0.2:7777 that ACKs everything in order.
-    const TOTAL = 200_000, ISS = 1000;
-    let rcvNxt = 0, received = 0, maxFrame = 0, badSum = 0, notOk = 0, sport = 0, kernelMac: number[] = [];
-    let finished!: () => void;
-    const done = new Promise<void>((r) => (finished = r));
-    const reply = (flags: number, seq: number) =>
-      link.send(eth(kernelMac, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 7777, sport, seq, rcvNxt, flags))));
-    host.onIp = (p, f, flags) => {
-      if (p[9] !== 6 || get16(p, 22) !== 7777) return;
-      maxFrame = Math.max(maxFrame, f.length);
-      if (!l4ChecksumOk(p) || !ipHeaderOk(p)) badSum++;
-      if (!(flags & FRAME_CSUM_OK)) notOk++;
-      const t = p.subarray(20), fl = t[13]!, seq = get32(t, 4), dlen = t.length - (t[12]! >> 4) * 4;
-      if (fl & 0x02) { // SYN
-        kernelMac = [...f.subarray(6, 12)];
-        sport = get16(t, 0);
-        rcvNxt = (seq + 1) >>> 0;
-        link.send(eth(kernelMac, OUR_MAC, 0x0800,
-          ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 7777, sport, ISS, rcvNxt, 0x12, undefined, 1460))));
-        return;
-      }
-      if (seq === rcvNxt) {
-        rcvNxt = (rcvNxt + dlen) >>> 0;
-        received += dlen;
-        if (fl & 0x01) { rcvNxt = (rcvNxt + 1) >>> 0; reply(0x11, ISS + 1); finished(); return; }
-      }
-      if (dlen || fl & 0x01) reply(0x10, ISS + 1);
-    };
-    const client = `const s = require('net').connect(7777, '10.77.0.2', () => s.end(Buffer.alloc(${TOTAL}, 120)));` +
-      `s.on('close', () => process.exit(0)); s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
-    await Promise.all([ns.exec([process.execPath, '-e', client], { timeoutMs: 15_000 }), done]);
+    const r = await kernelSends(link, ns, 200_000);
     const s = link.stats();
-    console.log(`    ${received} bytes, largest frame ${maxFrame} B, gsoIn=${s.gsoIn} csumCompleted=${s.csumCompleted}`);
-    assert.is(received, TOTAL);
-    assert.is(badSum, 0, 'every segment checksum right');
-    if (link.offload.csum) assert.is(notOk, 0, 'kernel-made segments flagged FRAME_CSUM_OK');
-    if (link.offload.tso4) assert.ok(s.gsoIn >= 1 && maxFrame > 1514, 'the kernel sent GSO super-frames, passed whole');
+    console.log(`    ${r.received} bytes, largest frame ${r.maxFrame} B, gsoIn=${s.gsoIn} csumCompleted=${s.csumCompleted}`);
+    assert.is(r.received, 200_000);
+    assert.is(r.badSum, 0, 'every segment checksum right');
+    assert.is(r.gsoFrames, 0, 'a plain consumer never sees FRAME_GSO');
+    if (link.offload.csum) assert.is(r.notOk, 0, 'kernel-made segments flagged FRAME_CSUM_OK');
+    if (link.offload.tso4) assert.ok(s.gsoIn >= 1 && r.maxFrame > 1514, 'the kernel sent GSO super-frames, passed whole');
   });
 });
+
+const TAKES_ALL = { csum: true, gso: 65535 };
+
+kt('(f) offload by default at mtu 1500: the kernel\'s bulk TCP arrives in GSO frames, whole for a consumer that takes them', async () => {
+  await withKernelPeer({}, async (link, ns) => {
+    assert.ok(link.offload.vnetHdr && link.offload.csum && link.offload.tso4, `offloads on by default: ${JSON.stringify(link.offload)}`);
+    link.rxOffload = TAKES_ALL;
+    const r = await kernelSends(link, ns, 2_000_000);
+    const s = link.stats();
+    console.log(`    ${r.received} bytes in ${s.framesIn} frames, largest ${r.maxFrame} B, GSO frames ${r.gsoFrames} ` +
+      `(gso up to ${r.maxGso}), gsoIn=${s.gsoIn} csumPartialIn=${s.csumPartialIn} csumCompleted=${s.csumCompleted}`);
+    assert.is(r.received, 2_000_000);
+    assert.is(r.badSum, 0, 'every frame\'s checksum right once completed');
+    assert.is(r.notOk, 0);
+    assert.ok(r.gsoFrames >= 1 && r.gsoFrames === s.gsoIn, 'GSO frames passed up whole');
+    assert.ok(r.maxFrame > 1514, `frames beyond the 1500 mtu (${r.maxFrame} B)`);
+    assert.ok(r.maxGso > 0 && r.maxGso <= 1460, `segment size ${r.maxGso} fits the kernel's 1500 mtu`);
+    assert.is(s.csumCompleted, 0, 'no checksum computed here');
+  });
+});
+
+kt('(f) offload at mtu 1500: for a consumer that takes no offloads the same GSO frames are cut into verified segments', async () => {
+  await withKernelPeer({}, async (link, ns) => {
+    const r = await kernelSends(link, ns, 1_000_000);
+    const s = link.stats();
+    console.log(`    ${r.received} bytes, largest frame ${r.maxFrame} B, gsoIn=${s.gsoIn} csumCompleted=${s.csumCompleted}`);
+    assert.is(r.received, 1_000_000);
+    assert.is(r.badSum, 0);
+    assert.is(r.gsoFrames, 0);
+    assert.ok(r.maxFrame <= 1514, `largest frame ${r.maxFrame} B`);
+    assert.ok(s.gsoIn >= 1, 'the kernel did send GSO frames');
+    assert.ok(s.csumCompleted >= s.gsoIn);
+  });
+});
+
+/** Our hand-made client sends `data` to a kernel TCP server in one FRAME_GSO
+ * frame (SYN, then one 30 KB segment with FIN); resolves with what the server read. */
+async function sendOneGsoFrame(link: TapLink, ns: Netns, data: Uint8Array): Promise<string> {
+  const server = `const s = require('net').createServer((c) => { const h = require('crypto').createHash('sha256'); let n = 0;` +
+    `c.on('data', (d) => { n += d.length; h.update(d); }); c.on('end', () => { console.log(n + ' ' + h.digest('hex')); process.exit(0); }); });` +
+    `s.listen(7000, '10.77.0.1', () => console.log('listening'));`;
+  const child = ns.spawn([process.execPath, '-e', server], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const line = (re: RegExp) => new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kernel server: no ${re} within 10 s (output: ${out})`)), 10_000);
+    const check = () => { const m = out.match(re); if (m) { clearTimeout(timer); resolve(m[0]); } };
+    child.stdout!.on('data', (d: Buffer) => { out += d; check(); });
+    check();
+  });
+  await line(/listening/);
+  const host = new FakeHost(link);
+  const kernelMac = [...(await pingKernel(host, 0x5601)).subarray(6, 12)];
+  const synAck = host.waitFor('SYN-ACK', (f) => { const p = ipOf(f); return !!p && p[9] === 6 && get16(p, 20) === 7000 && p[33] === 0x12; });
+  const ISS = 5000;
+  link.send(eth(kernelMac, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 6, tcp(OUR_IP, KERNEL_IP, 5555, 7000, ISS, 0, 0x02, undefined, 1460))));
+  const p = ipOf(await synAck)!;
+  const ack = (get32(p, 24) + 1) >>> 0;
+  // PSH|ACK|FIN, its checksum left partial: the pseudo-header sum of the whole segment.
+  const seg = tcp(OUR_IP, KERNEL_IP, 5555, 7000, ISS + 1, ack, 0x19, data);
+  const ph = new Uint8Array(12);
+  ph.set(OUR_IP, 0); ph.set(KERNEL_IP, 4); ph[9] = 6; put16(ph, 10, seg.length);
+  put16(seg, 16, sum16(ph, 0, 12));
+  link.send(eth(kernelMac, OUR_MAC, 0x0800, ipv4(OUR_IP, KERNEL_IP, 6, seg, 0x777)), FRAME_CSUM_PARTIAL | FRAME_GSO, 1448);
+  link.flush();
+  return line(/^\d+ [0-9a-f]{64}$/m);
+}
+
+for (const offload of [true, false]) {
+  kt(`(g) offload ${offload ? 'on' : 'off'} at mtu 1500: a 30 KB GSO frame we send reaches a kernel socket whole ${offload ? '(one write)' : '(segmented here)'}`, async () => {
+    await withKernelPeer({ offload }, async (link, ns) => {
+      const data = Uint8Array.from({ length: 30_000 }, (_, i) => (i * 13 + (i >> 10)) & 255);
+      const got = await sendOneGsoFrame(link, ns, data);
+      assert.is(got, `${data.length} ${createHash('sha256').update(data).digest('hex')}`, 'every byte, in order');
+      const s = link.stats();
+      console.log(`    framesOut=${s.framesOut} bytesOut=${s.bytesOut} gsoOut=${s.gsoOut}`);
+      if (offload) {
+        assert.is(s.gsoOut, 1, 'handed to the kernel as one GSO frame');
+        assert.ok(s.framesOut <= 5, `${s.framesOut} frames written (ARP, ping, SYN, the segment)`);
+      } else {
+        assert.is(s.gsoOut, 0);
+        assert.ok(s.framesOut >= 21, `${s.framesOut} frames written: cut into 1448-byte segments here`);
+      }
+      assert.is(s.errors, 0);
+    });
+  });
+}
 
 test.run();

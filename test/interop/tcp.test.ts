@@ -302,6 +302,14 @@ kt(`curl fetches 1 KB and ${BIG / MB} MB from http on the stack; the stack moves
   await withStackPeer({}, async (p) => {
     await transfers(p, BIG, 'clean', 120_000);
     assertClean(p.stack);
+    // Offloads are the default: both directions cross the TAP in GSO frames.
+    const t = p.tap.stats();
+    console.log(`    TAP ${JSON.stringify(p.tap.offload)}: ${t.framesIn} frames in, ${t.framesOut} out, ` +
+      `gsoIn=${t.gsoIn} gsoOut=${t.gsoOut} csumPartialIn=${t.csumPartialIn} csumCompleted=${t.csumCompleted}`);
+    if (p.tap.offload.tso4 && p.tap.rxOffload?.gso) {
+      assert.ok(t.gsoIn > 0 && t.gsoOut > 0, 'GSO frames both ways');
+      assert.is(t.csumCompleted, 0, 'the stack takes partial checksums: none completed in software');
+    }
   });
 });
 
