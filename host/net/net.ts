@@ -187,6 +187,7 @@ export class Socket extends Duplex implements TcpHandle {
       this.sd = sd;
       this.stack.tcp.set(sd, this);
       applyOptions(this.stack, sd, { ...this.opts, ...o });
+      this.stack.syncTime();
       const r = c.tcp_connect(sd, raddr, port, hostAddr(o.localAddress), o.localPort ?? 0);
       if (r < 0) throw shoalError(r, 'connect', this.connectTarget);
     } catch (e) {
@@ -256,6 +257,7 @@ export class Socket extends Duplex implements TcpHandle {
     const stack = this.stack;
     const c = stack.core;
     let any = false;
+    stack.syncTime();   // a read may send a window update and arm timers
     while (this.reading && this.sd >= 0 && !this.ended) {
       const n = c.tcp_recv(this.sd, RECV_MAX);
       if (n <= 0) {
@@ -307,6 +309,7 @@ export class Socket extends Duplex implements TcpHandle {
       const stack = this.stack, c = stack.core;
       let err: Error | null = null;
       let moved = 0;
+      stack.syncTime();   // segments sent now arm their timers from the real time
       while (w.i < w.chunks.length) {
         const chunk = w.chunks[w.i];
         if (w.off >= chunk.length) { w.i++; w.off = 0; continue; }
@@ -348,6 +351,7 @@ export class Socket extends Duplex implements TcpHandle {
     const cb = this.finalCb!;
     this.finalCb = null;
     if (this.sd >= 0) {
+      this.stack.syncTime();
       this.stack.core.tcp_shutdown(this.sd);
       this.stack.drain();
     }
