@@ -199,7 +199,6 @@ export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: 
 export function tcp_accept(lsd: i32): i32 { txSync(); return tcpAccept(lsd); }
 /** Free send-buffer space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full). */
 export function tcp_send_space(sd: i32): i32 { return tcpSendSpace(sd); }
-/** Publishes n bytes written at the address tcp_send_space gave; the core may transmit at once. */
 /** Publishes n bytes written where tcp_send_space said; more != 0: the host has more to
  * write at once (MSG_MORE), so segments wait for it, or for the next poll, and go out whole. */
 export function tcp_send_commit(sd: i32, n: u32, more: u32): i32 { txSync(); return tcpSendCommit(sd, n, more != 0); }
