@@ -326,7 +326,7 @@ export class Stack {
       if (n + parts > this.w(S.RX_CAP) || this.w(S.FREE_COUNT) < parts) { this.host.rxNoBuffer++; return; }
     }
     // A partial checksum came through memory or from the local kernel: nothing could corrupt it.
-    const word = ifx | ((flags & FRAME_CSUM_OK) || (flags & FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
+    const word = ifx | (flags & (FRAME_CSUM_OK | FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
     const u32 = this.u32, freeAt = this.w(S.FREE) >>> 2, bufData = this.w(S.BUF_DATA);
     let free = this.w(S.FREE_COUNT);
     let d = (this.w(S.RX_DESC) >>> 2) + n * DESC_WORDS;
