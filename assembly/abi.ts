@@ -5,7 +5,7 @@ import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI
   scbGet, scbSet, cfg,
   CFG_POOL_BYTES, CFG_MAX_FRAME, CFG_RX_RING, CFG_TX_ARENA, CFG_TX_RING, CFG_EVENTS, CFG_IO_BYTES, CFG_NEIGH,
   CFG_ARP_QLEN, CFG_REASM, CFG_REASM_BUFS, CFG_UDP_SOCKS, CFG_UDP_QLEN, CFG_SEED0, CFG_SEED1, CFG_SEED2, CFG_SEED3,
-  CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF,
+  CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF, CFG_LARGE_BYTES,
   CFG_TCP_MSL, CFG_TCP_CHUNKS, CFG_TCP_OOO, CFG_TCP_FIN_TIMEOUT, CFG_TCP_CC, CFG_TCP_MIN_RTO, CFG_TCP_DELACK,
   CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
 import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, pktFreeChain, txLayout, txInit, txSync, txFreeSent, setInPoll,
@@ -52,7 +52,7 @@ export function init(): i32 {
   reasmLayout(cfg(CFG_REASM, 16), cfg(CFG_REASM_BUFS, 0), cfg(CFG_REASM_MS, 30_000));
   udpLayout(cfg(CFG_UDP_SOCKS, 64), cfg(CFG_UDP_QLEN, 256));
   tcpLayout(cfg(CFG_TCP_SOCKS, 4096), cfg(CFG_TCP_CHUNKS, 1024));
-  if (!arenaCommit(poolBytes, maxFrame, cfg(CFG_MEM_LIMIT, 0))) return E_NOMEM;
+  if (!arenaCommit(poolBytes, cfg(CFG_LARGE_BYTES, 0), maxFrame, cfg(CFG_MEM_LIMIT, 0))) return E_NOMEM;
   scbSet(SCB_RX_DESC, <u32>rxDesc);
   scbSet(SCB_RX_CAP, rxRing);
   scbSet(SCB_RX_COUNT, 0);

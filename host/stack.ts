@@ -11,20 +11,8 @@ import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts
 import { shoalError, errnoName, ERR } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
 import { NetFactory, TCP_EV, type TcpHandle } from './net/net.ts';
+import { S, CFG } from './scb.ts';
 
-// SCB word offsets (assembly/base/scb.ts, docs/ABI.md).
-const S = {
-  RX_COUNT: 0, TX_COUNT: 4, EV_COUNT: 8, FREE_COUNT: 12, RX_DESC: 16, RX_CAP: 20, TX_DESC: 24, TX_CAP: 28,
-  EV: 32, EV_CAP: 36, FREE: 40, BUF_SIZE: 44, BUF_DATA: 48, IO: 52, IO_CAP: 56, COUNTERS: 60, NCOUNTERS: 64,
-  NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
-} as const;
-const CFG = {
-  POOL_BYTES: 128, MAX_FRAME: 132, RX_RING: 136, TX_ARENA: 140, TX_RING: 144, EVENTS: 148, IO_BYTES: 152,
-  NEIGH: 156, ARP_QLEN: 160, REASM: 164, REASM_BUFS: 168, UDP_SOCKS: 172, UDP_QLEN: 176, SEED: 180,
-  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, TCP_SOCKS: 208, TCP_SNDBUF: 212, TCP_RCVBUF: 216, MEM_LIMIT: 220,
-  TCP_MSL: 224, TCP_CHUNKS: 228, TCP_OOO: 232, TCP_FIN_TIMEOUT: 236, TCP_CC: 240, TCP_MIN_RTO: 244, TCP_DELACK: 248,
-  TCP_CHALLENGE: 252, TCP_SYN_RETRIES: 256, TCP_INIT_CWND: 260, TCP_INIT_RTO: 264,
-} as const;
 /** TCP events start here (assembly/base/events.ts); see TCP_EV in net/net.ts. */
 const EV_TCP = 16;
 const TCP_CHUNK = 16384;
@@ -35,6 +23,7 @@ const FRAME_MORE = 2;
 const DESC_WORDS = 4;
 /** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
 const MAX_FRAME = 65535 + 18;
+const LARGE_POOL_BYTES = 4 << 20;
 
 export interface InterfaceOptions {
   link: Link;
@@ -49,6 +38,9 @@ export interface InterfaceOptions {
 export interface StackLimits {
   /** Bytes of packet buffers (default 8 MiB). */
   poolBytes?: number;
+  /** Bytes of large receive buffers, each holding a 64 KiB segment whole, where
+   * a link merges segments (GSO) and the MTU is below 65535 (default 4 MiB; 0: none). */
+  largePoolBytes?: number;
   rxRing?: number;
   txArena?: number;
   neighbours?: number;
@@ -87,7 +79,7 @@ export interface StackLimits {
 
 /** Every limit's name, so that a misspelt one is an error, not silently ignored. */
 const LIMIT_NAMES: Record<keyof StackLimits, true> = {
-  poolBytes: true, rxRing: true, txArena: true, neighbours: true, arpQueue: true, reassembly: true,
+  poolBytes: true, largePoolBytes: true, rxRing: true, txArena: true, neighbours: true, arpQueue: true, reassembly: true,
   reassemblyBuffers: true, reassemblyTimeoutMs: true, udpSockets: true, udpQueue: true, icmpErrorsPerSecond:
   true, neighbourTtlMs: true, memoryBytes: true, tcpSockets: true, tcpSendBuffer: true, tcpReceiveBuffer: true,
   tcpSendPoolBytes: true, tcpMslMs: true, tcpOutOfOrder: true, tcpFinTimeoutMs: true, tcpCongestion: true,
@@ -158,7 +150,7 @@ export class Stack {
   private pings = new Map<number, PendingPing>();
   /** @internal */ readonly udp = new Map<number, UdpSocket>();
   /** @internal */ readonly tcp = new Map<number, TcpHandle>();
-  private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0, linksDown: 0 };
+  private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0, rxLarge: 0, linksDown: 0 };
 
   private constructor(opts: StackOptions) {
     this.name = opts.name ?? `stack${++stackCount}`;
@@ -201,6 +193,7 @@ export class Stack {
     };
     put(CFG.MAX_FRAME, maxMtu + 14);
     put(CFG.POOL_BYTES, l.poolBytes);
+    put(CFG.LARGE_BYTES, l.largePoolBytes ?? LARGE_POOL_BYTES);
     put(CFG.RX_RING, l.rxRing);
     put(CFG.TX_ARENA, l.txArena);
     put(CFG.NEIGH, l.neighbours);
@@ -315,33 +308,45 @@ export class Stack {
    * or, for a large segment the link merged (GSO), several in a chain. */
   private deliver(frame: Uint8Array, ifx: number, flags: number): void {
     if (this.closed) { this.host.rxAfterClose++; return; }
-    const room = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
     const len = frame.length;
     if (len > MAX_FRAME) { this.host.rxTooBig++; return; }
-    const parts = len <= room ? 1 : Math.ceil(len / room);
-    let n = this.w(S.RX_COUNT);
-    if (n + parts > this.w(S.RX_CAP) || this.w(S.FREE_COUNT) < parts) {
-      // Ring or pool full: hand over what we have now, unless we are inside our own call.
-      if (!this.busy) { this.poll(); n = this.w(S.RX_COUNT); }
-      if (n + parts > this.w(S.RX_CAP) || this.w(S.FREE_COUNT) < parts) { this.host.rxNoBuffer++; return; }
-    }
+    const room = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
+    let parts = this.placement(len, room);
+    // Ring or pool full: hand over what we have now, unless we are inside our own call.
+    if (parts === 0 && !this.busy) { this.poll(); parts = this.placement(len, room); }
+    if (parts === 0) { this.host.rxNoBuffer++; return; }
+    const large = parts < 0;
+    if (large) { parts = 1; this.host.rxLarge++; }
+    const step = large ? len : room;
     // A partial checksum came through memory or from the local kernel: nothing could corrupt it.
     const word = ifx | (flags & (FRAME_CSUM_OK | FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
-    const u32 = this.u32, freeAt = this.w(S.FREE) >>> 2, bufData = this.w(S.BUF_DATA);
-    let free = this.w(S.FREE_COUNT);
+    const u32 = this.u32, bufData = this.w(S.BUF_DATA);
+    const freeAt = this.w(large ? S.LARGE_FREE : S.FREE) >>> 2, freeCount = large ? S.LARGE_FREE_COUNT : S.FREE_COUNT;
+    let free = this.w(freeCount);
+    const n = this.w(S.RX_COUNT);
     let d = (this.w(S.RX_DESC) >>> 2) + n * DESC_WORDS;
-    for (let i = 0, off = 0; i < parts; i++, off += room, d += DESC_WORDS) {
+    for (let i = 0, off = 0; i < parts; i++, off += step, d += DESC_WORDS) {
       const at = u32[freeAt + --free] + bufData;
-      const end = Math.min(off + room, len);
+      const end = Math.min(off + step, len);
       this.u8.set(parts === 1 ? frame : frame.subarray(off, end), at);
       u32[d] = at;
       u32[d + 1] = end - off;
       u32[d + 2] = end < len ? word | (FRAME_MORE << 16) : word;
       u32[d + 3] = 0;
     }
-    this.setW(S.FREE_COUNT, free);
+    this.setW(freeCount, free);
     this.setW(S.RX_COUNT, n + parts);
     this.kick();
+  }
+
+  /** How a frame of len bytes goes to the core now: 0, no room; -1, whole in
+   * a large buffer (a merged segment big enough to fill a good part of one);
+   * else the number of small buffers it takes, chained (FRAME_MORE). */
+  private placement(len: number, room: number): number {
+    const ring = this.w(S.RX_CAP) - this.w(S.RX_COUNT);
+    if (len > room && len >= this.w(S.LARGE_SIZE) >>> 2 && this.w(S.LARGE_FREE_COUNT) > 0) return ring > 0 ? -1 : 0;
+    const parts = len <= room ? 1 : Math.ceil(len / room);
+    return ring >= parts && this.w(S.FREE_COUNT) >= parts ? parts : 0;
   }
 
   /** Schedules a poll as soon as the current work is done. */
@@ -488,6 +493,8 @@ export class Stack {
     out.tcpTimers = this.u32[io + 5];
     out.buffers = this.w(S.NBUFS);
     out.buffersFree = this.w(S.FREE_COUNT);
+    out.largeBuffers = this.w(S.LARGE_NBUFS);
+    out.largeBuffersFree = this.w(S.LARGE_FREE_COUNT);
     out.memoryBytes = this.core.memory.buffer.byteLength;
     return out;
   }

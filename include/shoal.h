@@ -152,6 +152,12 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_SCB_NBUFS        84
 #define SHOAL_SCB_MEM_END      88   /* end of the core's memory after init() */
 #define SHOAL_SCB_ABI_VERSION  92
+/* Large buffers (all zero without SHOAL_CFG_LARGE_BYTES): a frame up to 65553 bytes whole (§6). */
+#define SHOAL_SCB_LARGE_FREE   96   /* address of the large-buffer free stack */
+#define SHOAL_SCB_LARGE_FREE_COUNT 100 /* its depth (both sides pop and push) */
+#define SHOAL_SCB_LARGE_SIZE  104   /* bytes per large buffer (a frame goes at SHOAL_SCB_BUF_DATA, as in small ones) */
+#define SHOAL_SCB_LARGE_POOL  108   /* address of the first large buffer */
+#define SHOAL_SCB_LARGE_NBUFS 112
 
 /* Configuration words, written by the host before init(); 0 means the default. */
 #define SHOAL_CFG_POOL_BYTES   128  /* packet-buffer pool bytes (8 MiB) */
@@ -189,6 +195,7 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_TCP_SYN_RETRIES 256 /* (6) */
 #define SHOAL_CFG_TCP_INIT_CWND 260 /* segments (10) */
 #define SHOAL_CFG_TCP_INIT_RTO 264  /* ms (1000) */
+#define SHOAL_CFG_LARGE_BYTES  268  /* bytes of large buffers (0: none; none either when MAX_FRAME is 65549) */
 
 /* ---- Rings and records in linear memory (§6, §7) ---------------------- */
 

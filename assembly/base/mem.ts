@@ -4,7 +4,7 @@
 // so a frame placed flush against the end of its buffer traps on any read
 // past its length (the fuzz harness relies on this).
 import { SCB, SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
-  SCB_TX_DESC, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
+  SCB_LARGE_FREE, SCB_LARGE_FREE_COUNT, SCB_LARGE_SIZE, SCB_LARGE_POOL, SCB_LARGE_NBUFS, SCB_TX_DESC, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
 import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES } from './counters';
 
 let arenaStart: usize = 0;
@@ -48,13 +48,34 @@ export let bufSize: u32 = 0;
 export let nbufs: u32 = 0;
 let freeStack: usize = 0;
 
-/** Lays out the pool at the end of memory and grows memory once to hold it all. */
-export function arenaCommit(poolBytes: u32, maxFrame: u32, limit: u32): bool {
+// Large buffers (optional, CFG_LARGE_BYTES): each holds the largest frame
+// whole, so a 64 KiB segment a link merged (GSO) is one buffer instead of a
+// chain of MTU-sized ones. Only the host takes them, for large received
+// frames; they lie just below the small pool and have their own free stack.
+export let largeBase: usize = 0;
+export let largeSize: u32 = 0;
+export let nlarge: u32 = 0;
+/** What one large buffer counts as, in small buffers, where TCP weighs what it holds. */
+export let largeUnits: u32 = 1;
+let largeStack: usize = 0;
+
+/** The largest frame a large buffer holds: an IPv4 packet of 65535 bytes with a tagged Ethernet header. */
+const LARGE_FRAME: u32 = 65535 + 18;
+
+/** Lays out the pools at the end of memory and grows memory once to hold them all. */
+export function arenaCommit(poolBytes: u32, largeBytes: u32, maxFrame: u32, limit: u32): bool {
   bufSize = (BUF_DATA + maxFrame + 63) & ~63;
   nbufs = poolBytes / bufSize;
   if (nbufs < 16) nbufs = 16;
+  let lsize = (BUF_DATA + LARGE_FRAME + 63) & ~63;
+  // Where small buffers already hold any frame, large ones would add nothing.
+  nlarge = bufSize < lsize ? largeBytes / lsize : 0;
+  largeSize = nlarge ? lsize : 0;
+  largeUnits = nlarge ? (lsize + bufSize - 1) / bufSize : 1;
   freeStack = arenaReserve(<usize>nbufs << 2);
-  let end = (arenaTop + <usize>nbufs * bufSize + 0xffff) & ~<usize>0xffff;
+  largeStack = arenaReserve(<usize>nlarge << 2);
+  let bytes = <usize>nbufs * bufSize + <usize>nlarge * largeSize;
+  let end = (arenaTop + bytes + 0xffff) & ~<usize>0xffff;
   if (limit != 0 && end > <usize>limit) return false;
   let pages = <i32>(end >>> 16) - memory.size();
   if (pages > 0 && memory.grow(pages) < 0) return false;
@@ -63,8 +84,12 @@ export function arenaCommit(poolBytes: u32, maxFrame: u32, limit: u32): bool {
   let p = heap.alloc(16);
   if (end > p + 64) heap.alloc(end - p - 44);
   poolBase = end - <usize>nbufs * bufSize;
+  largeBase = poolBase - <usize>nlarge * largeSize;
   for (let i: u32 = 0; i < nbufs; i++) {
     store<u32>(freeStack + (<usize>i << 2), <u32>(poolBase + <usize>(nbufs - 1 - i) * bufSize));
+  }
+  for (let i: u32 = 0; i < nlarge; i++) {
+    store<u32>(largeStack + (<usize>i << 2), <u32>(largeBase + <usize>(nlarge - 1 - i) * largeSize));
   }
   scbSet(SCB_FREE, <u32>freeStack);
   scbSet(SCB_FREE_COUNT, nbufs);
@@ -72,6 +97,11 @@ export function arenaCommit(poolBytes: u32, maxFrame: u32, limit: u32): bool {
   scbSet(SCB_BUF_DATA, BUF_DATA);
   scbSet(SCB_POOL, <u32>poolBase);
   scbSet(SCB_NBUFS, nbufs);
+  scbSet(SCB_LARGE_FREE, <u32>largeStack);
+  scbSet(SCB_LARGE_FREE_COUNT, nlarge);
+  scbSet(SCB_LARGE_SIZE, largeSize);
+  scbSet(SCB_LARGE_POOL, <u32>largeBase);
+  scbSet(SCB_LARGE_NBUFS, nlarge);
   scbSet(SCB_MEM_END, <u32>end);
   return true;
 }
@@ -89,14 +119,24 @@ export function pktAlloc(): usize {
   return b;
 }
 
-/** Returns one buffer to the pool. */
+/** Returns one buffer to its pool. */
 export function pktFree(b: usize): void {
   assert(load<u32>(b, PKT_STATE) == STATE_USED, 'double free');
   store<u32>(b, STATE_FREE, PKT_STATE);
+  if (b < poolBase) {
+    let n = scbGet(SCB_LARGE_FREE_COUNT);
+    store<u32>(largeStack + (<usize>n << 2), <u32>b);
+    scbSet(SCB_LARGE_FREE_COUNT, n + 1);
+    return;
+  }
   let n = scbGet(SCB_FREE_COUNT);
   store<u32>(freeStack + (<usize>n << 2), <u32>b);
   scbSet(SCB_FREE_COUNT, n + 1);
 }
+
+/** A buffer's weight in small buffers: 1, or largeUnits for a large one. */
+// @ts-ignore: decorator
+@inline export function pktUnits(b: usize): u32 { return b < poolBase ? largeUnits : 1; }
 
 /** Returns a packet and every buffer chained to it. */
 export function pktFreeChain(b: usize): void {
@@ -110,12 +150,19 @@ export function pktFreeChain(b: usize): void {
 /** Claims the buffer holding [p, p+len) for a received frame; 0 if the host
  * handed us something that is not a buffer it took from the free stack. */
 export function pktClaim(p: usize, len: u32): usize {
-  if (p < poolBase) return 0;
+  if (p < largeBase) return 0;
   // p names the buffer it lies in: an address at a buffer's end is the next buffer's start.
-  let i = (p - poolBase) / bufSize;
-  if (i >= nbufs) return 0;
-  let b = poolBase + i * bufSize;
-  if (p < b + BUF_DATA || p + len > b + bufSize || p + len < p) return 0;
+  let b: usize, size: usize;
+  if (p < poolBase) {
+    size = largeSize;
+    b = largeBase + (p - largeBase) / size * size;
+  } else {
+    size = bufSize;
+    let i = (p - poolBase) / size;
+    if (i >= nbufs) return 0;
+    b = poolBase + i * size;
+  }
+  if (p < b + BUF_DATA || p + len > b + size || p + len < p) return 0;
   if (load<u32>(b, PKT_STATE) == STATE_USED) return 0;
   store<u32>(b, STATE_USED, PKT_STATE);
   store<u32>(b, 0, PKT_NEXT);
@@ -124,7 +171,7 @@ export function pktClaim(p: usize, len: u32): usize {
 }
 
 /** Buffers not on the free stack (held by the core, or taken by the host). */
-export function bufsInUse(): u32 { return nbufs - scbGet(SCB_FREE_COUNT); }
+export function bufsInUse(): u32 { return nbufs - scbGet(SCB_FREE_COUNT) + nlarge - scbGet(SCB_LARGE_FREE_COUNT); }
 
 // Transmit: frames are built in an arena that is reused once the host has
 // sent them (it sets SCB_TX_COUNT back to 0). Buffers posted for transmit

@@ -31,6 +31,13 @@ export const SCB_POOL: usize = 80;        // address of the first packet buffer
 export const SCB_NBUFS: usize = 84;
 export const SCB_MEM_END: usize = 88;     // end of the core's memory after init
 export const SCB_ABI_VERSION: usize = 92;
+// Large buffers (zero when CFG_LARGE_BYTES is): each holds a frame of up to
+// 65553 bytes whole; the host may post one instead of a chain (§6).
+export const SCB_LARGE_FREE: usize = 96;        // address of the large-buffer free stack
+export const SCB_LARGE_FREE_COUNT: usize = 100; // its depth (both sides pop/push)
+export const SCB_LARGE_SIZE: usize = 104;       // bytes per large buffer (frame at BUF_DATA, as in small ones)
+export const SCB_LARGE_POOL: usize = 108;       // address of the first large buffer
+export const SCB_LARGE_NBUFS: usize = 112;
 
 // Configuration, written by the host before init(). Zero means "default".
 export const CFG_POOL_BYTES: usize = 128;   // packet-buffer pool
@@ -68,6 +75,7 @@ export const CFG_TCP_CHALLENGE: usize = 252; // challenge ACKs per second, stack
 export const CFG_TCP_SYN_RETRIES: usize = 256; // default 6
 export const CFG_TCP_INIT_CWND: usize = 260; // segments (default 10)
 export const CFG_TCP_INIT_RTO: usize = 264; // ms (default 1000)
+export const CFG_LARGE_BYTES: usize = 268;  // bytes of large buffers (default 0: none)
 
 export const ABI_VERSION: u32 = 2;
 

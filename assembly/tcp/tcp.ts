@@ -15,7 +15,7 @@ import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_OFF, TCP_FLAGS, TCP_WIN, TC
   TCPOPT_SACK_PERMITTED, TCPOPT_SACK, TCPOPT_TIMESTAMP, tcpHlen } from '../wire/tcp';
 import { PROTO_TCP, ipSrc, ipDst, IP_HLEN } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT, UNREACH_PROTO, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { pktFree, pktFreeChain, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_A, PKT_B, PKT_C } from '../base/mem';
+import { pktFree, pktFreeChain, pktUnits, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_A, PKT_B, PKT_C } from '../base/mem';
 import { SCB_IO, SCB_IO_CAP, SCB_FREE_COUNT, FRAME_CSUM_PARTIAL, FRAME_GSO, scbGet } from '../base/scb';
 import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRANS, C_TCP_RTO, C_TCP_FAST_RETRANS,
   C_TCP_OOO, C_TCP_OOO_DROP, C_TCP_DUP, C_TCP_PAWS, C_TCP_CHALLENGE_ACK, C_TCP_CHALLENGE_LIMITED, C_TCP_NO_PORT,
@@ -293,10 +293,11 @@ function rxFreeAll(k: usize): void {
   s(k, T_OOO_HEAD, 0); s(k, T_OOO_BYTES, 0); s(k, T_OOO_BUFS, 0);
 }
 
+/** A segment's buffers, a large one weighing as the small ones it spans. */
 // @ts-ignore: decorator
 @inline function chainBufs(b: usize): u32 {
   let n: u32 = 0;
-  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) n++;
+  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) n += pktUnits(c);
   return n;
 }
 

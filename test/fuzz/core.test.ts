@@ -44,11 +44,13 @@ const CHECK_DIFF = Number(env.FUZZ_CHECK_EVERY ?? 10_000);
 const topo = defaultTopology();
 const MAX_FRAME = 1514;
 const BUF = (128 + MAX_FRAME + 63) & ~63;
+const LARGE = (128 + 65535 + 18 + 63) & ~63;
 
 function bulkConfig(seed: number): CoreConfig {
   // A small pool, short queues and a small tx arena so every "full" path runs;
   // ICMP errors barely rate-limited so their paths run too.
-  return { poolBytes: 160 * BUF, maxFrame: MAX_FRAME, txArena: 96 << 10, icmpRate: 1_000_000, udpQlen: 8, arpQlen: 4,
+  // A few large buffers too: the host may post any frame in one.
+  return { poolBytes: 160 * BUF, largeBytes: 6 * LARGE, maxFrame: MAX_FRAME, txArena: 96 << 10, icmpRate: 1_000_000, udpQlen: 8, arpQlen: 4,
     neigh: 16, reasm: 8, seed: [seed, 1, 2, 3] };
 }
 function diffConfig(seed: number): CoreConfig {
@@ -161,7 +163,7 @@ function hostAction(r: Random, cores: FuzzCore[], t: Topology, sinks: (TxSink | 
 
 // ---------------------------------------------------------------- the bulk lane
 
-interface LaneResult { counters: Record<string, number>; atMemEnd: number; frames: number; ms: number; kinds: Map<string, number>; udpRecords: number }
+interface LaneResult { counters: Record<string, number>; atMemEnd: number; inLarge?: number; frames: number; ms: number; kinds: Map<string, number>; udpRecords: number }
 
 function bulkLane(frames: number): LaneResult {
   const t0 = Date.now();
@@ -191,11 +193,13 @@ function bulkLane(frames: number): LaneResult {
       if (r.int(50) === 0) {
         const k = r.int(5);
         if (k === 0 && !readSincePoll) {           // into a buffer the core holds (first in the batch: nothing freed it yet)
-          const onStack = new Set(Array.from(core.u32.subarray(core.freeAddr >>> 2, (core.freeAddr >>> 2) + core.free)));
+          const onStack = new Set([...core.u32.subarray(core.freeAddr >>> 2, (core.freeAddr >>> 2) + core.free),
+            ...core.u32.subarray(core.largeFreeAddr >>> 2, (core.largeFreeAddr >>> 2) + core.largeFree)]);
           const held: number[] = [];
           for (let b = 0; b < core.nbufs; b++) if (!onStack.has(core.pool + b * core.bufSize)) held.push(core.pool + b * core.bufSize);
+          for (let b = 0; b < core.nlarge; b++) if (!onStack.has(core.largePool + b * core.largeSize)) held.push(core.largePool + b * core.largeSize);
           if (held.length) { core.desc(held[r.int(held.length)] + core.bufData, 60, 0); core.badDescs++; }
-        } else if (k === 1) { core.desc(r.int(core.pool), 60, 0); core.badDescs++; }
+        } else if (k === 1) { core.desc(r.int(core.buffersStart), 60, 0); core.badDescs++; }
         else if (k === 2) { core.desc(core.memEnd - r.int(64), 64 + r.int(100), 0); core.badDescs++; }
         else {                                     // a buffer we own, but a descriptor outside its data area
           const b = core.pop(false);
@@ -213,7 +217,7 @@ function bulkLane(frames: number): LaneResult {
         pending = null;
         const pk = r.int(10);
         // One frame per batch can have the pool's last buffer: not a fragment, mostly (it would hold the buffer).
-        let place = pk < 4 ? Place.Start : pk < 7 ? Place.End : Place.Random;
+        let place = pk < 4 ? Place.Start : pk < 7 ? Place.End : pk < 9 ? Place.Random : Place.Large;
         if (!lastTaken && (!isFragment(f.bytes) || pk === 0)) { place = Place.MemEnd; lastTaken = true; }
         const fill = r.int(8) === 0 ? Fill.Junk : Fill.Keep;
         ctx.index = i;
@@ -242,12 +246,13 @@ function bulkLane(frames: number): LaneResult {
     for (const sd of core.socks) if (core.ex.udp_close(sd) !== 0) throw new FuzzFailure(`udp_close(${sd})`);
     core.afterCall(null);
     if (core.free !== core.nbufs) throw new FuzzFailure(`buffer leak after closing sockets: ${core.nbufs - core.free} held`);
+    if (core.largeFree !== core.nlarge) throw new FuzzFailure(`large buffer leak after closing sockets: ${core.nlarge - core.largeFree} held`);
   } catch (e) {
     report(e, ctx, frames);
   }
   const counters: Record<string, number> = {};
   core.names.forEach((n) => { counters[n] = core.c(n); });
-  return { counters, atMemEnd: core.atMemEnd, frames, ms: Date.now() - t0, kinds: gen.stats, udpRecords: core.udpRecords };
+  return { counters, atMemEnd: core.atMemEnd, inLarge: core.inLarge, frames, ms: Date.now() - t0, kinds: gen.stats, udpRecords: core.udpRecords };
 }
 
 // ---------------------------------------------------------------- the lockstep lane
@@ -387,6 +392,7 @@ function summary(name: string, res: LaneResult): void {
     'reasmTimeout', 'reasmNoMem', 'reasmBad', 'icmpEchoRx', 'icmpUnreachRx', 'icmpTx', 'udpRx', 'udpNoPort', 'udpRcvbufFull', 'tcpRx', 'tcpRstTx',
     'txFrames', 'ipFragTx', 'poolEmpty', 'txArenaFull', 'arpQueueFull', 'arpFailed', 'neighEvicted'];
   console.log(`fuzz ${name}: ${res.frames} frames in ${(res.ms / 1000).toFixed(1)} s; ${res.atMemEnd} flush against the end of memory; ` +
+    (res.inLarge ? `${res.inLarge} in large buffers; ` : '') +
     `${res.udpRecords} datagrams read\n  ${pick.map((k) => `${k} ${c[k]}`).join(', ')}`);
 }
 
@@ -435,6 +441,7 @@ if (env.FUZZ_HEX) {
       }
       assert.ok(res.udpRecords > 0, `${n} lane delivered no datagram`);
       assert.ok(res.atMemEnd > res.frames / (n === 'diff' ? 4 : 200), `${n} lane: only ${res.atMemEnd} frames flush against the end of memory`);
+      if (n === 'bulk') assert.ok(res.inLarge! > res.frames / 50, `bulk lane: only ${res.inLarge} frames in large buffers`);
     }
   });
 }

@@ -4,22 +4,11 @@
 // in the pool's last buffer, where any read past the frame traps.
 import { instantiateCore, type CoreExports, type CoreKind } from '../../host/wasm.ts';
 import { Random } from '../../host/random.ts';
+import { S, CFG } from '../../host/scb.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, arp, ether, fmtIp, get16, get32, sum16, fold16,
   pseudo, type Topology } from './frames.ts';
 
-// SCB word offsets (assembly/base/scb.ts).
-export const S = {
-  RX_COUNT: 0, TX_COUNT: 4, EV_COUNT: 8, FREE_COUNT: 12, RX_DESC: 16, RX_CAP: 20, TX_DESC: 24, TX_CAP: 28,
-  EV: 32, EV_CAP: 36, FREE: 40, BUF_SIZE: 44, BUF_DATA: 48, IO: 52, IO_CAP: 56, COUNTERS: 60, NCOUNTERS: 64,
-  NAMES: 68, NAMES_BYTES: 72, EV_LOST: 76, POOL: 80, NBUFS: 84, MEM_END: 88, ABI_VERSION: 92,
-} as const;
-export const CFG = {
-  POOL_BYTES: 128, MAX_FRAME: 132, RX_RING: 136, TX_ARENA: 140, TX_RING: 144, EVENTS: 148, IO_BYTES: 152,
-  NEIGH: 156, ARP_QLEN: 160, REASM: 164, REASM_BUFS: 168, UDP_SOCKS: 172, UDP_QLEN: 176, SEED: 180,
-  ICMP_RATE: 196, NEIGH_TTL: 200, REASM_MS: 204, TCP_SOCKS: 208, TCP_SNDBUF: 212, TCP_RCVBUF: 216, MEM_LIMIT: 220,
-  TCP_MSL: 224, TCP_CHUNKS: 228, TCP_OOO: 232, TCP_FIN_TIMEOUT: 236, TCP_CC: 240, TCP_MIN_RTO: 244, TCP_DELACK: 248,
-  TCP_CHALLENGE: 252, TCP_SYN_RETRIES: 256, TCP_INIT_CWND: 260, TCP_INIT_RTO: 264,
-} as const;
+export { S, CFG };
 
 const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'arpTx', 'rxBadIface', 'rxRunt', 'rxNotForUs',
   'rxEthertype', 'arpRx', 'ipRx', 'reasmOk', 'ipBadLen', 'ipBadVersion', 'ipBadHlen', 'ipBadChecksum', 'ipMartian', 'ipNotLocal',
@@ -32,7 +21,7 @@ export const EV_UDP_READABLE = 1, EV_ECHO_REPLY = 2, EV_UNREACHABLE = 3, EV_UDP_
 export interface CoreConfig {
   poolBytes?: number; maxFrame?: number; rxRing?: number; txArena?: number; txRing?: number; events?: number;
   neigh?: number; arpQlen?: number; reasm?: number; reasmBufs?: number; reasmMs?: number; udpSocks?: number;
-  udpQlen?: number; icmpRate?: number; neighTtl?: number; seed?: number[];
+  udpQlen?: number; icmpRate?: number; neighTtl?: number; seed?: number[]; largeBytes?: number;
   /** Any other config words, by SCB offset (e.g. CFG.TCP_MSL). */
   words?: [number, number][];
 }
@@ -47,6 +36,8 @@ export const enum Place {
   MemEnd = 2,
   /** Anywhere it fits. */
   Random = 3,
+  /** In a large buffer, anywhere it fits (Random if none is free). */
+  Large = 4,
 }
 
 /** What fills the rest of the buffer around a frame. */
@@ -65,6 +56,7 @@ export class FuzzCore {
   readonly ix: Record<CounterName, number>;
   bufSize = 0; bufData = 0; pool = 0; nbufs = 0; memEnd = 0; lastBuf = 0; room = 0;
   rxDesc = 0; rxCap = 0; freeAddr = 0; countersAt = 0; io = 0; ioCap = 0;
+  largeSize = 0; nlarge = 0; largePool = 0; largeFreeAddr = 0;
   socks: number[] = [];
   /** TCP sockets are in use (TCP events expected). */
   tcp = false;
@@ -81,8 +73,9 @@ export class FuzzCore {
   /** The last frame handed over said FRAME_MORE; chainBytes: the open chain's bytes so far. */
   private chainOpen = false;
   private chainBytes = 0;
-  /** Frames that went flush against the end of linear memory. */
+  /** Frames that went flush against the end of linear memory; in large buffers. */
   atMemEnd = 0;
+  inLarge = 0;
   txSeen = 0;
   txBytesSeen = 0;
   arpTxSeen = 0;
@@ -99,7 +92,7 @@ export class FuzzCore {
     put(CFG.TX_ARENA, cfg.txArena); put(CFG.TX_RING, cfg.txRing); put(CFG.EVENTS, cfg.events);
     put(CFG.NEIGH, cfg.neigh); put(CFG.ARP_QLEN, cfg.arpQlen); put(CFG.REASM, cfg.reasm); put(CFG.REASM_BUFS, cfg.reasmBufs);
     put(CFG.REASM_MS, cfg.reasmMs); put(CFG.UDP_SOCKS, cfg.udpSocks); put(CFG.UDP_QLEN, cfg.udpQlen);
-    put(CFG.ICMP_RATE, cfg.icmpRate); put(CFG.NEIGH_TTL, cfg.neighTtl);
+    put(CFG.ICMP_RATE, cfg.icmpRate); put(CFG.NEIGH_TTL, cfg.neighTtl); put(CFG.LARGE_BYTES, cfg.largeBytes);
     (cfg.seed ?? [1, 2, 3, 4]).forEach((w, i) => put(CFG.SEED + 4 * i, w));
     for (const [off, v] of cfg.words ?? []) put(off, v);
     const r = this.ex.init();
@@ -110,6 +103,9 @@ export class FuzzCore {
     this.nbufs = this.w(S.NBUFS); this.memEnd = this.w(S.MEM_END);
     this.lastBuf = this.pool + (this.nbufs - 1) * this.bufSize;
     this.room = this.bufSize - this.bufData;
+    this.largeSize = this.w(S.LARGE_SIZE); this.nlarge = this.w(S.LARGE_NBUFS);
+    this.largePool = this.w(S.LARGE_POOL); this.largeFreeAddr = this.w(S.LARGE_FREE);
+    if (this.nlarge && this.largePool + this.nlarge * this.largeSize !== this.pool) throw new FuzzFailure('the large buffers do not end where the pool starts');
     this.rxDesc = this.w(S.RX_DESC); this.rxCap = this.w(S.RX_CAP); this.freeAddr = this.w(S.FREE);
     this.countersAt = this.w(S.COUNTERS) >>> 2; this.io = this.w(S.IO); this.ioCap = this.w(S.IO_CAP);
     if (this.memEnd !== this.ex.memory.buffer.byteLength) throw new FuzzFailure(`SCB_MEM_END ${this.memEnd} != memory size ${this.ex.memory.buffer.byteLength}`);
@@ -136,6 +132,9 @@ export class FuzzCore {
   }
   counters(): Uint32Array { return this.u32.slice(this.countersAt, this.countersAt + this.names.length); }
   get free(): number { return this.w(S.FREE_COUNT); }
+  get largeFree(): number { return this.w(S.LARGE_FREE_COUNT); }
+  /** The lowest buffer address of either pool. */
+  get buffersStart(): number { return this.nlarge ? this.largePool : this.pool; }
 
   /** Interfaces, addresses, routes and sockets from the topology. */
   setup(t: Topology): void {
@@ -200,6 +199,20 @@ export class FuzzCore {
     this.setW(S.FREE_COUNT, n + 1);
   }
 
+  /** Pops a large buffer, or 0 when none is free. */
+  popLarge(): number {
+    const n = this.w(S.LARGE_FREE_COUNT);
+    if (n === 0) return 0;
+    this.setW(S.LARGE_FREE_COUNT, n - 1);
+    return this.u32[(this.largeFreeAddr >>> 2) + n - 1];
+  }
+
+  pushLarge(b: number): void {
+    const n = this.w(S.LARGE_FREE_COUNT);
+    this.u32[(this.largeFreeAddr >>> 2) + n] = b;
+    this.setW(S.LARGE_FREE_COUNT, n + 1);
+  }
+
   desc(p: number, len: number, word: number): void {
     const n = this.w(S.RX_COUNT);
     if (n >= this.rxCap) throw new Error('rx ring full');
@@ -213,16 +226,19 @@ export class FuzzCore {
   /** Writes a frame into a free buffer and posts it. Returns where the frame went, or -1 when no buffer is free. */
   rx(bytes: Uint8Array, ifx: number, flags: number, place: Place, fill: Fill, r: Random | null = null, off = -1): number {
     const len = bytes.length;
-    if (len > this.room) throw new Error(`frame of ${len} bytes does not fit a buffer (${this.room})`);
-    const b = this.pop(place === Place.MemEnd);
+    let b = place === Place.Large ? this.popLarge() : 0;
+    const size = b ? this.largeSize : this.bufSize, room = size - this.bufData;
+    if (place === Place.Large && !b) place = Place.Random;
+    if (len > room) throw new Error(`frame of ${len} bytes does not fit a buffer (${room})`);
+    if (!b) b = this.pop(place === Place.MemEnd);
     if (!b) return -1;
     let at: number;
     if (place === Place.Start) at = b + this.bufData;
-    else if (place === Place.Random) at = b + this.bufData + (off >= 0 ? off % (this.room - len + 1) : r ? r.int(this.room - len + 1) : 0);
-    else at = b + this.bufSize - len;
+    else if (place === Place.Random || place === Place.Large) at = b + this.bufData + (off >= 0 ? off % (room - len + 1) : r ? r.int(room - len + 1) : 0);
+    else at = b + size - len;
     // An empty frame still needs a pointer inside its buffer: at its end it would name the next one.
-    if (len === 0 && at === b + this.bufSize) at--;
-    if (fill === Fill.Zero) this.u8.fill(0, b + this.bufData, b + this.bufSize);
+    if (len === 0 && at === b + size) at--;
+    if (fill === Fill.Zero) this.u8.fill(0, b + this.bufData, b + size);
     else if (fill === Fill.Junk) {
       const o = r ? r.int(this.junk.length - this.room + 1) : 0;
       this.u8.set(this.junk.subarray(o, o + this.room), b + this.bufData);
@@ -230,6 +246,7 @@ export class FuzzCore {
     this.u8.set(bytes, at);
     if (this.trace) console.log(`${this.label} rx @${at} len ${len} ifx ${ifx} flags ${flags} ${hexAt(this.u8, at, len)}`);
     if (at + len === this.memEnd) this.atMemEnd++;
+    if (place === Place.Large) this.inLarge++;
     this.desc(at, len, (ifx & 0xffff) | ((flags & 0xffff) << 16));
     // FRAME_MORE (flag bit 1) chains the next descriptor to this one: one frame for the counters.
     if (!this.chainOpen) { this.accepted++; this.chainBytes = 0; }
@@ -377,7 +394,7 @@ export class FuzzCore {
         for (let k = 0; k < nseg; k++) {
           const a = this.u32[at], l = this.u32[at + 1];
           at += 2;
-          if (a < this.pool || a + l > this.memEnd) throw new FuzzFailure(`udp_recv segment [${a}, +${l}) outside the pool`);
+          if (a < this.buffersStart || a + l > this.memEnd) throw new FuzzFailure(`udp_recv segment [${a}, +${l}) outside the pool`);
           if (data) { if (sum + l > length) throw new FuzzFailure('udp_recv segments longer than the datagram'); data.set(this.u8.subarray(a, a + l), sum); }
           sum += l;
         }
@@ -459,6 +476,7 @@ export class FuzzCore {
     if (reasm !== 0) throw new FuzzFailure(`reassembly still holds ${reasm} buffers after its timeout`);
     if (neigh !== 0) throw new FuzzFailure(`${neigh} neighbour entries still in use after every lifetime ran out`);
     if (this.free !== this.nbufs) throw new FuzzFailure(`buffer leak: ${this.nbufs - this.free} of ${this.nbufs} buffers not back on the free stack`);
+    if (this.largeFree !== this.nlarge) throw new FuzzFailure(`large buffer leak: ${this.nlarge - this.largeFree} of ${this.nlarge} not back on their free stack`);
     this.checkCounters();
     return t;
   }

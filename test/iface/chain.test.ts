@@ -88,6 +88,43 @@ test('chains that are not IPv4 TCP/UDP, stay open, or name a bad buffer are drop
   assert.is(c.free, c.nbufs, 'every buffer back');
 });
 
+test('a large buffer takes a frame whole; descriptors into large buffers the host does not own are refused', () => {
+  const c = new Core('debug', { poolBytes: 64 * 2048, largeBytes: 2 * 65728 });
+  const m = macBytes(MAC);
+  assert.is(c.ex.if_add((m[0] << 8) | m[1], ((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0, 1500), 0);
+  assert.is(c.ex.addr_add(0, ip4(ME), 24), 0);
+  assert.is(c.nlarge, 2);
+  assert.ok(c.largeSize >= c.bufData + 65553, `large buffers of ${c.largeSize} bytes hold any frame`);
+  const sd = c.ex.udp_open();
+  assert.is(c.ex.udp_bind(sd, 0, 7), 0);
+  c.socks.push(sd);
+  const { payload, frame } = bigUdp(20000);
+  const b = c.popLarge();
+  c.u8.set(frame, b + c.bufData);
+  c.desc(b + c.bufData, frame.length, 0);
+  c.poll(0, null);
+  assert.is(c.c('udpRx'), 1);
+  assert.is(c.ex.udp_recv(sd, 1), 1);
+  const r = c.w(52) >>> 2;
+  assert.is(c.u32[r + 3], 1, 'one segment: the frame stayed in its one buffer');
+  const p = c.u32[r + 4];
+  assert.equal(c.u8.subarray(p, p + c.u32[r + 5]), payload);
+  assert.is(c.largeFree, 1, 'the read datagram holds its buffer until the next call');
+
+  const mine = c.popLarge();
+  c.desc(b + c.bufData, 60, 0);                              // held by the core (lent to the reader)
+  c.desc(mine + c.largeSize - 10, 60, 0);                    // runs past the end of its large buffer
+  c.desc(mine - 4, 60, 0);                                   // just below it: another buffer's last bytes, or no buffer
+  c.poll(1, null);
+  assert.is(c.c('rxBadDesc'), 3);
+  assert.is(c.c('udpRx'), 1);
+  c.pushLarge(mine);
+  c.ex.udp_close(sd);
+  c.poll(2, null);
+  assert.is(c.largeFree, c.nlarge, 'every large buffer back');
+  assert.is(c.free, c.nbufs);
+});
+
 test('a Stack takes a frame larger than its buffers from a link and chains it', async () => {
   const clock = new VirtualClock();
   const link = new TestLink();

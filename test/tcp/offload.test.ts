@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { Stack } from '../../host/stack.ts';
+import { Stack, type StackLimits } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO, type Link, type LinkOffload } from '../../host/link/link.ts';
 import { settle } from './helpers.ts';
@@ -34,12 +34,12 @@ function tcpChecksumOk(f: Uint8Array): boolean {
   return cksum(l4, pseudo(get32(f, 26), get32(f, 30), 6, l4.length)) === 0;
 }
 
-async function transfer(offload: LinkOffload | undefined, bytes: number, stackOffload = true) {
+async function transfer(offload: LinkOffload | undefined, bytes: number, stackOffload = true, limits?: StackLimits) {
   const clock = new VirtualClock();
   const ea = new End(1500, offload), eb = new End(1500, offload);
   ea.peer = eb; eb.peer = ea;
-  const a = Stack.createSync({ name: 'a', link: ea, address: '10.0.0.1/24', clock, seed: 1, offload: stackOffload });
-  const b = Stack.createSync({ name: 'b', link: eb, address: '10.0.0.2/24', clock, seed: 2, offload: stackOffload });
+  const a = Stack.createSync({ name: 'a', link: ea, address: '10.0.0.1/24', clock, seed: 1, offload: stackOffload, limits });
+  const b = Stack.createSync({ name: 'b', link: eb, address: '10.0.0.2/24', clock, seed: 2, offload: stackOffload, limits });
   const data = Buffer.alloc(bytes);
   for (let i = 0; i < bytes; i += 4) data.writeUInt32LE((Math.imul(i, 2654435761) >>> 0), i);
   const h = createHash('sha256');
@@ -60,7 +60,7 @@ async function transfer(offload: LinkOffload | undefined, bytes: number, stackOf
   return { sent: ea.sent, sa, sb };
 }
 
-test('over a link with offloads, TCP sends segments of up to 64 KiB whole and the receiver chains them', async () => {
+test('over a link with offloads, TCP sends segments of up to 64 KiB whole and the receiver takes each in one large buffer', async () => {
   const { sent, sa, sb } = await transfer({ csum: true, gso: 65535 }, 8 * MiB);
   const big = sent.filter((f) => f.flags & FRAME_GSO);
   assert.ok(big.length > 0, 'GSO frames sent');
@@ -72,9 +72,41 @@ test('over a link with offloads, TCP sends segments of up to 64 KiB whole and th
   // Most of 8 MiB goes in frames near 64 KiB, not in 1448-byte segments.
   assert.ok(sa.txFrames < 8 * MiB / 16384, `${sa.txFrames} frames for 8 MiB`);
   assert.ok(sb.rxFrames < 8 * MiB / 16384, `${sb.rxFrames} frames received`);
+  assert.ok(sb.rxLarge >= big.length * 0.9, `${sb.rxLarge} of ${big.length} GSO frames in large buffers`);
   assert.is(sb.rxChainBad, 0);
   assert.is(sb.rxNoBuffer, 0);
   assert.is(sb.buffersFree, sb.buffers, 'every buffer back in the pool');
+  assert.ok(sb.largeBuffers > 0);
+  assert.is(sb.largeBuffersFree, sb.largeBuffers, 'every large buffer back');
+});
+
+test('without large buffers, or with too few, the receiver chains merged segments over MTU-sized buffers', async () => {
+  for (const largePoolBytes of [0, 70_000]) {
+    const { sent, sb } = await transfer({ csum: true, gso: 65535 }, 4 * MiB, true, { largePoolBytes });
+    const big = sent.filter((f) => f.flags & FRAME_GSO).length;
+    assert.is(sb.largeBuffers, largePoolBytes ? 1 : 0);
+    if (largePoolBytes) assert.ok(sb.rxLarge > 0 && sb.rxLarge < big, `${sb.rxLarge} of ${big} in the one large buffer`);
+    else assert.is(sb.rxLarge, 0);
+    assert.ok(sb.rxFrames < 4 * MiB / 16384, `${sb.rxFrames} frames received, most of them chained`);
+    assert.is(sb.rxNoBuffer, 0);
+    assert.is(sb.buffersFree, sb.buffers);
+    assert.is(sb.largeBuffersFree, sb.largeBuffers);
+  }
+});
+
+test('a receive buffer smaller than a large buffer still takes a whole transfer', async () => {
+  // Each large buffer costs the window its whole size: with 48 KiB the window
+  // closes after one merged segment and opens again as the reader takes it.
+  const { sb } = await transfer({ csum: true, gso: 65535 }, 2 * MiB, true, { tcpReceiveBuffer: 48 * 1024 });
+  assert.is(sb.largeBuffersFree, sb.largeBuffers);
+  assert.is(sb.buffersFree, sb.buffers);
+});
+
+test('at MTU 65535 packet buffers hold any frame: no large buffers', () => {
+  const e = new End(65535);
+  const s = Stack.createSync({ name: 'j', link: e, address: '10.0.0.1/24', clock: new VirtualClock(), seed: 1 });
+  assert.is(s.stats().largeBuffers, 0);
+  s.close();
 });
 
 test('a link that takes partial checksums but not large segments gets MTU-sized frames', async () => {
