@@ -2,7 +2,8 @@
 // in the same process and run: bulk throughput one way (MTU 1500 and 65535),
 // connections per second (open, 100-byte request and reply, close), and the
 // memory one idle connection holds.
-//   BENCH_MIB (default 256): bytes per bulk run; BENCH_CONNS (default 5000).
+//   BENCH_MIB (default 256): bytes per bulk run; BENCH_CONNS (default 5000);
+//   BENCH_ROUNDS (default 5): bulk runs per figure, interleaved, median taken.
 import net from 'node:net';
 import { Stack, type StackLimits } from '../host/stack.ts';
 import { VirtualSwitch } from '../host/link/switch.ts';
@@ -171,9 +172,11 @@ const mbit = (x: number) => `${x.toFixed(0)} Mbit/s`;
 
 // The machine is shared and node:net speeds up as its stream paths warm, so
 // the runs interleave (node, MTU 1500, MTU 65535) and each figure is the median.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
-await nodeBulk();   // warm-up
+// Both warm up first: node:net its stream paths, Shoal its JIT and wasm tiers.
+await nodeBulk();
+await shoalBulk(1500);
 // The switch takes offloads (partial checksums, 64 KiB segments), as the
 // kernel's loopback does; "plain" turns them off to show what they are worth.
 const CASES = [['1500', 1500, true], ['65535', 65535, true], ['1500 plain', 1500, false]] as const;
