@@ -2,6 +2,10 @@
 // open-addressing table; each unresolved entry holds a bounded queue of
 // frames. Requests are retried once a second; after the last try the queue is
 // dropped (counted) and the host is told the address is unreachable.
+// An entry past its lifetime is revalidated as RFC 1122 2.3.2.1 suggests (and
+// Linux does): frames keep going to the address it had while unicast requests
+// ask its owner; only if three go unanswered is it dropped and resolved anew.
+// So a long transfer never stalls, or loses a 64 KiB segment, at expiry.
 import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
 import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
@@ -11,7 +15,7 @@ import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
-  C_ARP_DROPPED, C_NEIGH_EVICTED } from '../base/counters';
+  C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
 import { emit, EV_UNREACHABLE } from '../base/events';
 import { ifMac, localIface, srcForHop } from './iface';
@@ -19,6 +23,7 @@ import { ifMac, localIface, srcForHop } from './iface';
 const FREE: u8 = 0;
 const INCOMPLETE: u8 = 1;
 const REACHABLE: u8 = 2;
+const PROBE_STATE: u8 = 3;   // expired, still used, being revalidated by unicast requests
 
 // Entry, 32 bytes: ip u32, state u8, ifx u8, tries u8, qlen u8, mac[6] at 8,
 // queue head at 16, tail at 20, time (retry or expiry, µs) at 24.
@@ -98,10 +103,11 @@ function claim(ip: u32): usize {
   return victim;
 }
 
-function sendArp(ifx: u32, oper: u32, tha: usize, tpa: u32, spa: u32): void {
+/** An ARP frame to dst (0: broadcast), with target hardware address tha (0: zero). */
+function sendArp(ifx: u32, oper: u32, dst: usize, tha: usize, tpa: u32, spa: u32): void {
   let f = txBegin(ETH_MIN);
   if (!f) return;
-  if (tha) copyMac(f + ETH_DST, tha);
+  if (dst) copyMac(f + ETH_DST, dst);
   else { store<u32>(f + ETH_DST, 0xffffffff); store<u16>(f + ETH_DST + 4, 0xffff); }
   copyMac(f + ETH_SRC, ifMac(ifx));
   st16(f + ETH_TYPE, ETHERTYPE_ARP);
@@ -121,10 +127,12 @@ function sendArp(ifx: u32, oper: u32, tha: usize, tpa: u32, spa: u32): void {
   count(C_ARP_TX);
 }
 
+/** A request for e's address: broadcast, or (revalidating) straight to the address it had. */
 function request(e: usize): void {
   let ifx = <u32>load<u8>(e, E_IFX);
   let ip = load<u32>(e, E_IP);
-  sendArp(ifx, ARP_REQUEST, 0, ip, srcForHop(ifx, ip));   // our address in the target's subnet
+  let dst = load<u8>(e, E_STATE) == PROBE_STATE ? e + E_MAC : 0;
+  sendArp(ifx, ARP_REQUEST, dst, 0, ip, srcForHop(ifx, ip));   // our address in the target's subnet
 }
 
 function schedule(t: i64): void {
@@ -153,10 +161,23 @@ function flush(e: usize): void {
  * the neighbour is unresolved it is copied into a packet buffer and queued. */
 export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32, gso: u32): void {
   let e = find(ip);
-  if (e && load<u8>(e, E_STATE) == REACHABLE && load<i64>(e, E_TIME) > now) {
-    copyMac(f + ETH_DST, e + E_MAC);
-    txCommit(f, len, ifx | (txFlags << 16), gso);
-    return;
+  if (e) {
+    let st = load<u8>(e, E_STATE);
+    let t = load<i64>(e, E_TIME);
+    // Past its lifetime, but not long past: keep using it, and start revalidating.
+    let stale = st == REACHABLE && t <= now && t > now - ttl;
+    if ((st == REACHABLE && t > now) || st == PROBE_STATE || stale) {
+      copyMac(f + ETH_DST, e + E_MAC);
+      txCommit(f, len, ifx | (txFlags << 16), gso);
+      if (stale) {
+        store<u8>(e, PROBE_STATE, E_STATE);
+        store<u8>(e, 1, E_TRIES);
+        store<i64>(e, now + RETRY, E_TIME);
+        schedule(now + RETRY);
+        request(e);
+      }
+      return;
+    }
   }
   if (!e) e = claim(ip);
   let fresh = load<u8>(e, E_STATE) != INCOMPLETE;
@@ -192,16 +213,23 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
   if (fresh) request(e);
 }
 
-/** Retries and gives up on unresolved neighbours. */
+/** Retries and gives up on unresolved neighbours and on ones being revalidated. */
 export function neighTimer(): void {
   if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return; }
   nextDue = NEVER;
   for (let i: u32 = 0; i < size; i++) {
     let e = table + (<usize>i << 5);
-    if (load<u8>(e, E_STATE) != INCOMPLETE) continue;
+    let st = load<u8>(e, E_STATE);
+    if (st != INCOMPLETE && st != PROBE_STATE) continue;
     let t = load<i64>(e, E_TIME);
     if (t <= now) {
       let tries = load<u8>(e, E_TRIES);
+      if (tries >= MAX_TRIES && st == PROBE_STATE) {
+        // Gone, or moved: the next frame resolves it afresh, by broadcast.
+        count(C_NEIGH_PROBE_FAILED);
+        store<u8>(e, FREE, E_STATE);
+        continue;
+      }
       if (tries >= MAX_TRIES) {
         count(C_ARP_FAILED);
         dropQueue(e, C_ARP_DROPPED);
@@ -251,7 +279,7 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
     store<u8>(e, 0, E_QLEN);
     learn(e, a + ARP_SHA, ifx);
   }
-  if (oper == ARP_REQUEST && spa != 0) sendArp(ifx, ARP_REPLY, a + ARP_SHA, spa, tpa);
+  if (oper == ARP_REQUEST && spa != 0) sendArp(ifx, ARP_REPLY, a + ARP_SHA, a + ARP_SHA, spa, tpa);
   pktFree(b);
 }
 
@@ -270,7 +298,7 @@ export function neighCount(): u32 {
   for (let i: u32 = 0; i < size; i++) {
     let e = table + (<usize>i << 5);
     let st = load<u8>(e, E_STATE);
-    if (st == INCOMPLETE || (st == REACHABLE && load<i64>(e, E_TIME) > now)) n++;
+    if (st == INCOMPLETE || st == PROBE_STATE || (st == REACHABLE && load<i64>(e, E_TIME) > now)) n++;
   }
   return n;
 }

@@ -47,8 +47,8 @@ test('resolution: one request, one reply, then the cache: a second ping sends no
   await a.close(); await b.close();
 });
 
-test('expiry: after neighbourTtlMs a new request goes out; before it, none', async () => {
-  const { clock, a, b, times } = pair({ neighbourTtlMs: 2000 });
+test('expiry: past neighbourTtlMs the old address is still used while a unicast request revalidates it', async () => {
+  const { clock, sa, a, b, times } = pair({ neighbourTtlMs: 2000 });
   await drive(clock, a.ping('10.0.0.2'));
   assert.equal(times, [0]);
   clock.advance(1500);
@@ -56,13 +56,51 @@ test('expiry: after neighbourTtlMs a new request goes out; before it, none', asy
   assert.is(times.length, 1, 'still cached at 1.5 s');
   clock.advance(1000);       // 2.5 s after it was learned
   const t = clock.now();
+  sa.clear();
   await drive(clock, a.ping('10.0.0.2'));
   assert.equal(times, [0, t], 'asked again once expired');
+  const out = sa.tx.map(parse);
+  assert.is(out[0].ip?.proto, 1, 'the echo request went out at once, not held for ARP');
+  assert.is(out[0].dst, b.macs[0], 'to the address the entry had');
+  assert.is(out[1].arp?.op, 1);
+  assert.is(out[1].dst, b.macs[0], 'the request is unicast to it (RFC 1122 2.3.2.1)');
+  assert.is(out[1].arp!.tha, '00:00:00:00:00:00');
   assert.is(a.stats().neighbours, 1);
-  // An expired entry is not counted as a neighbour.
-  clock.advance(5000);
-  assert.is(a.stats().neighbours, 0);
+  // b answered: the entry lives another 2 s with no further request.
+  clock.advance(1500);
+  await drive(clock, a.ping('10.0.0.2'));
+  assert.is(times.length, 2);
+  assert.is(a.stats().neighProbeFailed, 0);
+  // Unused for longer than a lifetime past its expiry: resolved afresh, by broadcast.
+  clock.advance(10_000);
+  assert.is(a.stats().neighbours, 0, 'an expired entry is not counted as a neighbour');
+  sa.clear();
+  await drive(clock, a.ping('10.0.0.2'));
+  assert.is(sa.arpRequests().length, 1);
+  assert.is(sa.tx.map(parse).find((f) => f.arp)!.dst, 'ff:ff:ff:ff:ff:ff');
   await a.close(); await b.close();
+});
+
+test('a neighbour that stops answering: three unicast requests a second apart, then a broadcast resolution', async () => {
+  const { clock, sa, a, b, times } = pair({ neighbourTtlMs: 2000 });
+  await drive(clock, a.ping('10.0.0.2'));
+  await b.close();           // gone from the switch: nothing answers for 10.0.0.2 now
+  clock.advance(2500);
+  const t = clock.now();
+  sa.clear();
+  await drive(clock, a.ping('10.0.0.2', { timeout: 500 })).catch(() => {});
+  clock.advance(3500);
+  const reqs = sa.tx.map(parse).filter((f) => f.arp?.op === 1);
+  assert.equal(times.slice(1), [t, t + 1000, t + 2000]);
+  assert.ok(reqs.every((f) => f.dst === b.macs[0]), 'all three unicast');
+  assert.is(a.stats().neighProbeFailed, 1);
+  assert.is(a.stats().neighbours, 0, 'dropped');
+  sa.clear();
+  let err: (Error & { code?: string }) | null = null;
+  try { await drive(clock, a.ping('10.0.0.2', { timeout: 10_000 })); } catch (e) { err = e as Error & { code?: string }; }
+  assert.is(err?.code, 'EHOSTUNREACH', 'resolved anew, and nobody has it');
+  assert.ok(sa.tx.map(parse).filter((f) => f.arp).every((f) => f.dst === 'ff:ff:ff:ff:ff:ff'), 'by broadcast');
+  await a.close();
 });
 
 test('an address nobody has: 3 requests a second apart, then ping rejects with EHOSTUNREACH', async () => {

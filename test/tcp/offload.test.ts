@@ -13,16 +13,19 @@ import { cksum, get16, pseudo, get32 } from '../helpers/frames.ts';
 
 const MiB = 1 << 20;
 
-/** One end of a cable between two stacks that records what crosses it. */
+/** One end of a cable between two stacks that records what crosses it; with a
+ * clock and a delay, frames arrive that much later (copied: they are borrowed). */
 class End implements Link {
   peer!: End;
   onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
   rxOffload?: LinkOffload;
   sent: { len: number; flags: number; gso: number; csumOk: boolean }[] = [];
-  constructor(readonly mtu: number, readonly offload?: LinkOffload) {}
+  constructor(readonly mtu: number, readonly offload?: LinkOffload, private readonly delay?: { clock: VirtualClock; ms: number }) {}
   send(frame: Uint8Array, flags = 0, gso = 0): void {
     this.sent.push({ len: frame.length, flags, gso, csumOk: flags & FRAME_CSUM_PARTIAL ? true : tcpChecksumOk(frame) });
-    this.peer.onFrame?.(frame, flags, gso);
+    if (!this.delay) { this.peer.onFrame?.(frame, flags, gso); return; }
+    const copy = frame.slice();
+    this.delay.clock.setTimer(() => this.peer.onFrame?.(copy, flags, gso), this.delay.ms);
   }
   close(): void {}
 }
@@ -34,9 +37,10 @@ function tcpChecksumOk(f: Uint8Array): boolean {
   return cksum(l4, pseudo(get32(f, 26), get32(f, 30), 6, l4.length)) === 0;
 }
 
-async function transfer(offload: LinkOffload | undefined, bytes: number, stackOffload = true, limits?: StackLimits) {
+async function transfer(offload: LinkOffload | undefined, bytes: number, stackOffload = true, limits?: StackLimits, delayMs = 0) {
   const clock = new VirtualClock();
-  const ea = new End(1500, offload), eb = new End(1500, offload);
+  const delay = delayMs ? { clock, ms: delayMs } : undefined;
+  const ea = new End(1500, offload, delay), eb = new End(1500, offload, delay);
   ea.peer = eb; eb.peer = ea;
   const a = Stack.createSync({ name: 'a', link: ea, address: '10.0.0.1/24', clock, seed: 1, offload: stackOffload, limits });
   const b = Stack.createSync({ name: 'b', link: eb, address: '10.0.0.2/24', clock, seed: 2, offload: stackOffload, limits });
@@ -100,6 +104,14 @@ test('a receive buffer smaller than a large buffer still takes a whole transfer'
   const { sb } = await transfer({ csum: true, gso: 65535 }, 2 * MiB, true, { tcpReceiveBuffer: 48 * 1024 });
   assert.is(sb.largeBuffersFree, sb.largeBuffers);
   assert.is(sb.buffersFree, sb.buffers);
+});
+
+test('neighbour entries expiring all through a transfer cost no segment: revalidated while in use', async () => {
+  const { sa } = await transfer({ csum: true, gso: 65535 }, 8 * MiB, true, { neighbourTtlMs: 5 }, 1);
+  assert.ok(sa.arpTx > 2, `${sa.arpTx} ARP requests: entries expired and were revalidated`);
+  assert.is(sa.txGsoDrop, 0, 'no GSO frame dropped for want of an address');
+  assert.is(sa.tcpRto, 0);
+  assert.is(sa.neighProbeFailed, 0);
 });
 
 test('at MTU 65535 packet buffers hold any frame: no large buffers', () => {
