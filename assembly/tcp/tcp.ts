@@ -1447,6 +1447,8 @@ function synSentInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u
   if (!(flags & TH_SYN)) { pktFreeChain(b); return; }
   s(k, T_IRS, seq);
   s(k, T_RCV_NXT, seq + 1);
+  // The right edge our SYN offered, now that it has a base (it was sent before rcv.nxt was known).
+  s(k, T_RCV_ADV, seq + 1 + min<u32>(rcvSpace(k), 65535));
   s(k, T_SND_WL1, seq);
   s(k, T_SND_WL2, ack);
   negotiate(k, wnd);
@@ -1505,14 +1507,24 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
   else if (rwnd == 0) ok = seq == rnxt;    // a probe into a closed window: take its ACK, drop its data
   else ok = (seqLe(rnxt, seq) && seqLt(seq, rnxt + rwnd)) ||
     (seqLe(rnxt, seq + slen - 1) && seqLt(seq + slen - 1, rnxt + rwnd));
+  // An old duplicate is acknowledged and its data dropped, but its ACK still
+  // counts (as in BSD): two ends that both went back to snd.una after a timeout
+  // send each other only old sequence numbers, and would otherwise drop each
+  // other's acknowledgments until the connection timed out. Only from within a
+  // receive buffer below rcv.nxt, where the peer's retransmissions can start.
+  let old = !ok && (flags & (TH_ACK | TH_RST | TH_SYN)) == TH_ACK && st != S_TIME_WAIT && st != S_SYN_RCVD &&
+    seqLe(seq + slen, rnxt) && seqGe(seq, rnxt - g(k, T_RCVBUF));
   if (!ok) {
     count(C_TCP_DUP);
-    pktFreeChain(b);
-    if (!(flags & TH_RST)) {
-      if (st == S_TIME_WAIT && (flags & TH_FIN)) { setTimer(k, T_T_KA, now + msl2); timerUpdate(k); }
-      sendAck(k);
+    if (!old) {
+      pktFreeChain(b);
+      if (!(flags & TH_RST)) {
+        if (st == S_TIME_WAIT && (flags & TH_FIN)) { setTimer(k, T_T_KA, now + msl2); timerUpdate(k); }
+        sendAck(k);
+      }
+      return;
     }
-    return;
+    setF(k, F_ACKNOW);
   }
   // RST (RFC 5961 3).
   if (flags & TH_RST) {
@@ -1581,7 +1593,8 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
     return;
   }
   // Text and FIN.
-  if (st == S_ESTABLISHED || st == S_FIN_WAIT_1 || st == S_FIN_WAIT_2) {
+  if (old) pktFreeChain(b);
+  else if (st == S_ESTABLISHED || st == S_FIN_WAIT_1 || st == S_FIN_WAIT_2) {
     if (dlen > 0 && !hasF(k, F_ATTACHED) && !g(k, T_PARENT)) {
       // Nobody will ever read it (RFC 9293 3.10.4 / RFC 2525): reset.
       pktFreeChain(b);

@@ -246,6 +246,52 @@ test('acceptability: old and beyond-window segments get an ACK and are dropped',
   assert.ok(c.p.stack.stats().tcpDup >= 2);
 });
 
+test('acceptability: an old duplicate still acknowledges (both ends back at snd.una after timeouts)', async () => {
+  const c = await established();
+  c.sock.write('hello');
+  await c.p.settle();
+  const d = one(c.p.take(), 'data');
+  // The peer went back to retransmit what we already have; its ACK covers our data.
+  c.send({ seq: c.pseq - 100, ack: (d.seq + 5) >>> 0, flags: ACK, data: Buffer.alloc(100) });
+  const a = one(c.p.take(), 'ACK for the old duplicate');
+  assert.is(a.ack, c.pseq);
+  assert.is(c.data.length, 0, 'its data was dropped');
+  c.p.advance(3000);
+  assert.is(c.p.take().length, 0, 'nothing retransmitted: the old segment acknowledged the data');
+  assert.is(c.p.stack.stats().tcpRto, 0);
+  // Older than a receive buffer below rcv.nxt: dropped, ACK and all.
+  c.sock.write('again');
+  await c.p.settle();
+  const e = one(c.p.take(), 'data');
+  c.send({ seq: c.pseq - 2_000_000, ack: (e.seq + 5) >>> 0, flags: ACK });
+  one(c.p.take(), 'ACK for the ancient segment');
+  c.p.advance(1000);
+  assert.ok(c.p.take().some((x) => x.seq === e.seq), 'its ACK did not count: the data is resent');
+});
+
+test('active open: the window we offer closes when the reader stops, whatever the peer\'s ISN', async () => {
+  for (const isn of [7000, 0x7fff0000, 0x90000000, 0xfffff000]) {
+    const p = new Peer({ limits: { tcpReceiveBuffer: 16384 } });
+    const s = p.stack.net.connect({ port: 80, host: PEER_IP });
+    await p.settle();
+    const syn = one(p.take(), 'SYN');
+    p.send({ sport: 80, dport: syn.sport, seq: isn, ack: syn.seq + 1, flags: SYN | ACK, mss: 1460, sackOk: true });
+    await p.settle();
+    p.take();
+    s.pause();
+    let seq = (isn + 1) >>> 0, last: Seg | null = null;
+    for (let i = 0; i < 40 && !(last && last.win === 0); i++) {
+      p.send({ sport: 80, dport: syn.sport, seq, ack: syn.seq + 1, flags: ACK, data: Buffer.alloc(1448, 1) });
+      seq = (seq + 1448) >>> 0;
+      p.advance(50);
+      for (const x of p.take()) last = x;
+    }
+    assert.ok(last && last.win === 0, `ISN ${isn}: window closed (last ${last && segStr(last)})`);
+    s.destroy();
+    await p.stack.close();
+  }
+});
+
 test('RST: outside the window ignored, inside but not exact gets a challenge ACK, exact resets', async () => {
   const c = await established();
   let err: (Error & { code?: string }) | null = null;
