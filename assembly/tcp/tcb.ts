@@ -466,6 +466,11 @@ export function timerPop(): usize {
 
 export function timerCount(): u32 { return heapN; }
 
+/** Reports the earliest TCP deadline (wakeAt), for timers armed after tcpTimers looked. */
+export function timerWake(): void {
+  if (heapN) wakeAt(load<i64>(tcb(load<u32>(heap)) + T_T_KEY));
+}
+
 // ---- send chunks ----
 // @ts-ignore: decorator
 @inline export function chunkAddr(c: u32): usize { return chunkBase + (<usize>(c - 1) << CHUNK_SHIFT); }

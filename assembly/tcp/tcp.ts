@@ -44,7 +44,7 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   tcb, idx, g, s, hasF, setF, clrF, state, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
   timerPop, chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove,
-  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount } from './tcb';
+  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake } from './tcb';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH, E_NOTCONN, E_PIPE } from '../base/errno';
 
 // Errors carried in EV_TCP_ERROR (positive errno).
@@ -173,9 +173,12 @@ export function tcpFlush(): void {
     if (txBlocked) {
       wantOutput(k);
       wakeAt(now);
-      return;
+      break;
     }
   }
+  // Output arms retransmission timers after tcpTimers reported the earliest
+  // deadline: report it again, or a timer armed here waits for the next frame.
+  timerWake();
 }
 
 /** Runs every timer that is due; O(expired). */
