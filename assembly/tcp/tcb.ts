@@ -104,7 +104,8 @@ export const T_ACCPREV: usize = 444;   // SYN / accept queue back link
 export const T_SND_SML: usize = 448;   // end of the last segment sent shorter than the MSS (Minshall)
 export const T_RTX_TS: usize = 452;    // our timestamp on the last timeout retransmission (F_RTX_TS)
 export const T_RXT_MARK: usize = 456;  // snd_max when the latest hole was retransmitted in SACK recovery (F_RXT_MARK)
-export const TCB: usize = 464;
+export const T_TLP_HIGH: usize = 464;  // snd_max after the tail-loss probe (F_TLP_DONE)
+export const TCB: usize = 472;
 // A listener keeps the heads of its child lists in fields a connection uses otherwise.
 export const L_SYNQ_HEAD: usize = T_RQ_HEAD;
 
@@ -146,6 +147,9 @@ export const F_RTO_LOSS: u32 = 1 << 19;    // after a timeout, until snd_max is 
 export const F_KA_PROBE: u32 = 1 << 20;
 export const F_RTX_TS: u32 = 1 << 21;     // T_RTX_TS is set: older echoed timestamps give no RTT sample
 export const F_RXT_MARK: u32 = 1 << 22;   // T_RXT_MARK is set
+export const F_TLP: u32 = 1 << 23;        // the rtx timer is the tail-loss probe timeout (RFC 8985 7)
+export const F_TLP_DONE: u32 = 1 << 24;   // a probe is out (until its episode ends): the next expiry is the RTO
+export const F_TLP_RXT: u32 = 1 << 25;    // that probe resent the last segment
 
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;

@@ -21,7 +21,7 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRA
   C_TCP_OOO, C_TCP_OOO_DROP, C_TCP_DUP, C_TCP_PAWS, C_TCP_CHALLENGE_ACK, C_TCP_CHALLENGE_LIMITED, C_TCP_NO_PORT,
   C_TCP_COOKIE_TX, C_TCP_COOKIE_OK, C_TCP_COOKIE_BAD, C_TCP_LISTEN_DROP, C_TCP_TABLE_FULL, C_TCP_TW_RECLAIM,
   C_TCP_ZWP, C_TCP_KA, C_TCP_TIMEOUT, C_TCP_RST_RX, C_TCP_BAD_CSUM, C_TCP_ACK_UNSENT, C_TCP_WND_DROP,
-  C_TCP_ACCEPT, C_TCP_CONNECT, C_TCP_DELACK, C_TCP_RX_BYTES, C_TCP_TX_BYTES } from '../base/counters';
+  C_TCP_ACCEPT, C_TCP_CONNECT, C_TCP_DELACK, C_TCP_RX_BYTES, C_TCP_TX_BYTES, C_TCP_TLP } from '../base/counters';
 import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
@@ -35,11 +35,11 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   T_OOO_BYTES, T_OOO_BUFS, T_SEGS_UNACKED, T_OUTNEXT, T_OUTPREV, T_ERR, T_KA_IDLE, T_KA_INTVL, T_KA_CNT,
   T_KA_PROBES, T_CC, T_SACKED, T_HIGH_SACK, T_NSACK, T_SACKS, NSACKMAX, T_T_RTX, T_T_DACK, T_T_KA, T_LAST_RX,
   T_W_MAX, T_K, T_EPOCH, T_W_EST, T_TS_AGE, T_SYNQ, T_ACCQ_HEAD, T_ACCQ_TAIL, T_ACCQ_LEN, T_BACKLOG,
-  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD, T_SND_SML, T_RTX_TS, T_RXT_MARK, TCB,
+  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD, T_SND_SML, T_RTX_TS, T_RXT_MARK, T_TLP_HIGH, TCB,
   S_FREE, S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RCVD, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
   S_CLOSING, S_LAST_ACK, S_TIME_WAIT,
   F_ATTACHED, F_NODELAY, F_TS, F_SACK, F_WS, F_FIN_QUEUED, F_FIN_RCVD, F_ACKNOW, F_DELACK, F_OUTQ, F_RD_EV,
-  F_WR_WANT, F_RECOVERY, F_TIMING, F_ACTIVE, F_ACCQ, F_PERSIST, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK,
+  F_WR_WANT, F_RECOVERY, F_TIMING, F_ACTIVE, F_ACCQ, F_PERSIST, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_TLP, F_TLP_DONE, F_TLP_RXT,
   CC_CUBIC, CC_NEWRENO, CHUNK, CHUNK_SHIFT,
   tcb, idx, g, s, hasF, setF, clrF, state, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
@@ -78,6 +78,8 @@ const MAX_RTO_MS: u32 = 120_000;
 const RETRIES2: u32 = 15;
 const SYNACK_RETRIES: u32 = 5;
 const TS_24DAYS: i64 = 24 * 86400 * 1000_000;
+const TLP_MIN: i64 = 2000;       // µs added to the probe timeout: ACK processing and an RTT measured in whole ms
+const WC_DELACK: i64 = 200_000;  // µs: a peer's worst-case delayed ACK (RFC 8985 7.2 WCDelAckT)
 
 // ---- configuration ----
 let msl2: i64 = 0;           // µs in TIME-WAIT
@@ -463,8 +465,26 @@ function rtoNow(k: usize): i64 {
 }
 
 function armRtx(k: usize): void {
-  clrF(k, F_PERSIST);
+  clrF(k, F_PERSIST | F_TLP);
   setTimer(k, T_T_RTX, rtoNow(k));
+  timerUpdate(k);
+  armPto(k);
+}
+
+/** (Re)starts the tail-loss probe timeout (RFC 8985 7.2) ahead of the RTO
+ * while no recovery is under way: a lost tail brings no duplicate ACKs to
+ * start one. Two round trips, as Linux: plus the peer's delayed ACK when one
+ * segment is out, else TLP_MIN. A probe no sooner than the RTO would be none. */
+function armPto(k: usize): void {
+  let srtt = <i64>g(k, T_SRTT);
+  let f = flight(k);
+  if (srtt == 0 || f == 0 || !hasF(k, F_SACK) || hasF(k, F_RECOVERY | F_RTO_LOSS | F_TLP_DONE | F_PERSIST) ||
+      g(k, T_BACKOFF) != 0 || state(k) < S_ESTABLISHED) return;
+  let t = now + 2 * srtt + (f <= g(k, T_MSS) ? WC_DELACK : TLP_MIN);
+  let rto = hasF(k, F_TLP) ? rtoNow(k) : getTimer(k, T_T_RTX);
+  if (t < rto) setF(k, F_TLP);
+  else { t = rto; clrF(k, F_TLP); }
+  setTimer(k, T_T_RTX, t);
   timerUpdate(k);
 }
 
@@ -974,6 +994,7 @@ export function tcpOutput(k: usize): void {
         if (!hasF(k, F_TIMING) && !hasF(k, F_TS)) { setF(k, F_TIMING); s(k, T_RTT_SEQ, nxt); s(k, T_RTT_TIME, nowMs()); }
       }
       if (getTimer(k, T_T_RTX) == NEVER || hasF(k, F_PERSIST)) armRtx(k);
+      else if (!rexmit) armPto(k);   // the probe timeout restarts with each new segment, the RTO does not
       if (fl & TH_FIN) break;
     }
   }
@@ -1073,6 +1094,8 @@ function rtxTimeout(k: usize): void {
     return;
   }
   if (st < S_ESTABLISHED || st == S_TIME_WAIT) return;
+  let probe = hasF(k, F_TLP);
+  clrF(k, F_TLP);
   let una = g(k, T_SND_UNA);
   let smax0 = g(k, T_SND_MAX);
   let end = g(k, T_SB_SEQ) + g(k, T_SB_LEN);
@@ -1117,6 +1140,7 @@ function rtxTimeout(k: usize): void {
     return;
   }
   if (g(k, T_SND_MAX) == una) return;
+  if (probe) { tlpFire(k); return; }
   count(C_TCP_RTO);
   let bo = g(k, T_BACKOFF) + 1;
   if (bo > RETRIES2) {
@@ -1132,7 +1156,7 @@ function rtxTimeout(k: usize): void {
   // RFC 5681 3.1 / RFC 9438 4.8: one segment, and go back to snd_una.
   if (!hasF(k, F_RTO_LOSS)) ccOnLoss(k);
   s(k, T_CWND, g(k, T_MSS));
-  clrF(k, F_RECOVERY | F_TIMING);
+  clrF(k, F_RECOVERY | F_TIMING | F_TLP_DONE);
   setF(k, F_RTO_LOSS);
   s(k, T_RECOVER, g(k, T_SND_MAX));
   s(k, T_DUPACKS, 0);
@@ -1140,6 +1164,31 @@ function rtxTimeout(k: usize): void {
   // The RFC 6298 5.7 estimate stays; backing off is enough.
   armRtx(k);
   wantOutput(k);
+}
+
+/** The probe timeout (RFC 8985 7.3). */
+function tlpFire(k: usize): void {
+  let una = g(k, T_SND_UNA);
+  let smax = g(k, T_SND_MAX);
+  // RACK (RFC 8985 6.2): holes below SACKed data, out for two round trips, are lost.
+  if (seqGt(g(k, T_HIGH_SACK), una)) { enterRecovery(k); return; }
+  count(C_TCP_TLP);
+  setF(k, F_TLP_DONE);
+  clrF(k, F_TLP_RXT);
+  // New data if the peer's window and the send buffer have it: one segment beyond cwnd.
+  let cwnd = g(k, T_CWND);
+  s(k, T_CWND, max<u32>(cwnd, smax - una + g(k, T_MSS)));
+  tcpOutput(k);
+  s(k, T_CWND, cwnd);
+  if (g(k, T_SND_MAX) == smax) {
+    // Else the last segment again.
+    let fin = hasF(k, F_FIN_QUEUED) && seqGt(smax, finSeq(k));
+    let dEnd = fin ? smax - 1 : smax;
+    let len = seqGt(dEnd, una) ? min<u32>(g(k, T_MSS), dEnd - una) : 0;
+    if (sendSegment(k, dEnd - len, len, fin ? TH_ACK | TH_FIN : TH_ACK) >= 0) { count(C_TCP_RETRANS); setF(k, F_TLP_RXT); }
+  }
+  s(k, T_TLP_HIGH, g(k, T_SND_MAX));
+  armRtx(k);
 }
 
 function kaTimeout(k: usize): void {
@@ -1641,6 +1690,8 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
   let smax = g(k, T_SND_MAX);
   let swin = wnd << sndWs(k);
   let mss = g(k, T_MSS);
+  // SACKed bytes below the retransmission cursor, to see retransmissions arrive.
+  let rxtSacked = sackedBelow(k, g(k, T_RXT_NXT));
   if (oNSack && hasF(k, F_SACK)) sackUpdate(k);
   // Window update (RFC 9293 3.10.7.4, fifth check).
   let wndChanged = false;
@@ -1688,7 +1739,7 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
     if (seqLt(g(k, T_SND_NXT), ack)) s(k, T_SND_NXT, ack);
     if (seqGe(ack, smax)) clrF(k, F_RTO_LOSS);
     if (hasF(k, F_SACK)) sackUpdate(k);
-    lostRetransmit(k);
+    lostRetransmit(k, false);
     // Loss recovery (RFC 6582 / RFC 6675).
     if (hasF(k, F_RECOVERY)) {
       if (seqGe(ack, g(k, T_RECOVER))) {
@@ -1709,7 +1760,7 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
       ccOnAck(k, acked, wasLimited);
     }
     // The timer (RFC 6298 5.2, 5.3).
-    if (ack == smax) { if (!hasF(k, F_PERSIST)) setTimer(k, T_T_RTX, NEVER); }
+    if (ack == smax) { if (!hasF(k, F_PERSIST)) { setTimer(k, T_T_RTX, NEVER); clrF(k, F_TLP); } }
     else armRtx(k);
     // Space for the host.
     if (hasF(k, F_WR_WANT) && g(k, T_SNDBUF) - g(k, T_SB_LEN) >= (g(k, T_SNDBUF) >> 2)) {
@@ -1719,7 +1770,7 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
     wantOutput(k);
   } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una && swin != 0) {
     // A duplicate ACK (RFC 5681 2).
-    lostRetransmit(k);
+    lostRetransmit(k, sackedBelow(k, g(k, T_RXT_NXT)) > rxtSacked);
     let d = g(k, T_DUPACKS) + 1;
     s(k, T_DUPACKS, d);
     if (hasF(k, F_RECOVERY)) {
@@ -1727,33 +1778,61 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
       wantOutput(k);
     }
   }
+  let lost = false;
+  if (hasF(k, F_TLP_DONE)) {
+    // RACK (RFC 8985 6.2): the probe, sent two round trips after the tail, got there first.
+    if (seqGe(g(k, T_HIGH_SACK), g(k, T_TLP_HIGH)) && seqLt(ack, g(k, T_TLP_HIGH))) lost = true;
+    else if (seqGe(ack, g(k, T_TLP_HIGH))) tlpEnd(k, ack == una && !oNSack && dlen == 0 && !wndChanged);
+  }
   if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && g(k, T_SND_MAX) != g(k, T_SND_UNA)) {
-    let lost = g(k, T_DUPACKS) >= 3 || (hasF(k, F_SACK) && g(k, T_SACKED) > 2 * mss);
-    if (lost && seqGt(g(k, T_SND_UNA), g(k, T_RECOVER) - 1)) {
-      // Fast retransmit (RFC 5681 3.2, RFC 6675 5).
-      count(C_TCP_FAST_RETRANS);
-      s(k, T_RECOVER, g(k, T_SND_MAX));
-      ccOnLoss(k);
-      let ss = g(k, T_SSTHRESH);
-      s(k, T_CWND, hasF(k, F_SACK) ? ss : ss + 3 * mss);
-      s(k, T_RXT_NXT, g(k, T_SND_UNA));
-      clrF(k, F_RXT_MARK);
-      setF(k, F_RECOVERY);
-      clrF(k, F_TIMING);
-      wantOutput(k);
-    }
+    if (g(k, T_DUPACKS) >= 3 || (hasF(k, F_SACK) && g(k, T_SACKED) > 2 * mss)) lost = true;
+    if (lost && seqGt(g(k, T_SND_UNA), g(k, T_RECOVER) - 1)) enterRecovery(k);
   }
 }
 
-/** Lost retransmissions (RACK-lite, as Linux's lost-retransmit marking did):
- * in SACK recovery, once the peer SACKs data we sent after our latest hole
- * retransmission, every hole still open below was lost again (reordering
- * aside). Walk the holes once more instead of waiting for the timeout. */
-function lostRetransmit(k: usize): void {
+/** The ACK for everything sent up to the probe ends its episode (RFC 8985
+ * 7.4, as Linux's tcp_process_tlp_ack): a probe that resent the last segment
+ * repaired a loss, which calls for a congestion response, unless the peer
+ * reports a duplicate (a D-SACK, or a pure duplicate ACK for exactly that
+ * much). With neither, wait for an ACK beyond it. */
+function tlpEnd(k: usize, pureDup: bool): void {
+  let ack = g(k, T_SND_UNA);
+  let dsack = oNSack != 0 && seqLe(load<u32>(O_SACK, 4), ack);
+  if (hasF(k, F_TLP_RXT) && !dsack && !pureDup) {
+    if (ack == g(k, T_TLP_HIGH)) return;
+    ccOnLoss(k);
+    s(k, T_CWND, min<u32>(g(k, T_CWND), g(k, T_SSTHRESH)));
+  }
+  clrF(k, F_TLP_DONE);
+}
+
+/** Fast retransmit, then loss recovery (RFC 5681 3.2, RFC 6582, RFC 6675 5). */
+function enterRecovery(k: usize): void {
+  count(C_TCP_FAST_RETRANS);
+  s(k, T_RECOVER, g(k, T_SND_MAX));
+  ccOnLoss(k);
+  let ss = g(k, T_SSTHRESH);
+  s(k, T_CWND, hasF(k, F_SACK) ? ss : ss + 3 * g(k, T_MSS));
+  s(k, T_RXT_NXT, g(k, T_SND_UNA));
+  clrF(k, F_RXT_MARK | F_TIMING | F_TLP_DONE);
+  setF(k, F_RECOVERY);
+  // The timer becomes the RTO (no probes in recovery).
+  armRtx(k);
+  wantOutput(k);
+}
+
+/** Lost retransmissions (RACK, RFC 8985 6.2, with no per-segment record; no
+ * reordering window in recovery): in SACK recovery the holes below the
+ * cursor T_RXT_NXT were resent in sequence order, the latest when snd_max
+ * was T_RXT_MARK. Once the peer SACKs data sent after that, or a duplicate
+ * ACK SACKs a hole resent after the one at snd_una (rxtSacked), the holes
+ * still open below were lost again. Walk them once more instead of waiting
+ * for the timeout. */
+function lostRetransmit(k: usize, rxtSacked: bool): void {
   if (!hasF(k, F_RECOVERY) || !hasF(k, F_SACK) || !hasF(k, F_RXT_MARK)) return;
-  if (!seqGt(g(k, T_HIGH_SACK), g(k, T_RXT_MARK))) return;
   let una = g(k, T_SND_UNA);
   if (!seqGt(g(k, T_RXT_NXT), una) || skipSacked(k, una) != una) return;
+  if (!rxtSacked && !seqGt(g(k, T_HIGH_SACK), g(k, T_RXT_MARK))) return;
   clrF(k, F_RXT_MARK);
   s(k, T_RXT_NXT, una);
   wantOutput(k);

@@ -49,6 +49,9 @@ async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: bo
   await p.settle();
   p.advance(50);
   p.take();
+  // The core last ran at the delayed ACK (40 ms): bring it to the clock's time, or what the
+  // test writes next goes out stamped 10 ms ago, and a tail-loss probe 2 ms after that is due at once.
+  p.stack.syncTime();
   c.sock.on('data', (d: Buffer) => c.data.push(d));
   return c;
 }

@@ -1,0 +1,131 @@
+// Scripted loss repair without the retransmission timeout (RFC 8985): a
+// tail-loss probe after about two round trips, and a lost retransmission
+// sent again once a later one arrives. One stack, a hand-driven peer with a
+// 20 ms round trip, the virtual clock.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Peer } from './peer.ts';
+import { SYN, ACK, type Seg, segStr } from './helpers.ts';
+import type { Socket } from '../../host/net/net.ts';
+
+const MSS = 1448;
+const RTT = 20;
+const show = (segs: Seg[]) => segs.map((s) => segStr(s)).join('\n');
+
+/** A passive connection (SACK, timestamps) whose handshake took one RTT, so SRTT is 20 ms. */
+async function established() {
+  const p = new Peer();
+  const conns: Socket[] = [];
+  p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80);
+  await p.settle();
+  p.send({ seq: 1000, flags: SYN, mss: 1460, ws: 7, sackOk: true, ts: [100, 0] });
+  const sa = p.take()[0];
+  p.advance(RTT);
+  const c = {
+    p, sock: null as unknown as Socket, iss: (sa.seq + 1) >>> 0, tsv: 101, tsEcr: sa.ts![0],
+    /** An ACK from the peer: ack and SACK blocks in segments from the first byte we send. */
+    ack(segs: number, sack?: [number, number][]) {
+      p.send({ seq: 1001, ack: c.iss + segs * MSS, flags: ACK, win: 65535, ts: [c.tsv++, c.tsEcr],
+        sack: sack?.map(([a, b]) => [c.iss + a * MSS, c.iss + b * MSS] as [number, number]) });
+    },
+    /** What the stack sent; the peer echoes the newest timestamp (RFC 7323), so RTT samples stay 20 ms. */
+    take(): Seg[] {
+      const segs = p.take();
+      for (const x of segs) if (x.ts) c.tsEcr = x.ts[0];
+      return segs;
+    },
+    /** Segment number of a data segment we sent. */
+    n: (s: Seg) => ((s.seq - c.iss) >>> 0) / MSS,
+  };
+  c.ack(0);
+  await p.settle();
+  c.sock = conns[0];
+  p.stack.syncTime();   // the core's clock, for what the socket writes next
+  assert.is(c.sock.info()!.srttUs, RTT * 1000);
+  return c;
+}
+
+/** Advances 1 ms at a time until the stack sends; returns what it sent and the ms waited. */
+function waitSend(c: Awaited<ReturnType<typeof established>>, limit = 1000): { segs: Seg[]; ms: number } {
+  for (let t = 1; t <= limit; t++) {
+    c.p.advance(1);
+    const segs = c.take();
+    if (segs.length) return { segs, ms: t };
+  }
+  return { segs: [], ms: limit };
+}
+
+test('tail loss: a probe after two round trips, not the RTO, then the lost segment again', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(4 * MSS, 1));
+  await c.p.settle();
+  assert.equal(c.take().map(c.n), [0, 1, 2, 3]);
+  // Segments 0 and 1 arrive; 2 and 3, the tail, are lost: no duplicate ACK will come.
+  c.p.advance(RTT);
+  c.ack(2);
+  assert.is(c.take().length, 0);
+  const { segs, ms } = waitSend(c);
+  const rto = c.sock.info()!.rtoMs;
+  assert.is(segs.length, 1, show(segs));
+  assert.is(c.n(segs[0]), 3, 'the probe resends the last segment (nothing new to send)');
+  assert.ok(ms >= 2 * RTT && ms <= 2 * RTT + 5, `probe ${ms} ms after the last ACK (2 × SRTT + 2 ms)`);
+  assert.ok(ms < rto / 2, `well before the RTO (${rto} ms)`);
+  // The probe arrives and is SACKed: it was sent after segment 2, which is lost (RACK).
+  c.p.advance(RTT);
+  c.ack(2, [[3, 4]]);
+  const rx = c.take();
+  assert.equal(rx.map(c.n), [2], `the hole at once:\n${show(rx)}`);
+  c.p.advance(RTT);
+  c.ack(4);
+  c.p.advance(1000);
+  assert.is(c.take().length, 0, 'nothing more to repair');
+  const st = c.p.stack.stats();
+  assert.is(st.tcpTlp, 1);
+  assert.is(st.tcpRto, 0);
+  assert.is(st.tcpFastRetrans, 1, 'the repair counts as a recovery (congestion response)');
+});
+
+test('tail loss: the probe is new data when there is more to send', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(20 * MSS, 1));
+  await c.p.settle();
+  assert.equal(c.take().map(c.n), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'the initial window');
+  // Nothing comes back: all ten are lost.
+  const { segs, ms } = waitSend(c);
+  assert.equal(segs.map(c.n), [10], 'one new segment beyond the window');
+  assert.ok(ms >= 2 * RTT && ms <= 2 * RTT + 5, `probe after ${ms} ms`);
+  // Its SACK shows the whole window lost; recovery resends from the first.
+  c.p.advance(RTT);
+  c.ack(0, [[10, 11]]);
+  const rx = c.take();
+  assert.ok(rx.length >= 1 && c.n(rx[0]) === 0, show(rx));
+  assert.is(c.p.stack.stats().tcpRto, 0);
+});
+
+test('a lost retransmission is sent again once a later one is SACKed, without the RTO', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(10 * MSS, 1));
+  await c.p.settle();
+  assert.is(c.take().length, 10);
+  c.p.advance(RTT);
+  // Segments 0 and 4 are lost; the rest arrive and are SACKed.
+  c.ack(0, [[1, 2]]); c.ack(0, [[1, 3]]); c.ack(0, [[1, 4]]);
+  let rx = c.take();
+  assert.equal(rx.map(c.n), [0], 'fast retransmit of the first hole');
+  for (let i = 5; i < 10; i++) c.ack(0, [[5, i + 1], [1, 4]]);
+  rx = c.take();
+  assert.equal(rx.map(c.n), [4], 'then the second hole');
+  // The retransmission of 0 is lost too; that of 4, sent after it, arrives.
+  c.p.advance(RTT);
+  c.ack(0, [[1, 10]]);
+  rx = c.take();
+  assert.equal(rx.map(c.n), [0], `segment 0 a third time, at once:\n${show(rx)}`);
+  c.p.advance(RTT);
+  c.ack(10);
+  c.p.advance(1000);
+  assert.is(c.take().length, 0);
+  assert.is(c.p.stack.stats().tcpRto, 0);
+  assert.is(c.p.stack.stats().tcpFastRetrans, 1);
+});
+
+test.run();
