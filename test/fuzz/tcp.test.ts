@@ -158,6 +158,8 @@ class Run {
     const d = this.c.poll(this.now, this.sink);
     this.c.checkCounters();
     this.checkTables();
+    // A timer is armed: poll must name a deadline, or the host would never come back for it.
+    if (d < 0 && this.c.u32[(this.c.io >>> 2) + 5] > 0) throw new FuzzFailure('poll returned no deadline with TCP timers armed');
     return d;
   }
 
