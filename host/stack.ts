@@ -304,8 +304,9 @@ export class Stack {
   get io(): { readonly ptr: number; readonly cap: number } { return this.ioArea; }
   private ioArea = { ptr: 0, cap: 0 };
 
-  /** A frame from link ifx: copied once into buffers the core posted, one
-   * or, for a large segment the link merged (GSO), several in a chain. */
+  /** A frame from link ifx, copied once into buffers the core posted: one
+   * packet buffer; one large buffer for a large segment the link merged
+   * (GSO); or, when no large buffer is free, several packet buffers in a chain. */
   private deliver(frame: Uint8Array, ifx: number, flags: number): void {
     if (this.closed) { this.host.rxAfterClose++; return; }
     const len = frame.length;
