@@ -170,9 +170,6 @@ export function pktClaim(p: usize, len: u32): usize {
   return b;
 }
 
-/** Buffers not on the free stack (held by the core, or taken by the host). */
-export function bufsInUse(): u32 { return nbufs - scbGet(SCB_FREE_COUNT) + nlarge - scbGet(SCB_LARGE_FREE_COUNT); }
-
 // Transmit: frames are built in an arena that is reused once the host has
 // sent them (it sets SCB_TX_COUNT back to 0). Buffers posted for transmit
 // (queued packets, forwarded frames) are freed at that point too.
