@@ -228,6 +228,8 @@ export class Stack {
     if (r < 0) throw shoalError(r, 'init', r === -12 ? '(memory limit too small for the configured pools)' : '');
     this.views();
     this.ioArea = Object.freeze({ ptr: this.w(S.IO), cap: this.w(S.IO_CAP) });
+    this.rxRoom = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
+    this.largeMin = this.w(S.LARGE_NBUFS) ? this.w(S.LARGE_SIZE) >>> 2 : Infinity;
     const names = new Uint16Array(this.u8.buffer, this.w(S.NAMES), this.w(S.NAMES_BYTES) >>> 1);
     this.counterNames = String.fromCharCode(...names).split(',');
     ifaces.forEach((itf, i) => this.addInterface(itf, i));
@@ -303,6 +305,9 @@ export class Stack {
   /** @internal Address and size of the io area (fixed by init). */
   get io(): { readonly ptr: number; readonly cap: number } { return this.ioArea; }
   private ioArea = { ptr: 0, cap: 0 };
+  /** Fixed by init: a packet buffer's room for a frame, and the smallest frame worth a large buffer. */
+  private rxRoom = 0;
+  private largeMin = Infinity;
 
   /** A frame from link ifx, copied once into buffers the core posted: one
    * packet buffer; one large buffer for a large segment the link merged
@@ -311,10 +316,10 @@ export class Stack {
     if (this.closed) { this.host.rxAfterClose++; return; }
     const len = frame.length;
     if (len > MAX_FRAME) { this.host.rxTooBig++; return; }
-    const room = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
-    let parts = this.placement(len, room);
+    const room = this.rxRoom;
+    let parts = this.placement(len);
     // Ring or pool full: hand over what we have now, unless we are inside our own call.
-    if (parts === 0 && !this.busy) { this.poll(); parts = this.placement(len, room); }
+    if (parts === 0 && !this.busy) { this.poll(); parts = this.placement(len); }
     if (parts === 0) { this.host.rxNoBuffer++; return; }
     const large = parts < 0;
     if (large) { parts = 1; this.host.rxLarge++; }
@@ -343,9 +348,10 @@ export class Stack {
   /** How a frame of len bytes goes to the core now: 0, no room; -1, whole in
    * a large buffer (a merged segment big enough to fill a good part of one);
    * else the number of small buffers it takes, chained (FRAME_MORE). */
-  private placement(len: number, room: number): number {
+  private placement(len: number): number {
+    const room = this.rxRoom;
     const ring = this.w(S.RX_CAP) - this.w(S.RX_COUNT);
-    if (len > room && len >= this.w(S.LARGE_SIZE) >>> 2 && this.w(S.LARGE_FREE_COUNT) > 0) return ring > 0 ? -1 : 0;
+    if (len > room && len >= this.largeMin && this.w(S.LARGE_FREE_COUNT) > 0) return ring > 0 ? -1 : 0;
     const parts = len <= room ? 1 : Math.ceil(len / room);
     return ring >= parts && this.w(S.FREE_COUNT) >= parts ? parts : 0;
   }
