@@ -1,16 +1,19 @@
 // The neighbour (ARP) cache, RFC 826 with RFC 1122 2.3.2 timing. A bounded
 // open-addressing table; each unresolved entry holds a bounded queue of
 // frames. Requests are retried once a second; after the last try the queue is
-// dropped (counted) and the host is told the address is unreachable.
+// dropped (counted), TCP is told about each segment in it, and the host that
+// the address is unreachable.
 // An entry past its lifetime is revalidated as RFC 1122 2.3.2.1 suggests (and
 // Linux does): frames keep going to the address it had while unicast requests
 // ask its owner; only if three go unanswered is it dropped and resolved anew.
 // So a long transfer never stalls, or loses a 64 KiB segment, at expiry.
 import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
-import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
+import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, ETHERTYPE_IPV4, isGroup, macEq } from '../wire/ether';
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
   ARP_REQUEST, ARP_REPLY } from '../wire/arp';
-import { isMartianSource } from '../wire/ipv4';
+import { isMartianSource, ipHlen, IP_HLEN, IP_PROTO, PROTO_TCP } from '../wire/ipv4';
+import { TCP_HLEN } from '../wire/tcp';
+import { tcpIcmpError } from '../tcp/input';
 import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
@@ -72,18 +75,29 @@ function find(ip: u32): usize {
   return 0;
 }
 
-function dropQueue(e: usize, counter: i32): void {
+function dropQueue(e: usize, counter: i32, unresolved: bool = false): void {
   queued -= <u32>load<u8>(e, E_QLEN);
   let b = <usize>load<u32>(e, E_QHEAD);
+  store<u32>(e, 0, E_QHEAD);
+  store<u32>(e, 0, E_QTAIL);
+  store<u8>(e, 0, E_QLEN);
   while (b) {
     let next = <usize>load<u32>(b, PKT_QNEXT);
+    if (unresolved) tellTcp(b + BUF_DATA, load<u32>(b, PKT_LEN));
     pktFree(b);
     count(counter);
     b = next;
   }
-  store<u32>(e, 0, E_QHEAD);
-  store<u32>(e, 0, E_QTAIL);
-  store<u8>(e, 0, E_QLEN);
+}
+
+/** A TCP segment that never left because its next hop did not resolve is an
+ * error for its connection, as Linux reports it (arp_error_report): a connect
+ * fails with EHOSTUNREACH once ARP gives up, not after all its SYN retries. */
+function tellTcp(f: usize, len: u32): void {
+  if (len < ETH_HLEN + IP_HLEN + TCP_HLEN || ld16(f + ETH_TYPE) != ETHERTYPE_IPV4) return;
+  let ip = f + ETH_HLEN;
+  let hl = ipHlen(ip);
+  if (load<u8>(ip, IP_PROTO) == PROTO_TCP && len >= ETH_HLEN + hl + TCP_HLEN) tcpIcmpError(ip, ip + hl, 0);
 }
 
 /** A slot for ip: free, else expired, else the oldest in its probe window (evicted). */
@@ -232,8 +246,8 @@ export function neighTimer(): void {
       }
       if (tries >= MAX_TRIES) {
         count(C_ARP_FAILED);
-        dropQueue(e, C_ARP_DROPPED);
         store<u8>(e, FREE, E_STATE);
+        dropQueue(e, C_ARP_DROPPED, true);
         emit(EV_UNREACHABLE, load<u32>(e, E_IP), 0, 0);
         continue;
       }

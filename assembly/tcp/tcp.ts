@@ -1989,7 +1989,8 @@ function finInput(k: usize): void {
   } else if (st == S_FIN_WAIT_2) { sendAck(k); enterTimeWait(k); }
 }
 
-/** An ICMP error about a segment we sent (RFC 5927, RFC 1122 4.2.3.9). */
+/** An ICMP error about a segment we sent (RFC 5927, RFC 1122 4.2.3.9); what
+ * 0: the neighbour layer gave up resolving its next hop. */
 export function tcpIcmpError(ip: usize, th: usize, what: u32): void {
   let k = connLookup(ipSrc(ip), ld16(th), ipDst(ip), ld16(th + 2));
   if (!k) return;
@@ -1997,6 +1998,9 @@ export function tcpIcmpError(ip: usize, th: usize, what: u32): void {
   let st = state(k);
   if (st == S_SYN_SENT) { if (seq != g(k, T_ISS)) return; }
   else if (seqLt(seq, g(k, T_SND_UNA)) || seqGe(seq, g(k, T_SND_MAX))) return;
+  // ARP failure is our own finding, not a router's report that may pass:
+  // a connect fails at once, as on Linux; later it is a soft error as below.
+  if (what == 0 && st == S_SYN_SENT) { connDrop(k, EHOSTUNREACH); return; }
   let type = what >> 8, code = what & 255;
   if (type == ICMP_UNREACH && code == UNREACH_NEEDFRAG) {
     // Path MTU (RFC 1191): the next-hop MTU is in the ICMP header just before the quote.

@@ -134,6 +134,42 @@ test('after an idle time the retries are still a second apart (the core is told 
   await a.close(); await b.close();
 });
 
+/** The error a connect ends in, the clock moved 100 ms a turn (socket errors come on the next tick). */
+async function connectError(clock: VirtualClock, a: Stack, port: number, host: string): Promise<Error & { code?: string }> {
+  let err: (Error & { code?: string }) | null = null;
+  a.net.connect({ port, host }).on('error', (e) => { err = e; });
+  for (let t = 0; !err; t += 100) {
+    if (t > 600_000) throw new Error('connect: no error within 10 min');
+    clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  return err;
+}
+
+test('a TCP connect to an address nobody has fails with EHOSTUNREACH once ARP gives up, as on Linux', async () => {
+  const { clock, a, b, times } = pair();
+  const t0 = clock.now();
+  const err = await connectError(clock, a, 80, '10.0.0.99');
+  assert.is(err.code, 'EHOSTUNREACH');
+  assert.match(err.message, /connect EHOSTUNREACH 10\.0\.0\.99:80/);
+  assert.equal(times, [t0, t0 + 1000, t0 + 2000]);
+  assert.is(clock.now() - t0, 3000, 'after ARP\'s three tries, not the SYN retries (minutes)');
+  const st = a.stats();
+  assert.is(st.tcpSockets, 0, 'nothing left in the TCP table');
+  assert.is(st.arpDropped, 2, 'the SYN and its retransmission, both reported');
+  assert.is(st.buffersFree, st.buffers);
+  await a.close(); await b.close();
+});
+
+test('through a gateway that does not answer ARP, the connect fails the same way', async () => {
+  const { clock, a, b } = pair();
+  a.addRoute('0.0.0.0/0', '10.0.0.254');
+  const err = await connectError(clock, a, 443, '192.0.2.1');
+  assert.is(err.code, 'EHOSTUNREACH');
+  assert.is(a.stats().tcpSockets, 0);
+  await a.close(); await b.close();
+});
+
 test('the per-neighbour queue is bounded: 100 datagrams to a silent address', async () => {
   for (const arpQueue of [undefined, 4]) {
     const { clock, a, b } = pair(arpQueue ? { arpQueue } : {});
