@@ -5,6 +5,8 @@
 // receive window closes on its own.
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { Stack } from '../stack.ts';
 import type { Timer } from '../clock.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
@@ -42,9 +44,14 @@ export interface SocketOptions {
   keepAliveInitialDelay?: number;
 }
 
+/** Resolves a host name, as node:net's `lookup` option (default dns.lookup, asked for IPv4). */
+export type LookupFunction = (hostname: string, options: { family: 4 },
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void;
+
 export interface ConnectOptions extends SocketOptions {
   port: number;
   host?: string;
+  lookup?: LookupFunction;
   localAddress?: string;
   localPort?: number;
   timeout?: number;
@@ -76,13 +83,27 @@ function hostAddr(host: string | undefined): number {
 }
 
 export class NetFactory {
-  constructor(private readonly stack: Stack) {}
+  /** `new stack.net.Socket([options])`, as `new net.Socket()`: a socket of this stack, to connect later. */
+  readonly Socket: new (opts?: SocketOptions) => Socket;
+  /** `new stack.net.Server([options][, listener])`, as `new net.Server()`. */
+  readonly Server: new (opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void) => Server;
+  readonly isIP = isIP;
+  readonly isIPv4 = isIPv4;
+  readonly isIPv6 = isIPv6;
+
+  constructor(stack: Stack) {
+    this.Socket = class extends Socket { constructor(opts: SocketOptions = {}) { super(stack, opts); } };
+    this.Server = class extends Server {
+      constructor(opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void) {
+        if (typeof opts === 'function') { listener = opts; opts = {}; }
+        super(stack, opts ?? {});
+        if (listener) this.on('connection', listener);
+      }
+    };
+  }
 
   createServer(opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void): Server {
-    if (typeof opts === 'function') { listener = opts; opts = {}; }
-    const srv = new Server(this.stack, opts ?? {});
-    if (listener) srv.on('connection', listener);
-    return srv;
+    return new this.Server(opts, listener);
   }
 
   /** connect(options[, cb]) | connect(port[, host][, cb]) as in node:net. */
@@ -92,7 +113,7 @@ export class NetFactory {
     let opts: ConnectOptions;
     if (args[0] !== null && typeof args[0] === 'object') opts = { ...(args[0] as ConnectOptions) };
     else opts = { port: Number(args[0]), host: typeof args[1] === 'string' ? args[1] : undefined };
-    const s = new Socket(this.stack, opts);
+    const s = new this.Socket(opts);
     if (opts.timeout) s.setTimeout(opts.timeout);
     s.connect(opts, cb);
     return s;
@@ -181,11 +202,26 @@ export class Socket extends Duplex implements TcpHandle {
     if (cb) this.once('connect', cb);
     this.connecting = true;
     this.connectTarget = `${host}:${port}`;
+    if (host === 'localhost') this.open(this.stack.addresses[0]?.split('/')[0] ?? '127.0.0.1', port, o);
+    else if (isIPv4(host)) this.open(host, port, o);
+    else {
+      // A name, as node:net: looked up first (o.lookup, else dns.lookup), then connected.
+      (o.lookup ?? dnsLookup)(host, { family: 4 }, (err, address, family) => {
+        this.emit('lookup', err, address, family, host);
+        if (!this.connecting || this.destroyed) return;
+        if (err) this.destroy(err);
+        else this.open(address, port, o);
+      });
+    }
+    return this;
+  }
+
+  private open(address: string, port: number, o: ConnectOptions): void {
+    this.connectTarget = `${address}:${port}`;
     const c = this.stack.core;
-    let sd: number;
     try {
-      const raddr = host === 'localhost' ? parseIPv4(this.stack.addresses[0]?.split('/')[0] ?? '127.0.0.1') : parseIPv4(host);
-      sd = this.stack.check(c.tcp_open(), 'socket');
+      const raddr = parseIPv4(address);
+      const sd = this.stack.check(c.tcp_open(), 'socket');
       this.sd = sd;
       this.stack.tcp.set(sd, this);
       applyOptions(this.stack, sd, { ...this.opts, ...o });
@@ -195,11 +231,10 @@ export class Socket extends Duplex implements TcpHandle {
     } catch (e) {
       this.stack.drain();
       process.nextTick(() => this.destroy(e as Error));
-      return this;
+      return;
     }
     this.addresses();
     this.stack.drain();
-    return this;
   }
 
   /** @internal An event from the core. */
@@ -445,6 +480,7 @@ export class Socket extends Duplex implements TcpHandle {
   get remoteAddress(): string | undefined { return this.remote?.address; }
   get remotePort(): number | undefined { return this.remote?.port; }
   get remoteFamily(): string | undefined { return this.remote ? 'IPv4' : undefined; }
+  get localFamily(): string | undefined { return this.local ? 'IPv4' : undefined; }
   get bytesWritten(): number { return this.written; }
   get bufferSize(): number { return this.writableLength; }
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pair, settle } from './helpers.ts';
-import type { Socket } from '../../host/net/net.ts';
+import type { Socket, LookupFunction } from '../../host/net/net.ts';
 
 test('connect, echo, close both ways', async () => {
   const { clock, a, b } = pair();
@@ -53,6 +53,40 @@ test('data the peer sent before its FIN can still be read after our own FIN is a
   assert.is(Buffer.concat(got).length, body.length, 'every byte read');
   srv.close();
   await settle(clock, () => a.stats().buffersFree === a.stats().buffers, 10_000, 'buffers back');
+});
+
+test('node:net\'s shape: new Server and new Socket, a host name through lookup, isIP', async () => {
+  const { clock, a, b } = pair();
+  const srv = new b.net.Server((s: Socket) => { s.on('data', (d: Buffer) => s.write(d)); s.on('end', () => s.end()); });
+  assert.ok(srv instanceof b.net.Server);
+  srv.listen(7);
+  const c = new a.net.Socket();
+  assert.ok(c instanceof a.net.Socket);
+  const lookups: unknown[][] = [];
+  c.on('lookup', (...args: unknown[]) => lookups.push(args));
+  let connected = false;
+  const byName: LookupFunction = (host, opts, cb) => cb(null, host === 'echo.test' && opts.family === 4 ? '10.0.0.2' : '0.0.0.0', 4);
+  c.connect({ port: 7, host: 'echo.test', lookup: byName }, () => { connected = true; });
+  const got: Buffer[] = [];
+  c.on('data', (d: Buffer) => got.push(d));
+  await settle(clock, () => connected, 10_000, 'connect');
+  assert.equal(lookups, [[null, '10.0.0.2', 4, 'echo.test']]);
+  assert.is(c.remoteAddress, '10.0.0.2');
+  assert.is(c.localFamily, 'IPv4');
+  c.end('by name');
+  await settle(clock, () => Buffer.concat(got).toString() === 'by name', 10_000, 'echo');
+
+  let err: (Error & { code?: string }) | null = null;
+  const notFound: LookupFunction = (host, _o, cb) => cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), '', 0);
+  const bad = a.net.connect({ port: 7, host: 'nowhere.test', lookup: notFound });
+  bad.on('error', (e) => { err = e; });
+  await settle(clock, () => err !== null, 10_000, 'lookup error');
+  assert.is(err!.code, 'ENOTFOUND');
+  assert.is(a.stats().tcpSockets, 1, 'only the echo connection (in TIME-WAIT), none for the failed lookup');
+
+  assert.is(a.net.isIP('10.0.0.1'), 4);
+  assert.is(a.net.isIPv4('::1'), false);
+  srv.close();
 });
 
 test.run();
