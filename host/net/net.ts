@@ -209,6 +209,9 @@ export class Socket extends Duplex implements TcpHandle {
       (o.lookup ?? dnsLookup)(host, { family: 4 }, (err, address, family) => {
         this.emit('lookup', err, address, family, host);
         if (!this.connecting || this.destroyed) return;
+        if (!err && !isIPv4(address)) {
+          err = Object.assign(new Error(`connect EAFNOSUPPORT ${address}:${port} (Shoal speaks IPv4)`), { code: 'EAFNOSUPPORT' });
+        }
         if (err) this.destroy(err);
         else this.open(address, port, o);
       });

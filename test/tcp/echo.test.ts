@@ -84,6 +84,11 @@ test('node:net\'s shape: new Server and new Socket, a host name through lookup, 
   assert.is(err!.code, 'ENOTFOUND');
   assert.is(a.stats().tcpSockets, 1, 'only the echo connection (in TIME-WAIT), none for the failed lookup');
 
+  err = null;
+  a.net.connect({ port: 7, host: '::1' }).on('error', (e) => { err = e; });
+  await settle(clock, () => err !== null, 10_000, 'an IPv6 address');
+  assert.is(err!.code, 'EAFNOSUPPORT');
+
   assert.is(a.net.isIP('10.0.0.1'), 4);
   assert.is(a.net.isIPv4('::1'), false);
   srv.close();
