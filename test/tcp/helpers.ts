@@ -69,7 +69,7 @@ export interface Seg {
   len: number; hlen: number; mss?: number; ws?: number; sackOk?: boolean; ts?: [number, number]; sack?: [number, number][];
   payload: Uint8Array;
 }
-export const FIN = 1, SYN = 2, RST = 4, PSH = 8, ACK = 16;
+export const FIN = 1, SYN = 2, RST = 4, PSH = 8, ACK = 16, URG = 32;
 
 const ip4 = (f: Uint8Array, o: number) => `${f[o]}.${f[o + 1]}.${f[o + 2]}.${f[o + 3]}`;
 

@@ -21,7 +21,7 @@ class TestLink implements Link {
 export interface SegOpts {
   sport?: number; dport?: number; seq: number; ack?: number; flags: number; win?: number;
   mss?: number; ws?: number; sackOk?: boolean; ts?: [number, number]; sack?: [number, number][];
-  data?: Uint8Array | string; badChecksum?: boolean;
+  data?: Uint8Array | string; badChecksum?: boolean; urp?: number;
 }
 
 function csum(b: Uint8Array, start: number, end: number, init = 0): number {
@@ -87,6 +87,7 @@ export class Peer {
     dv.setUint16(t, o.sport ?? 40000); dv.setUint16(t + 2, o.dport ?? 80);
     dv.setUint32(t + 4, o.seq >>> 0); dv.setUint32(t + 8, (o.ack ?? 0) >>> 0);
     f[t + 12] = (thl / 4) << 4; f[t + 13] = o.flags; dv.setUint16(t + 14, o.win ?? 65535);
+    dv.setUint16(t + 18, o.urp ?? 0);
     f.set(opts, t + 20); f.set(data, t + thl);
     const pseudo = csum(new Uint8Array([...f.slice(26, 34), 0, 6, (thl + data.length) >> 8, (thl + data.length) & 255]), 0, 12);
     let c = ~csum(f, t, t + thl + data.length, pseudo) & 0xffff;

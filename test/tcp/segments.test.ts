@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Peer, PEER_IP } from './peer.ts';
-import { SYN, ACK, FIN, RST, PSH, type Seg, segStr } from './helpers.ts';
+import { SYN, ACK, FIN, RST, PSH, URG, type Seg, segStr } from './helpers.ts';
 import type { Socket } from '../../host/net/net.ts';
 import type { StackLimits } from '../../host/stack.ts';
 
@@ -31,9 +31,9 @@ async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: bo
     data: [] as Buffer[],
     ts,
     /** Sends from the peer with the current numbers. */
-    send(o: { flags: number; data?: string | Uint8Array; seq?: number; ack?: number; win?: number; ts?: [number, number]; sack?: [number, number][] }) {
+    send(o: { flags: number; data?: string | Uint8Array; seq?: number; ack?: number; win?: number; ts?: [number, number]; sack?: [number, number][]; urp?: number }) {
       const data = typeof o.data === 'string' ? Buffer.from(o.data) : o.data;
-      p.send({ seq: o.seq ?? c.pseq, ack: o.ack ?? c.sseq, flags: o.flags, win: o.win ?? 65535, data, sack: o.sack,
+      p.send({ seq: o.seq ?? c.pseq, ack: o.ack ?? c.sseq, flags: o.flags, win: o.win ?? 65535, data, sack: o.sack, urp: o.urp,
         ts: o.ts ?? (ts ? [c.tsv++, c.tsEcr] : undefined) });
     },
   };
@@ -211,6 +211,17 @@ test('delayed ACK: one small segment waits 40 ms; two full segments are ACKed at
   c.send({ flags: ACK, data: full }); c.pseq += 1448;
   const b = one(c.p.take(), 'ACK after two full segments');
   assert.is(b.ack, c.pseq);
+});
+
+test('urgent data (URG) is read inline and in order, as RFC 6093 advises; nothing is dropped', async () => {
+  const c = await established();
+  c.send({ flags: ACK | PSH, data: 'before ' }); c.pseq += 7;
+  c.send({ flags: ACK | PSH | URG, data: 'urgent!', urp: 7 }); c.pseq += 7;
+  c.send({ flags: ACK | PSH, data: ' after' }); c.pseq += 6;
+  await c.p.settle();
+  c.p.advance(50);
+  assert.is(Buffer.concat(c.data).toString(), 'before urgent! after');
+  assert.is(c.p.take().pop()?.ack, c.pseq, 'every byte acknowledged');
 });
 
 test('out of order: immediate ACK with a SACK block; filling the hole ACKs all', async () => {
