@@ -41,7 +41,7 @@ function dumpDom(url: string): Promise<string> {
   const profile = mkdtempSync(join(tmpdir(), 'shoal-chromium-'));
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--no-first-run', '--no-default-browser-check', '--mute-audio',
-    `--user-data-dir=${profile}`, '--virtual-time-budget=20000', '--dump-dom', url];
+    `--user-data-dir=${profile}`, '--virtual-time-budget=60000', '--dump-dom', url];
   return new Promise((resolve, reject) => {
     const child = spawn(chromium(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
