@@ -20,7 +20,7 @@ import { ETH_DST, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP, isBroadcast
 import { ifAdd, ifOffload, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
 import { neighLayout, neighTimer, arpInput, neighCount } from './iface/neigh';
 import { reasmLayout, reasmTimer, reasmHeld } from './iface/reasm';
-import { ipInit, ipInput } from './iface/ip';
+import { ipInit, ipInput, loopInput } from './iface/ip';
 import { icmpInit, icmpEcho } from './iface/icmp';
 import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpRecv, udpClose, udpLocal,
   udpSetBroadcast } from './udp/udp';
@@ -126,6 +126,7 @@ export function poll(nowMs: f64): f64 {
   }
   // A frame still open at the end of the batch was never finished: refuse it.
   if (inFrame) { count(C_RX_BAD_DESC); if (head) pktFreeChain(head); }
+  loopInput();
   scbSet(SCB_RX_COUNT, 0);
   setInPoll(false);
   // Buffers the host held on loan or had to send are freed only now: a descriptor

@@ -287,6 +287,8 @@ export class Stack {
   }
 
   get addresses(): string[] { return this.interfaces.flatMap((i) => i.addresses); }
+  /** @internal What "localhost" (and no address at all) means to this stack's sockets: its first address, reached through the loopback. */
+  get localhost(): string { return this.addresses[0]?.split('/')[0] ?? '127.0.0.1'; }
   get macs(): string[] { return this.interfaces.map((i) => i.mac); }
 
   private views(): void {

@@ -318,8 +318,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 92          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90) and tcpTlp (91). Names: SHOAL_SCB_NAMES. */
+#define SHOAL_NCOUNTERS 93          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91) and loopback (92). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

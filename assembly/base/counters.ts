@@ -95,7 +95,8 @@ export const C_IP_CHAIN_BAD = 88;             // an IPv4 packet over several buf
 export const C_TX_GSO_DROP = 89;              // a GSO frame that could not wait for ARP (too big for a buffer); TCP resends it
 export const C_NEIGH_PROBE_FAILED = 90;       // a neighbour past its lifetime that ignored 3 unicast requests (dropped, resolved anew)
 export const C_TCP_TLP = 91;                   // tail-loss probes sent (RFC 8985 7)
-export const C_COUNT = 92;
+export const C_LOOPBACK = 92;                  // frames to our own addresses taken in through the loopback (not rxFrames)
+export const C_COUNT = 93;
 
 const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
   "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
@@ -105,7 +106,7 @@ const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxE
   "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
   "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
   "tcpRx,tcpBad,tcpRstTx," +
-  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp";
+  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback";
 
 const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
 

@@ -183,9 +183,16 @@ export function routeDel(dst: u32, plen: u32, gw: u32): i32 {
 export let rtIfx: u32 = 0;
 export let rtNexthop: u32 = 0;
 export let rtSrc: u32 = 0;
+/** dst is one of our own addresses: the datagram loops back, it never reaches a link. */
+export let rtLocal = false;
 
-/** Longest-prefix match for dst; fills rtIfx, rtNexthop, rtSrc. */
+/** Longest-prefix match for dst; fills rtIfx, rtNexthop, rtSrc and rtLocal. */
 export function routeLookup(dst: u32): bool {
+  let own = localIface(dst);
+  rtLocal = own >= 0;
+  if (rtLocal) { rtIfx = <u32>own; rtNexthop = dst; rtSrc = dst; return true; }
+  // 127.0.0.0/8 never leaves a host (RFC 1122 3.2.1.3), not even by a default route.
+  if ((dst >>> 24) == 127) return false;
   if (dst == IP_BROADCAST) {
     if (nIfaces == 0) return false;
     rtIfx = 0; rtNexthop = dst; rtSrc = srcFor(0, 0, 0xffffffff);

@@ -1,20 +1,22 @@
 // IPv4 input and output (RFC 791, RFC 1122 3.2.1). Input validates once, up
 // front, then hands a packet to reassembly or straight to its protocol.
 // Output builds the header, fragments to the link MTU, and resolves the next
-// hop. The input path is where a cluster layer will take packets for
-// addresses it distributes (ipInput's "not local" branch).
-import { ld16, st16, st32 } from '../wire/bytes';
+// hop; a datagram to one of our own addresses loops back to input at the next
+// poll, as through Linux's lo. The input path is where a cluster layer will
+// take packets for addresses it distributes (ipInput's "not local" branch).
+import { ld16, st16, st32, copyMac } from '../wire/bytes';
 import { sumBytes, fold, finish, swapSum } from '../wire/checksum';
 import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
   IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
   isMartianSource, isMulticast } from '../wire/ipv4';
-import { pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_D } from '../base/mem';
+import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, bufSize, BUF_DATA, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_D } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
   C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
-  C_IP_CHAIN_BAD } from '../base/counters';
+  C_IP_CHAIN_BAD, C_LOOPBACK, C_TX_GSO_DROP } from '../base/counters';
 import { rand32 } from '../base/random';
-import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, rtIfx, rtNexthop, rtSrc } from './iface';
+import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, rtIfx, rtNexthop, rtSrc, rtLocal } from './iface';
+import { now, wakeAt } from '../base/time';
 import { neighOutput } from './neigh';
 import { reasmInput } from './reasm';
 import { icmpInput, icmpError } from './icmp';
@@ -39,7 +41,7 @@ export function ipInit(): void { ipId = rand32() & 0xffff; }
 /** Validates an IPv4 packet at ip (len bytes after the Ethernet header, and
  * moreLen more in the buffers chained to b when the frame spans several) and
  * delivers it. Owns b and its chain. */
-export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, moreLen: u32): void {
+export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, moreLen: u32, loop: bool = false): void {
   count(C_IP_RX);
   if (len < IP_HLEN) { count(C_IP_BAD_LEN); pktFreeChain(b); return; }
   let vihl = <u32>load<u8>(ip, IP_VIHL);
@@ -51,7 +53,8 @@ export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, mor
   if (fold(sumBytes(ip, hlen, 0)) != 0xffff) { count(C_IP_BAD_CSUM); pktFreeChain(b); return; }
   let src = ipSrc(ip);
   let dst = ipDst(ip);
-  if (isMartianSource(src) || isAnyBroadcast(src) || localIface(src) >= 0) { count(C_IP_MARTIAN); pktFreeChain(b); return; }
+  // Our own source address is a martian from a link, and what the loopback carries.
+  if (isMartianSource(src) || isAnyBroadcast(src) || (!loop && localIface(src) >= 0)) { count(C_IP_MARTIAN); pktFreeChain(b); return; }
   let bcast = dst == IP_BROADCAST || isSubnetBroadcast(ifx, dst);
   if (!bcast && localIface(dst) < 0) {
     if (isMulticast(dst)) count(C_IP_MCAST); else count(C_IP_NOT_LOCAL);
@@ -153,12 +156,50 @@ export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df:
 }
 
 function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32, txFlags: u32, gso: u32): void {
-  if (nexthop == IP_BROADCAST || isSubnetBroadcast(ifx, nexthop)) {
+  if (rtLocal) loopOutput(f, len, ifx);
+  else if (nexthop == IP_BROADCAST || isSubnetBroadcast(ifx, nexthop)) {
     store<u32>(f, 0xffffffff);
     store<u16>(f, 0xffff, 4);
     txCommit(f, len, ifx | (txFlags << 16), gso);
   } else {
     neighOutput(f, len, ifx, nexthop, txFlags, gso);
+  }
+}
+
+// The loopback: frames to our own addresses, one packet buffer each (none is
+// larger than the MTU: TCP sends them no GSO), in order, until the next poll.
+let loopHead: usize = 0;
+let loopTail: usize = 0;
+
+function loopOutput(f: usize, len: u32, ifx: u32): void {
+  // Only a GSO frame could be larger than a buffer, and TCP builds none for us.
+  if (len > bufSize - BUF_DATA) { count(C_TX_GSO_DROP); return; }
+  let b = pktAlloc();
+  if (!b) return;
+  let p = b + BUF_DATA;
+  memory.copy(p, f, len);
+  copyMac(p, p + ETH_SRC);
+  store<u32>(b, <u32>p, PKT_DATA);
+  store<u32>(b, len, PKT_LEN);
+  store<u32>(b, ifx, PKT_D);
+  if (loopTail) store<u32>(loopTail, <u32>b, PKT_QNEXT); else loopHead = b;
+  loopTail = b;
+  wakeAt(now);
+}
+
+/** Takes the frames the loopback held, as received (checksums trusted: they
+ * crossed no wire). From poll; what they cause to loop waits for the next one. */
+export function loopInput(): void {
+  let b = loopHead;
+  loopHead = 0;
+  loopTail = 0;
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_QNEXT);
+    store<u32>(b, 0, PKT_QNEXT);
+    let p = <usize>load<u32>(b, PKT_DATA);
+    count(C_LOOPBACK);
+    ipInput(b, p + ETH_HLEN, load<u32>(b, PKT_LEN) - ETH_HLEN, load<u32>(b, PKT_D), FRAME_CSUM_OK, 0, true);
+    b = next;
   }
 }
 

@@ -25,7 +25,7 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRA
 import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { localIface, ifMtu, ifGsoMax, ifCsumOffload, routeLookup, rtIfx, rtSrc } from '../iface/iface';
+import { localIface, ifMtu, ifGsoMax, ifCsumOffload, routeLookup, rtIfx, rtSrc, rtLocal } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
   T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
@@ -683,7 +683,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     room = room > olen ? room - olen : 1;
     if (len > room) {
       // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit.
-      let gmax = ifGsoMax(rtIfx);
+      let gmax: u32 = rtLocal ? 0 : ifGsoMax(rtIfx);
       let most = gmax > IP_HLEN + hl ? (gmax - IP_HLEN - hl) / room * room : 0;
       if (most > room) gso = room; else most = room;
       if (len > most) { len = most; flags &= ~TH_FIN; }

@@ -59,9 +59,14 @@ export class UdpSocket extends EventEmitter {
     return this;
   }
 
+  /** No address, or "localhost": the stack's own first address (as node:dgram's default of localhost). */
+  private hostAddress(a: string | undefined): string {
+    return a === undefined || a === 'localhost' ? this.stack.localhost : a;
+  }
+
   connect(port: number, address?: string | (() => void), cb?: () => void): void {
     if (typeof address === 'function') { cb = address; address = undefined; }
-    const host = (address as string | undefined) ?? '127.0.0.1';
+    const host = this.hostAddress(address as string | undefined);
     this.live('connect');
     const r = this.stack.core.udp_connect(this.sd, parseIPv4(host), port);
     if (r < 0) throw shoalError(r, 'connect', `${host}:${port}`);
@@ -83,7 +88,7 @@ export class UdpSocket extends EventEmitter {
     let port = 0, address = 0;
     if (!this.connected) {
       port = Number(args[0]);
-      address = parseIPv4((args[1] as string | undefined) ?? '127.0.0.1');
+      address = parseIPv4(this.hostAddress(args[1] as string | undefined));
       if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`Port should be > 0 and < 65536. Received ${String(args[0])}.`);
     }
     this.live('send');

@@ -198,11 +198,11 @@ export class Socket extends Duplex implements TcpHandle {
     if (!Number.isInteger(port) || port <= 0 || port > 65535) {
       throw Object.assign(new RangeError(`Port should be > 0 and < 65536. Received ${String(o.port)}.`), { code: 'ERR_SOCKET_BAD_PORT' });
     }
-    const host = o.host ?? '127.0.0.1';
+    const host = o.host ?? 'localhost';
     if (cb) this.once('connect', cb);
     this.connecting = true;
     this.connectTarget = `${host}:${port}`;
-    if (host === 'localhost') this.open(this.stack.addresses[0]?.split('/')[0] ?? '127.0.0.1', port, o);
+    if (host === 'localhost') this.open(this.stack.localhost, port, o);
     else if (isIPv4(host)) this.open(host, port, o);
     else {
       // A name, as node:net: looked up first (o.lookup, else dns.lookup), then connected.

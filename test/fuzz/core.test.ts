@@ -128,13 +128,15 @@ class Responder {
 
 // ---------------------------------------------------------------- host actions
 
+const ownAddrs = (t: Topology) => t.ifaces.flatMap((f) => f.addrs.map((a) => a.ip));
+
 /** Calls the host makes between polls: sends, pings, reads. Same r → same calls. */
 function hostAction(r: Random, cores: FuzzCore[], t: Topology, sinks: (TxSink | null)[], readSinks: ((sd: number, src: number, sport: number, d: Uint8Array) => void)[] | null): boolean {
   const k = r.int(100);
   let read = false;
-  if (k < 4) {          // udp_send to a peer, a stranger (ARP queue), a remote, or broadcast
+  if (k < 4) {          // udp_send to a peer, a stranger (ARP queue), a remote, broadcast, or ourselves (the loopback)
     const s = r.int(cores[0].socks.length);
-    const dsts = [...t.peers.map((p) => p.ip), ...t.strangers.map((p) => p.ip), ...t.remotes, 0xffffffff];
+    const dsts = [...t.peers.map((p) => p.ip), ...t.strangers.map((p) => p.ip), ...t.remotes, 0xffffffff, ...ownAddrs(t)];
     const dst = dsts[r.int(dsts.length)];
     const len = r.int(10) === 0 ? r.int(3000) : r.int(200);
     const fill = r.u32() & 255;
@@ -145,7 +147,7 @@ function hostAction(r: Random, cores: FuzzCore[], t: Topology, sinks: (TxSink | 
       c.afterCall(sinks[i]);
     });
   } else if (k < 6) {   // ping
-    const dsts = [...t.peers.map((p) => p.ip), ...t.strangers.map((p) => p.ip), ...t.remotes];
+    const dsts = [...t.peers.map((p) => p.ip), ...t.strangers.map((p) => p.ip), ...t.remotes, ...ownAddrs(t)];
     const dst = dsts[r.int(dsts.length)];
     const len = r.int(10) === 0 ? r.int(3000) : r.int(100);
     const seq = r.int(65536);
@@ -390,7 +392,7 @@ function summary(name: string, res: LaneResult): void {
   const c = res.counters;
   const pick = ['rxFrames', 'rxBadDesc', 'rxNotForUs', 'arpRx', 'arpTx', 'ipRx', 'ipBadChecksum', 'ipFragRx', 'reasmOk', 'reasmOverlap', 'reasmDup',
     'reasmTimeout', 'reasmNoMem', 'reasmBad', 'icmpEchoRx', 'icmpUnreachRx', 'icmpTx', 'udpRx', 'udpNoPort', 'udpRcvbufFull', 'tcpRx', 'tcpRstTx',
-    'txFrames', 'ipFragTx', 'poolEmpty', 'txArenaFull', 'arpQueueFull', 'arpFailed', 'neighEvicted'];
+    'txFrames', 'ipFragTx', 'poolEmpty', 'txArenaFull', 'arpQueueFull', 'arpFailed', 'neighEvicted', 'loopback'];
   console.log(`fuzz ${name}: ${res.frames} frames in ${(res.ms / 1000).toFixed(1)} s; ${res.atMemEnd} flush against the end of memory; ` +
     (res.inLarge ? `${res.inLarge} in large buffers; ` : '') +
     `${res.udpRecords} datagrams read\n  ${pick.map((k) => `${k} ${c[k]}`).join(', ')}`);
@@ -436,7 +438,7 @@ if (env.FUZZ_HEX) {
     for (const [n, res] of results) {
       if (res.frames < 100_000) continue;
       const c = res.counters;
-      for (const k of ['arpRx', 'icmpEchoRx', 'icmpUnreachRx', 'reasmOk', 'reasmOverlap', 'reasmDup', 'reasmTimeout', 'udpRx', 'tcpRstTx', 'icmpTx', 'ipFragTx', 'arpFailed']) {
+      for (const k of ['arpRx', 'icmpEchoRx', 'icmpUnreachRx', 'reasmOk', 'reasmOverlap', 'reasmDup', 'reasmTimeout', 'udpRx', 'tcpRstTx', 'icmpTx', 'ipFragTx', 'arpFailed', 'loopback']) {
         assert.ok(c[k] > 0, `${n} lane never reached ${k}`);
       }
       assert.ok(res.udpRecords > 0, `${n} lane delivered no datagram`);

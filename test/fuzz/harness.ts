@@ -13,7 +13,7 @@ export { S, CFG };
 const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'arpTx', 'rxBadIface', 'rxRunt', 'rxNotForUs',
   'rxEthertype', 'arpRx', 'ipRx', 'reasmOk', 'ipBadLen', 'ipBadVersion', 'ipBadHlen', 'ipBadChecksum', 'ipMartian', 'ipNotLocal',
   'ipMulticast', 'ipFragRx', 'udpRx', 'tcpRx', 'icmpRx', 'ipBadProto', 'icmpBad', 'icmpEchoRx', 'icmpEchoReplyRx', 'icmpUnreachRx',
-  'icmpOtherRx', 'rxChainBad', 'ipChainBad'] as const;
+  'icmpOtherRx', 'rxChainBad', 'ipChainBad', 'loopback'] as const;
 type CounterName = typeof COUNTERS[number];
 
 export const EV_UDP_READABLE = 1, EV_ECHO_REPLY = 2, EV_UNREACHABLE = 3, EV_UDP_ERROR = 4, EV_TCP = 16;
@@ -441,8 +441,8 @@ export class FuzzCore {
     eq(c(k.txFrames), this.txSeen, 'txFrames vs tx descriptors read');
     eq(c(k.txBytes), this.txBytesSeen, 'txBytes vs tx bytes read');
     eq(c(k.arpTx), this.arpTxSeen, 'arpTx vs ARP frames sent');
-    eq(c(k.rxFrames), c(k.rxBadIface) + c(k.rxRunt) + c(k.rxNotForUs) + c(k.rxEthertype) + c(k.arpRx) + c(k.ipRx) + c(k.rxChainBad),
-      'rxFrames vs the sum of its outcomes');
+    eq(c(k.rxFrames) + c(k.loopback), c(k.rxBadIface) + c(k.rxRunt) + c(k.rxNotForUs) + c(k.rxEthertype) + c(k.arpRx) + c(k.ipRx) + c(k.rxChainBad),
+      'rxFrames + loopback vs the sum of their outcomes');
     eq(c(k.ipRx) + c(k.reasmOk), c(k.ipBadLen) + c(k.ipBadVersion) + c(k.ipBadHlen) + c(k.ipBadChecksum) + c(k.ipMartian) +
       c(k.ipNotLocal) + c(k.ipMulticast) + c(k.ipFragRx) + c(k.udpRx) + c(k.tcpRx) + c(k.icmpRx) + c(k.ipBadProto) + c(k.ipChainBad),
       'ipRx + reasmOk vs the sum of its outcomes');
