@@ -158,6 +158,8 @@ export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df:
 function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32, txFlags: u32, gso: u32): void {
   if (rtLocal) loopOutput(f, len, ifx);
   else if (nexthop == IP_BROADCAST || isSubnetBroadcast(ifx, nexthop)) {
+    // A broadcast is for us too (as Linux loops it back): our own sockets hear it.
+    loopOutput(f, len, ifx);
     store<u32>(f, 0xffffffff);
     store<u16>(f, 0xffff, 4);
     txCommit(f, len, ifx | (txFlags << 16), gso);
@@ -166,8 +168,9 @@ function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32, txFlags: u32, gs
   }
 }
 
-// The loopback: frames to our own addresses, one packet buffer each (none is
-// larger than the MTU: TCP sends them no GSO), in order, until the next poll.
+// The loopback: frames to our own addresses, and a copy of each broadcast, one
+// packet buffer each (none is larger than the MTU: TCP sends them no GSO), in
+// order, until the next poll.
 let loopHead: usize = 0;
 let loopTail: usize = 0;
 

@@ -470,6 +470,10 @@ export class FuzzCore {
     t += 61_000;                 // past every neighbour's lifetime
     this.poll(t, sink);          // also releases the datagrams udp_recv lent out
     this.txKick(t, sink);
+    // The kick is a broadcast, so a copy loops back to us at the next poll, where a socket may queue it.
+    this.poll(t, sink);
+    this.recvAll();
+    this.poll(t, sink);
     this.checkUdpAccounting();
     this.ex.tables();
     const neigh = this.u32[this.io >>> 2], reasm = this.u32[(this.io >>> 2) + 1];

@@ -1,6 +1,7 @@
 // The loopback: datagrams to a stack's own addresses reach it without a frame
 // on the link, as through Linux's lo: ping, UDP (fragmented too), TCP, and
-// Node's http with server and client on one stack. "localhost", and no
+// Node's http with server and client on one stack; a broadcast is heard
+// by the sender's own sockets as well. "localhost", and no
 // address at all, is the stack's first address.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,6 +39,24 @@ test('UDP to its own address, to localhost and to no address; a 60 000-byte data
   assert.equal(got, ['one from 10.0.0.1', 'two from 10.0.0.1', 'three from 10.0.0.1', '60000 from 10.0.0.1']);
   assert.is(a.stats().txFrames, 0);
   srv.close(); c.close();
+  await a.close(); await b.close();
+});
+
+test('a broadcast is heard by the sending stack\'s own sockets too, as on Linux, and sent once on the link', async () => {
+  const { clock, a, b } = pair();
+  const heard: string[] = [];
+  for (const [name, st] of [['a', a], ['b', b]] as const) {
+    const s = st.dgram.createSocket('udp4');
+    s.bind(9);
+    s.on('message', (m: Buffer, r: { address: string }) => heard.push(`${name}: ${m} from ${r.address}`));
+  }
+  const tx = a.dgram.createSocket('udp4');
+  tx.setBroadcast(true);
+  tx.send('to all', 9, '255.255.255.255');
+  tx.send('to the subnet', 9, '10.0.0.255');
+  await settle(clock, () => heard.length === 4, 10_000, 'four deliveries');
+  assert.equal(heard.sort(), ['a: to all from 10.0.0.1', 'a: to the subnet from 10.0.0.1', 'b: to all from 10.0.0.1', 'b: to the subnet from 10.0.0.1']);
+  assert.is(a.stats().txFrames, 2);
   await a.close(); await b.close();
 });
 
