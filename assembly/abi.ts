@@ -17,7 +17,7 @@ import { setNow, resetDeadline, deadline, NEVER } from './base/time';
 import { randomInit } from './base/random';
 import { ld16 } from './wire/bytes';
 import { ETH_DST, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP, isBroadcast, isGroup, macEq } from './wire/ether';
-import { ifAdd, ifOffload, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
+import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
 import { neighLayout, neighTimer, arpInput, neighCount } from './iface/neigh';
 import { reasmLayout, reasmTimer, reasmHeld } from './iface/reasm';
 import { ipInit, ipInput, loopInput } from './iface/ip';
@@ -79,6 +79,8 @@ export function if_add(macHi: u32, macLo: u32, mtu: u32): i32 { return ready ? i
  * leave checksums partial (FRAME_CSUM_PARTIAL); gsoMax > 0 lets it send
  * segments of up to gsoMax bytes of IP packet whole (FRAME_GSO; needs csum). */
 export function if_offload(ifx: u32, csum: u32, gsoMax: u32): i32 { return ready ? ifOffload(ifx, csum, gsoMax) : E_INVAL; }
+/** The link under ifx went down (up 0; it starts up) or came back (1): routes over it are skipped while it is down. */
+export function if_up(ifx: u32, up: u32): i32 { return ready ? ifUp(ifx, up) : E_INVAL; }
 export function addr_add(ifx: u32, addr: u32, prefixLen: u32): i32 { return ready ? addrAdd(ifx, addr, prefixLen, 0) : E_INVAL; }
 export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVAL; }
 /** gw 0: a directly connected route. */

@@ -259,8 +259,12 @@ export class Stack {
     }
     itf.link.rxOffload = { csum: true, gso: 65535 };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, ifx, flags);
-    // A link that goes away on its own (a deleted TAP, an unplugged port) is counted; frames to it are dropped by the link.
-    itf.link.onDown = () => { this.host.linksDown++; };
+    // A link that goes away on its own (a deleted TAP, an unplugged port) is counted, and the
+    // core stops routing over it: what needs it fails with ENETUNREACH instead of vanishing.
+    itf.link.onDown = () => {
+      this.host.linksDown++;
+      if (!this.closed) this.core.if_up(ifx, 0);
+    };
   }
 
   /** Adds an address to interface ifx (default 0): "10.0.0.100/24". */

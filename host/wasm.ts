@@ -36,6 +36,7 @@ export interface CoreExports {
   init(): number;
   if_add(macHi: number, macLo: number, mtu: number): number;
   if_offload(ifx: number, csum: number, gsoMax: number): number;
+  if_up(ifx: number, up: number): number;
   addr_add(ifx: number, addr: number, prefixLen: number): number;
   addr_del(addr: number): number;
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;

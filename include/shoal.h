@@ -48,6 +48,9 @@ int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu)
  * frames; gso_max > 0 (<= 65535 bytes of IP packet, needs csum 1) SHOAL_FRAME_GSO ones too.
  * Without it (or with 0, 0): plain frames only. 0 or -SHOAL_EINVAL. */
 int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max);
+/* The link under ifx went down (up 0; interfaces start up) or came back (1). While it is down, routes
+ * over it are skipped: sends and connects that need it fail with -SHOAL_ENETUNREACH. 0 or -SHOAL_EINVAL. */
+int32_t shoal_if_up(shoal_t *s, uint32_t ifx, uint32_t up);
 /* Adds addr/prefix_len to interface ifx (and its connected route). */
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len);
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr);

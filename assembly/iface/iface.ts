@@ -30,22 +30,35 @@ export function ifAdd(macHi: u32, macLo: u32, mtu: u32): i32 {
   store<u8>(p, <u8>macHi, 1);
   store<u32>(p + 2, bswap<u32>(macLo));
   store<u32>(p, mtu, 8);
-  store<u32>(p, 1, 12);
+  store<u32>(p, IF_UP, 12);
   return <i32>(nIfaces++);
 }
 
 export function setMaxFrame(n: u32): void { maxFrame = n; }
 
-// Offloads the host's link takes (if_offload), in the interface's flags word:
-// bit 1 partial checksums, bits 16-31 the largest TCP GSO packet (0: none).
+// The interface's flags word: bit 0 the link is up (if_up); the offloads the
+// host's link takes (if_offload): bit 1 partial checksums, bits 16-31 the
+// largest TCP GSO packet (0: none).
+const IF_UP: u32 = 1;
 const IF_CSUM: u32 = 2;
+
+/** The link under ifx went down (up 0) or came back (1). Routes over a down
+ * interface are skipped, so what would go out on it fails as unroutable. */
+export function ifUp(ifx: u32, up: u32): i32 {
+  if (ifx >= nIfaces || up > 1) return E_INVAL;
+  let p = IFACES + (<usize>ifx << 4);
+  store<u32>(p, (load<u32>(p, 12) & ~IF_UP) | up, 12);
+  return 0;
+}
+// @ts-ignore: decorator
+@inline function ifIsUp(ifx: u32): bool { return (load<u32>(IFACES + (<usize>ifx << 4), 12) & IF_UP) != 0; }
 
 /** The link completes partial checksums (csum != 0) and takes TCP segments of
  * up to gsoMax bytes of IP packet whole (0: none; GSO needs csum). */
 export function ifOffload(ifx: u32, csum: u32, gsoMax: u32): i32 {
   if (ifx >= nIfaces || csum > 1 || gsoMax > 65535 || (gsoMax && !csum)) return E_INVAL;
   let p = IFACES + (<usize>ifx << 4);
-  store<u32>(p, (load<u32>(p, 12) & 1) | (csum ? IF_CSUM : 0) | (gsoMax << 16), 12);
+  store<u32>(p, (load<u32>(p, 12) & IF_UP) | (csum ? IF_CSUM : 0) | (gsoMax << 16), 12);
   return 0;
 }
 // @ts-ignore: decorator
@@ -194,14 +207,14 @@ export function routeLookup(dst: u32): bool {
   // 127.0.0.0/8 never leaves a host (RFC 1122 3.2.1.3), not even by a default route.
   if ((dst >>> 24) == 127) return false;
   if (dst == IP_BROADCAST) {
-    if (nIfaces == 0) return false;
+    if (nIfaces == 0 || !ifIsUp(0)) return false;
     rtIfx = 0; rtNexthop = dst; rtSrc = srcFor(0, 0, 0xffffffff);
     return rtSrc != 0;
   }
   for (let i: u32 = 0; i < nRoutes; i++) {
     let p = ROUTES + <usize>i * 20;
     let mask = load<u32>(p, 4);
-    if ((dst & mask) != load<u32>(p)) continue;
+    if ((dst & mask) != load<u32>(p) || !ifIsUp(load<u32>(p, 16))) continue;
     let gw = load<u32>(p, 12);
     rtIfx = load<u32>(p, 16);
     // Prefer a source in the subnet of the next hop (RFC 1122 3.3.4.3).

@@ -62,6 +62,7 @@ uint32_t shoal_scb(shoal_t *s) { return W2C(scb)(&s->inst); }
 int32_t shoal_init(shoal_t *s) { return (int32_t)W2C(init)(&s->inst); }
 int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu) { return (int32_t)W2C(if_add)(&s->inst, mac_hi, mac_lo, mtu); }
 int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max) { return (int32_t)W2C(if_offload)(&s->inst, ifx, csum, gso_max); }
+int32_t shoal_if_up(shoal_t *s, uint32_t ifx, uint32_t up) { return (int32_t)W2C(if_up)(&s->inst, ifx, up); }
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len) { return (int32_t)W2C(addr_add)(&s->inst, ifx, addr, prefix_len); }
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr) { return (int32_t)W2C(addr_del)(&s->inst, addr); }
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx) { return (int32_t)W2C(route_add)(&s->inst, dst, prefix_len, gw, ifx); }

@@ -159,6 +159,9 @@ function hostAction(r: Random, cores: FuzzCore[], t: Topology, sinks: (TxSink | 
   } else if (k < 33) {
     cores.forEach((c, i) => c.recvAll(readSinks ? readSinks[i] : null));
     read = true;
+  } else if (k < 37) {  // a link goes down (rarely) or comes back
+    const ifx = r.int(t.ifaces.length), up = k === 33 ? 0 : 1;
+    cores.forEach((c) => { if (c.ex.if_up(ifx, up) !== 0) throw new FuzzFailure(`if_up(${ifx}, ${up})`); });
   }
   return read;
 }

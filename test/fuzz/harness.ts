@@ -458,6 +458,8 @@ export class FuzzCore {
 
   /** Runs time forward until nothing is pending, drains sockets, then checks the pool is whole and the tables are empty. */
   quiesce(now: number, sink: TxSink | null): number {
+    // Every link back up: what a down one kept from going out (ARP, retries) runs out now too.
+    for (let ifx = 0; ifx < this.mtus.length; ifx++) this.ex.if_up(ifx, 1);
     this.recvAll();
     let t = now;
     for (let i = 0; ; i++) {

@@ -175,6 +175,30 @@ test('a seeded run on a virtual clock replays byte for byte', async () => {
 });
 
 
+test('a link that goes away: sends, pings and connects over it fail with ENETUNREACH; its own address still answers', async () => {
+  const clock = new VirtualClock();
+  const sw = new VirtualSwitch();
+  const port = sw.connect();
+  const a = Stack.createSync({ name: 'a', link: port, address: '10.0.0.1/24', clock });
+  a.addRoute('0.0.0.0/0', '10.0.0.254');
+  port.close();
+  assert.is(a.stats().linksDown, 1);
+  const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error & { code?: string }) => e.code);
+  assert.is(await code(a.ping('10.0.0.2')), 'ENETUNREACH', 'on-link');
+  assert.is(await code(a.ping('192.0.2.1')), 'ENETUNREACH', 'through the gateway');
+  const err = await new Promise<Error & { code?: string }>((resolve) => a.net.connect({ port: 80, host: '10.0.0.2' }).on('error', resolve));
+  assert.is(err.code, 'ENETUNREACH');
+  const u = a.dgram.createSocket('udp4');
+  const sent = await new Promise<Error & { code?: string } | null>((resolve) => u.send('x', 9, '10.0.0.2', (e: Error | null) => resolve(e)));
+  assert.is(sent?.code, 'ENETUNREACH');
+  u.close();
+  const ms = a.ping('10.0.0.1');
+  clock.advance(0);
+  assert.ok(await ms >= 0, 'the loopback does not need the link');
+  assert.is(a.stats().txFrames, 0);
+  await a.close();
+});
+
 test('a link that goes away on its own is counted (linksDown); the stack closing its own links is not', async () => {
   const sw = new VirtualSwitch();
   const port = sw.connect();
