@@ -4,7 +4,7 @@
 // hop; a datagram to one of our own addresses loops back to input at the next
 // poll, as through Linux's lo. The input path is where a cluster layer will
 // take packets for addresses it distributes (ipInput's "not local" branch).
-import { ld16, st16, st32, copyMac } from '../wire/bytes';
+import { ld16, st16, st32 } from '../wire/bytes';
 import { sumBytes, fold, finish, swapSum } from '../wire/checksum';
 import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
@@ -181,7 +181,6 @@ function loopOutput(f: usize, len: u32, ifx: u32): void {
   if (!b) return;
   let p = b + BUF_DATA;
   memory.copy(p, f, len);
-  copyMac(p, p + ETH_SRC);
   store<u32>(b, <u32>p, PKT_DATA);
   store<u32>(b, len, PKT_LEN);
   store<u32>(b, ifx, PKT_D);
