@@ -1,8 +1,8 @@
 // The loopback: datagrams to a stack's own addresses reach it without a frame
 // on the link, as through Linux's lo: ping, UDP (fragmented too), TCP, and
-// Node's http with server and client on one stack; a broadcast is heard
-// by the sender's own sockets as well. "localhost", and no
-// address at all, is the stack's first address.
+// Node's http with server and client on one stack; a broadcast is heard by
+// the sender's own sockets as well. "localhost", and no address at all, is
+// the stack's first address.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as http from 'node:http';
