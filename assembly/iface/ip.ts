@@ -13,7 +13,7 @@ import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_
 import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, bufSize, BUF_DATA, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_D } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
   C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
-  C_IP_CHAIN_BAD, C_LOOPBACK, C_TX_GSO_DROP } from '../base/counters';
+  C_IP_CHAIN_BAD, C_LOOPBACK, C_POOL_EMPTY } from '../base/counters';
 import { rand32 } from '../base/random';
 import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, rtIfx, rtNexthop, rtSrc, rtLocal } from './iface';
 import { now, wakeAt } from '../base/time';
@@ -24,7 +24,7 @@ import { ICMP_UNREACH, UNREACH_PROTO } from '../wire/icmp';
 import { udpInput } from '../udp/udp';
 import { tcpInput } from '../tcp/input';
 import { E_MSGSIZE, E_NOBUFS } from '../base/errno';
-import { FRAME_CSUM_OK, FRAME_GSO } from '../base/scb';
+import { FRAME_CSUM_OK, FRAME_GSO, SCB_FREE_COUNT, scbGet } from '../base/scb';
 
 
 /** Rx descriptor flags kept with a packet (FRAME_CSUM_OK); the rest are reserved or consumed by poll. */
@@ -145,7 +145,7 @@ export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df:
   count(C_IP_TX);
   let mtu = ifMtu(rtIfx);
   if (tot <= mtu) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags & ~FRAME_GSO, 0); return 0; }
-  if ((txFlags & FRAME_GSO) && gso && tot <= ifGsoMax(rtIfx)) {
+  if ((txFlags & FRAME_GSO) && gso && (rtLocal || tot <= ifGsoMax(rtIfx))) {
     // Each segment the link cuts takes the next ID (as Linux does): skip past them.
     ipId = (ipId + (tot - IP_HLEN) / gso) & 0xffff;
     linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags, gso);
@@ -168,24 +168,30 @@ function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32, txFlags: u32, gs
   }
 }
 
-// The loopback: frames to our own addresses, and a copy of each broadcast, one
-// packet buffer each (none is larger than the MTU: TCP sends them no GSO), in
-// order, until the next poll.
+// The loopback: frames to our own addresses, and a copy of each broadcast, in
+// order, until the next poll. A frame larger than a packet buffer (a TCP
+// segment of up to 64 KiB: TCP sends the loopback large ones, as to a GSO
+// link) goes over a chain of them, as a link's merged segment arrives.
 let loopHead: usize = 0;
 let loopTail: usize = 0;
 
 function loopOutput(f: usize, len: u32, ifx: u32): void {
-  // Only a GSO frame could be larger than a buffer, and TCP builds none for us.
-  if (len > bufSize - BUF_DATA) { count(C_TX_GSO_DROP); return; }
-  let b = pktAlloc();
-  if (!b) return;
-  let p = b + BUF_DATA;
-  memory.copy(p, f, len);
-  store<u32>(b, <u32>p, PKT_DATA);
-  store<u32>(b, len, PKT_LEN);
-  store<u32>(b, ifx, PKT_D);
-  if (loopTail) store<u32>(loopTail, <u32>b, PKT_QNEXT); else loopHead = b;
-  loopTail = b;
+  let room = bufSize - BUF_DATA;
+  let n = (len + room - 1) / room;
+  if (scbGet(SCB_FREE_COUNT) < n) { count(C_POOL_EMPTY); return; }
+  let head: usize = 0, tail: usize = 0;
+  for (let off: u32 = 0; off < len; off += room) {
+    let b = pktAlloc();
+    let k = min<u32>(room, len - off);
+    memory.copy(b + BUF_DATA, f + off, k);
+    store<u32>(b, <u32>(b + BUF_DATA), PKT_DATA);
+    store<u32>(b, k, PKT_LEN);
+    if (tail) store<u32>(tail, <u32>b, PKT_NEXT); else head = b;
+    tail = b;
+  }
+  store<u32>(head, ifx, PKT_D);
+  if (loopTail) store<u32>(loopTail, <u32>head, PKT_QNEXT); else loopHead = head;
+  loopTail = head;
   wakeAt(now);
 }
 
@@ -199,8 +205,10 @@ export function loopInput(): void {
     let next = <usize>load<u32>(b, PKT_QNEXT);
     store<u32>(b, 0, PKT_QNEXT);
     let p = <usize>load<u32>(b, PKT_DATA);
+    let more: u32 = 0;
+    for (let c = <usize>load<u32>(b, PKT_NEXT); c; c = <usize>load<u32>(c, PKT_NEXT)) more += load<u32>(c, PKT_LEN);
     count(C_LOOPBACK);
-    ipInput(b, p + ETH_HLEN, load<u32>(b, PKT_LEN) - ETH_HLEN, load<u32>(b, PKT_D), FRAME_CSUM_OK, 0, true);
+    ipInput(b, p + ETH_HLEN, load<u32>(b, PKT_LEN) - ETH_HLEN, load<u32>(b, PKT_D), FRAME_CSUM_OK, more, true);
     b = next;
   }
 }

@@ -682,15 +682,16 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     let room = g(k, T_MSS) + ((f0 & F_TS) ? 12 : 0);
     room = room > olen ? room - olen : 1;
     if (len > room) {
-      // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit.
-      let gmax: u32 = rtLocal ? 0 : ifGsoMax(rtIfx);
+      // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit;
+      // the loopback takes an IP packet of any size, as Linux's lo.
+      let gmax: u32 = rtLocal ? 65535 : ifGsoMax(rtIfx);
       let most = gmax > IP_HLEN + hl ? (gmax - IP_HLEN - hl) / room * room : 0;
       if (most > room) gso = room; else most = room;
       if (len > most) { len = most; flags &= ~TH_FIN; }
       if (len <= room) gso = 0;
     }
   }
-  let partial = ifCsumOffload(rtIfx);
+  let partial = rtLocal || ifCsumOffload(rtIfx);
   let f = ipBegin(hl + len);
   if (!f) { txBlocked = true; return -1; }
   let t = f + L4;
