@@ -1,5 +1,6 @@
 // TCP between two stacks on a VirtualSwitch, against node:net over 127.0.0.1
-// in the same process and run: bulk throughput one way (MTU 1500 and 65535),
+// in the same process and run: bulk throughput one way (MTU 1500 and 65535,
+// and one stack to itself through its loopback),
 // connections per second (open, 100-byte request and reply, close), and the
 // memory one idle connection holds.
 //   BENCH_MIB (default 256): bytes per bulk run; BENCH_CONNS (default 5000);
@@ -73,6 +74,18 @@ async function shoalBulk(mtu: number, offload = true): Promise<number> {
   framesPerMiB = a.stats().txFrames / (BULK / MiB);
   srv.close();
   await a.close(); await b.close();
+  return r;
+}
+
+/** One stack to itself: server and client on the same stack, through its loopback. */
+async function loopBulk(): Promise<number> {
+  const a = await Stack.create({ name: 'a', link: new VirtualSwitch().connect(), address: '10.0.0.1/24' });
+  const srv = a.net.createServer();
+  const r = await bulk(
+    (on) => new Promise((res) => { srv.on('connection', on); srv.listen(5001, () => res(5001)); }),
+    (port) => a.net.connect({ port, host: '10.0.0.1' }));
+  srv.close();
+  await a.close();
   return r;
 }
 
@@ -188,6 +201,7 @@ for (let r = 0; r < ROUNDS; r++) {
     (runs[name] ??= []).push(await shoalBulk(mtu, off));
     frames[name] = framesPerMiB;
   }
+  (runs.loopback ??= []).push(await loopBulk());
 }
 const nodeB = median(runs.node);
 for (const [name] of CASES) {
@@ -195,6 +209,11 @@ for (const [name] of CASES) {
   console.log(`bulk ${BULK / MiB} MiB one way, MTU ${name}: Shoal ${mbit(s)}; node:net over 127.0.0.1 ${mbit(nodeB)}; ratio ${ratio(s, nodeB)}` +
     ` (medians of ${ROUNDS}; Shoal ${runs[name].map((x) => x.toFixed(0)).join('/')}, node ${runs.node.map((x) => x.toFixed(0)).join('/')};` +
     ` ${frames[name].toFixed(0)} frames per MiB)`);
+}
+{
+  const s = median(runs.loopback);
+  console.log(`bulk ${BULK / MiB} MiB one way, one stack to itself (its loopback): Shoal ${mbit(s)}; node:net over 127.0.0.1 ${mbit(nodeB)};` +
+    ` ratio ${ratio(s, nodeB)} (medians of ${ROUNDS}; Shoal ${runs.loopback.map((x) => x.toFixed(0)).join('/')})`);
 }
 const sc = await shoalConns();
 const nc = await nodeConns();
