@@ -190,6 +190,7 @@ function loopOutput(f: usize, len: u32, ifx: u32): void {
     tail = b;
   }
   store<u32>(head, ifx, PKT_D);
+  store<u32>(head, len, PKT_TOTAL);
   if (loopTail) store<u32>(loopTail, <u32>head, PKT_QNEXT); else loopHead = head;
   loopTail = head;
   wakeAt(now);
@@ -205,10 +206,9 @@ export function loopInput(): void {
     let next = <usize>load<u32>(b, PKT_QNEXT);
     store<u32>(b, 0, PKT_QNEXT);
     let p = <usize>load<u32>(b, PKT_DATA);
-    let more: u32 = 0;
-    for (let c = <usize>load<u32>(b, PKT_NEXT); c; c = <usize>load<u32>(c, PKT_NEXT)) more += load<u32>(c, PKT_LEN);
+    let first = load<u32>(b, PKT_LEN);
     count(C_LOOPBACK);
-    ipInput(b, p + ETH_HLEN, load<u32>(b, PKT_LEN) - ETH_HLEN, load<u32>(b, PKT_D), FRAME_CSUM_OK, more, true);
+    ipInput(b, p + ETH_HLEN, first - ETH_HLEN, load<u32>(b, PKT_D), FRAME_CSUM_OK, load<u32>(b, PKT_TOTAL) - first, true);
     b = next;
   }
 }
