@@ -82,6 +82,19 @@ function hostAddr(host: string | undefined): number {
   return parseIPv4(host);
 }
 
+/** A stack's constructor for cls: `instanceof` it holds for cls's instances, and it can be subclassed. */
+function bound<T, A extends unknown[]>(cls: abstract new (...a: never[]) => T, fn: (this: unknown, ...a: A) => T): new (...a: A) => T {
+  fn.prototype = cls.prototype;
+  return fn as unknown as new (...a: A) => T;
+}
+
+/** new cls(...args), or with a subclass's prototype when called through one (as super()). */
+function construct<T>(cls: new (...a: never[]) => T, args: unknown[], target: unknown): T {
+  return target && (target as { prototype: unknown }).prototype !== cls.prototype
+    ? Reflect.construct(cls, args, target as new () => unknown) as T
+    : new (cls as unknown as new (...a: unknown[]) => T)(...args);
+}
+
 export class NetFactory {
   /** `new stack.net.Socket([options])`, as `new net.Socket()`: a socket of this stack, to connect later. */
   readonly Socket: new (opts?: SocketOptions) => Socket;
@@ -92,14 +105,18 @@ export class NetFactory {
   readonly isIPv6 = isIPv6;
 
   constructor(stack: Stack) {
-    this.Socket = class extends Socket { constructor(opts: SocketOptions = {}) { super(stack, opts); } };
-    this.Server = class extends Server {
-      constructor(opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void) {
-        if (typeof opts === 'function') { listener = opts; opts = {}; }
-        super(stack, opts ?? {});
-        if (listener) this.on('connection', listener);
-      }
-    };
+    // Constructors bound to this stack, not subclasses made per stack: every
+    // stack's sockets share one hidden class, so the stream and socket paths
+    // stay monomorphic however many stacks a process makes.
+    this.Socket = bound(Socket, function (this: unknown, opts?: SocketOptions) {
+      return construct(Socket, [stack, opts ?? {}], new.target);
+    });
+    this.Server = bound(Server, function (this: unknown, opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void) {
+      if (typeof opts === 'function') { listener = opts; opts = {}; }
+      const srv = construct(Server, [stack, opts ?? {}], new.target);
+      if (listener) srv.on('connection', listener);
+      return srv;
+    });
   }
 
   createServer(opts?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void): Server {

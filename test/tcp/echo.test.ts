@@ -62,6 +62,12 @@ test('node:net\'s shape: new Server and new Socket, a host name through lookup, 
   srv.listen(7);
   const c = new a.net.Socket();
   assert.ok(c instanceof a.net.Socket);
+  // A subclass of a stack's Socket keeps its own methods, as with net.Socket.
+  class Tagged extends a.net.Socket { tag(): string { return 'tagged'; } }
+  const t = new Tagged();
+  assert.ok(t instanceof Tagged && t instanceof a.net.Socket);
+  assert.is(t.tag(), 'tagged');
+  t.destroy();
   const lookups: unknown[][] = [];
   c.on('lookup', (...args: unknown[]) => lookups.push(args));
   let connected = false;
