@@ -13,7 +13,7 @@ import { sumBytes, copySum, fold, finish, swapSum, pseudoSum } from '../wire/che
 import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_OFF, TCP_FLAGS, TCP_WIN, TCP_CSUM, TCP_URP, TCP_HLEN,
   TH_SYN, TH_FIN, TH_RST, TH_ACK, TH_PSH, TCPOPT_EOL, TCPOPT_NOP, TCPOPT_MSS, TCPOPT_WSCALE,
   TCPOPT_SACK_PERMITTED, TCPOPT_SACK, TCPOPT_TIMESTAMP, tcpHlen } from '../wire/tcp';
-import { PROTO_TCP, ipSrc, ipDst, IP_HLEN } from '../wire/ipv4';
+import { PROTO_TCP, ipSrc, ipDst, IP_HLEN, IP_BROADCAST, isMulticast } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT, UNREACH_PROTO, UNREACH_NEEDFRAG } from '../wire/icmp';
 import { pktFree, pktFreeChain, pktUnits, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_A, PKT_B, PKT_C } from '../base/mem';
 import { SCB_IO, SCB_IO_CAP, SCB_FREE_COUNT, FRAME_CSUM_PARTIAL, FRAME_GSO, scbGet } from '../base/scb';
@@ -25,7 +25,7 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRA
 import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { localIface, ifMtu, ifGsoMax, ifCsumOffload, routeLookup, rtIfx, rtSrc, rtLocal } from '../iface/iface';
+import { localIface, ifMtu, ifGsoMax, ifCsumOffload, isSubnetBroadcast, routeLookup, rtIfx, rtSrc, rtLocal } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
   T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
@@ -2064,6 +2064,8 @@ export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u
   if (st != S_CLOSED || g(k, T_LPORT)) return E_ISCONN;
   if (raddr == 0 || rport == 0 || rport > 65535 || lport > 65535) return E_INVAL;
   if (!ipRoute(raddr)) return E_NETUNREACH;
+  // TCP is point to point (RFC 1122 4.2.3.10); Linux refuses these the same way.
+  if (raddr == IP_BROADCAST || isMulticast(raddr) || isSubnetBroadcast(rtIfx, raddr)) return E_NETUNREACH;
   if (laddr == 0) laddr = rtSrc;
   else if (localIface(laddr) < 0) return E_ADDRNOTAVAIL;
   if (lport == 0) { lport = ephemeralPort(laddr, raddr, rport); if (!lport) return E_ADDRNOTAVAIL; }

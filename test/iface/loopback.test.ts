@@ -103,6 +103,18 @@ test('127.0.0.1 is not routed, not even to a default gateway: ENETUNREACH, nothi
   await a.close(); await b.close();
 });
 
+test('a connect to a broadcast or multicast address: ENETUNREACH, nothing on the link', async () => {
+  const { clock, a, b } = pair();
+  for (const host of ['255.255.255.255', '10.0.0.255', '224.0.0.1']) {
+    let err: (Error & { code?: string }) | null = null;
+    a.net.connect({ port: 7, host }).on('error', (e) => { err = e; });
+    await settle(clock, () => err !== null, 10_000, `the connect error for ${host}`);
+    assert.is(err!.code, 'ENETUNREACH', host);
+  }
+  assert.is(a.stats().txFrames, 0);
+  await a.close(); await b.close();
+});
+
 test('Node\'s http server and client on one stack, through localhost', async () => {
   const sw = new VirtualSwitch();
   const a = await Stack.create({ name: 'a', link: sw.connect(), address: '10.0.0.1/24' });
