@@ -26,6 +26,7 @@ import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpR
   udpSetBroadcast } from './udp/udp';
 import { tcpLayout, tcpConfig, tcpTimers, tcpFlush, tcpReleaseLoans, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
+import { chunksSent } from './tcp/tcb';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
 
 
@@ -34,6 +35,11 @@ let rxDesc: usize = 0;
 
 /** Address of the shared control block. */
 export function scb(): usize { return SCB; }
+
+/** On entry to every export that may transmit or hand out send-buffer space: takes back what the host has sent. */
+function sync(): void {
+  if (txSync()) chunksSent();
+}
 
 /** Lays out all memory from the config words in the SCB. Call once. */
 export function init(): i32 {
@@ -97,7 +103,7 @@ export function poll(nowMs: f64): f64 {
   setNow(nowMs);
   resetDeadline();
   setInPoll(true);
-  txSync();
+  sync();
   tcpReleaseLoans();
   let n = min<u32>(scbGet(SCB_RX_COUNT), scbGet(SCB_RX_CAP));
   // A frame may span several descriptors (FRAME_MORE on all but its last):
@@ -168,7 +174,7 @@ function input(p: usize, len: u32, word: u32, b: usize, more: u32): void {
 export function ping(dst: u32, id: u32, seq: u32, len: u32): i32 {
   if (!ready) return E_INVAL;
   if (len > 65507 || id > 0xffff || seq > 0xffff) return E_INVAL;
-  txSync();
+  sync();
   return icmpEcho(dst, id, seq, len);
 }
 
@@ -177,7 +183,7 @@ export function udp_bind(sd: i32, addr: u32, port: u32): i32 { return udpBind(sd
 export function udp_connect(sd: i32, addr: u32, port: u32): i32 { return udpConnect(sd, addr, port); }
 export function udp_broadcast(sd: i32, on: u32): i32 { return udpSetBroadcast(sd, on != 0); }
 /** Sends len bytes from the io area; dst 0 and port 0 on a connected socket. */
-export function udp_send(sd: i32, dst: u32, port: u32, len: u32): i32 { txSync(); return udpSend(sd, dst, port, len); }
+export function udp_send(sd: i32, dst: u32, port: u32, len: u32): i32 { sync(); return udpSend(sd, dst, port, len); }
 /** Writes up to max datagram records into the io area (see udpRecv). */
 export function udp_recv(sd: i32, max: u32): i32 { return udpRecv(sd, max); }
 export function udp_local(sd: i32): i32 { return udpLocal(sd); }
@@ -197,24 +203,24 @@ export function tcp_open(): i32 { return ready ? tcpOpen() : E_INVAL; }
 /** Listens on addr:port (addr 0: any; port 0: an ephemeral one, read it with tcp_info). */
 export function tcp_listen(sd: i32, addr: u32, port: u32, backlog: u32): i32 { return tcpListen(sd, addr, port, backlog); }
 /** Active open to raddr:rport from laddr:lport (0: chosen; RFC 6056). Completion: EV_TCP_CONNECTED or EV_TCP_ERROR. */
-export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 { txSync(); return tcpConnect(sd, raddr, rport, laddr, lport); }
+export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 { sync(); return tcpConnect(sd, raddr, rport, laddr, lport); }
 /** A connection from the listener's accept queue, or -EAGAIN. */
-export function tcp_accept(lsd: i32): i32 { txSync(); return tcpAccept(lsd); }
+export function tcp_accept(lsd: i32): i32 { sync(); return tcpAccept(lsd); }
 /** Free send-buffer space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full). */
-export function tcp_send_space(sd: i32): i32 { return tcpSendSpace(sd); }
+export function tcp_send_space(sd: i32): i32 { sync(); return tcpSendSpace(sd); }
 /** Publishes n bytes written where tcp_send_space said; more != 0: the host has more to
  * write at once (MSG_MORE), so segments wait for it, or for the next poll, and go out whole. */
-export function tcp_send_commit(sd: i32, n: u32, more: u32): i32 { txSync(); return tcpSendCommit(sd, n, more != 0); }
+export function tcp_send_commit(sd: i32, n: u32, more: u32): i32 { sync(); return tcpSendCommit(sd, n, more != 0); }
 /** Up to max bytes of received data as (address, bytes) records in the io area, valid until the next call. */
-export function tcp_recv(sd: i32, max: u32): i32 { txSync(); return tcpRecv(sd, max); }
+export function tcp_recv(sd: i32, max: u32): i32 { sync(); return tcpRecv(sd, max); }
 /** Half-close: a FIN follows the queued data. */
-export function tcp_shutdown(sd: i32): i32 { txSync(); return tcpShutdown(sd); }
+export function tcp_shutdown(sd: i32): i32 { sync(); return tcpShutdown(sd); }
 /** Lets go of the descriptor; the connection finishes on its own (RST if unread data remains). */
-export function tcp_close(sd: i32): i32 { txSync(); return tcpClose(sd); }
+export function tcp_close(sd: i32): i32 { sync(); return tcpClose(sd); }
 /** Sends a RST and lets go of the descriptor. */
-export function tcp_abort(sd: i32): i32 { txSync(); return tcpAbort(sd); }
+export function tcp_abort(sd: i32): i32 { sync(); return tcpAbort(sd); }
 /** Options: 1 nodelay, 2 keep-alive idle ms (0 off), 3 keep-alive interval ms, 4 probes, 5 CC (0 CUBIC, 1 NewReno), 6 sndbuf, 7 rcvbuf. */
-export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { txSync(); return tcpSetopt(sd, opt, val); }
+export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { sync(); return tcpSetopt(sd, opt, val); }
 /** State, addresses and counters of a socket into io words 0..25. */
 export function tcp_info(sd: i32): i32 { return tcpInfo(sd); }
 /** TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */

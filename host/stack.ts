@@ -252,13 +252,21 @@ export class Stack {
     this.links[ifx] = itf.link;
     // Offloads the link takes let TCP leave checksums and segmenting to it;
     // anything the link hands up, large segments included, the stack takes.
+    // A link that takes frames in pieces (sendv) gets large TCP payloads
+    // straight from the send buffers, uncopied (scatter-gather).
     const off = itf.offload === false ? undefined : itf.link.offload;
     if (off && (off.csum || off.gso)) {
-      this.check(this.core.if_offload(ifx, off.csum ? 1 : 0, off.gso >>> 0), 'if_offload',
+      const sg = off.csum && typeof itf.link.sendv === 'function' ? 2 : 0;
+      this.check(this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0), 'if_offload',
         `(link offload ${JSON.stringify(off)}: gso needs csum and is at most 65535)`);
     }
     itf.link.rxOffload = { csum: true, gso: 65535 };
-    itf.link.onFrame = (frame, flags) => this.deliver(frame, ifx, flags);
+    itf.link.onFrame = (frame, flags) => this.deliver(frame, null, frame.length, ifx, flags);
+    itf.link.onFrameV = (parts, flags) => {
+      let len = 0;
+      for (const p of parts) len += p.length;
+      this.deliver(null, parts, len, ifx, flags);
+    };
     // A link that goes away on its own (a deleted TAP, an unplugged port) is counted, and the
     // core stops routing over it: what needs it fails with ENETUNREACH instead of vanishing.
     itf.link.onDown = () => {
@@ -315,41 +323,50 @@ export class Stack {
   private rxRoom = 0;
   private largeMin = Infinity;
 
-  /** A frame from link ifx, copied once into buffers the core posted: one
-   * packet buffer; one large buffer for a large segment the link merged
-   * (GSO); or, when no large buffer is free, several packet buffers in a chain. */
-  private deliver(frame: Uint8Array, ifx: number, flags: number): void {
+  /** A frame from link ifx, whole or in pieces (parts), copied once into
+   * buffers the core posted: one packet buffer; one large buffer for a large
+   * segment the link merged (GSO); or, when no large buffer is free, several
+   * packet buffers in a chain. */
+  private deliver(frame: Uint8Array | null, parts: Uint8Array[] | null, len: number, ifx: number, flags: number): void {
     if (this.closed) { this.host.rxAfterClose++; return; }
-    const len = frame.length;
     if (len > MAX_FRAME) { this.host.rxTooBig++; return; }
     const room = this.rxRoom;
-    let parts = this.placement(len);
+    let n = this.placement(len);
     // Ring or pool full: hand over what we have now, unless we are inside our own call.
-    if (parts === 0 && !this.busy) { this.poll(); parts = this.placement(len); }
-    if (parts === 0) { this.host.rxNoBuffer++; return; }
-    const large = parts < 0;
-    if (large) { parts = 1; this.host.rxLarge++; }
+    if (n === 0 && !this.busy) { this.poll(); n = this.placement(len); }
+    if (n === 0) { this.host.rxNoBuffer++; return; }
+    const large = n < 0;
+    if (large) { n = 1; this.host.rxLarge++; }
+    // Pieces go one after another into one buffer; over a chain they are joined first.
+    if (parts && n > 1) { frame = gather(this.rxScratch ??= new Uint8Array(MAX_FRAME), parts, len); parts = null; }
     const step = large ? len : room;
     // A partial checksum came through memory or from the local kernel: nothing could corrupt it.
     const word = ifx | (flags & (FRAME_CSUM_OK | FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
-    const u32 = this.u32, bufData = this.w(S.BUF_DATA);
+    const u8 = this.u8, u32 = this.u32, bufData = this.w(S.BUF_DATA);
     const freeAt = this.w(large ? S.LARGE_FREE : S.FREE) >>> 2, freeCount = large ? S.LARGE_FREE_COUNT : S.FREE_COUNT;
     let free = this.w(freeCount);
-    const n = this.w(S.RX_COUNT);
-    let d = (this.w(S.RX_DESC) >>> 2) + n * DESC_WORDS;
-    for (let i = 0, off = 0; i < parts; i++, off += step, d += DESC_WORDS) {
+    const rx = this.w(S.RX_COUNT);
+    let d = (this.w(S.RX_DESC) >>> 2) + rx * DESC_WORDS;
+    for (let i = 0, off = 0; i < n; i++, off += step, d += DESC_WORDS) {
       const at = u32[freeAt + --free] + bufData;
       const end = Math.min(off + step, len);
-      this.u8.set(parts === 1 ? frame : frame.subarray(off, end), at);
+      if (parts) {
+        let o = at;
+        for (const p of parts) { u8.set(p, o); o += p.length; }
+      } else u8.set(n === 1 ? frame! : frame!.subarray(off, end), at);
       u32[d] = at;
       u32[d + 1] = end - off;
       u32[d + 2] = end < len ? word | (FRAME_MORE << 16) : word;
       u32[d + 3] = 0;
     }
     this.setW(freeCount, free);
-    this.setW(S.RX_COUNT, n + parts);
+    this.setW(S.RX_COUNT, rx + n);
     this.kick();
   }
+
+  /** Where frames in pieces are joined, made on first use: one for frames in, one for frames out. */
+  private rxScratch: Uint8Array | undefined;
+  private txScratch: Uint8Array | undefined;
 
   /** How a frame of len bytes goes to the core now: 0, no room; -1, whole in
    * a large buffer (a merged segment big enough to fill a good part of one);
@@ -408,11 +425,27 @@ export class Stack {
     let used = 0;   // bit per interface index (the first 31), the rest flushed together
     for (let i = 0; i < n; i++) {
       const d = base + i * DESC_WORDS;
-      const p = u32[d], len = u32[d + 1], word = u32[d + 2], ifx = word & 0xffff;
-      const link = links[ifx];
-      if (!link) continue;
+      const p = u32[d], len = u32[d + 1], word = u32[d + 2], ifx = word & 0xffff, gso = u32[d + 3];
       // What the core built went through no wire: its checksums (complete or left to the link) are good.
-      link.send(u8.subarray(p, p + len), FRAME_CSUM_OK | (word >>> 16), u32[d + 3]);
+      const flags = FRAME_CSUM_OK | ((word >>> 16) & ~FRAME_MORE);
+      const link = links[ifx];
+      if (word & (FRAME_MORE << 16)) {
+        // A frame in pieces (scatter-gather): headers here, the payload in the send buffer.
+        const parts = [u8.subarray(p, p + len)];
+        let total = len;
+        while (i + 1 < n && (u32[base + i * DESC_WORDS + 2] & (FRAME_MORE << 16))) {
+          i++;
+          const q = u32[base + i * DESC_WORDS], l = u32[base + i * DESC_WORDS + 1];
+          parts.push(u8.subarray(q, q + l));
+          total += l;
+        }
+        if (!link) continue;
+        if (link.sendv) link.sendv(parts, flags, gso);
+        else link.send(gather(this.txScratch ??= new Uint8Array(MAX_FRAME), parts, total), flags, gso);
+      } else {
+        if (!link) continue;
+        link.send(u8.subarray(p, p + len), flags, gso);
+      }
       used |= 1 << Math.min(ifx, 31);
     }
     this.setW(S.TX_COUNT, 0);
@@ -530,6 +563,14 @@ export class Stack {
   }
 
   get isClosed(): boolean { return this.closed; }
+}
+
+/** Joins a frame's pieces in scratch; the result is valid until scratch is used again. */
+function gather(scratch: Uint8Array, parts: Uint8Array[], len: number): Uint8Array {
+  const out = scratch.subarray(0, len);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
 }
 
 function unreachable(addr: number, why: string): Error {

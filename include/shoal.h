@@ -44,8 +44,9 @@ uint32_t shoal_scb(shoal_t *s);
 int32_t shoal_init(shoal_t *s);
 /* Adds an interface, returns its index. MAC: bytes 0-1 in mac_hi, bytes 2-5 in mac_lo (SHOAL_MAC_*). */
 int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu);
-/* What the link under ifx takes (§6 "Offloads"): csum 1 lets TCP send SHOAL_FRAME_CSUM_PARTIAL
- * frames; gso_max > 0 (<= 65535 bytes of IP packet, needs csum 1) SHOAL_FRAME_GSO ones too.
+/* What the link under ifx takes (§6 "Offloads"): csum bit 0 lets TCP send SHOAL_FRAME_CSUM_PARTIAL
+ * frames; bit 1 (with bit 0) frames over several tx descriptors, the payload left in the send buffer
+ * (SHOAL_FRAME_MORE); gso_max > 0 (<= 65535 bytes of IP packet, needs bit 0) SHOAL_FRAME_GSO ones too.
  * Without it (or with 0, 0): plain frames only. 0 or -SHOAL_EINVAL. */
 int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max);
 /* The link under ifx went down (up 0; interfaces start up) or came back (1). While it is down, routes
@@ -215,7 +216,7 @@ typedef struct shoal_desc {
 #define SHOAL_DESC_FLAGS(word)      ((word) >> 16)
 /* Frame flags (docs/ABI.md §6); other bits are reserved (0). The tx ones appear only after if_offload. */
 #define SHOAL_FRAME_CSUM_OK      1  /* rx: the transport checksum is known good (the link cannot corrupt) */
-#define SHOAL_FRAME_MORE         2  /* rx: the next descriptor continues this frame (IPv4 TCP/UDP only, headers in the first) */
+#define SHOAL_FRAME_MORE         2  /* rx, tx: the next descriptor continues this frame (rx: IPv4 TCP/UDP only; headers in the first) */
 #define SHOAL_FRAME_CSUM_PARTIAL 4  /* tx: the TCP/UDP checksum field holds the folded pseudo-header sum, not complemented */
 #define SHOAL_FRAME_GSO          8  /* tx: one IPv4 TCP segment over the MTU, to be cut at gso payload bytes (with CSUM_PARTIAL) */
 
@@ -321,8 +322,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 93          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91) and loopback (92). Names: SHOAL_SCB_NAMES. */
+#define SHOAL_NCOUNTERS 94          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

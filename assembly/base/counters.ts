@@ -96,7 +96,8 @@ export const C_TX_GSO_DROP = 89;              // a GSO frame that could not wait
 export const C_NEIGH_PROBE_FAILED = 90;       // a neighbour past its lifetime that ignored 3 unicast requests (dropped, resolved anew)
 export const C_TCP_TLP = 91;                   // tail-loss probes sent (RFC 8985 7)
 export const C_LOOPBACK = 92;                  // frames to our own addresses taken in through the loopback (not rxFrames)
-export const C_COUNT = 93;
+export const C_TX_GATHERED = 93;               // frames sent with their payload left in place (scatter-gather, if_offload)
+export const C_COUNT = 94;
 
 const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
   "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
@@ -106,7 +107,7 @@ const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxE
   "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
   "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
   "tcpRx,tcpBad,tcpRstTx," +
-  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback";
+  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered";
 
 const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
 

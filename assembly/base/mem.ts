@@ -4,8 +4,8 @@
 // so a frame placed flush against the end of its buffer traps on any read
 // past its length (the fuzz harness relies on this).
 import { SCB, SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
-  SCB_LARGE_FREE, SCB_LARGE_FREE_COUNT, SCB_LARGE_SIZE, SCB_LARGE_POOL, SCB_LARGE_NBUFS, SCB_TX_DESC, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
-import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES } from './counters';
+  SCB_LARGE_FREE, SCB_LARGE_FREE_COUNT, SCB_LARGE_SIZE, SCB_LARGE_POOL, SCB_LARGE_NBUFS, SCB_TX_DESC, FRAME_MORE, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
+import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES, C_TX_GATHERED } from './counters';
 
 let arenaStart: usize = 0;
 let arenaTop: usize = 0;
@@ -197,12 +197,16 @@ export function txInit(): void {
   scbSet(SCB_TX_COUNT, 0);
 }
 
-function txPost(p: usize, len: u32, word: u32, gso: u32, n: u32): void {
+function txDescPut(n: u32, p: usize, len: u32, word: u32, gso: u32): void {
   let d = txDesc + <usize>n * DESC_BYTES;
   store<u32>(d, <u32>p);
   store<u32>(d, len, 4);
   store<u32>(d, word, 8);
   store<u32>(d, gso, 12);
+}
+
+function txPost(p: usize, len: u32, word: u32, gso: u32, n: u32): void {
+  txDescPut(n, p, len, word, gso);
   scbSet(SCB_TX_COUNT, n + 1);
   count(C_TX_FRAMES);
   countN(C_TX_BYTES, len);
@@ -211,13 +215,18 @@ function txPost(p: usize, len: u32, word: u32, gso: u32, n: u32): void {
 /** Called on entry to every export that may transmit: if the host has sent
  * what was posted (count back at 0), reuse the arena and free the posted
  * buffers. Never within a call, so a frame built but not yet posted (a
- * datagram being fragmented, a frame waiting for ARP) is not overwritten. */
-export function txSync(): void {
-  if (scbGet(SCB_TX_COUNT) != 0) return;
+ * datagram being fragmented, a frame waiting for ARP) is not overwritten.
+ * True when descriptors the host has now sent pointed outside the arena
+ * (txGatherAdd): their owners may reuse that memory. */
+export function txSync(): bool {
+  if (scbGet(SCB_TX_COUNT) != 0) return false;
   txOff = 0;
   txSent = txHeld;
   txHeld = 0;
   if (!inPoll) txFreeSent();
+  let gathered = txGathered;
+  txGathered = false;
+  return gathered;
 }
 
 /** Frees the posted buffers the host has sent. poll() calls it after taking
@@ -241,10 +250,72 @@ export function txBegin(len: u32): usize {
 }
 
 /** Posts the frame started by txBegin; word is ifindex | flags << 16, gso the
- * segment size of a FRAME_GSO frame (else 0). */
+ * segment size of a FRAME_GSO frame (else 0). With a payload armed by
+ * txGatherAdd, only the headers are at p: the payload pieces follow in
+ * descriptors of their own (FRAME_MORE on all but the last). */
 export function txCommit(p: usize, len: u32, word: u32, gso: u32): void {
-  txPost(p, len, word, gso, scbGet(SCB_TX_COUNT));
-  txOff = (<u32>(p - txArena) + len + 7) & ~7;
+  let n = scbGet(SCB_TX_COUNT);
+  if (gatherN == 0) {
+    txPost(p, len, word, gso, n);
+    txOff = (<u32>(p - txArena) + len + 7) & ~7;
+    return;
+  }
+  let hdr = len - gatherBytes;
+  if (n + 1 + gatherN > txCap) { count(C_TX_ARENA_FULL); txGatherClear(); return; }
+  txDescPut(n, p, hdr, word | (FRAME_MORE << 16), gso);
+  let ifx = word & 0xffff;
+  for (let i: u32 = 0; i < gatherN; i++) {
+    let g = GATHER + (<usize>i << 3);
+    txDescPut(n + 1 + i, <usize>load<u32>(g), load<u32>(g, 4), i + 1 < gatherN ? ifx | (FRAME_MORE << 16) : ifx, 0);
+  }
+  scbSet(SCB_TX_COUNT, n + 1 + gatherN);
+  count(C_TX_FRAMES);
+  count(C_TX_GATHERED);
+  countN(C_TX_BYTES, len);
+  txOff = (<u32>(p - txArena) + hdr + 7) & ~7;
+  gatherN = 0;
+  txGathered = true;
+}
+
+// Scatter-gather transmit: a frame's payload may stay where it is (a TCP
+// send buffer) and go out as descriptors pointing at it. The owner keeps that
+// memory unchanged until the host has sent the ring (txSync returns true).
+const GATHER_MAX: u32 = 8;
+const GATHER: usize = memory.data(<i32>GATHER_MAX * 8, 8);
+let gatherN: u32 = 0;
+let gatherBytes: u32 = 0;
+/** Descriptors point into an owner's memory and the host has not sent them yet. */
+export let txGathered = false;
+
+/** Descriptors free for a frame of 1 + pieces. */
+export function txDescRoom(): u32 {
+  let n = scbGet(SCB_TX_COUNT);
+  return n >= txCap ? 0 : txCap - n;
+}
+
+/** Arms the next txCommit with payload pieces (at most GATHER_MAX), in order. */
+export function txGatherAdd(p: usize, len: u32): void {
+  let g = GATHER + (<usize>gatherN << 3);
+  store<u32>(g, <u32>p);
+  store<u32>(g, len, 4);
+  gatherN++;
+  gatherBytes += len;
+}
+
+/** Disarms what the frame did not use (a drop on the way). */
+export function txGatherClear(): void { gatherN = 0; gatherBytes = 0; }
+
+/** Payload bytes armed for the next txCommit (0: none). */
+export function txGatherBytes(): u32 { return gatherN ? gatherBytes : 0; }
+
+/** Copies the armed payload pieces to dst (a frame that must wait contiguous). */
+export function txGatherCopy(dst: usize): void {
+  for (let i: u32 = 0; i < gatherN; i++) {
+    let g = GATHER + (<usize>i << 3);
+    let n = load<u32>(g, 4);
+    memory.copy(dst, <usize>load<u32>(g), n);
+    dst += n;
+  }
 }
 
 /** Posts a frame that lives in a packet buffer; the buffer is freed once sent.

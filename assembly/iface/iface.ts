@@ -37,10 +37,14 @@ export function ifAdd(macHi: u32, macLo: u32, mtu: u32): i32 {
 export function setMaxFrame(n: u32): void { maxFrame = n; }
 
 // The interface's flags word: bit 0 the link is up (if_up); the offloads the
-// host's link takes (if_offload): bit 1 partial checksums, bits 16-31 the
-// largest TCP GSO packet (0: none).
+// host's link takes (if_offload): bit 1 partial checksums, bit 2 scatter-gather,
+// bits 16-31 the largest TCP GSO packet (0: none).
 const IF_UP: u32 = 1;
 const IF_CSUM: u32 = 2;
+const IF_SG: u32 = 4;
+/** if_offload's csum argument: bit 0 partial checksums, bit 1 frames over several descriptors. */
+const OFF_CSUM: u32 = 1;
+const OFF_SG: u32 = 2;
 
 /** The link under ifx went down (up 0) or came back (1). Routes over a down
  * interface are skipped, so what would go out on it fails as unroutable. */
@@ -53,16 +57,21 @@ export function ifUp(ifx: u32, up: u32): i32 {
 // @ts-ignore: decorator
 @inline function ifIsUp(ifx: u32): bool { return (load<u32>(IFACES + (<usize>ifx << 4), 12) & IF_UP) != 0; }
 
-/** The link completes partial checksums (csum != 0) and takes TCP segments of
- * up to gsoMax bytes of IP packet whole (0: none; GSO needs csum). */
+/** The link completes partial checksums (csum bit 0), takes a frame over
+ * several tx descriptors (bit 1, with bit 0), and takes TCP segments of up to
+ * gsoMax bytes of IP packet whole (0: none; GSO needs partial checksums). */
 export function ifOffload(ifx: u32, csum: u32, gsoMax: u32): i32 {
-  if (ifx >= nIfaces || csum > 1 || gsoMax > 65535 || (gsoMax && !csum)) return E_INVAL;
+  if (ifx >= nIfaces || csum > (OFF_CSUM | OFF_SG) || gsoMax > 65535) return E_INVAL;
+  if (!(csum & OFF_CSUM) && (gsoMax || (csum & OFF_SG))) return E_INVAL;
   let p = IFACES + (<usize>ifx << 4);
-  store<u32>(p, (load<u32>(p, 12) & IF_UP) | (csum ? IF_CSUM : 0) | (gsoMax << 16), 12);
+  let f = (csum & OFF_CSUM ? IF_CSUM : 0) | (csum & OFF_SG ? IF_SG : 0);
+  store<u32>(p, (load<u32>(p, 12) & IF_UP) | f | (gsoMax << 16), 12);
   return 0;
 }
 // @ts-ignore: decorator
 @inline export function ifCsumOffload(ifx: u32): bool { return (load<u32>(IFACES + (<usize>ifx << 4), 12) & IF_CSUM) != 0; }
+// @ts-ignore: decorator
+@inline export function ifScatterGather(ifx: u32): bool { return (load<u32>(IFACES + (<usize>ifx << 4), 12) & IF_SG) != 0; }
 /** Largest IP packet a TCP GSO frame may be on ifx (0: no GSO). */
 // @ts-ignore: decorator
 @inline export function ifGsoMax(ifx: u32): u32 { return load<u32>(IFACES + (<usize>ifx << 4), 12) >> 16; }

@@ -16,7 +16,7 @@ import { TCP_HLEN } from '../wire/tcp';
 import { tcpIcmpError } from '../tcp/input';
 import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
-import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
+import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, txGatherBytes, txGatherCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
   C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
@@ -211,10 +211,14 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
   if (txFlags & FRAME_GSO) count(C_TX_GSO_DROP);
   else if (<u32>load<u8>(e, E_QLEN) >= qmax || queued >= (nbufs >> 3)) count(C_ARP_QUEUE_FULL);
   else {
-    if (txFlags & FRAME_CSUM_PARTIAL) csumComplete(f);
     let b = pktAlloc();
     if (b) {
-      memory.copy(b + BUF_DATA, f, len);
+      // A payload left in place (scatter-gather) joins its headers: the frame waits whole.
+      let d = b + BUF_DATA;
+      let rest = txGatherBytes();
+      memory.copy(d, f, len - rest);
+      txGatherCopy(d + len - rest);
+      if (txFlags & FRAME_CSUM_PARTIAL) csumComplete(d);
       store<u32>(b, len, PKT_LEN);
       let tail = <usize>load<u32>(e, E_QTAIL);
       if (tail) store<u32>(tail, <u32>b, PKT_QNEXT);
@@ -224,6 +228,8 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
       queued++;
     }
   }
+  // The frame waits (or was dropped): a payload it left in place must not go out with the request.
+  txGatherClear();
   if (fresh) request(e);
 }
 

@@ -3,7 +3,7 @@
 // small hash of listeners by port, a FIFO of TIME-WAIT blocks (the oldest is
 // reclaimed when the table is full), the timer heap (each TCB is in it once,
 // keyed by its earliest deadline), and the pool of send-buffer chunks.
-import { arenaReserve } from '../base/mem';
+import { arenaReserve, txGathered } from '../base/mem';
 import { now, NEVER, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
 import { twReclaim, chunkWaiterReady } from './tcp';
@@ -492,13 +492,36 @@ export function chunkAlloc(): u32 {
 
 export function chunkSetNext(c: u32, n: u32): void { store<u32>(chunkNext + (<usize>(c - 1) << 2), n); }
 
+// Chunks released while the host still holds descriptors that may point into
+// them (scatter-gather transmit) wait here, linked by chunkNext, until it has
+// sent them: were one handed out again and written first, a frame would go
+// out with the new bytes.
+let chunkDeferred: u32 = 0;
+export let nChunksDeferred: u32 = 0;
+
 export function chunkRelease(c: u32): void {
+  if (txGathered) {
+    store<u32>(chunkNext + (<usize>(c - 1) << 2), chunkDeferred);
+    chunkDeferred = c;
+    nChunksDeferred++;
+    return;
+  }
   store<u32>(chunkFree + (<usize>nChunksFree << 2), c - 1);
   nChunksFree++;
   if (waitHead) {
     let k = tcb(waitHead - 1);
     waitRemove(k);
     chunkWaiterReady(k);
+  }
+}
+
+/** The host has sent every descriptor: the chunks they may have pointed into are free. */
+export function chunksSent(): void {
+  nChunksDeferred = 0;
+  while (chunkDeferred) {
+    let c = chunkDeferred;
+    chunkDeferred = load<u32>(chunkNext + (<usize>(c - 1) << 2));
+    chunkRelease(c);
   }
 }
 

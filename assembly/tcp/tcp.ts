@@ -15,7 +15,7 @@ import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_OFF, TCP_FLAGS, TCP_WIN, TC
   TCPOPT_SACK_PERMITTED, TCPOPT_SACK, TCPOPT_TIMESTAMP, tcpHlen } from '../wire/tcp';
 import { PROTO_TCP, ipSrc, ipDst, IP_HLEN, IP_BROADCAST, isMulticast } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT, UNREACH_PROTO, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { pktFree, pktFreeChain, pktUnits, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_A, PKT_B, PKT_C } from '../base/mem';
+import { pktFree, pktFreeChain, pktUnits, txDescRoom, txGatherAdd, txGatherClear, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_A, PKT_B, PKT_C } from '../base/mem';
 import { SCB_IO, SCB_IO_CAP, SCB_FREE_COUNT, FRAME_CSUM_PARTIAL, FRAME_GSO, scbGet } from '../base/scb';
 import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRANS, C_TCP_RTO, C_TCP_FAST_RETRANS,
   C_TCP_OOO, C_TCP_OOO_DROP, C_TCP_DUP, C_TCP_PAWS, C_TCP_CHALLENGE_ACK, C_TCP_CHALLENGE_LIMITED, C_TCP_NO_PORT,
@@ -25,7 +25,7 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRA
 import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { localIface, ifMtu, ifGsoMax, ifCsumOffload, isSubnetBroadcast, routeLookup, rtIfx, rtSrc, rtLocal } from '../iface/iface';
+import { localIface, ifMtu, ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, rtIfx, rtSrc, rtNexthop, rtLocal } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
   T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
@@ -44,7 +44,7 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   tcb, idx, g, s, hasF, setF, clrF, state, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
   timerPop, chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove,
-  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake } from './tcb';
+  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake, nChunksDeferred } from './tcb';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH, E_NOTCONN, E_PIPE } from '../base/errno';
 
 // Errors carried in EV_TCP_ERROR (positive errno).
@@ -692,7 +692,8 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     }
   }
   let partial = rtLocal || ifCsumOffload(rtIfx);
-  let f = ipBegin(hl + len);
+  let gather = gatherable(len);
+  let f = ipBegin(hl + (gather ? 0 : len));
   if (!f) { txBlocked = true; return -1; }
   let t = f + L4;
   st16(t + TCP_SPORT, g(k, T_LPORT));
@@ -754,14 +755,15 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   let sum = pseudoSum(laddr, raddr, PROTO_TCP, hl + len);
   if (len) {
     // The payload's one copy, from the send ring into the frame, carries the
-    // checksum, unless the link completes it (then it is a plain copy).
+    // checksum, unless the link completes it (then it is a plain copy, or none).
     let dst = t + hl;
     let off = seq - g(k, T_SB_SEQ);
     let done: u32 = 0;
     while (done < len) {
       let src = sbAddr(k, off + done);
       let n = min<u32>(sbContig, len - done);
-      if (partial) memory.copy(dst + done, src, n);
+      if (gather) txGatherAdd(src, n);
+      else if (partial) memory.copy(dst + done, src, n);
       else {
         let ps = copySum(dst + done, src, n, 0);
         sum += (done & 1) ? <u64>swapSum(ps) : ps;
@@ -772,7 +774,9 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   if (partial) st16(t + TCP_CSUM, fold(sum));
   else st16(t + TCP_CSUM, finish(sumBytes(t, hl, sum)));
   let txFlags = partial ? FRAME_CSUM_PARTIAL | (gso ? FRAME_GSO : 0) : 0;
-  if (ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso) != 0) return -1;
+  let r = ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso);
+  txGatherClear();
+  if (r != 0) return -1;
   count(C_TCP_TX);
   countN(C_TCP_TX_BYTES, len);
   if (flags & TH_ACK) {
@@ -782,6 +786,19 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     setTimer(k, T_T_DACK, NEVER);
   }
   return <i32>len;
+}
+
+/** Payloads smaller than this are copied: a descriptor per piece costs the host more. */
+const GATHER_MIN: u32 = 2048;
+
+/** Whether a payload of len bytes (routed by ipRoute) leaves from the send
+ * buffer itself, a descriptor per chunk it spans, instead of being copied
+ * behind the headers (scatter-gather): only to a link that takes that, and
+ * neither through the loopback nor to a broadcast next hop, which copy the
+ * frame whole. A segment of at most 64 KiB spans at most 5 chunks. */
+function gatherable(len: u32): bool {
+  return len >= GATHER_MIN && !rtLocal && ifScatterGather(rtIfx) && rtNexthop != IP_BROADCAST &&
+    !isSubnetBroadcast(rtIfx, rtNexthop) && txDescRoom() >= (len >> CHUNK_SHIFT) + 3;
 }
 
 const SBLK: usize = memory.data(8 * 8, 8);
@@ -2342,7 +2359,7 @@ export function tcpTables(): i32 {
   let io = <usize>scbGet(SCB_IO);
   store<u32>(io, nUsed);
   store<u32>(io, nTimeWait, 4);
-  store<u32>(io, nChunks - nChunksFree, 8);
+  store<u32>(io, nChunks - nChunksFree - nChunksDeferred, 8);
   store<u32>(io, nChunks, 12);
   store<u32>(io, ntcbs, 16);
   store<u32>(io, timerCount(), 20);

@@ -17,8 +17,16 @@ export interface Link {
   readonly mtu: number;
   /** Sends one frame (Ethernet header included, no FCS); gso: the segment size of a FRAME_GSO frame. */
   send(frame: Uint8Array, flags?: number, gso?: number): void;
+  /** Optional: sends one frame given in pieces, the same as send() of their
+   * concatenation (the first piece holds at least the Ethernet header). A
+   * stack that sees it sends large TCP payloads straight from its send
+   * buffers (scatter-gather) instead of copying them behind the headers. */
+  sendv?(parts: Uint8Array[], flags?: number, gso?: number): void;
   /** Called by the link for every frame it receives; set by whoever attaches. */
   onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null;
+  /** Optional, set by whoever attaches (with onFrame): takes a frame in
+   * pieces, so a link that got one from sendv need not join them first. */
+  onFrameV?: ((parts: Uint8Array[], flags: number, gso: number) => void) | null;
   /** What `send` takes without segmenting or checksumming in software. Unset: plain frames only. */
   readonly offload?: LinkOffload;
   /** Set by whoever attaches, before frames flow: what `onFrame` may be handed.

@@ -27,10 +27,10 @@ let busy = false;
 
 /** Offset of the L4 header (14 + IHL*4) of an untagged IPv4 frame whose
  * header and total length are consistent with the frame, else 0. */
-export function l4Start(f: Uint8Array): number {
+export function l4Start(f: Uint8Array, len = f.length): number {
   if (f.length < ETH + 20 || f[12] !== 0x08 || f[13] !== 0x00 || f[14]! >> 4 !== 4) return 0;
   const ihl = (f[14]! & 15) * 4, total = (f[16]! << 8) | f[17]!;
-  return ihl >= 20 && ihl <= total && ETH + total <= f.length ? ETH + ihl : 0;
+  return ihl >= 20 && ihl <= total && ETH + total <= len ? ETH + ihl : 0;
 }
 
 /** Where the checksum field of a partial-checksum frame sits relative to
@@ -43,21 +43,35 @@ export function csumOffset(f: Uint8Array, l4: number): number {
 }
 
 /** End of the Ethernet+IPv4+TCP headers (options included) of an IPv4 TCP
- * frame, or 0 if it is not one or is truncated. */
-export function tcpHeaderEnd(f: Uint8Array): number {
-  const l4 = l4Start(f);
-  if (l4 === 0 || f[23] !== TCP || ETH + ((f[16]! << 8) | f[17]!) < l4 + 20) return 0;
+ * frame, or 0 if it is not one or is truncated. f may be the first piece
+ * of a frame of len bytes, as long as it holds the headers. */
+export function tcpHeaderEnd(f: Uint8Array, len = f.length): number {
+  const l4 = l4Start(f, len);
+  if (l4 === 0 || f[23] !== TCP || ETH + ((f[16]! << 8) | f[17]!) < l4 + 20 || f.length < l4 + 20) return 0;
   const end = l4 + (f[l4 + 12]! >> 4) * 4;
-  return end >= l4 + 20 && end <= ETH + ((f[16]! << 8) | f[17]!) ? end : 0;
+  return end >= l4 + 20 && end <= ETH + ((f[16]! << 8) | f[17]!) && end <= f.length ? end : 0;
 }
 
-/** Whether a frame fits a link of this mtu: whole, or (FRAME_GSO) once cut
- * into segments of `gso` payload bytes. */
-export function fits(f: Uint8Array, flags: number, gso: number, mtu: number): boolean {
-  if (f.length <= mtu + ETH) return true;
-  if (!(flags & FRAME_GSO) || f.length > MAX_FRAME) return false;
-  const h = tcpHeaderEnd(f);
+/** Whether a frame of len bytes (f: it, or its first piece) fits a link of
+ * this mtu: whole, or (FRAME_GSO) once cut into segments of `gso` payload bytes. */
+export function fits(f: Uint8Array, flags: number, gso: number, mtu: number, len = f.length): boolean {
+  if (len <= mtu + ETH) return true;
+  if (!(flags & FRAME_GSO) || len > MAX_FRAME) return false;
+  const h = tcpHeaderEnd(f, len);
   return h !== 0 && gso > 0 && h - ETH + gso <= mtu;
+}
+
+/** Joins a frame's pieces and hands it to `use`, in the scratch buffer
+ * (or a fresh one if the scratch is in use further up the call stack). */
+export function joined(parts: Uint8Array[], len: number, use: (frame: Uint8Array) => void): void {
+  const buf = borrow(len);
+  try {
+    let o = 0;
+    for (const p of parts) { buf.set(p, o); o += p.length; }
+    use(buf.subarray(0, len));
+  } finally {
+    giveBack(buf);
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 // and is segmented or checksummed (offload.ts) only for those that do not.
 import type { Link, LinkOffload } from './link.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
-import { fits, normalize } from './offload.ts';
+import { fits, joined, normalize } from './offload.ts';
 
 export interface SwitchPortOptions { mtu?: number }
 
@@ -40,6 +40,7 @@ export class VirtualSwitch {
     this.ports.add(p);
     p.rxOffload = link.offload;
     p.onFrame = (frame, flags, gso) => link.send(frame, flags, gso);
+    if (link.sendv) p.onFrameV = (parts, flags, gso) => link.sendv!(parts, flags, gso);
     p.flushOut = () => link.flush?.();
     link.rxOffload = p.offload;
     link.onFrame = (frame, flags, gso) => p.send(frame, flags, gso);
@@ -87,6 +88,25 @@ export class VirtualSwitch {
     for (const p of this.ports) if (p !== from) this.deliver(p, frame, flags, gso);
   }
 
+  /** @internal A frame in pieces (Port.sendv), the first holding the headers.
+   * On the path the last frame took (a bulk stream), it goes on in pieces to
+   * a consumer that takes them as they are; anything else is joined first. */
+  forwardParts(from: Port, parts: Uint8Array[], len: number, flags: number, gso: number): void {
+    const h = parts[0];
+    const to = this.cTo;
+    if (h.length >= 14 && from === this.cFrom && to !== null && to.onFrameV && to.onFrame !== null &&
+        ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) === this.cD &&
+        ((h[8] << 24) | (h[9] << 16) | (h[10] << 8) | h[11]) === this.cS &&
+        ((h[4] << 24) | (h[5] << 16) | (h[6] << 8) | h[7]) === this.cDS && takesWhole(to, len, flags) &&
+        fits(h, flags, gso, to.mtu, len)) {
+      this.counters.frames++;
+      if (len - 14 <= to.mtu) { flags &= ~FRAME_GSO; gso = 0; }
+      to.onFrameV(parts, flags, gso);
+      return;
+    }
+    joined(parts, len, (frame) => this.forward(from, frame, flags, gso));
+  }
+
   private deliver(to: Port, frame: Uint8Array, flags: number, gso: number): void {
     if (frame.length > to.mtu + 14 && !fits(frame, flags, gso, to.mtu)) { this.counters.tooBig++; return; }
     const cb = to.onFrame;
@@ -117,10 +137,18 @@ export class VirtualSwitch {
   flushAll(): void { for (const p of this.ports) p.flushOut?.(); }
 }
 
+/** Whether a port's consumer takes a frame of len bytes as it is, offloads and all. */
+function takesWhole(to: Port, len: number, flags: number): boolean {
+  if (!(flags & (FRAME_CSUM_PARTIAL | FRAME_GSO))) return len <= to.mtu + 14;
+  const take = to.rxOffload;
+  return take !== undefined && take.csum && (len <= to.mtu + 14 || ((flags & FRAME_GSO) !== 0 && len - 14 <= take.gso));
+}
+
 class Port implements Link {
   readonly offload = TAKES_ALL;
   rxOffload: LinkOffload | undefined = undefined;
   onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
+  onFrameV: ((parts: Uint8Array[], flags: number, gso: number) => void) | null = null;
   onDown: ((err?: Error) => void) | null = null;
   flushOut: (() => void) | null = null;
   private open = true;
@@ -129,6 +157,13 @@ class Port implements Link {
     if (!this.open) return;
     if (frame.length > this.mtu + 14 && !fits(frame, flags, gso, this.mtu)) { this.sw.tooBig(); return; }
     this.sw.forward(this, frame, flags, gso);
+  }
+  sendv(parts: Uint8Array[], flags = 0, gso = 0): void {
+    if (!this.open) return;
+    let len = 0;
+    for (const p of parts) len += p.length;
+    if (len > this.mtu + 14 && !fits(parts[0], flags, gso, this.mtu, len)) { this.sw.tooBig(); return; }
+    this.sw.forwardParts(this, parts, len, flags, gso);
   }
   flush(): void { this.sw.flushAll(); }
   close(): void {

@@ -283,6 +283,8 @@ test('stacks on a switch: bulk TCP crosses in GSO frames to a stack, and a stack
   const portA = sw.connect();
   const sendA = portA.send.bind(portA);
   portA.send = (f, fl, g) => { if (fl! & GSO) seen.push(f.length); sendA(f, fl, g); };
+  const sendvA = portA.sendv!.bind(portA);
+  portA.sendv = (parts, fl, g) => { if (fl! & GSO) seen.push(parts.reduce((n, p) => n + p.length, 0)); sendvA(parts, fl, g); };
   const a = Stack.createSync({ name: 'a', link: portA, address: '10.0.0.1/24', clock, seed: 1 });
   const bLink = withFaults(withPcap(sw.connect(), file, { clock }), { seed: 3, clock });
   assert.is((bLink as Link).offload, undefined, 'wrappers advertise no offload');
