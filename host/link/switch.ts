@@ -55,8 +55,9 @@ export class VirtualSwitch {
   // The last unicast decision (in port, source and destination MAC → out
   // port): a bulk stream repeats it frame after frame, so the common case is
   // three integer compares, with no Map lookups. Any change to the table clears it.
+  // A stream's ACKs the other way replace it; a miss costs two Map lookups.
   private cFrom: Port | null = null;
-  private cTo: Port | null = null;
+  private cTo: Port | undefined = undefined;
   private cD = 0;
   private cS = 0;
   private cDS = 0;
@@ -65,46 +66,43 @@ export class VirtualSwitch {
   forward(from: Port, frame: Uint8Array, flags: number, gso: number): void {
     this.counters.frames++;
     if (frame.length < 14) { this.counters.dropped++; return; }
-    const d = (frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3];
-    const s = (frame[8] << 24) | (frame[9] << 16) | (frame[10] << 8) | frame[11];
-    const ds = (frame[4] << 24) | (frame[5] << 16) | (frame[6] << 8) | frame[7];
-    if (from === this.cFrom && d === this.cD && s === this.cS && ds === this.cDS) {
-      this.deliver(this.cTo!, frame, flags, gso);
-      return;
+    const to = this.route(from, frame);
+    if (to) this.deliver(to, frame, flags, gso);
+    else if (to === null) {
+      this.counters.flooded++;
+      for (const p of this.ports) if (p !== from) this.deliver(p, frame, flags, gso);
     }
-    const src = mac(frame, 6);
-    if (!(frame[6] & 1)) this.learn(src, from);
-    if (!(frame[0] & 1)) {
-      const to = this.macs.get(mac(frame, 0));
-      if (to) {
-        if (to !== from) {
-          if (!(frame[6] & 1)) { this.cFrom = from; this.cTo = to; this.cD = d; this.cS = s; this.cDS = ds; }
-          this.deliver(to, frame, flags, gso);
-        }
-        return;
-      }
-    }
-    this.counters.flooded++;
-    for (const p of this.ports) if (p !== from) this.deliver(p, frame, flags, gso);
   }
 
-  /** @internal A frame in pieces (Port.sendv), the first holding the headers.
-   * On the path the last frame took (a bulk stream), it goes on in pieces to
-   * a consumer that takes them as they are; anything else is joined first. */
+  /** @internal A frame in pieces (Port.sendv), the first holding the headers:
+   * to one port whose consumer takes it as it is, it goes on in pieces;
+   * anything else (a flood, a port that needs it segmented) is joined first. */
   forwardParts(from: Port, parts: Uint8Array[], len: number, flags: number, gso: number): void {
     const h = parts[0];
-    const to = this.cTo;
-    if (h.length >= 14 && from === this.cFrom && to !== null && to.onFrameV && to.onFrame !== null &&
-        ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) === this.cD &&
-        ((h[8] << 24) | (h[9] << 16) | (h[10] << 8) | h[11]) === this.cS &&
-        ((h[4] << 24) | (h[5] << 16) | (h[6] << 8) | h[7]) === this.cDS && takesWhole(to, len, flags) &&
-        fits(h, flags, gso, to.mtu, len)) {
+    const to = h.length >= 14 ? this.route(from, h) : undefined;
+    if (to && to.onFrameV && to.onFrame !== null && takesWhole(to, len, flags) && fits(h, flags, gso, to.mtu, len)) {
       this.counters.frames++;
       if (len - 14 <= to.mtu) { flags &= ~FRAME_GSO; gso = 0; }
       to.onFrameV(parts, flags, gso);
       return;
     }
     joined(parts, len, (frame) => this.forward(from, frame, flags, gso));
+  }
+
+  /** Where a frame from `from` with these Ethernet headers goes, learning its
+   * source: one port; null, flood it; undefined, back where it came from (dropped). */
+  private route(from: Port, f: Uint8Array): Port | null | undefined {
+    const d = (f[0] << 24) | (f[1] << 16) | (f[2] << 8) | f[3];
+    const s = (f[8] << 24) | (f[9] << 16) | (f[10] << 8) | f[11];
+    const ds = (f[4] << 24) | (f[5] << 16) | (f[6] << 8) | f[7];
+    if (from === this.cFrom && d === this.cD && s === this.cS && ds === this.cDS) return this.cTo;
+    if (!(f[6] & 1)) this.learn(mac(f, 6), from);
+    if (f[0] & 1) return null;
+    const to = this.macs.get(mac(f, 0));
+    if (!to) return null;
+    if (to === from) return undefined;
+    if (!(f[6] & 1)) { this.cFrom = from; this.cTo = to; this.cD = d; this.cS = s; this.cDS = ds; }
+    return to;
   }
 
   private deliver(to: Port, frame: Uint8Array, flags: number, gso: number): void {
