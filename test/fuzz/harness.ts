@@ -283,10 +283,25 @@ export class FuzzCore {
     const base = this.w(S.TX_DESC) >>> 2;
     for (let i = 0; i < n; i++) {
       const d = base + i * 4;
-      const p = this.u32[d], len = this.u32[d + 1], ifx = this.u32[d + 2];
-      if (this.trace) console.log(`${this.label} tx @${p} len ${len} ifx ${ifx} ${hexAt(this.u8, p, len)}`);
-      const err = this.checkTx(p, len, ifx);
-      if (err) throw new FuzzFailure(`${this.label ? `[${this.label}] ` : ''}tx frame ${i}/${n} (ptr ${p}, len ${len}, ifx ${ifx}): ${err}\n  bytes: ${hexAt(this.u8, p, Math.min(len, 256))}`);
+      const p = this.u32[d], len = this.u32[d + 1], word = this.u32[d + 2], ifx = word & 0xffff;
+      if (this.trace) console.log(`${this.label} tx @${p} len ${len} word ${word.toString(16)} ${hexAt(this.u8, p, len)}`);
+      const fail = (err: string, u: Uint8Array, at: number, l: number) =>
+        new FuzzFailure(`${this.label ? `[${this.label}] ` : ''}tx frame ${i}/${n} (ptr ${p}, len ${l}, ifx ${ifx}): ${err}\n  bytes: ${hexAt(u, at, Math.min(l, 256))}`);
+      if (word >>> 16 || this.u32[d + 3]) {
+        const f = this.offloaded(base, i, n);
+        if (typeof f === 'string') throw fail(f, this.u8, p, len);
+        const err = this.checkTx(f.frame, 0, f.frame.length, ifx, f.maxTot);
+        if (err) throw fail(err, f.frame, 0, f.frame.length);
+        i = f.last;
+        this.txSeen++;
+        this.txBytesSeen += f.frame.length;
+        if (sink) sink(f.frame, 0, f.frame.length, ifx);
+        continue;
+      }
+      if (p + len > this.memEnd || p + len < p) throw fail('outside memory', this.u8, p, 0);
+      if (len > this.bufSize) throw fail(`longer than a buffer (${this.bufSize})`, this.u8, p, len);
+      const err = this.checkTx(this.u8, p, len, ifx, this.mtus[ifx] ?? 0);
+      if (err) throw fail(err, this.u8, p, len);
       this.txSeen++;
       this.txBytesSeen += len;
       if (sink) sink(this.u8, p, len, ifx);
@@ -306,13 +321,64 @@ export class FuzzCore {
     this.setW(S.EV_LOST, 0);
   }
 
-  /** Every frame the core sends: inside memory, not bigger than a buffer or the link, well formed. */
-  checkTx(p: number, len: number, ifx: number): string | null {
+  /** What offload() allowed per interface. */
+  private offloads: { csum: boolean; sg: boolean; gso: number }[] = [];
+
+  /** if_offload(ifx, csum | sg << 1, gso): what the host's link takes; afterCall then checks the flags. */
+  offload(ifx: number, csum: boolean, sg: boolean, gso: number): void {
+    const r = this.ex.if_offload(ifx, (csum ? 1 : 0) | (sg ? 2 : 0), gso);
+    if (r < 0) throw new Error(`if_offload: ${r}`);
+    this.offloads[ifx] = { csum, sg, gso };
+  }
+
+  /** A tx frame with offload flags starting at descriptor i: only flags its
+   * interface allows; its pieces (FRAME_MORE) joined, each inside memory and
+   * the chain ended within the ring; a partial TCP checksum completed, as a
+   * link would. A copy, so the core's bytes stay as they are. */
+  private offloaded(base: number, i: number, n: number): { frame: Uint8Array; last: number; maxTot: number } | string {
+    const u32 = this.u32, d0 = base + i * 4, word = u32[d0 + 2], ifx = word & 0xffff, flags = word >>> 16, gso = u32[d0 + 3];
+    const off = this.offloads[ifx];
+    if (!off) return `flags ${flags} and gso ${gso} on an interface without if_offload`;
+    if (flags & ~(2 | 4 | 8)) return `tx flags ${flags}`;
+    if ((flags & 2) && !off.sg) return 'FRAME_MORE without scatter-gather';
+    if ((flags & 4) && !off.csum) return 'FRAME_CSUM_PARTIAL without csum';
+    if (flags & 8 ? !(flags & 4) || gso === 0 || off.gso === 0 : gso !== 0) return `FRAME_GSO ${flags & 8} with gso ${gso}`;
+    const pieces: Uint8Array[] = [];
+    let j = i, total = 0;
+    for (;;) {
+      const d = base + j * 4, p = u32[d], len = u32[d + 1], w = u32[d + 2];
+      if (p + len > this.memEnd || p + len < p) return `piece ${j - i} outside memory`;
+      if (j > i && ((w & 0xffff) !== ifx || (w >>> 16) & ~2 || u32[d + 3] !== 0)) return `piece ${j - i}: word ${w.toString(16)}, gso ${u32[d + 3]}`;
+      pieces.push(this.u8.subarray(p, p + len));
+      total += len;
+      if (!((w >>> 16) & 2)) break;
+      if (++j >= n) return 'a chain of pieces open at the end of the ring';
+    }
+    if (pieces.length > 1 && pieces[0].length < 54) return `first piece of ${pieces[0].length} bytes: not the headers`;
+    if (total > 14 + 65535) return `frame of ${total} bytes`;
+    const frame = new Uint8Array(total);
+    let o = 0;
+    for (const q of pieces) { frame.set(q, o); o += q.length; }
+    if (flags & 4) {
+      if (total < 54 || get16(frame, 12) !== ETHERTYPE_IPV4 || frame[23] !== PROTO_TCP) return 'a partial checksum on a frame that is not IPv4 TCP';
+      const l4 = 14 + ((frame[14] & 15) << 2), end = 14 + get16(frame, 16);
+      if (end > total || l4 + 20 > end) return 'a partial checksum over a bad IP header';
+      const sum = fold16(sum16(frame, l4, end - l4));
+      frame[l4 + 16] = ~sum >> 8 & 255;
+      frame[l4 + 17] = ~sum & 255;
+    }
+    const mtu = this.mtus[ifx] ?? 0;
+    if (flags & 8) {
+      const l4 = 14 + ((frame[14] & 15) << 2), hdrs = l4 - 14 + ((frame[l4 + 12] >> 4) << 2);
+      if (hdrs + gso > mtu) return `GSO segments of ${gso} bytes behind ${hdrs} bytes of headers on MTU ${mtu}`;
+    }
+    return { frame, last: j, maxTot: flags & 8 ? Math.max(mtu, off.gso) : mtu };
+  }
+
+  /** Every frame the core sends: well formed, an IP datagram of at most maxTot bytes (the MTU, or the GSO limit). */
+  checkTx(u: Uint8Array, p: number, len: number, ifx: number, maxTot: number): string | null {
     if (ifx >= this.mtus.length) return 'no such interface';
-    if (p + len > this.memEnd || p + len < p) return 'outside memory';
-    if (len > this.bufSize) return `longer than a buffer (${this.bufSize})`;
     if (len < 14) return 'shorter than an Ethernet header';
-    const u = this.u8;
     if (u[p + 6] & 1) return 'group source MAC';
     const type = (u[p + 12] << 8) | u[p + 13];
     if (type === ETHERTYPE_ARP) {
@@ -332,7 +398,7 @@ export class FuzzCore {
     const tot = get16(u, ip + 2);
     if (tot !== len - 14) return `IP total length ${tot} != frame length - 14 (${len - 14})`;
     if (fold16(sum16(u, ip, 20)) !== 0xffff) return 'bad IP header checksum';
-    if (tot > this.mtus[ifx]) return `IP datagram of ${tot} bytes on a link with a smaller MTU`;
+    if (tot > maxTot) return `IP datagram of ${tot} bytes on a link with a smaller MTU`;
     if (u[ip + 8] === 0) return 'TTL 0';
     const src = get32(u, ip + 12), dst = get32(u, ip + 16);
     if (src === 0 || src === 0xffffffff || (src >>> 28) === 14) return `source ${fmtIp(src)}`;

@@ -13,7 +13,10 @@
 //  - at checkpoints: every descriptor closed or aborted, the peer falls silent, time runs
 //    past every timeout (short MSL, FIN timeout, retries, keep-alive): tcp_tables must show
 //    no TCB, no TIME-WAIT, no chunk and no timer in use, and the packet pool must be whole.
-// Every state must have been reached at least once.
+// Every state must have been reached at least once. One of the two lanes runs
+// with every offload on the peer's link (partial checksums, 64 KiB segments,
+// scatter-gather): its frames are checked joined and completed, as a link
+// would send them, and it must have sent gathered frames.
 //
 // Replay: FUZZ_SEED=<seed> [FUZZ_LANE=release|debug] [FUZZ_FRAMES=<segments>] [FUZZ_TRACE=1] node test/run.mjs fuzz/tcp
 import { test } from 'uvu';
@@ -92,6 +95,7 @@ class Run {
   driveMiss = 0;
   kinds = new Map<string, number>();
   checkpoints = 0;
+  readonly offload: boolean;
 
   constructor(readonly kind: 'release' | 'debug', readonly seed: number) {
     this.r = new Random(seed);
@@ -100,6 +104,10 @@ class Run {
     this.c.label = kind;
     this.c.trace = env.FUZZ_TRACE === '1';
     this.c.setup(topo);
+    // Half the runs, the peer's link takes every offload: partial checksums,
+    // 64 KiB segments, payloads left in the send buffer (scatter-gather).
+    this.offload = (seed & 1) === 1;
+    if (this.offload) this.c.offload(0, true, true, 65535);
     this.gen = new FrameGen(new Random(seed ^ 0x1234567), topo, MAX_FRAME);
     this.sink = ((u8: Uint8Array, p: number, len: number) => this.onTx(u8, p, len)) as TxSink;
     this.c.announcePeers(topo, this.now, this.sink);
@@ -641,7 +649,8 @@ function summary(run: Run, ms: number): string {
     `states reached: ${st}; kinds: ${[...run.kinds].map(([k, v]) => `${k} ${v}`).join(', ')}; no buffer ${run.noBuffer}, ` +
     `drive misses ${run.driveMiss}; tcpRx ${c.c('tcpRx')}, rstRx ${c.c('tcpRstRx')}, challenge ${c.c('tcpChallengeAck')}, ` +
     `paws ${c.c('tcpPaws')}, badCsum ${c.c('tcpBadChecksum')}, bad ${c.c('tcpBad')}, timeouts ${c.c('tcpTimeout')}, ` +
-    `ka ${c.c('tcpKeepalive')}, zwp ${c.c('tcpZeroWindowProbe')}, cookies ${c.c('tcpCookieTx')}`;
+    `ka ${c.c('tcpKeepalive')}, zwp ${c.c('tcpZeroWindowProbe')}, cookies ${c.c('tcpCookieTx')}; ` +
+    (run.offload ? `offloads: ${c.c('txGathered')} frames gathered` : 'no offloads');
 }
 
 console.log(`TCP fuzz seed ${SEED} (replay: FUZZ_SEED=${SEED} node test/run.mjs fuzz/tcp)`);
@@ -654,6 +663,7 @@ for (const kind of ['release', 'debug'] as const) {
     const run = lane(kind, kind === 'debug' ? (SEED ^ 0x9e3779b9) >>> 0 : SEED, n);
     console.log(summary(run, Date.now() - t0));
     for (const s of TARGETS) assert.ok((run.reached.get(s) ?? 0) > 0, `state ${NAMES[s]} never reached`);
+    if (run.offload) assert.ok(run.c.c('txGathered') > 0, 'the offload lane sent no gathered frame');
   });
 }
 
