@@ -4,7 +4,8 @@
 // connections per second (open, 100-byte request and reply, close), and the
 // memory one idle connection holds.
 //   BENCH_MIB (default 256): bytes per bulk run; BENCH_CONNS (default 5000);
-//   BENCH_ROUNDS (default 5): bulk runs per figure, interleaved, median taken.
+//   BENCH_ROUNDS (default 5): bulk runs per figure, interleaved with node:net runs,
+//   each against the two around it; the median ratio is the figure.
 import net from 'node:net';
 import { Stack, type StackLimits } from '../host/stack.ts';
 import { VirtualSwitch } from '../host/link/switch.ts';
@@ -183,10 +184,14 @@ async function idleMemory(): Promise<{ perConn: number; perSlot: number; held: n
 const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}×`;
 const mbit = (x: number) => `${x.toFixed(0)} Mbit/s`;
 
-// The machine is shared and node:net speeds up as its stream paths warm, so
-// the runs interleave (node, MTU 1500, MTU 65535) and each figure is the median.
+// The machine is shared (its speed swings within seconds) and node:net speeds
+// up as its stream paths warm, so the runs interleave: each round is a node:net
+// run and then every Shoal case, and one more node:net run closes the last
+// round. A Shoal run's ratio is against the node:net runs just before and
+// after it (their geometric mean), and each figure is the median of those.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+const paired = (xs: number[]) => median(xs.map((x, i) => x / Math.sqrt(runs.node[i] * runs.node[i + 1])));
 // Both warm up first: node:net its stream paths, Shoal its JIT and wasm tiers.
 await nodeBulk();
 await shoalBulk(1500);
@@ -203,18 +208,16 @@ for (let r = 0; r < ROUNDS; r++) {
   }
   (runs.loopback ??= []).push(await loopBulk());
 }
+runs.node.push(await nodeBulk());
 const nodeB = median(runs.node);
+const all = (xs: number[]) => xs.map((x) => x.toFixed(0)).join('/');
 for (const [name] of CASES) {
-  const s = median(runs[name]);
-  console.log(`bulk ${BULK / MiB} MiB one way, MTU ${name}: Shoal ${mbit(s)}; node:net over 127.0.0.1 ${mbit(nodeB)}; ratio ${ratio(s, nodeB)}` +
-    ` (medians of ${ROUNDS}; Shoal ${runs[name].map((x) => x.toFixed(0)).join('/')}, node ${runs.node.map((x) => x.toFixed(0)).join('/')};` +
-    ` ${frames[name].toFixed(0)} frames per MiB)`);
+  console.log(`bulk ${BULK / MiB} MiB one way, MTU ${name}: Shoal ${mbit(median(runs[name]))}; node:net over 127.0.0.1 ${mbit(nodeB)};` +
+    ` ratio ${paired(runs[name]).toFixed(2)}× (median of ${ROUNDS} runs, each against the node:net runs around it; Shoal ${all(runs[name])},` +
+    ` node ${all(runs.node)}; ${frames[name].toFixed(0)} frames per MiB)`);
 }
-{
-  const s = median(runs.loopback);
-  console.log(`bulk ${BULK / MiB} MiB one way, one stack to itself (its loopback): Shoal ${mbit(s)}; node:net over 127.0.0.1 ${mbit(nodeB)};` +
-    ` ratio ${ratio(s, nodeB)} (medians of ${ROUNDS}; Shoal ${runs.loopback.map((x) => x.toFixed(0)).join('/')})`);
-}
+console.log(`bulk ${BULK / MiB} MiB one way, one stack to itself (its loopback): Shoal ${mbit(median(runs.loopback))};` +
+  ` node:net over 127.0.0.1 ${mbit(nodeB)}; ratio ${paired(runs.loopback).toFixed(2)}× (Shoal ${all(runs.loopback)})`);
 const sc = await shoalConns();
 const nc = await nodeConns();
 console.log(`connections/s (open, 100 B request + reply, close; ${PAR} in parallel, ${CONNS} total): Shoal ${sc.toFixed(0)}/s; node:net ${nc.toFixed(0)}/s; ratio ${ratio(sc, nc)}`);
