@@ -66,27 +66,35 @@ async function pairOf(mtu: number, limits?: StackLimits, offload = true): Promis
 /** Frames the sender sent per MiB: how whole its segments crossed the switch. */
 let framesPerMiB = 0;
 
+// The stacks live across runs, as the kernel's does for node:net: one pair
+// per case, made on first use. (Made anew for every run, 32 MiB each, they
+// left hundreds of MiB of old instances to collect, and in half the processes
+// the second round ran at half speed.)
+const pairs = new Map<string, Promise<{ a: Stack; b: Stack }>>();
+
 async function shoalBulk(mtu: number, offload = true): Promise<number> {
-  const { a, b } = await pairOf(mtu, undefined, offload);
+  const key = `${mtu} ${offload}`;
+  if (!pairs.has(key)) pairs.set(key, pairOf(mtu, undefined, offload));
+  const { a, b } = await pairs.get(key)!;
+  const tx0 = a.stats().txFrames;
   const srv = b.net.createServer();
   const r = await bulk(
     (on) => new Promise((res) => { srv.on('connection', on); srv.listen(5001, () => res(5001)); }),
     (port) => a.net.connect({ port, host: '10.0.0.2' }));
-  framesPerMiB = a.stats().txFrames / (BULK / MiB);
+  framesPerMiB = (a.stats().txFrames - tx0) / (BULK / MiB);
   srv.close();
-  await a.close(); await b.close();
   return r;
 }
 
 /** One stack to itself: server and client on the same stack, through its loopback. */
+let loopStack: Promise<Stack> | undefined;
 async function loopBulk(): Promise<number> {
-  const a = await Stack.create({ name: 'a', link: new VirtualSwitch().connect(), address: '10.0.0.1/24' });
+  const a = await (loopStack ??= Stack.create({ name: 'a', link: new VirtualSwitch().connect(), address: '10.0.0.1/24' }));
   const srv = a.net.createServer();
   const r = await bulk(
     (on) => new Promise((res) => { srv.on('connection', on); srv.listen(5001, () => res(5001)); }),
     (port) => a.net.connect({ port, host: '10.0.0.1' }));
   srv.close();
-  await a.close();
   return r;
 }
 
@@ -209,6 +217,8 @@ for (let r = 0; r < ROUNDS; r++) {
   (runs.loopback ??= []).push(await loopBulk());
 }
 runs.node.push(await nodeBulk());
+for (const p of pairs.values()) { const { a, b } = await p; await a.close(); await b.close(); }
+if (loopStack) await (await loopStack).close();
 const nodeB = median(runs.node);
 const all = (xs: number[]) => xs.map((x) => x.toFixed(0)).join('/');
 for (const [name] of CASES) {
