@@ -5,6 +5,7 @@
 // events — is drained right after every call.
 import { webcrypto } from 'node:crypto';
 import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, type Link } from './link/link.ts';
+import { joined } from './link/offload.ts';
 import { realClock, type Clock, type Timer } from './clock.ts';
 import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
@@ -338,7 +339,7 @@ export class Stack {
     const large = n < 0;
     if (large) { n = 1; this.host.rxLarge++; }
     // Pieces go one after another into one buffer; over a chain they are joined first.
-    if (parts && n > 1) { frame = gather(this.rxScratch ??= new Uint8Array(MAX_FRAME), parts, len); parts = null; }
+    if (parts && n > 1) { joined(parts, len, (f) => this.deliver(f, null, len, ifx, flags)); return; }
     const step = large ? len : room;
     // A partial checksum came through memory or from the local kernel: nothing could corrupt it.
     const word = ifx | (flags & (FRAME_CSUM_OK | FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
@@ -363,10 +364,6 @@ export class Stack {
     this.setW(S.RX_COUNT, rx + n);
     this.kick();
   }
-
-  /** Where frames in pieces are joined, made on first use: one for frames in, one for frames out. */
-  private rxScratch: Uint8Array | undefined;
-  private txScratch: Uint8Array | undefined;
 
   /** How a frame of len bytes goes to the core now: 0, no room; -1, whole in
    * a large buffer (a merged segment big enough to fill a good part of one);
@@ -441,7 +438,7 @@ export class Stack {
         }
         if (!link) continue;
         if (link.sendv) link.sendv(parts, flags, gso);
-        else link.send(gather(this.txScratch ??= new Uint8Array(MAX_FRAME), parts, total), flags, gso);
+        else joined(parts, total, (f) => link.send(f, flags, gso));
       } else {
         if (!link) continue;
         link.send(u8.subarray(p, p + len), flags, gso);
@@ -563,14 +560,6 @@ export class Stack {
   }
 
   get isClosed(): boolean { return this.closed; }
-}
-
-/** Joins a frame's pieces in scratch; the result is valid until scratch is used again. */
-function gather(scratch: Uint8Array, parts: Uint8Array[], len: number): Uint8Array {
-  const out = scratch.subarray(0, len);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }
 
 function unreachable(addr: number, why: string): Error {

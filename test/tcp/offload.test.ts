@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { Stack, type StackLimits } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO, type Link, type LinkOffload } from '../../host/link/link.ts';
-import { settle } from './helpers.ts';
+import { settle, pair } from './helpers.ts';
 import { cksum, get16, pseudo, get32 } from '../helpers/frames.ts';
 
 const MiB = 1 << 20;
@@ -152,6 +152,30 @@ test('over a link that takes frames in pieces, large payloads leave from the sen
   assert.is(plain.sa.txGathered, 0);
   const declined = await transfer({ csum: true, gso: 65535 }, 1 * MiB, false, undefined, 0, 0);
   assert.is(declined.sa.txGathered, 0);
+});
+
+test('through a switch, gathered frames arrive in pieces: into one large buffer, or over a chain when there is none', async () => {
+  for (const largePoolBytes of [undefined, 0]) {
+    const { clock, a, b } = pair({ limits: { largePoolBytes } });
+    const data = Buffer.alloc(4 * MiB);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(Math.imul(i, 2246822519) >>> 0, i);
+    const h = createHash('sha256');
+    let got = 0, ended = false;
+    b.net.createServer((s) => {
+      s.on('data', (d: Buffer) => { h.update(d); got += d.length; });
+      s.on('end', () => { ended = true; s.end(); });
+    }).listen(80);
+    const c = a.net.connect({ port: 80, host: '10.0.0.2' });
+    c.on('connect', () => c.end(data));
+    await settle(clock, () => ended, 600_000, 'transfer');
+    assert.is(got, data.length);
+    assert.is(h.digest('hex'), createHash('sha256').update(data).digest('hex'), 'every byte intact');
+    const sa = a.stats(), sb = b.stats();
+    assert.ok(sa.txGathered > 0, `${sa.txGathered} gathered frames`);
+    if (largePoolBytes === 0) assert.ok(sb.rxLarge === 0 && sb.rxFrames < 4 * MiB / 16384, `${sb.rxFrames} frames, chained`);
+    else assert.ok(sb.rxLarge >= sa.txGathered * 0.9, `${sb.rxLarge} large buffers for ${sa.txGathered} gathered frames`);
+    await a.close(); await b.close();
+  }
 });
 
 test('gathered frames lost on the way: retransmissions gather too, every byte intact', async () => {
