@@ -308,13 +308,24 @@ export function txGatherClear(): void { gatherN = 0; gatherBytes = 0; }
 /** Payload bytes armed for the next txCommit (0: none). */
 export function txGatherBytes(): u32 { return gatherN ? gatherBytes : 0; }
 
-/** Copies the armed payload pieces to dst (a frame that must wait contiguous). */
-export function txGatherCopy(dst: usize): void {
-  for (let i: u32 = 0; i < gatherN; i++) {
+/** Copies bytes [off, off + n) of the frame of len bytes at f to dst: with a
+ * payload armed (txGatherAdd), only its headers are at f, and the rest comes
+ * from the pieces (a frame that waits for ARP, or goes through the loopback). */
+export function txFrameCopy(dst: usize, f: usize, len: u32, off: u32, n: u32): void {
+  let hdr = len - txGatherBytes();
+  if (off < hdr) {
+    let k = min<u32>(n, hdr - off);
+    memory.copy(dst, f + off, k);
+    dst += k; off += k; n -= k;
+  }
+  off -= hdr;
+  for (let i: u32 = 0; i < gatherN && n > 0; i++) {
     let g = GATHER + (<usize>i << 3);
-    let n = load<u32>(g, 4);
-    memory.copy(dst, <usize>load<u32>(g), n);
-    dst += n;
+    let pl = load<u32>(g, 4);
+    if (off >= pl) { off -= pl; continue; }
+    let k = min<u32>(n, pl - off);
+    memory.copy(dst, <usize>load<u32>(g) + off, k);
+    dst += k; n -= k; off = 0;
   }
 }
 

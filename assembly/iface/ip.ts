@@ -10,7 +10,7 @@ import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
   IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
   isMartianSource, isMulticast } from '../wire/ipv4';
-import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, bufSize, BUF_DATA, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_D } from '../base/mem';
+import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, txFrameCopy, bufSize, BUF_DATA, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_D } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
   C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
   C_IP_CHAIN_BAD, C_LOOPBACK, C_POOL_EMPTY } from '../base/counters';
@@ -183,7 +183,7 @@ function loopOutput(f: usize, len: u32, ifx: u32): void {
   for (let off: u32 = 0; off < len; off += room) {
     let b = pktAlloc();
     let k = min<u32>(room, len - off);
-    memory.copy(b + BUF_DATA, f + off, k);
+    txFrameCopy(b + BUF_DATA, f, len, off, k);
     store<u32>(b, <u32>(b + BUF_DATA), PKT_DATA);
     store<u32>(b, k, PKT_LEN);
     if (tail) store<u32>(tail, <u32>b, PKT_NEXT); else head = b;

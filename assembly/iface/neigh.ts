@@ -16,7 +16,7 @@ import { TCP_HLEN } from '../wire/tcp';
 import { tcpIcmpError } from '../tcp/input';
 import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
-import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, txGatherBytes, txGatherCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
+import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
   C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
@@ -215,9 +215,7 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
     if (b) {
       // A payload left in place (scatter-gather) joins its headers: the frame waits whole.
       let d = b + BUF_DATA;
-      let rest = txGatherBytes();
-      memory.copy(d, f, len - rest);
-      txGatherCopy(d + len - rest);
+      txFrameCopy(d, f, len, 0, len);
       if (txFlags & FRAME_CSUM_PARTIAL) csumComplete(d);
       store<u32>(b, len, PKT_LEN);
       let tail = <usize>load<u32>(e, E_QTAIL);

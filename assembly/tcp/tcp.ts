@@ -792,13 +792,16 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
 const GATHER_MIN: u32 = 2048;
 
 /** Whether a payload of len bytes (routed by ipRoute) leaves from the send
- * buffer itself, a descriptor per chunk it spans, instead of being copied
- * behind the headers (scatter-gather): only to a link that takes that, and
- * neither through the loopback nor to a broadcast next hop, which copy the
- * frame whole. A segment of at most 64 KiB spans at most 5 chunks. */
+ * buffer itself instead of being copied behind the headers (scatter-gather):
+ * through the loopback, which copies it straight into packet buffers, or as a
+ * descriptor per chunk it spans to a link that takes that, unless to a
+ * broadcast next hop (looped back too). A segment of at most 64 KiB spans at
+ * most 5 chunks. */
 function gatherable(len: u32): bool {
-  return len >= GATHER_MIN && !rtLocal && ifScatterGather(rtIfx) && rtNexthop != IP_BROADCAST &&
-    !isSubnetBroadcast(rtIfx, rtNexthop) && txDescRoom() >= (len >> CHUNK_SHIFT) + 3;
+  if (len < GATHER_MIN) return false;
+  if (rtLocal) return true;
+  return ifScatterGather(rtIfx) && rtNexthop != IP_BROADCAST && !isSubnetBroadcast(rtIfx, rtNexthop) &&
+    txDescRoom() >= (len >> CHUNK_SHIFT) + 3;
 }
 
 const SBLK: usize = memory.data(8 * 8, 8);
