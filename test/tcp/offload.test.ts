@@ -183,6 +183,39 @@ test('gathered frames lost on the way: retransmissions gather too, every byte in
   assert.ok(sa.tcpRetrans > 0 && sa.txGathered > 0, `${sa.tcpRetrans} retransmissions, ${sa.txGathered} gathered frames`);
 });
 
+test('a gathered segment that waits for ARP goes out whole, its checksum complete', async () => {
+  // MTU 9000 without GSO: segments of up to 8960 bytes, gathered. Idle gaps past
+  // twice the neighbour lifetime make each burst's first segment wait for ARP.
+  const clock = new VirtualClock();
+  const delay = { clock, ms: 1 };
+  const ea = new GatherEnd(9000, { csum: true, gso: 0 }, delay), eb = new GatherEnd(9000, { csum: true, gso: 0 }, delay);
+  ea.peer = eb; eb.peer = ea;
+  const limits = { neighbourTtlMs: 5 };
+  const a = Stack.createSync({ name: 'a', link: ea, address: '10.0.0.1/24', clock, seed: 1, limits });
+  const b = Stack.createSync({ name: 'b', link: eb, address: '10.0.0.2/24', clock, seed: 2, limits });
+  const burst = Buffer.alloc(64 * 1024);
+  const h = createHash('sha256'), sent = createHash('sha256');
+  let got = 0;
+  b.net.createServer((s) => s.on('data', (d: Buffer) => { h.update(d); got += d.length; })).listen(80);
+  const c = a.net.connect({ port: 80, host: '10.0.0.2' });
+  await settle(clock, () => c.readyState === 'open', 10_000, 'connect');
+  for (let i = 0; i < 8; i++) {
+    burst.fill(i + 1);
+    sent.update(burst);
+    c.write(burst);
+    await settle(clock, () => got === (i + 1) * burst.length, 10_000, `burst ${i}`);
+    clock.advance(30);
+  }
+  assert.is(h.digest('hex'), sent.digest('hex'), 'every byte intact');
+  const st = a.stats();
+  assert.ok(st.arpTx >= 8 && st.txGathered > 0, `${st.arpTx} ARP requests, ${st.txGathered} gathered frames`);
+  const waited = ea.sent.filter((f) => f.len > 2048 && !(f.flags & FRAME_CSUM_PARTIAL));
+  assert.ok(waited.length >= 7, `${waited.length} segments waited for ARP`);
+  assert.ok(waited.every((f) => f.csumOk), 'each with its checksum completed');
+  c.destroy();
+  await a.close(); await b.close();
+});
+
 test('neighbour entries expiring all through a gathered transfer: revalidated, every byte intact', async () => {
   const { sa } = await transfer({ csum: true, gso: 65535 }, 8 * MiB, true, { neighbourTtlMs: 5 }, 1, 0);
   assert.ok(sa.txGathered > 0 && sa.arpTx > 2, `${sa.txGathered} gathered frames, ${sa.arpTx} ARP requests`);
