@@ -27,24 +27,14 @@ import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
 import { localIface, ifMtu, ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, rtIfx, rtSrc, rtNexthop, rtLocal } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
-import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
-  T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
-  T_WSCALE, T_MSS, T_RMSS, T_TS_RECENT, T_TS_OFF, T_LAST_ACK_SENT, T_SRTT, T_RTTVAR, T_RTO, T_BACKOFF,
-  T_RTT_SEQ, T_RTT_TIME, T_CWND, T_SSTHRESH, T_RECOVER, T_DUPACKS, T_RXT_NXT, T_SB_SEQ, T_SB_LEN, T_SB_OFF,
-  T_SB_HEAD, T_SB_TAIL, T_SB_NCH, T_SNDBUF, T_RCVBUF, T_RQ_HEAD, T_RQ_TAIL, T_RQ_BYTES, T_RQ_BUFS, T_OOO_HEAD,
-  T_OOO_BYTES, T_OOO_BUFS, T_SEGS_UNACKED, T_OUTNEXT, T_OUTPREV, T_ERR, T_KA_IDLE, T_KA_INTVL, T_KA_CNT,
-  T_KA_PROBES, T_CC, T_SACKED, T_HIGH_SACK, T_NSACK, T_SACKS, NSACKMAX, T_T_RTX, T_T_DACK, T_T_KA, T_LAST_RX,
-  T_W_MAX, T_K, T_EPOCH, T_W_EST, T_TS_AGE, T_SYNQ, T_ACCQ_HEAD, T_ACCQ_TAIL, T_ACCQ_LEN, T_BACKLOG,
-  T_LAST_OOO, T_PERSIST, T_RTXCNT, T_SBC_N, T_SBC_CH, T_PMTU_MSS, T_ACKED_CA, L_SYNQ_HEAD, T_SND_SML, T_RTX_TS, T_RXT_MARK, T_TLP_HIGH, TCB,
-  S_FREE, S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RCVD, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
-  S_CLOSING, S_LAST_ACK, S_TIME_WAIT,
-  F_ATTACHED, F_NODELAY, F_TS, F_SACK, F_WS, F_FIN_QUEUED, F_FIN_RCVD, F_ACKNOW, F_DELACK, F_OUTQ, F_RD_EV,
-  F_WR_WANT, F_RECOVERY, F_TIMING, F_ACTIVE, F_ACCQ, F_PERSIST, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_TLP, F_TLP_DONE, F_TLP_RXT,
-  CC_CUBIC, CC_NEWRENO, CHUNK, CHUNK_SHIFT,
-  tcb, idx, g, s, hasF, setF, clrF, state, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
-  listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove,
-  timerPop, chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove,
-  tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake, nChunksDeferred } from './tcb';
+import { Tcb, TCB, NSACKMAX, S_FREE, S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RCVD, S_ESTABLISHED, S_FIN_WAIT_1,
+  S_FIN_WAIT_2, S_CLOSE_WAIT, S_CLOSING, S_LAST_ACK, S_TIME_WAIT, F_ATTACHED, F_NODELAY, F_TS, F_SACK, F_WS,
+  F_FIN_QUEUED, F_FIN_RCVD, F_ACKNOW, F_DELACK, F_OUTQ, F_RD_EV, F_WR_WANT, F_RECOVERY, F_TIMING, F_ACTIVE, F_ACCQ,
+  F_PERSIST, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_TLP, F_TLP_DONE, F_TLP_RXT, CC_CUBIC, CC_NEWRENO, CHUNK,
+  CHUNK_SHIFT, tcb, idx, hasF, setF, clrF, validSd, tcbAlloc, tcbFree, connLookup, connHashIn, connHashOut,
+  listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove, timerPop,
+  chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove, tcbLayout, tcbInit, ntcbs,
+  nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake, nChunksDeferred } from './tcb';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH, E_NOTCONN, E_PIPE } from '../base/errno';
 
 // Errors carried in EV_TCP_ERROR (positive errno).
@@ -124,21 +114,17 @@ export function tcpConfig(mslMs: u32, finMs: u32, minRtoMs: u32, delackMs: u32, 
 // @ts-ignore: decorator
 @inline function nowMs(): u32 { return <u32>(now / 1000); }
 // @ts-ignore: decorator
-@inline function tsNow(k: usize): u32 { return nowMs() + g(k, T_TS_OFF); }
+@inline function tsNow(k: Tcb): u32 { return nowMs() + k.tsOff; }
 // @ts-ignore: decorator
 @inline function seqGt(a: u32, b: u32): bool { return <i32>(a - b) > 0; }
 // @ts-ignore: decorator
 @inline function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
 // @ts-ignore: decorator
-@inline function sndWs(k: usize): u32 { return g(k, T_WSCALE) & 0xff; }
+@inline function sndWs(k: Tcb): u32 { return k.wscale & 0xff; }
 // @ts-ignore: decorator
-@inline function rcvWs(k: usize): u32 { return (g(k, T_WSCALE) >> 8) & 0xff; }
-// @ts-ignore: decorator
-@inline function setTimer(k: usize, off: usize, t: i64): void { store<i64>(k + off, t); }
-// @ts-ignore: decorator
-@inline function getTimer(k: usize, off: usize): i64 { return load<i64>(k + off); }
+@inline function rcvWs(k: Tcb): u32 { return (k.wscale >> 8) & 0xff; }
 
-function notify(k: usize, ev: u32, b: u32): void {
+function notify(k: Tcb, ev: u32, b: u32): void {
   if (hasF(k, F_ATTACHED)) emit(ev, idx(k), b, 0);
 }
 
@@ -147,22 +133,22 @@ let outHead: u32 = 0;
 let outTail: u32 = 0;
 let txBlocked = false;
 
-function wantOutput(k: usize): void {
+function wantOutput(k: Tcb): void {
   if (hasF(k, F_OUTQ)) return;
   setF(k, F_OUTQ);
   let me = idx(k) + 1;
-  s(k, T_OUTNEXT, 0);
-  s(k, T_OUTPREV, outTail);
-  if (outTail) s(tcb(outTail - 1), T_OUTNEXT, me); else outHead = me;
+  k.outNext = 0;
+  k.outPrev = outTail;
+  if (outTail) tcb(outTail - 1).outNext = me; else outHead = me;
   outTail = me;
 }
 
-function outRemove(k: usize): void {
+function outRemove(k: Tcb): void {
   if (!hasF(k, F_OUTQ)) return;
   clrF(k, F_OUTQ);
-  let n = g(k, T_OUTNEXT), p = g(k, T_OUTPREV);
-  if (p) s(tcb(p - 1), T_OUTNEXT, n); else outHead = n;
-  if (n) s(tcb(n - 1), T_OUTPREV, p); else outTail = p;
+  let n = k.outNext, p = k.outPrev;
+  if (p) tcb(p - 1).outNext = n; else outHead = n;
+  if (n) tcb(n - 1).outPrev = p; else outTail = p;
 }
 
 /** Runs output for every TCB that asked; stops (and asks to be called again) when the tx arena is full. */
@@ -188,23 +174,23 @@ export function tcpTimers(): void {
   for (;;) {
     let k = timerPop();
     if (!k) break;
-    let st = state(k);
+    let st = k.state;
     if (st == S_FREE) continue;
-    if (getTimer(k, T_T_DACK) <= now) {
-      setTimer(k, T_T_DACK, NEVER);
+    if (k.dackAt <= now) {
+      k.dackAt = NEVER;
       if (hasF(k, F_DELACK)) { count(C_TCP_DELACK); setF(k, F_ACKNOW); wantOutput(k); }
     }
-    if (getTimer(k, T_T_RTX) <= now) {
-      setTimer(k, T_T_RTX, NEVER);
+    if (k.rtxAt <= now) {
+      k.rtxAt = NEVER;
       rtxTimeout(k);
-      if (state(k) == S_FREE) continue;
+      if (k.state == S_FREE) continue;
     }
-    if (getTimer(k, T_T_KA) <= now) {
-      setTimer(k, T_T_KA, NEVER);
+    if (k.kaAt <= now) {
+      k.kaAt = NEVER;
       kaTimeout(k);
-      if (state(k) == S_FREE) continue;
+      if (k.state == S_FREE) continue;
     }
-    if (state(k) != S_FREE && state(k) != S_CLOSED) timerUpdate(k);
+    if (k.state != S_FREE && k.state != S_CLOSED) timerUpdate(k);
   }
 }
 
@@ -225,57 +211,57 @@ export function tcpReleaseLoans(): void {
 let sbContig: u32 = 0;
 
 /** Address of the byte at offset off from T_SB_SEQ; sbContig: bytes that follow it in the same chunk. */
-function sbAddr(k: usize, off: u32): usize {
-  let pos = g(k, T_SB_OFF) + off;
+function sbAddr(k: Tcb, off: u32): usize {
+  let pos = k.sbOff + off;
   let n = pos >> CHUNK_SHIFT;
   let within = pos & (CHUNK - 1);
-  let cn = g(k, T_SBC_N), cc = g(k, T_SBC_CH);
-  if (cc == 0 || n < cn) { cc = g(k, T_SB_HEAD); cn = 0; }
+  let cn = k.sbcN, cc = k.sbcCh;
+  if (cc == 0 || n < cn) { cc = k.sbHead; cn = 0; }
   while (cn < n) { cc = chunkNextOf(cc); cn++; }
-  s(k, T_SBC_N, cn);
-  s(k, T_SBC_CH, cc);
+  k.sbcN = cn;
+  k.sbcCh = cc;
   sbContig = CHUNK - within;
   return chunkAddr(cc) + within;
 }
 
 /** Drops n acknowledged bytes from the front of the send buffer. */
-function sbDrop(k: usize, n: u32): void {
+function sbDrop(k: Tcb, n: u32): void {
   if (n == 0) return;
-  s(k, T_SB_SEQ, g(k, T_SB_SEQ) + n);
-  let len = g(k, T_SB_LEN) - n;
-  s(k, T_SB_LEN, len);
-  let off = g(k, T_SB_OFF) + n;
-  while (off >= CHUNK || (len == 0 && g(k, T_SB_NCH) != 0)) {
-    let c = g(k, T_SB_HEAD);
+  k.sbSeq = k.sbSeq + n;
+  let len = k.sbLen - n;
+  k.sbLen = len;
+  let off = k.sbOff + n;
+  while (off >= CHUNK || (len == 0 && k.sbChunks != 0)) {
+    let c = k.sbHead;
     let next = chunkNextOf(c);
-    s(k, T_SB_HEAD, next);
-    if (!next) s(k, T_SB_TAIL, 0);
-    s(k, T_SB_NCH, g(k, T_SB_NCH) - 1);
-    let cc = g(k, T_SBC_CH);
-    if (cc) { if (g(k, T_SBC_N) == 0) s(k, T_SBC_CH, 0); else s(k, T_SBC_N, g(k, T_SBC_N) - 1); }
+    k.sbHead = next;
+    if (!next) k.sbTail = 0;
+    k.sbChunks = k.sbChunks - 1;
+    let cc = k.sbcCh;
+    if (cc) { if (k.sbcN == 0) k.sbcCh = 0; else k.sbcN = k.sbcN - 1; }
     chunkRelease(c);
     if (off >= CHUNK) off -= CHUNK; else off = 0;
-    if (g(k, T_SB_NCH) == 0) { off = 0; break; }
+    if (k.sbChunks == 0) { off = 0; break; }
   }
-  s(k, T_SB_OFF, off);
+  k.sbOff = off;
 }
 
-function sbFreeAll(k: usize): void {
-  while (g(k, T_SB_NCH)) {
-    let c = g(k, T_SB_HEAD);
-    s(k, T_SB_HEAD, chunkNextOf(c));
-    s(k, T_SB_NCH, g(k, T_SB_NCH) - 1);
+function sbFreeAll(k: Tcb): void {
+  while (k.sbChunks) {
+    let c = k.sbHead;
+    k.sbHead = chunkNextOf(c);
+    k.sbChunks = k.sbChunks - 1;
     chunkRelease(c);
   }
-  s(k, T_SB_TAIL, 0);
-  s(k, T_SB_LEN, 0);
-  s(k, T_SB_OFF, 0);
-  s(k, T_SBC_CH, 0);
+  k.sbTail = 0;
+  k.sbLen = 0;
+  k.sbOff = 0;
+  k.sbcCh = 0;
   waitRemove(k);
 }
 
 /** A socket waiting for a send chunk may try again. */
-export function chunkWaiterReady(k: usize): void {
+export function chunkWaiterReady(k: Tcb): void {
   if (hasF(k, F_WR_WANT)) { clrF(k, F_WR_WANT); notify(k, EV_TCP_WRITABLE, 0); }
 }
 
@@ -291,11 +277,11 @@ function queueFree(b: usize): u32 {
   return n;
 }
 
-function rxFreeAll(k: usize): void {
-  queueFree(<usize>g(k, T_RQ_HEAD));
-  queueFree(<usize>g(k, T_OOO_HEAD));
-  s(k, T_RQ_HEAD, 0); s(k, T_RQ_TAIL, 0); s(k, T_RQ_BYTES, 0); s(k, T_RQ_BUFS, 0);
-  s(k, T_OOO_HEAD, 0); s(k, T_OOO_BYTES, 0); s(k, T_OOO_BUFS, 0);
+function rxFreeAll(k: Tcb): void {
+  queueFree(<usize>k.rqHead);
+  queueFree(<usize>k.oooHead);
+  k.rqHead = 0; k.rqTail = 0; k.rqBytes = 0; k.rqBufs = 0;
+  k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;
 }
 
 /** A segment's buffers, a large one weighing as the small ones it spans. */
@@ -331,19 +317,19 @@ function trimFront(b: usize, n: u32): usize {
 
 /** Bytes of receive window we could offer now. Buffers count at their
  * true size, so tiny segments cannot pin the shared pool. */
-function rcvSpace(k: usize): u32 {
-  let bytes = g(k, T_RQ_BYTES) + g(k, T_OOO_BYTES);
-  let tru = (g(k, T_RQ_BUFS) + g(k, T_OOO_BUFS)) * bufSize;
+function rcvSpace(k: Tcb): u32 {
+  let bytes = k.rqBytes + k.oooBytes;
+  let tru = (k.rqBufs + k.oooBufs) * bufSize;
   let held = max<u32>(bytes, tru);
-  let buf = g(k, T_RCVBUF);
+  let buf = k.rcvbuf;
   return held >= buf ? 0 : buf - held;
 }
 
 /** The window to advertise (bytes, before scaling): never shrinks the right
  * edge already offered, and grows only in useful steps (SWS avoidance). */
-function rcvWindow(k: usize): u32 {
-  let nxt = g(k, T_RCV_NXT);
-  let adv = g(k, T_RCV_ADV);
+function rcvWindow(k: Tcb): u32 {
+  let nxt = k.rcvNxt;
+  let adv = k.rcvAdv;
   let cur: u32 = seqGt(adv, nxt) ? adv - nxt : 0;
   let space = rcvSpace(k);
   let maxw = <u32>65535 << rcvWs(k);
@@ -351,8 +337,8 @@ function rcvWindow(k: usize): u32 {
   if (space <= cur) return cur;
   // The pool is low: hold the edge where it is.
   if (scbGet(SCB_FREE_COUNT) < (nbufs >> 3)) return cur;
-  let step = min<u32>(g(k, T_RCVBUF) >> 1, g(k, T_RMSS));
-  if (space - cur < step && space < g(k, T_RCVBUF) >> 1 && cur != 0) return cur;
+  let step = min<u32>(k.rcvbuf >> 1, k.rmss);
+  if (space - cur < step && space < k.rcvbuf >> 1 && cur != 0) return cur;
   return space;
 }
 
@@ -441,32 +427,32 @@ function cookieCheck(c: u32, laddr: u32, lport: u32, raddr: u32, rport: u32, pee
 }
 
 // ---- RTT and RTO (RFC 6298) ----
-function rttSample(k: usize, rttMs: u32): void {
+function rttSample(k: Tcb, rttMs: u32): void {
   let r = rttMs * 1000;
-  let srtt = g(k, T_SRTT);
+  let srtt = k.srtt;
   if (srtt == 0) {
     srtt = max<u32>(r, 1);
-    s(k, T_RTTVAR, r >> 1);
+    k.rttvar = r >> 1;
   } else {
-    let v = g(k, T_RTTVAR);
+    let v = k.rttvar;
     let d = srtt > r ? srtt - r : r - srtt;
-    s(k, T_RTTVAR, v - (v >> 2) + (d >> 2));
+    k.rttvar = v - (v >> 2) + (d >> 2);
     srtt = max<u32>(srtt - (srtt >> 3) + (r >> 3), 1);
   }
-  s(k, T_SRTT, srtt);
-  let rto = (srtt + max<u32>(1000, 4 * g(k, T_RTTVAR))) / 1000;
-  s(k, T_RTO, min<u32>(max<u32>(rto, minRto), MAX_RTO_MS));
+  k.srtt = srtt;
+  let rto = (srtt + max<u32>(1000, 4 * k.rttvar)) / 1000;
+  k.rto = min<u32>(max<u32>(rto, minRto), MAX_RTO_MS);
 }
 
-function rtoNow(k: usize): i64 {
-  let r = <u64>g(k, T_RTO) << min<u32>(g(k, T_BACKOFF), 12);
+function rtoNow(k: Tcb): i64 {
+  let r = <u64>k.rto << min<u32>(k.backoff, 12);
   if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
   return now + ms(<i64>r);
 }
 
-function armRtx(k: usize): void {
+function armRtx(k: Tcb): void {
   clrF(k, F_PERSIST | F_TLP);
-  setTimer(k, T_T_RTX, rtoNow(k));
+  k.rtxAt = rtoNow(k);
   timerUpdate(k);
   armPto(k);
 }
@@ -475,99 +461,99 @@ function armRtx(k: usize): void {
  * while no recovery is under way: a lost tail brings no duplicate ACKs to
  * start one. Two round trips, as Linux: plus the peer's delayed ACK when one
  * segment is out, else TLP_MIN. A probe no sooner than the RTO would be none. */
-function armPto(k: usize): void {
-  let srtt = <i64>g(k, T_SRTT);
+function armPto(k: Tcb): void {
+  let srtt = <i64>k.srtt;
   let f = flight(k);
   if (srtt == 0 || f == 0 || !hasF(k, F_SACK) || hasF(k, F_RECOVERY | F_RTO_LOSS | F_TLP_DONE | F_PERSIST) ||
-      g(k, T_BACKOFF) != 0 || state(k) < S_ESTABLISHED) return;
-  let t = now + 2 * srtt + (f <= g(k, T_MSS) ? WC_DELACK : TLP_MIN);
-  let rto = hasF(k, F_TLP) ? rtoNow(k) : getTimer(k, T_T_RTX);
+      k.backoff != 0 || k.state < S_ESTABLISHED) return;
+  let t = now + 2 * srtt + (f <= k.mss ? WC_DELACK : TLP_MIN);
+  let rto = hasF(k, F_TLP) ? rtoNow(k) : k.rtxAt;
   if (t < rto) setF(k, F_TLP);
   else { t = rto; clrF(k, F_TLP); }
-  setTimer(k, T_T_RTX, t);
+  k.rtxAt = t;
   timerUpdate(k);
 }
 
 // ---- congestion control ----
-function ccInit(k: usize): void {
-  let mss = g(k, T_MSS);
-  s(k, T_CWND, min<u32>(initCwndSegs * mss, max<u32>(2 * mss, 14600)));
-  s(k, T_SSTHRESH, 0x7fffffff);
-  store<f64>(k + T_W_MAX, 0);
-  store<i64>(k + T_EPOCH, 0);
+function ccInit(k: Tcb): void {
+  let mss = k.mss;
+  k.cwnd = min<u32>(initCwndSegs * mss, max<u32>(2 * mss, 14600));
+  k.ssthresh = 0x7fffffff;
+  k.cubicWMax = 0;
+  k.cubicEpoch = 0;
 }
 
-function flight(k: usize): u32 { return g(k, T_SND_MAX) - g(k, T_SND_UNA); }
+function flight(k: Tcb): u32 { return k.sndMax - k.sndUna; }
 
 /** On a loss: sets ssthresh (and CUBIC's state). */
-function ccOnLoss(k: usize): void {
-  let mss = g(k, T_MSS);
-  let cwnd = g(k, T_CWND);
-  if (g(k, T_CC) == CC_NEWRENO) {
-    s(k, T_SSTHRESH, max<u32>(flight(k) >> 1, 2 * mss));
+function ccOnLoss(k: Tcb): void {
+  let mss = k.mss;
+  let cwnd = k.cwnd;
+  if (k.cc == CC_NEWRENO) {
+    k.ssthresh = max<u32>(flight(k) >> 1, 2 * mss);
   } else {
     let w = <f64>cwnd;
-    let wmax = load<f64>(k + T_W_MAX);
+    let wmax = k.cubicWMax;
     // Fast convergence (RFC 9438 4.7).
-    store<f64>(k + T_W_MAX, w < wmax ? w * (1.0 + 0.7) / 2.0 : w);
+    k.cubicWMax = w < wmax ? w * (1.0 + 0.7) / 2.0 : w;
     let ss = max<u32>(<u32>(w * 0.7), 2 * mss);
-    s(k, T_SSTHRESH, ss);
-    store<i64>(k + T_EPOCH, 0);
+    k.ssthresh = ss;
+    k.cubicEpoch = 0;
   }
-  s(k, T_ACKED_CA, 0);
+  k.ackedCa = 0;
 }
 
-function ccOnAck(k: usize, acked: u32, wasLimited: bool): void {
+function ccOnAck(k: Tcb, acked: u32, wasLimited: bool): void {
   if (!wasLimited) return;   // RFC 7661: grow only while the window is in use
-  let mss = g(k, T_MSS);
-  let cwnd = g(k, T_CWND);
-  let ss = g(k, T_SSTHRESH);
+  let mss = k.mss;
+  let cwnd = k.cwnd;
+  let ss = k.ssthresh;
   if (cwnd < ss) {
     cwnd += min<u32>(acked, 16 * mss);
-    s(k, T_CWND, min<u32>(cwnd, 0x3fffffff));
+    k.cwnd = min<u32>(cwnd, 0x3fffffff);
     return;
   }
-  if (g(k, T_CC) == CC_NEWRENO) {
-    let a = g(k, T_ACKED_CA) + acked;
+  if (k.cc == CC_NEWRENO) {
+    let a = k.ackedCa + acked;
     if (a >= cwnd) { a -= cwnd; cwnd += mss; }
-    s(k, T_ACKED_CA, a);
-    s(k, T_CWND, min<u32>(cwnd, 0x3fffffff));
+    k.ackedCa = a;
+    k.cwnd = min<u32>(cwnd, 0x3fffffff);
     return;
   }
   // CUBIC (RFC 9438 4.2-4.4), in bytes; C = 0.4 segments/s^3, beta = 0.7.
   let fm = <f64>mss;
   let wc = <f64>cwnd;
-  if (load<i64>(k + T_EPOCH) == 0) {
-    store<i64>(k + T_EPOCH, now);
-    let wmax = load<f64>(k + T_W_MAX);
-    if (wmax <= wc) { store<f64>(k + T_W_MAX, wc); store<f64>(k + T_K, 0); }
-    else store<f64>(k + T_K, Math.cbrt((wmax - wc) / fm / 0.4));
-    store<f64>(k + T_W_EST, wc);
+  if (k.cubicEpoch == 0) {
+    k.cubicEpoch = now;
+    let wmax = k.cubicWMax;
+    if (wmax <= wc) { k.cubicWMax = wc; k.cubicK = 0; }
+    else k.cubicK = Math.cbrt((wmax - wc) / fm / 0.4);
+    k.cubicWEst = wc;
   }
-  let t = <f64>(now - load<i64>(k + T_EPOCH)) / 1e6 + <f64>g(k, T_SRTT) / 1e6;
-  let d = t - load<f64>(k + T_K);
-  let target = 0.4 * d * d * d * fm + load<f64>(k + T_W_MAX);
+  let t = <f64>(now - k.cubicEpoch) / 1e6 + <f64>k.srtt / 1e6;
+  let d = t - k.cubicK;
+  let target = 0.4 * d * d * d * fm + k.cubicWMax;
   if (target > 1.5 * wc) target = 1.5 * wc;
-  let west = load<f64>(k + T_W_EST) + fm * (3.0 * 0.3 / 1.7) * <f64>acked / wc;
-  store<f64>(k + T_W_EST, west);
+  let west = k.cubicWEst + fm * (3.0 * 0.3 / 1.7) * <f64>acked / wc;
+  k.cubicWEst = west;
   let nw: f64;
   if (target < west) nw = west;
   else if (target > wc) nw = wc + (target - wc) * <f64>acked / wc;
   else nw = wc + fm * <f64>acked / (100.0 * wc);
   let n = <u32>min<f64>(nw, 1073741823.0);
-  s(k, T_CWND, max<u32>(n, cwnd));
+  k.cwnd = max<u32>(n, cwnd);
 }
 
 // ---- SACK scoreboard (the peer's blocks) ----
 const SCRATCH: usize = memory.data(8 * 16, 8);
 
-function sackUpdate(k: usize): void {
-  let una = g(k, T_SND_UNA);
-  let smax = g(k, T_SND_MAX);
+function sackUpdate(k: Tcb): void {
+  let una = k.sndUna;
+  let smax = k.sndMax;
   let n: u32 = 0;
-  let have = g(k, T_NSACK);
+  let have = k.nsack;
   for (let i: u32 = 0; i < have; i++) {
-    let a = g(k, T_SACKS + (<usize>i << 3)), b = g(k, T_SACKS + (<usize>i << 3) + 4);
+    let a = k.sackStart(i), b = k.sackEnd(i);
     store<u32>(SCRATCH + (<usize>n << 3), a);
     store<u32>(SCRATCH + (<usize>n << 3), b, 4);
     n++;
@@ -599,51 +585,51 @@ function sackUpdate(k: usize): void {
     if (seqLe(b, una)) continue;
     if (seqLt(a, una)) a = una;
     if (out > 0) {
-      let pb = g(k, T_SACKS + (<usize>(out - 1) << 3) + 4);
+      let pb = k.sackEnd(out - 1);
       if (seqLe(a, pb)) {
-        if (seqGt(b, pb)) { s(k, T_SACKS + (<usize>(out - 1) << 3) + 4, b); sacked += b - pb; }
+        if (seqGt(b, pb)) { k.setSackEnd(out - 1, b); sacked += b - pb; }
         if (seqGt(b, high)) high = b;
         continue;
       }
     }
     if (out >= NSACKMAX) break;
-    s(k, T_SACKS + (<usize>out << 3), a);
-    s(k, T_SACKS + (<usize>out << 3) + 4, b);
+    k.setSackStart(out, a);
+    k.setSackEnd(out, b);
     sacked += b - a;
     if (seqGt(b, high)) high = b;
     out++;
   }
-  s(k, T_NSACK, out);
-  s(k, T_SACKED, sacked);
-  s(k, T_HIGH_SACK, high);
+  k.nsack = out;
+  k.sacked = sacked;
+  k.highSack = high;
 }
 
 /** If seq lies in a SACKed range, the end of that range; else seq. */
-function skipSacked(k: usize, seq: u32): u32 {
-  let n = g(k, T_NSACK);
+function skipSacked(k: Tcb, seq: u32): u32 {
+  let n = k.nsack;
   for (let i: u32 = 0; i < n; i++) {
-    let a = g(k, T_SACKS + (<usize>i << 3)), b = g(k, T_SACKS + (<usize>i << 3) + 4);
+    let a = k.sackStart(i), b = k.sackEnd(i);
     if (seqLe(a, seq) && seqLt(seq, b)) seq = b;
   }
   return seq;
 }
 
 /** The start of the next SACKed range above seq, or lim. */
-function nextSacked(k: usize, seq: u32, lim: u32): u32 {
-  let n = g(k, T_NSACK);
+function nextSacked(k: Tcb, seq: u32, lim: u32): u32 {
+  let n = k.nsack;
   let best = lim;
   for (let i: u32 = 0; i < n; i++) {
-    let a = g(k, T_SACKS + (<usize>i << 3));
+    let a = k.sackStart(i);
     if (seqGt(a, seq) && seqLt(a, best)) best = a;
   }
   return best;
 }
 
-function sackedBelow(k: usize, x: u32): u32 {
-  let n = g(k, T_NSACK);
+function sackedBelow(k: Tcb, x: u32): u32 {
+  let n = k.nsack;
   let t: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    let a = g(k, T_SACKS + (<usize>i << 3)), b = g(k, T_SACKS + (<usize>i << 3) + 4);
+    let a = k.sackStart(i), b = k.sackEnd(i);
     if (seqGe(a, x)) continue;
     t += (seqLt(b, x) ? b : x) - a;
   }
@@ -655,23 +641,23 @@ function sackedBelow(k: usize, x: u32): u32 {
  * flags, and the options they call for. The payload shrinks to make room
  * for SACK blocks (a FIN then waits for the next segment). Returns the
  * payload bytes sent, or -1 if nothing could go out. */
-function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
-  let raddr = g(k, T_RADDR);
+function sendSegment(k: Tcb, seq: u32, len: u32, flags: u32): i32 {
+  let raddr = k.raddr;
   if (!ipRoute(raddr)) return -1;
-  let laddr = g(k, T_LADDR);
+  let laddr = k.laddr;
   let syn = (flags & TH_SYN) != 0;
-  let f0 = g(k, T_FLAGS);
+  let f0 = k.flags;
   // Options: SYN: MSS, SACK-permitted + timestamps, window scale (Linux's order).
   let olen: u32 = 0;
   let nsack: u32 = 0;
   if (syn) {
     olen = 4;
-    let act = state(k) == S_SYN_SENT;
+    let act = k.state == S_SYN_SENT;
     if (act || (f0 & (F_SACK | F_TS))) olen += 12;
     if (act || (f0 & F_WS)) olen += 4;
   } else {
     if (f0 & F_TS) olen = 12;
-    if ((f0 & F_SACK) && g(k, T_OOO_HEAD) && (flags & TH_ACK)) {
+    if ((f0 & F_SACK) && k.oooHead && (flags & TH_ACK)) {
       nsack = sackBlocks(k, (f0 & F_TS) ? 3 : 4);
       if (nsack) olen += 4 + (nsack << 3);
     }
@@ -679,7 +665,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   let hl = TCP_HLEN + olen;
   let gso: u32 = 0;
   if (!syn && len > 0) {
-    let room = g(k, T_MSS) + ((f0 & F_TS) ? 12 : 0);
+    let room = k.mss + ((f0 & F_TS) ? 12 : 0);
     room = room > olen ? room - olen : 1;
     if (len > room) {
       // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit;
@@ -696,10 +682,10 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   let f = ipBegin(hl + (gather ? 0 : len));
   if (!f) { txBlocked = true; return -1; }
   let t = f + L4;
-  st16(t + TCP_SPORT, g(k, T_LPORT));
-  st16(t + TCP_DPORT, g(k, T_RPORT));
+  st16(t + TCP_SPORT, k.lport);
+  st16(t + TCP_DPORT, k.rport);
   st32(t + TCP_SEQ, seq);
-  let rnxt = g(k, T_RCV_NXT);
+  let rnxt = k.rcvNxt;
   st32(t + TCP_ACK, (flags & TH_ACK) ? rnxt : 0);
   store<u8>(t, <u8>((hl >> 2) << 4), TCP_OFF);
   store<u8>(t, <u8>flags, TCP_FLAGS);
@@ -707,24 +693,24 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   if (syn) wnd = min<u32>(rcvSpace(k), 65535);
   else {
     wnd = rcvWindow(k);
-    s(k, T_RCV_ADV, rnxt + wnd);
+    k.rcvAdv = rnxt + wnd;
     wnd >>= rcvWs(k);
     if (wnd > 65535) wnd = 65535;
   }
-  if (syn) s(k, T_RCV_ADV, rnxt + wnd);
+  if (syn) k.rcvAdv = rnxt + wnd;
   st16(t + TCP_WIN, wnd);
   store<u32>(t + TCP_CSUM, 0);    // checksum and urgent pointer
   let o = t + TCP_HLEN;
   if (syn) {
-    store<u8>(o, <u8>TCPOPT_MSS); store<u8>(o, 4, 1); st16(o + 2, g(k, T_RMSS));
+    store<u8>(o, <u8>TCPOPT_MSS); store<u8>(o, 4, 1); st16(o + 2, k.rmss);
     o += 4;
-    let act = state(k) == S_SYN_SENT;
+    let act = k.state == S_SYN_SENT;
     if (act || (f0 & (F_SACK | F_TS))) {
       if (act || (f0 & F_SACK)) { store<u8>(o, <u8>TCPOPT_SACK_PERMITTED); store<u8>(o, 2, 1); }
       else { store<u8>(o, <u8>TCPOPT_NOP); store<u8>(o, <u8>TCPOPT_NOP, 1); }
       if (act || (f0 & F_TS)) {
         store<u8>(o, <u8>TCPOPT_TIMESTAMP, 2); store<u8>(o, 10, 3);
-        st32(o + 4, tsNow(k)); st32(o + 8, (f0 & F_TS) ? g(k, T_TS_RECENT) : 0);
+        st32(o + 4, tsNow(k)); st32(o + 8, (f0 & F_TS) ? k.tsRecent : 0);
       } else {
         store<u32>(o, 0x01010101, 2); store<u32>(o + 6, 0x01010101);
       }
@@ -738,7 +724,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     if (f0 & F_TS) {
       store<u8>(o, <u8>TCPOPT_NOP); store<u8>(o, <u8>TCPOPT_NOP, 1);
       store<u8>(o, <u8>TCPOPT_TIMESTAMP, 2); store<u8>(o, 10, 3);
-      st32(o + 4, tsNow(k)); st32(o + 8, g(k, T_TS_RECENT));
+      st32(o + 4, tsNow(k)); st32(o + 8, k.tsRecent);
       o += 12;
     }
     if (nsack) {
@@ -757,7 +743,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     // The payload's one copy, from the send ring into the frame, carries the
     // checksum, unless the link completes it (then it is a plain copy, or none).
     let dst = t + hl;
-    let off = seq - g(k, T_SB_SEQ);
+    let off = seq - k.sbSeq;
     let done: u32 = 0;
     while (done < len) {
       let src = sbAddr(k, off + done);
@@ -780,10 +766,10 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   count(C_TCP_TX);
   countN(C_TCP_TX_BYTES, len);
   if (flags & TH_ACK) {
-    s(k, T_LAST_ACK_SENT, rnxt);
+    k.lastAckSent = rnxt;
     clrF(k, F_ACKNOW | F_DELACK);
-    s(k, T_SEGS_UNACKED, 0);
-    setTimer(k, T_T_DACK, NEVER);
+    k.segsUnacked = 0;
+    k.dackAt = NEVER;
   }
   return <i32>len;
 }
@@ -808,11 +794,11 @@ const SBLK: usize = memory.data(8 * 8, 8);
 
 /** Our SACK blocks from the out-of-order queue: the block holding the latest
  * arrival first (RFC 2018 4), then the rest from the lowest. */
-function sackBlocks(k: usize, maxn: u32): u32 {
+function sackBlocks(k: Tcb, maxn: u32): u32 {
   let n: u32 = 0;
-  let b = <usize>g(k, T_OOO_HEAD);
+  let b = <usize>k.oooHead;
   let first: i32 = -1;
-  let last = g(k, T_LAST_OOO);
+  let last = k.lastOoo;
   while (b && n < 8) {
     let a = load<u32>(b, PKT_B);
     let e = a + load<u32>(b, PKT_TOTAL);
@@ -834,12 +820,12 @@ function sackBlocks(k: usize, maxn: u32): u32 {
   return out;
 }
 
-function sendAck(k: usize): void {
-  sendSegment(k, g(k, T_SND_NXT), 0, TH_ACK);
+function sendAck(k: Tcb): void {
+  sendSegment(k, k.sndNxt, 0, TH_ACK);
 }
 
 /** A challenge ACK (RFC 5961 7), under a stack-wide rate limit. */
-function challengeAck(k: usize): void {
+function challengeAck(k: Tcb): void {
   let cap = <i64>chalRate * 1000_000;
   chalTokens = min<i64>(cap, chalTokens + (now - chalLast) * <i64>chalRate);
   chalLast = now;
@@ -867,65 +853,65 @@ function sendReset(src: u32, dst: u32, sport: u32, dport: u32, seq: u32, ack: u3
   if (ipSend(f, TCP_HLEN, PROTO_TCP, src, dst, true, DEFAULT_TTL) == 0) count(C_TCP_RST_TX);
 }
 
-function sendRstFor(k: usize): void {
-  sendReset(g(k, T_LADDR), g(k, T_RADDR), g(k, T_LPORT), g(k, T_RPORT), g(k, T_SND_NXT), g(k, T_RCV_NXT), TH_RST | TH_ACK);
+function sendRstFor(k: Tcb): void {
+  sendReset(k.laddr, k.raddr, k.lport, k.rport, k.sndNxt, k.rcvNxt, TH_RST | TH_ACK);
 }
 
-function sendSyn(k: usize): void {
-  let fl = state(k) == S_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK;
-  if (sendSegment(k, g(k, T_ISS), 0, fl) >= 0) {
-    s(k, T_RTXCNT, g(k, T_RTXCNT) + 1);
-    if (g(k, T_RTXCNT) > 1) count(C_TCP_RETRANS);
+function sendSyn(k: Tcb): void {
+  let fl = k.state == S_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK;
+  if (sendSegment(k, k.iss, 0, fl) >= 0) {
+    k.synTx = k.synTx + 1;
+    if (k.synTx > 1) count(C_TCP_RETRANS);
   }
-  s(k, T_SND_NXT, g(k, T_ISS) + 1);
-  s(k, T_SND_MAX, g(k, T_ISS) + 1);
+  k.sndNxt = k.iss + 1;
+  k.sndMax = k.iss + 1;
   armRtx(k);
 }
 
 /** FIN's sequence number, if the host has shut down sending. */
 // @ts-ignore: decorator
-@inline function finSeq(k: usize): u32 { return g(k, T_SB_SEQ) + g(k, T_SB_LEN); }
+@inline function finSeq(k: Tcb): u32 { return k.sbSeq + k.sbLen; }
 
-function finAcked(k: usize): bool {
-  return hasF(k, F_FIN_QUEUED) && g(k, T_SND_UNA) == finSeq(k) + 1;
+function finAcked(k: Tcb): bool {
+  return hasF(k, F_FIN_QUEUED) && k.sndUna == finSeq(k) + 1;
 }
 
 /** Sends what the windows, Nagle and loss recovery allow, and the ACK owed. */
 /** The most new data one frame may carry towards the peer: one segment, or as
  * many whole ones as the route's link cuts up itself (GSO). */
-function segMost(k: usize, mss: u32): u32 {
-  if (!routeLookup(g(k, T_RADDR))) return mss;
+function segMost(k: Tcb, mss: u32): u32 {
+  if (!routeLookup(k.raddr)) return mss;
   let gmax = ifGsoMax(rtIfx);
   let hl = TCP_HLEN + (hasF(k, F_TS) ? 12 : 0);
   return gmax > IP_HLEN + hl + mss ? (gmax - IP_HLEN - hl) / mss * mss : mss;
 }
 
-export function tcpOutput(k: usize): void {
-  let st = state(k);
+export function tcpOutput(k: Tcb): void {
+  let st = k.state;
   if (st < S_ESTABLISHED) {
     if (st == S_SYN_RCVD && hasF(k, F_ACKNOW)) { clrF(k, F_ACKNOW); sendSyn(k); }
     return;
   }
   let canData = st == S_ESTABLISHED || st == S_CLOSE_WAIT || st == S_FIN_WAIT_1 || st == S_CLOSING || st == S_LAST_ACK;
   if (canData) {
-    let mss = g(k, T_MSS);
+    let mss = k.mss;
     let most = segMost(k, mss);
-    let sbSeq = g(k, T_SB_SEQ);
-    let end = sbSeq + g(k, T_SB_LEN);
+    let sbSeq = k.sbSeq;
+    let end = sbSeq + k.sbLen;
     let fin = hasF(k, F_FIN_QUEUED);
     let sent = 0;
     for (;;) {
       if (sent++ > 100000) break;
-      let una = g(k, T_SND_UNA);
-      let nxt = g(k, T_SND_NXT);
-      let smax = g(k, T_SND_MAX);
-      let cwnd = g(k, T_CWND);
-      let swnd = g(k, T_SND_WND);
+      let una = k.sndUna;
+      let nxt = k.sndNxt;
+      let smax = k.sndMax;
+      let cwnd = k.cwnd;
+      let swnd = k.sndWnd;
       // 1. Loss recovery: retransmit holes first.
       if (hasF(k, F_RECOVERY)) {
         let sack = hasF(k, F_SACK);
-        let hiLost: u32 = seqGt(g(k, T_HIGH_SACK), una) ? g(k, T_HIGH_SACK) : una + min<u32>(mss, smax - una);
-        let rx = g(k, T_RXT_NXT);
+        let hiLost: u32 = seqGt(k.highSack, una) ? k.highSack : una + min<u32>(mss, smax - una);
+        let rx = k.rxtNxt;
         if (seqLt(rx, una)) rx = una;
         rx = skipSacked(k, rx);
         let pipe: u32;
@@ -942,15 +928,15 @@ export function tcpOutput(k: usize): void {
           if (seqGt(rx + len, end)) len = seqGt(end, rx) ? end - rx : 0;
           let fl = TH_ACK;
           if (fin && rx + len == end && seqGt(smax, end)) fl |= TH_FIN;
-          if (len == 0 && !(fl & TH_FIN)) { s(k, T_RXT_NXT, hiLost); continue; }
+          if (len == 0 && !(fl & TH_FIN)) { k.rxtNxt = hiLost; continue; }
           let sent = sendSegment(k, rx, len, fl);
           if (sent < 0) break;
           if (<u32>sent < len) { len = <u32>sent; fl &= ~TH_FIN; }
           count(C_TCP_RETRANS);
-          s(k, T_RXT_NXT, rx + len + ((fl & TH_FIN) ? 1 : 0));
-          s(k, T_RXT_MARK, g(k, T_SND_MAX));
+          k.rxtNxt = rx + len + ((fl & TH_FIN) ? 1 : 0);
+          k.rxtMark = k.sndMax;
           setF(k, F_RXT_MARK);
-          if (seqLt(nxt, rx + len)) s(k, T_SND_NXT, rx + len);
+          if (seqLt(nxt, rx + len)) k.sndNxt = rx + len;
           continue;
         }
         if (sack && pipe >= cwnd) break;
@@ -959,7 +945,7 @@ export function tcpOutput(k: usize): void {
       // 2. New data (or go-back-N after a timeout).
       if (seqLt(nxt, smax)) {
         let sk = skipSacked(k, nxt);
-        if (sk != nxt) { s(k, T_SND_NXT, sk); continue; }
+        if (sk != nxt) { k.sndNxt = sk; continue; }
       }
       let win = min<u32>(swnd, cwnd);
       let usable: u32 = seqGt(una + win, nxt) ? una + win - nxt : 0;
@@ -978,8 +964,8 @@ export function tcpOutput(k: usize): void {
         if (avail > 0 && swnd == 0 && smax == una && !hasF(k, F_PERSIST)) {
           // Zero window with nothing in flight: probe it.
           setF(k, F_PERSIST);
-          s(k, T_PERSIST, 0);
-          setTimer(k, T_T_RTX, rtoNow(k));
+          k.persistShift = 0;
+          k.rtxAt = rtoNow(k);
           timerUpdate(k);
         }
         break;
@@ -989,12 +975,12 @@ export function tcpOutput(k: usize): void {
         // segment waits only while another short one is unacknowledged.
         // And sender SWS avoidance: never a short segment the window cut.
         let all = len == avail;
-        let smallOut = seqGt(g(k, T_SND_SML), una);
-        let ok = (all && (!smallOut || hasF(k, F_NODELAY))) || len >= (g(k, T_MAX_SNDWND) >> 1);
+        let smallOut = seqGt(k.sndSml, una);
+        let ok = (all && (!smallOut || hasF(k, F_NODELAY))) || len >= (k.maxSndWnd >> 1);
         if (!ok) {
           // SWS override (RFC 9293 3.8.6.2.1): with nothing in flight no ACK comes to retry; a timer sends it.
           if (smax == una && !hasF(k, F_PERSIST)) {
-            setF(k, F_PERSIST); s(k, T_PERSIST, 0); setTimer(k, T_T_RTX, rtoNow(k)); timerUpdate(k);
+            setF(k, F_PERSIST); k.persistShift = 0; k.rtxAt = rtoNow(k); timerUpdate(k);
           }
           break;
         }
@@ -1008,49 +994,49 @@ export function tcpOutput(k: usize): void {
       if (<u32>sent < len) { len = <u32>sent; fl &= ~TH_FIN; }
       if (rexmit) count(C_TCP_RETRANS);
       let nn = nxt + len + ((fl & TH_FIN) ? 1 : 0);
-      s(k, T_SND_NXT, nn);
-      if (len < mss && len > 0 && !rexmit) s(k, T_SND_SML, nxt + len);
+      k.sndNxt = nn;
+      if (len < mss && len > 0 && !rexmit) k.sndSml = nxt + len;
       if (seqGt(nn, smax)) {
-        s(k, T_SND_MAX, nn);
-        if (!hasF(k, F_TIMING) && !hasF(k, F_TS)) { setF(k, F_TIMING); s(k, T_RTT_SEQ, nxt); s(k, T_RTT_TIME, nowMs()); }
+        k.sndMax = nn;
+        if (!hasF(k, F_TIMING) && !hasF(k, F_TS)) { setF(k, F_TIMING); k.rttSeq = nxt; k.rttTime = nowMs(); }
       }
-      if (getTimer(k, T_T_RTX) == NEVER || hasF(k, F_PERSIST)) armRtx(k);
+      if (k.rtxAt == NEVER || hasF(k, F_PERSIST)) armRtx(k);
       else if (!rexmit) armPto(k);   // the probe timeout restarts with each new segment, the RTO does not
       if (fl & TH_FIN) break;
     }
   }
   if (hasF(k, F_ACKNOW)) sendAck(k);
-  else if (hasF(k, F_DELACK) && getTimer(k, T_T_DACK) == NEVER) {
-    setTimer(k, T_T_DACK, now + delack);
+  else if (hasF(k, F_DELACK) && k.dackAt == NEVER) {
+    k.dackAt = now + delack;
     timerUpdate(k);
   }
 }
 
 // ---- connection teardown ----
-function childUnlink(k: usize): void {
-  let p = g(k, T_PARENT);
+function childUnlink(k: Tcb): void {
+  let p = k.parent;
   if (!p) return;
   let l = tcb(p - 1);
-  let n = g(k, T_ACCNEXT), pv = g(k, T_ACCPREV);
+  let n = k.accNext, pv = k.accPrev;
   if (hasF(k, F_ACCQ)) {
-    if (pv) s(tcb(pv - 1), T_ACCNEXT, n); else s(l, T_ACCQ_HEAD, n);
-    if (n) s(tcb(n - 1), T_ACCPREV, pv); else s(l, T_ACCQ_TAIL, pv);
-    s(l, T_ACCQ_LEN, g(l, T_ACCQ_LEN) - 1);
+    if (pv) tcb(pv - 1).accNext = n; else l.accqHead = n;
+    if (n) tcb(n - 1).accPrev = pv; else l.accqTail = pv;
+    l.accqLen = l.accqLen - 1;
     clrF(k, F_ACCQ);
   } else {
-    if (pv) s(tcb(pv - 1), T_ACCNEXT, n); else s(l, L_SYNQ_HEAD, n);
-    if (n) s(tcb(n - 1), T_ACCPREV, pv);
-    s(l, T_SYNQ, g(l, T_SYNQ) - 1);
+    if (pv) tcb(pv - 1).accNext = n; else l.synqHead = n;
+    if (n) tcb(n - 1).accPrev = pv;
+    l.synq = l.synq - 1;
   }
-  s(k, T_PARENT, 0);
-  s(k, T_ACCNEXT, 0);
-  s(k, T_ACCPREV, 0);
+  k.parent = 0;
+  k.accNext = 0;
+  k.accPrev = 0;
 }
 
 /** Releases everything a connection holds; it leaves the tables. The TCB is
  * freed unless the host holds the descriptor (then it stays CLOSED until tcp_close). */
-function connDrop(k: usize, err: u32): void {
-  let st = state(k);
+function connDrop(k: Tcb, err: u32): void {
+  let st = k.state;
   if (st == S_FREE) return;
   if (st == S_TIME_WAIT) twRemove(k);
   if (st >= S_SYN_SENT) connHashOut(k);
@@ -1058,12 +1044,12 @@ function connDrop(k: usize, err: u32): void {
   childUnlink(k);
   outRemove(k);
   timerRemove(k);
-  setTimer(k, T_T_RTX, NEVER); setTimer(k, T_T_DACK, NEVER); setTimer(k, T_T_KA, NEVER);
+  k.rtxAt = NEVER; k.dackAt = NEVER; k.kaAt = NEVER;
   sbFreeAll(k);
   // A clean end keeps what the host has yet to read (it may have shut down
   // its side before reading to the end); an error discards it, as Linux does.
   if (hasF(k, F_ATTACHED) && !err) rxFreeAllKeepRead(k); else rxFreeAll(k);
-  s(k, T_STATE, S_CLOSED);
+  k.state = S_CLOSED;
   if (hasF(k, F_ATTACHED)) {
     if (err) emit(EV_TCP_ERROR, idx(k), err, 0);
     else emit(EV_TCP_CLOSED, idx(k), 0, 0);
@@ -1073,19 +1059,19 @@ function connDrop(k: usize, err: u32): void {
 }
 
 /** Called by the table when it needs the oldest TIME-WAIT slot. */
-export function twReclaim(k: usize): void {
+export function twReclaim(k: Tcb): void {
   count(C_TCP_TW_RECLAIM);
   connDrop(k, 0);
 }
 
-function enterTimeWait(k: usize): void {
-  s(k, T_STATE, S_TIME_WAIT);
+function enterTimeWait(k: Tcb): void {
+  k.state = S_TIME_WAIT;
   sbFreeAll(k);
   rxFreeAllKeepRead(k);
-  setTimer(k, T_T_RTX, NEVER);
-  setTimer(k, T_T_DACK, NEVER);
+  k.rtxAt = NEVER;
+  k.dackAt = NEVER;
   clrF(k, F_DELACK | F_PERSIST);
-  setTimer(k, T_T_KA, now + msl2);
+  k.kaAt = now + msl2;
   twAppend(k);
   timerUpdate(k);
   notify(k, EV_TCP_CLOSED, 0);
@@ -1093,23 +1079,23 @@ function enterTimeWait(k: usize): void {
 
 /** After the peer's FIN (TIME-WAIT, or CLOSED while the host holds the socket)
  * its in-order data stays for the host to read; out-of-order data is useless. */
-function rxFreeAllKeepRead(k: usize): void {
-  queueFree(<usize>g(k, T_OOO_HEAD));
-  s(k, T_OOO_HEAD, 0); s(k, T_OOO_BYTES, 0); s(k, T_OOO_BUFS, 0);
+function rxFreeAllKeepRead(k: Tcb): void {
+  queueFree(<usize>k.oooHead);
+  k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;
 }
 
 // ---- timers ----
-function rtxTimeout(k: usize): void {
-  let st = state(k);
+function rtxTimeout(k: Tcb): void {
+  let st = k.state;
   if (st == S_SYN_SENT || st == S_SYN_RCVD) {
     let limit = st == S_SYN_SENT ? synRetries : SYNACK_RETRIES;
-    if (g(k, T_RTXCNT) > limit) {
+    if (k.synTx > limit) {
       count(C_TCP_TIMEOUT);
-      let e = g(k, T_ERR);
+      let e = k.softErr;
       connDrop(k, e ? e : ETIMEDOUT);
       return;
     }
-    s(k, T_BACKOFF, g(k, T_BACKOFF) + 1);
+    k.backoff = k.backoff + 1;
     count(C_TCP_RTO);
     sendSyn(k);
     return;
@@ -1117,17 +1103,17 @@ function rtxTimeout(k: usize): void {
   if (st < S_ESTABLISHED || st == S_TIME_WAIT) return;
   let probe = hasF(k, F_TLP);
   clrF(k, F_TLP);
-  let una = g(k, T_SND_UNA);
-  let smax0 = g(k, T_SND_MAX);
-  let end = g(k, T_SB_SEQ) + g(k, T_SB_LEN);
-  if (g(k, T_SND_WND) == 0 && (hasF(k, F_PERSIST) || smax0 - una <= 1) && seqGt(end, una)) {
+  let una = k.sndUna;
+  let smax0 = k.sndMax;
+  let end = k.sbSeq + k.sbLen;
+  if (k.sndWnd == 0 && (hasF(k, F_PERSIST) || smax0 - una <= 1) && seqGt(end, una)) {
     // Persist (RFC 9293 3.8.6.1): probe the zero window with one byte, backing
     // off but never giving up while the peer answers. The byte goes beyond
     // the window once and is repeated until the window opens.
     clrF(k, F_PERSIST);
     // A peer silent for a whole maximum probe interval after RETRIES2 probes is gone
     // (as Linux's tcp_probe_timer): without this an orphan probed forever.
-    if (g(k, T_PERSIST) >= RETRIES2 && now - load<i64>(k + T_LAST_RX) > ms(<i64>MAX_RTO_MS)) {
+    if (k.persistShift >= RETRIES2 && now - k.lastRx > ms(<i64>MAX_RTO_MS)) {
       count(C_TCP_TIMEOUT);
       sendRstFor(k);
       connDrop(k, ETIMEDOUT);
@@ -1135,91 +1121,91 @@ function rtxTimeout(k: usize): void {
     }
     count(C_TCP_ZWP);
     if (smax0 == una) {
-      let nxt = g(k, T_SND_NXT);
-      if (sendSegment(k, nxt, 1, TH_ACK) > 0) { s(k, T_SND_NXT, nxt + 1); s(k, T_SND_MAX, nxt + 1); }
+      let nxt = k.sndNxt;
+      if (sendSegment(k, nxt, 1, TH_ACK) > 0) { k.sndNxt = nxt + 1; k.sndMax = nxt + 1; }
     } else {
       sendSegment(k, una, 1, TH_ACK);
     }
-    s(k, T_PERSIST, g(k, T_PERSIST) + 1);
-    let r = <u64>g(k, T_RTO) << min<u32>(g(k, T_PERSIST), 12);
+    k.persistShift = k.persistShift + 1;
+    let r = <u64>k.rto << min<u32>(k.persistShift, 12);
     if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
     setF(k, F_PERSIST);
-    setTimer(k, T_T_RTX, now + ms(<i64>r));
+    k.rtxAt = now + ms(<i64>r);
     return;
   }
   if (hasF(k, F_PERSIST)) {
     clrF(k, F_PERSIST);
     // SWS override: send what the small window takes.
-    let nxt = g(k, T_SND_NXT);
-    let wend = una + g(k, T_SND_WND);
-    let n: u32 = seqGt(wend, nxt) && seqGt(end, nxt) ? min<u32>(min<u32>(wend - nxt, end - nxt), g(k, T_MSS)) : 0;
+    let nxt = k.sndNxt;
+    let wend = una + k.sndWnd;
+    let n: u32 = seqGt(wend, nxt) && seqGt(end, nxt) ? min<u32>(min<u32>(wend - nxt, end - nxt), k.mss) : 0;
     if (n > 0) {
       let sent = sendSegment(k, nxt, n, TH_ACK);
-      if (sent > 0) { s(k, T_SND_NXT, nxt + <u32>sent); if (seqGt(nxt + <u32>sent, g(k, T_SND_MAX))) s(k, T_SND_MAX, nxt + <u32>sent); armRtx(k); }
+      if (sent > 0) { k.sndNxt = nxt + <u32>sent; if (seqGt(nxt + <u32>sent, k.sndMax)) k.sndMax = nxt + <u32>sent; armRtx(k); }
     }
     wantOutput(k);
     return;
   }
-  if (g(k, T_SND_MAX) == una) return;
+  if (k.sndMax == una) return;
   if (probe) { tlpFire(k); return; }
   count(C_TCP_RTO);
-  let bo = g(k, T_BACKOFF) + 1;
+  let bo = k.backoff + 1;
   if (bo > RETRIES2) {
     count(C_TCP_TIMEOUT);
     sendRstFor(k);
-    let e = g(k, T_ERR);
+    let e = k.softErr;
     connDrop(k, e ? e : ETIMEDOUT);
     return;
   }
-  s(k, T_BACKOFF, bo);
-  s(k, T_RTX_TS, tsNow(k));
+  k.backoff = bo;
+  k.rtxTs = tsNow(k);
   setF(k, F_RTX_TS);
   // RFC 5681 3.1 / RFC 9438 4.8: one segment, and go back to snd_una.
   if (!hasF(k, F_RTO_LOSS)) ccOnLoss(k);
-  s(k, T_CWND, g(k, T_MSS));
+  k.cwnd = k.mss;
   clrF(k, F_RECOVERY | F_TIMING | F_TLP_DONE);
   setF(k, F_RTO_LOSS);
-  s(k, T_RECOVER, g(k, T_SND_MAX));
-  s(k, T_DUPACKS, 0);
-  s(k, T_SND_NXT, una);
+  k.recover = k.sndMax;
+  k.dupAcks = 0;
+  k.sndNxt = una;
   // The RFC 6298 5.7 estimate stays; backing off is enough.
   armRtx(k);
   wantOutput(k);
 }
 
 /** The probe timeout (RFC 8985 7.3). */
-function tlpFire(k: usize): void {
-  let una = g(k, T_SND_UNA);
-  let smax = g(k, T_SND_MAX);
+function tlpFire(k: Tcb): void {
+  let una = k.sndUna;
+  let smax = k.sndMax;
   // RACK (RFC 8985 6.2): holes below SACKed data, out for two round trips, are lost.
-  if (seqGt(g(k, T_HIGH_SACK), una)) { enterRecovery(k); return; }
+  if (seqGt(k.highSack, una)) { enterRecovery(k); return; }
   count(C_TCP_TLP);
   setF(k, F_TLP_DONE);
   clrF(k, F_TLP_RXT);
   // New data if the peer's window and the send buffer have it: one segment beyond cwnd.
-  let cwnd = g(k, T_CWND);
-  s(k, T_CWND, max<u32>(cwnd, smax - una + g(k, T_MSS)));
+  let cwnd = k.cwnd;
+  k.cwnd = max<u32>(cwnd, smax - una + k.mss);
   tcpOutput(k);
-  s(k, T_CWND, cwnd);
-  if (g(k, T_SND_MAX) == smax) {
+  k.cwnd = cwnd;
+  if (k.sndMax == smax) {
     // Else the last segment again.
     let fin = hasF(k, F_FIN_QUEUED) && seqGt(smax, finSeq(k));
     let dEnd = fin ? smax - 1 : smax;
-    let len = seqGt(dEnd, una) ? min<u32>(g(k, T_MSS), dEnd - una) : 0;
+    let len = seqGt(dEnd, una) ? min<u32>(k.mss, dEnd - una) : 0;
     if (sendSegment(k, dEnd - len, len, fin ? TH_ACK | TH_FIN : TH_ACK) >= 0) { count(C_TCP_RETRANS); setF(k, F_TLP_RXT); }
   }
-  s(k, T_TLP_HIGH, g(k, T_SND_MAX));
+  k.tlpHigh = k.sndMax;
   armRtx(k);
 }
 
-function kaTimeout(k: usize): void {
-  let st = state(k);
+function kaTimeout(k: Tcb): void {
+  let st = k.state;
   if (st == S_TIME_WAIT || (st == S_FIN_WAIT_2 && !hasF(k, F_ATTACHED))) { connDrop(k, 0); return; }
-  if ((st == S_ESTABLISHED || st == S_CLOSE_WAIT) && g(k, T_KA_IDLE)) {
-    let idle = ms(<i64>g(k, T_KA_IDLE));
-    let last = load<i64>(k + T_LAST_RX);
-    if (now - last < idle) { setTimer(k, T_T_KA, last + idle); return; }
-    if (g(k, T_KA_PROBES) >= g(k, T_KA_CNT)) {
+  if ((st == S_ESTABLISHED || st == S_CLOSE_WAIT) && k.kaIdle) {
+    let idle = ms(<i64>k.kaIdle);
+    let last = k.lastRx;
+    if (now - last < idle) { k.kaAt = last + idle; return; }
+    if (k.kaProbes >= k.kaCnt) {
       count(C_TCP_TIMEOUT);
       sendRstFor(k);
       connDrop(k, ETIMEDOUT);
@@ -1227,15 +1213,15 @@ function kaTimeout(k: usize): void {
     }
     count(C_TCP_KA);
     // An old sequence number makes the peer answer with an ACK (RFC 9293 3.8.4).
-    sendSegment(k, g(k, T_SND_UNA) - 1, 0, TH_ACK);
-    s(k, T_KA_PROBES, g(k, T_KA_PROBES) + 1);
-    setTimer(k, T_T_KA, now + ms(<i64>g(k, T_KA_INTVL)));
+    sendSegment(k, k.sndUna - 1, 0, TH_ACK);
+    k.kaProbes = k.kaProbes + 1;
+    k.kaAt = now + ms(<i64>k.kaIntvl);
   }
 }
 
-function armKeepalive(k: usize): void {
-  if (!g(k, T_KA_IDLE)) return;
-  setTimer(k, T_T_KA, load<i64>(k + T_LAST_RX) + ms(<i64>g(k, T_KA_IDLE)));
+function armKeepalive(k: Tcb): void {
+  if (!k.kaIdle) return;
+  k.kaAt = k.lastRx + ms(<i64>k.kaIdle);
   timerUpdate(k);
 }
 
@@ -1268,11 +1254,11 @@ export function tcpInput(b: usize): void {
   countN(C_TCP_RX_BYTES, dlen);
 
   let k = connLookup(dst, dport, src, sport);
-  if (k && state(k) == S_TIME_WAIT && (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
+  if (k && k.state == S_TIME_WAIT && (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
     // A new incarnation may reuse a TIME-WAIT tuple if it is clearly newer (RFC 6191).
-    if (seqGt(seq, g(k, T_RCV_NXT)) || (hasF(k, F_TS) && oTs && seqGt(oTsVal, g(k, T_TS_RECENT)))) {
+    if (seqGt(seq, k.rcvNxt) || (hasF(k, F_TS) && oTs && seqGt(oTsVal, k.tsRecent))) {
       connDrop(k, 0);
-      k = 0;
+      k = null;
     }
   }
   if (!k) {
@@ -1286,30 +1272,30 @@ export function tcpInput(b: usize): void {
     pktFreeChain(b);
     return;
   }
-  store<i64>(k + T_LAST_RX, now);
-  s(k, T_KA_PROBES, 0);
-  if (state(k) == S_SYN_SENT) { synSentInput(k, b, seq, ack, flags, wnd, dlen); return; }
+  k.lastRx = now;
+  k.kaProbes = 0;
+  if (k.state == S_SYN_SENT) { synSentInput(k, b, seq, ack, flags, wnd, dlen); return; }
   segInput(k, b, seq, ack, flags, wnd, dlen);
 }
 
-function negotiate(k: usize, synWnd: u32): void {
+function negotiate(k: Tcb, synWnd: u32): void {
   let f: u32 = 0;
   if (oWs >= 0) f |= F_WS;
   if (oSackOk) f |= F_SACK;
   if (oTs) f |= F_TS;
   setF(k, f);
-  let ws = g(k, T_WSCALE);
+  let ws = k.wscale;
   if (oWs >= 0) ws = (ws & 0xff00) | <u32>oWs;
   else ws = 0;
-  s(k, T_WSCALE, ws);
-  if (oTs) { s(k, T_TS_RECENT, oTsVal); store<i64>(k + T_TS_AGE, now); }
+  k.wscale = ws;
+  if (oTs) { k.tsRecent = oTsVal; k.tsAge = now; }
   let peerMss = oMss ? oMss : 536;
-  let mss = min<u32>(peerMss, g(k, T_PMTU_MSS));
+  let mss = min<u32>(peerMss, k.pmtuMss);
   if (oTs) mss -= 12;
   if (mss < 64) mss = 64;
-  s(k, T_MSS, mss);
-  s(k, T_SND_WND, synWnd);
-  s(k, T_MAX_SNDWND, synWnd);
+  k.mss = mss;
+  k.sndWnd = synWnd;
+  k.maxSndWnd = synWnd;
   ccInit(k);
 }
 
@@ -1326,34 +1312,34 @@ function routeMss(raddr: u32): u32 {
   return ifMtu(rtIfx) - IP_HLEN - TCP_HLEN;
 }
 
-function initConn(k: usize, laddr: u32, lport: u32, raddr: u32, rport: u32): void {
-  s(k, T_LADDR, laddr); s(k, T_LPORT, lport); s(k, T_RADDR, raddr); s(k, T_RPORT, rport);
+function initConn(k: Tcb, laddr: u32, lport: u32, raddr: u32, rport: u32): void {
+  k.laddr = laddr; k.lport = lport; k.raddr = raddr; k.rport = rport;
   let iss = isnFor(laddr, lport, raddr, rport);
-  s(k, T_ISS, iss);
-  s(k, T_SND_UNA, iss); s(k, T_SND_NXT, iss); s(k, T_SND_MAX, iss);
-  s(k, T_SND_SML, iss);
-  s(k, T_SB_SEQ, iss + 1);
-  s(k, T_TS_OFF, tsOffFor(laddr, lport, raddr, rport));
-  s(k, T_RTO, initRto);
+  k.iss = iss;
+  k.sndUna = iss; k.sndNxt = iss; k.sndMax = iss;
+  k.sndSml = iss;
+  k.sbSeq = iss + 1;
+  k.tsOff = tsOffFor(laddr, lport, raddr, rport);
+  k.rto = initRto;
   let pm = routeMss(raddr);
-  s(k, T_PMTU_MSS, pm);
-  s(k, T_RMSS, pm);
-  s(k, T_MSS, min<u32>(536, pm));
-  if (!g(k, T_SNDBUF)) s(k, T_SNDBUF, defSndbuf);
-  if (!g(k, T_RCVBUF)) s(k, T_RCVBUF, defRcvbuf);
-  s(k, T_WSCALE, wsFor(g(k, T_RCVBUF)) << 8);
-  setTimer(k, T_T_RTX, NEVER); setTimer(k, T_T_DACK, NEVER); setTimer(k, T_T_KA, NEVER);
-  store<i64>(k + T_LAST_RX, now);
+  k.pmtuMss = pm;
+  k.rmss = pm;
+  k.mss = min<u32>(536, pm);
+  if (!k.sndbuf) k.sndbuf = defSndbuf;
+  if (!k.rcvbuf) k.rcvbuf = defRcvbuf;
+  k.wscale = wsFor(k.rcvbuf) << 8;
+  k.rtxAt = NEVER; k.dackAt = NEVER; k.kaAt = NEVER;
+  k.lastRx = now;
 }
 
-function listenInput(l: usize, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32, flags: u32,
+function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32, flags: u32,
     wnd: u32, dlen: u32): void {
   if (flags & TH_RST) { pktFreeChain(b); return; }
   if (flags & TH_ACK) {
     if (!(flags & TH_SYN)) {
       // Maybe the ACK that completes a SYN-cookie handshake.
       let mi = cookieCheck(ack - 1, dst, dport, src, sport, seq - 1);
-      if (mi >= 0 && g(l, T_ACCQ_LEN) < g(l, T_BACKLOG)) {
+      if (mi >= 0 && l.accqLen < l.backlog) {
         let k = tcbAlloc();
         if (k) {
           count(C_TCP_COOKIE_OK);
@@ -1377,40 +1363,40 @@ function listenInput(l: usize, b: usize, src: u32, sport: u32, dst: u32, dport: 
   }
   if (!(flags & TH_SYN)) { pktFreeChain(b); return; }
   pktFreeChain(b);
-  if (g(l, T_ACCQ_LEN) >= g(l, T_BACKLOG)) { count(C_TCP_LISTEN_DROP); return; }
-  let k: usize = 0;
-  if (g(l, T_SYNQ) < g(l, T_BACKLOG)) {
+  if (l.accqLen >= l.backlog) { count(C_TCP_LISTEN_DROP); return; }
+  let k: Tcb | null = null;
+  if (l.synq < l.backlog) {
     k = tcbAlloc();
     if (!k) count(C_TCP_TABLE_FULL);
   }
   if (!k) { synCookieReply(l, src, sport, dst, dport, seq, wnd); return; }
-  s(k, T_SNDBUF, g(l, T_SNDBUF));
-  s(k, T_RCVBUF, g(l, T_RCVBUF));
-  s(k, T_CC, g(l, T_CC));
-  s(k, T_FLAGS, g(l, T_FLAGS) & F_NODELAY);
-  s(k, T_KA_IDLE, g(l, T_KA_IDLE)); s(k, T_KA_INTVL, g(l, T_KA_INTVL)); s(k, T_KA_CNT, g(l, T_KA_CNT));
+  k.sndbuf = l.sndbuf;
+  k.rcvbuf = l.rcvbuf;
+  k.cc = l.cc;
+  k.flags = l.flags & F_NODELAY;
+  k.kaIdle = l.kaIdle; k.kaIntvl = l.kaIntvl; k.kaCnt = l.kaCnt;
   initConn(k, dst, dport, src, sport);
-  s(k, T_STATE, S_SYN_RCVD);
-  s(k, T_IRS, seq);
-  s(k, T_RCV_NXT, seq + 1);
-  s(k, T_SND_WL1, seq);
-  s(k, T_SND_WL2, g(k, T_ISS));
+  k.state = S_SYN_RCVD;
+  k.irs = seq;
+  k.rcvNxt = seq + 1;
+  k.sndWl1 = seq;
+  k.sndWl2 = k.iss;
   negotiate(k, wnd);    // the window in a SYN is never scaled
-  if (!hasF(k, F_WS)) s(k, T_WSCALE, 0);
+  if (!hasF(k, F_WS)) k.wscale = 0;
   connHashIn(k);
   // Into the listener's SYN queue.
   let li = idx(l) + 1;
-  s(k, T_PARENT, li);
-  let h = g(l, L_SYNQ_HEAD);
-  s(k, T_ACCNEXT, h);
-  s(k, T_ACCPREV, 0);
-  if (h) s(tcb(h - 1), T_ACCPREV, idx(k) + 1);
-  s(l, L_SYNQ_HEAD, idx(k) + 1);
-  s(l, T_SYNQ, g(l, T_SYNQ) + 1);
+  k.parent = li;
+  let h = l.synqHead;
+  k.accNext = h;
+  k.accPrev = 0;
+  if (h) tcb(h - 1).accPrev = idx(k) + 1;
+  l.synqHead = idx(k) + 1;
+  l.synq = l.synq + 1;
   sendSyn(k);
 }
 
-function synCookieReply(l: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, wnd: u32): void {
+function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, wnd: u32): void {
   let pm = routeMss(src);
   let peer = oMss ? oMss : 536;
   let want = min<u32>(peer, pm);
@@ -1419,49 +1405,49 @@ function synCookieReply(l: usize, src: u32, sport: u32, dst: u32, dport: u32, se
   let c = cookieMake(dst, dport, src, sport, seq, mi);
   count(C_TCP_COOKIE_TX);
   // A stateless SYN-ACK from a scratch TCB that is never linked anywhere.
-  let k = SCRATCH_TCB;
-  memory.fill(k, 0, TCB);
-  s(k, T_LADDR, dst); s(k, T_LPORT, dport); s(k, T_RADDR, src); s(k, T_RPORT, sport);
-  s(k, T_RCV_NXT, seq + 1);
-  s(k, T_STATE, S_SYN_RCVD);
-  s(k, T_RMSS, pm);
-  s(k, T_RCVBUF, g(l, T_RCVBUF));
-  let ws = wsFor(g(l, T_RCVBUF));
+  let k = changetype<Tcb>(SCRATCH_TCB);
+  memory.fill(SCRATCH_TCB, 0, TCB);
+  k.laddr = dst; k.lport = dport; k.raddr = src; k.rport = sport;
+  k.rcvNxt = seq + 1;
+  k.state = S_SYN_RCVD;
+  k.rmss = pm;
+  k.rcvbuf = l.rcvbuf;
+  let ws = wsFor(l.rcvbuf);
   let f: u32 = 0;
-  if (oWs >= 0) { f |= F_WS; s(k, T_WSCALE, ws << 8); }
+  if (oWs >= 0) { f |= F_WS; k.wscale = ws << 8; }
   if (oSackOk) f |= F_SACK;
   if (oTs) {
     f |= F_TS;
-    s(k, T_TS_RECENT, oTsVal);
+    k.tsRecent = oTsVal;
     // Options the cookie cannot hold ride in the low bits of our timestamp.
     let off = tsOffFor(dst, dport, src, sport);
     let tv = ((nowMs() + off) & ~<u32>63) | (oWs >= 0 ? <u32>oWs : 15) | (oSackOk ? 16 : 0);
-    s(k, T_TS_OFF, tv - nowMs());
+    k.tsOff = tv - nowMs();
   }
-  s(k, T_FLAGS, f);
+  k.flags = f;
   sendSegment(k, c, 0, TH_SYN | TH_ACK);
 }
 
 const SCRATCH_TCB: usize = memory.data(<i32>TCB, 16);
 
-function cookieChild(l: usize, k: usize, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32,
+function cookieChild(l: Tcb, k: Tcb, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32,
     flags: u32, wnd: u32, dlen: u32, mi: u32): void {
-  s(k, T_SNDBUF, g(l, T_SNDBUF));
-  s(k, T_RCVBUF, g(l, T_RCVBUF));
-  s(k, T_CC, g(l, T_CC));
-  s(k, T_FLAGS, g(l, T_FLAGS) & F_NODELAY);
-  s(k, T_KA_IDLE, g(l, T_KA_IDLE)); s(k, T_KA_INTVL, g(l, T_KA_INTVL)); s(k, T_KA_CNT, g(l, T_KA_CNT));
+  k.sndbuf = l.sndbuf;
+  k.rcvbuf = l.rcvbuf;
+  k.cc = l.cc;
+  k.flags = l.flags & F_NODELAY;
+  k.kaIdle = l.kaIdle; k.kaIntvl = l.kaIntvl; k.kaCnt = l.kaCnt;
   initConn(k, dst, dport, src, sport);
   let iss = ack - 1;
-  s(k, T_ISS, iss);
-  s(k, T_SND_UNA, ack); s(k, T_SND_NXT, ack); s(k, T_SND_MAX, ack);
-  s(k, T_SND_SML, ack);
-  s(k, T_SB_SEQ, ack);
-  s(k, T_IRS, seq - 1);
-  s(k, T_RCV_NXT, seq);
-  s(k, T_RCV_ADV, seq);
-  s(k, T_SND_WL1, seq);
-  s(k, T_SND_WL2, ack);
+  k.iss = iss;
+  k.sndUna = ack; k.sndNxt = ack; k.sndMax = ack;
+  k.sndSml = ack;
+  k.sbSeq = ack;
+  k.irs = seq - 1;
+  k.rcvNxt = seq;
+  k.rcvAdv = seq;
+  k.sndWl1 = seq;
+  k.sndWl2 = ack;
   // Recover the options from our echoed timestamp.
   let ws: u32 = 15, sack = false;
   oMss = COOKIE_MSS[mi];
@@ -1470,19 +1456,19 @@ function cookieChild(l: usize, k: usize, b: usize, src: u32, sport: u32, dst: u3
   oSackOk = sack;
   let tsv = oTsVal;
   negotiate(k, wnd);
-  if (!hasF(k, F_WS)) s(k, T_WSCALE, 0);
+  if (!hasF(k, F_WS)) k.wscale = 0;
   // The cookie SYN-ACK offered an unscaled window, as every SYN-ACK does: data
   // the peer sends with its ACK fits in it.
-  s(k, T_RCV_ADV, seq + min<u32>(rcvSpace(k), 65535));
+  k.rcvAdv = seq + min<u32>(rcvSpace(k), 65535);
   if (oTs) {
-    s(k, T_TS_RECENT, tsv);
-    s(k, T_TS_OFF, (oTsEcr - (oTsEcr & 63)) - nowMs() + 64);
+    k.tsRecent = tsv;
+    k.tsOff = (oTsEcr - (oTsEcr & 63)) - nowMs() + 64;
   }
-  s(k, T_SND_WND, wnd << sndWs(k));
-  s(k, T_MAX_SNDWND, g(k, T_SND_WND));
-  s(k, T_STATE, S_ESTABLISHED);
+  k.sndWnd = wnd << sndWs(k);
+  k.maxSndWnd = k.sndWnd;
+  k.state = S_ESTABLISHED;
   connHashIn(k);
-  s(k, T_PARENT, idx(l) + 1);
+  k.parent = idx(l) + 1;
   acceptQueue(l, k);
   armKeepalive(k);
   if (dlen > 0 || (flags & TH_FIN)) dataInput(k, b, seq, dlen, (flags & TH_FIN) != 0);
@@ -1490,24 +1476,24 @@ function cookieChild(l: usize, k: usize, b: usize, src: u32, sport: u32, dst: u3
   wantOutput(k);
 }
 
-function acceptQueue(l: usize, k: usize): void {
+function acceptQueue(l: Tcb, k: Tcb): void {
   setF(k, F_ACCQ);
   let me = idx(k) + 1;
-  let t = g(l, T_ACCQ_TAIL);
-  s(k, T_ACCNEXT, 0);
-  s(k, T_ACCPREV, t);
-  if (t) s(tcb(t - 1), T_ACCNEXT, me); else s(l, T_ACCQ_HEAD, me);
-  s(l, T_ACCQ_TAIL, me);
-  let n = g(l, T_ACCQ_LEN);
-  s(l, T_ACCQ_LEN, n + 1);
+  let t = l.accqTail;
+  k.accNext = 0;
+  k.accPrev = t;
+  if (t) tcb(t - 1).accNext = me; else l.accqHead = me;
+  l.accqTail = me;
+  let n = l.accqLen;
+  l.accqLen = n + 1;
   if (n == 0) notify(l, EV_TCP_ACCEPT, 0);
 }
 
-function synSentInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, dlen: u32): void {
-  let iss = g(k, T_ISS);
+function synSentInput(k: Tcb, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, dlen: u32): void {
+  let iss = k.iss;
   if (flags & TH_ACK) {
-    if (seqLe(ack, iss) || seqGt(ack, g(k, T_SND_MAX))) {
-      if (!(flags & TH_RST)) sendReset(g(k, T_LADDR), g(k, T_RADDR), g(k, T_LPORT), g(k, T_RPORT), ack, 0, TH_RST);
+    if (seqLe(ack, iss) || seqGt(ack, k.sndMax)) {
+      if (!(flags & TH_RST)) sendReset(k.laddr, k.raddr, k.lport, k.rport, ack, 0, TH_RST);
       pktFreeChain(b);
       return;
     }
@@ -1518,28 +1504,28 @@ function synSentInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u
     return;
   }
   if (!(flags & TH_SYN)) { pktFreeChain(b); return; }
-  s(k, T_IRS, seq);
-  s(k, T_RCV_NXT, seq + 1);
+  k.irs = seq;
+  k.rcvNxt = seq + 1;
   // The right edge our SYN offered, now that it has a base (it was sent before rcv.nxt was known).
-  s(k, T_RCV_ADV, seq + 1 + min<u32>(rcvSpace(k), 65535));
-  s(k, T_SND_WL1, seq);
-  s(k, T_SND_WL2, ack);
+  k.rcvAdv = seq + 1 + min<u32>(rcvSpace(k), 65535);
+  k.sndWl1 = seq;
+  k.sndWl2 = ack;
   negotiate(k, wnd);
-  if (!hasF(k, F_WS)) s(k, T_WSCALE, 0);
+  if (!hasF(k, F_WS)) k.wscale = 0;
   if (flags & TH_ACK) {
-    s(k, T_SND_UNA, ack);
-    s(k, T_STATE, S_ESTABLISHED);
+    k.sndUna = ack;
+    k.state = S_ESTABLISHED;
     count(C_TCP_CONNECT);
     // Karn: only a SYN sent once gives an RTT sample.
-    if (g(k, T_RTXCNT) == 1) {
+    if (k.synTx == 1) {
       if (oTs && oTsEcr) rttSample(k, tsNow(k) - oTsEcr);
-      else rttSample(k, nowMs() - g(k, T_RTT_TIME));
+      else rttSample(k, nowMs() - k.rttTime);
     }
-    s(k, T_BACKOFF, 0);
-    setTimer(k, T_T_RTX, NEVER);
+    k.backoff = 0;
+    k.rtxAt = NEVER;
     notify(k, EV_TCP_CONNECTED, 0);
     armKeepalive(k);
-    if (hasF(k, F_FIN_QUEUED)) s(k, T_STATE, S_FIN_WAIT_1);
+    if (hasF(k, F_FIN_QUEUED)) k.state = S_FIN_WAIT_1;
     setF(k, F_ACKNOW);
     if (dlen > 0 || (flags & TH_FIN)) dataInput(k, b, seq + 1, dlen, (flags & TH_FIN) != 0);
     else pktFreeChain(b);
@@ -1548,31 +1534,31 @@ function synSentInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u
   }
   // Simultaneous open (RFC 9293 3.5, figure 8).
   pktFreeChain(b);
-  s(k, T_STATE, S_SYN_RCVD);
-  s(k, T_RTXCNT, 0);
+  k.state = S_SYN_RCVD;
+  k.synTx = 0;
   sendSyn(k);
 }
 
 /** Segment arrival in a synchronized state or SYN-RECEIVED (RFC 9293 3.10.7.4). */
-function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, dlen: u32): void {
-  let st = state(k);
-  let rnxt = g(k, T_RCV_NXT);
+function segInput(k: Tcb, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, dlen: u32): void {
+  let st = k.state;
+  let rnxt = k.rcvNxt;
   // SYN-RECEIVED: the peer repeating its SYN lost our SYN-ACK; say it again.
-  if (st == S_SYN_RCVD && (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN && seq == g(k, T_IRS)) {
+  if (st == S_SYN_RCVD && (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN && seq == k.irs) {
     pktFreeChain(b);
     sendSyn(k);
     return;
   }
   // PAWS (RFC 7323 5.3).
-  if (oTs && hasF(k, F_TS) && !(flags & TH_RST) && seqLt(oTsVal, g(k, T_TS_RECENT)) &&
-      now - load<i64>(k + T_TS_AGE) < TS_24DAYS) {
+  if (oTs && hasF(k, F_TS) && !(flags & TH_RST) && seqLt(oTsVal, k.tsRecent) &&
+      now - k.tsAge < TS_24DAYS) {
     count(C_TCP_PAWS);
     pktFreeChain(b);
     sendAck(k);
     return;
   }
   // Acceptability (RFC 9293 3.10.7.4, first).
-  let adv = g(k, T_RCV_ADV);
+  let adv = k.rcvAdv;
   let rwnd: u32 = seqGt(adv, rnxt) ? adv - rnxt : 0;
   let slen = dlen + ((flags & TH_SYN) ? 1 : 0) + ((flags & TH_FIN) ? 1 : 0);
   let ok: bool;
@@ -1586,13 +1572,13 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
   // other's acknowledgments until the connection timed out. Only from within a
   // receive buffer below rcv.nxt, where the peer's retransmissions can start.
   let old = !ok && (flags & (TH_ACK | TH_RST | TH_SYN)) == TH_ACK && st != S_TIME_WAIT && st != S_SYN_RCVD &&
-    seqLe(seq + slen, rnxt) && seqGe(seq, rnxt - g(k, T_RCVBUF));
+    seqLe(seq + slen, rnxt) && seqGe(seq, rnxt - k.rcvbuf);
   if (!ok) {
     count(C_TCP_DUP);
     if (!old) {
       pktFreeChain(b);
       if (!(flags & TH_RST)) {
-        if (st == S_TIME_WAIT && (flags & TH_FIN)) { setTimer(k, T_T_KA, now + msl2); timerUpdate(k); }
+        if (st == S_TIME_WAIT && (flags & TH_FIN)) { k.kaAt = now + msl2; timerUpdate(k); }
         sendAck(k);
       }
       return;
@@ -1618,21 +1604,21 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
   }
   if (!(flags & TH_ACK)) { pktFreeChain(b); return; }
   // Timestamps: remember the newest from the left edge (RFC 7323 4.3).
-  if (oTs && hasF(k, F_TS) && seqGe(oTsVal, g(k, T_TS_RECENT)) && seqLe(seq, g(k, T_LAST_ACK_SENT))) {
-    s(k, T_TS_RECENT, oTsVal);
-    store<i64>(k + T_TS_AGE, now);
+  if (oTs && hasF(k, F_TS) && seqGe(oTsVal, k.tsRecent) && seqLe(seq, k.lastAckSent)) {
+    k.tsRecent = oTsVal;
+    k.tsAge = now;
   }
   // ACK.
-  let una = g(k, T_SND_UNA);
-  let smax = g(k, T_SND_MAX);
+  let una = k.sndUna;
+  let smax = k.sndMax;
   if (st == S_SYN_RCVD) {
     if (seqLe(ack, una) || seqGt(ack, smax)) {
       pktFreeChain(b);
-      sendReset(g(k, T_LADDR), g(k, T_RADDR), g(k, T_LPORT), g(k, T_RPORT), ack, 0, TH_RST);
+      sendReset(k.laddr, k.raddr, k.lport, k.rport, ack, 0, TH_RST);
       return;
     }
     establish(k, wnd, seq, ack);
-    st = state(k);
+    st = k.state;
   }
   if (seqGt(ack, smax)) {
     count(C_TCP_ACK_UNSENT);
@@ -1640,18 +1626,18 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
     sendAck(k);
     return;
   }
-  if (seqLt(ack, una - g(k, T_MAX_SNDWND))) {
+  if (seqLt(ack, una - k.maxSndWnd)) {
     pktFreeChain(b);
     challengeAck(k);
     return;
   }
   ackInput(k, seq, ack, wnd, dlen, flags);
-  st = state(k);
+  st = k.state;
   if (st == S_FREE || st == S_CLOSED) { pktFreeChain(b); return; }
   if (st == S_FIN_WAIT_1 && finAcked(k)) {
-    s(k, T_STATE, S_FIN_WAIT_2);
+    k.state = S_FIN_WAIT_2;
     st = S_FIN_WAIT_2;
-    if (!hasF(k, F_ATTACHED)) { setTimer(k, T_T_KA, now + finTimeout); timerUpdate(k); }
+    if (!hasF(k, F_ATTACHED)) { k.kaAt = now + finTimeout; timerUpdate(k); }
   } else if (st == S_CLOSING && finAcked(k)) {
     pktFreeChain(b);
     enterTimeWait(k);
@@ -1662,13 +1648,13 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
     return;
   } else if (st == S_TIME_WAIT) {
     pktFreeChain(b);
-    if (flags & TH_FIN) { setTimer(k, T_T_KA, now + msl2); timerUpdate(k); sendAck(k); }
+    if (flags & TH_FIN) { k.kaAt = now + msl2; timerUpdate(k); sendAck(k); }
     return;
   }
   // Text and FIN.
   if (old) pktFreeChain(b);
   else if (st == S_ESTABLISHED || st == S_FIN_WAIT_1 || st == S_FIN_WAIT_2) {
-    if (dlen > 0 && !hasF(k, F_ATTACHED) && !g(k, T_PARENT)) {
+    if (dlen > 0 && !hasF(k, F_ATTACHED) && !k.parent) {
       // Nobody will ever read it (RFC 9293 3.10.4 / RFC 2525): reset.
       pktFreeChain(b);
       sendRstFor(k);
@@ -1683,53 +1669,53 @@ function segInput(k: usize, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, 
   wantOutput(k);
 }
 
-function establish(k: usize, wnd: u32, seq: u32, ack: u32): void {
-  s(k, T_STATE, S_ESTABLISHED);
-  s(k, T_SND_WND, wnd << sndWs(k));
-  s(k, T_MAX_SNDWND, g(k, T_SND_WND));
-  s(k, T_SND_WL1, seq);
-  s(k, T_SND_WL2, ack);
-  if (g(k, T_RTXCNT) == 1) {
+function establish(k: Tcb, wnd: u32, seq: u32, ack: u32): void {
+  k.state = S_ESTABLISHED;
+  k.sndWnd = wnd << sndWs(k);
+  k.maxSndWnd = k.sndWnd;
+  k.sndWl1 = seq;
+  k.sndWl2 = ack;
+  if (k.synTx == 1) {
     if (oTs && hasF(k, F_TS) && oTsEcr) rttSample(k, tsNow(k) - oTsEcr);
   }
-  s(k, T_BACKOFF, 0);
+  k.backoff = 0;
   armKeepalive(k);
-  let p = g(k, T_PARENT);
+  let p = k.parent;
   if (p) {
     let l = tcb(p - 1);
     childUnlink(k);
-    s(k, T_PARENT, p);
+    k.parent = p;
     acceptQueue(l, k);
   } else {
     if (hasF(k, F_ACTIVE)) { count(C_TCP_CONNECT); notify(k, EV_TCP_CONNECTED, 0); }
-    if (hasF(k, F_FIN_QUEUED)) s(k, T_STATE, S_FIN_WAIT_1);
+    if (hasF(k, F_FIN_QUEUED)) k.state = S_FIN_WAIT_1;
   }
 }
 
-function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): void {
-  let una = g(k, T_SND_UNA);
-  let smax = g(k, T_SND_MAX);
+function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): void {
+  let una = k.sndUna;
+  let smax = k.sndMax;
   let swin = wnd << sndWs(k);
-  let mss = g(k, T_MSS);
+  let mss = k.mss;
   // SACKed bytes below the retransmission cursor, to see retransmissions arrive.
-  let rxtSacked = sackedBelow(k, g(k, T_RXT_NXT));
+  let rxtSacked = sackedBelow(k, k.rxtNxt);
   if (oNSack && hasF(k, F_SACK)) sackUpdate(k);
   // Window update (RFC 9293 3.10.7.4, fifth check).
   let wndChanged = false;
-  if (seqLt(g(k, T_SND_WL1), seq) || (g(k, T_SND_WL1) == seq && seqLe(g(k, T_SND_WL2), ack))) {
-    wndChanged = swin != g(k, T_SND_WND);
-    let opened = g(k, T_SND_WND) == 0 && swin > 0;
-    s(k, T_SND_WND, swin);
-    s(k, T_SND_WL1, seq);
-    s(k, T_SND_WL2, ack);
-    if (swin > g(k, T_MAX_SNDWND)) s(k, T_MAX_SNDWND, swin);
+  if (seqLt(k.sndWl1, seq) || (k.sndWl1 == seq && seqLe(k.sndWl2, ack))) {
+    wndChanged = swin != k.sndWnd;
+    let opened = k.sndWnd == 0 && swin > 0;
+    k.sndWnd = swin;
+    k.sndWl1 = seq;
+    k.sndWl2 = ack;
+    if (swin > k.maxSndWnd) k.maxSndWnd = swin;
     if (opened && hasF(k, F_PERSIST)) {
       clrF(k, F_PERSIST);
-      s(k, T_PERSIST, 0);
-      if (g(k, T_SND_MAX) == g(k, T_SND_UNA)) setTimer(k, T_T_RTX, NEVER);
+      k.persistShift = 0;
+      if (k.sndMax == k.sndUna) k.rtxAt = NEVER;
       else {
         // The probe byte was refused: it goes again, with what follows.
-        if (g(k, T_SND_MAX) - g(k, T_SND_UNA) == 1) s(k, T_SND_NXT, g(k, T_SND_UNA));
+        if (k.sndMax - k.sndUna == 1) k.sndNxt = k.sndUna;
         armRtx(k);
       }
       wantOutput(k);
@@ -1737,77 +1723,77 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
   }
   if (seqGt(ack, una)) {
     let acked = ack - una;
-    let wasLimited = (smax - una) + mss >= g(k, T_CWND) || hasF(k, F_RECOVERY);
+    let wasLimited = (smax - una) + mss >= k.cwnd || hasF(k, F_RECOVERY);
     // RTT (RFC 7323 4.1 with timestamps; else Karn's timed segment). An echo
     // older than our last timeout retransmission is no sample: the peer echoes
     // TS.Recent on a duplicate, so when its ACKs were lost, the first that gets
     // through after the timeout carries the time of a segment sent long before
     // and would inflate the RTO by the whole backoff (seed 996532317: 116 s).
     if (oTs && hasF(k, F_TS) && oTsEcr) {
-      if (!hasF(k, F_RTX_TS) || seqGe(oTsEcr, g(k, T_RTX_TS))) rttSample(k, tsNow(k) - oTsEcr);
+      if (!hasF(k, F_RTX_TS) || seqGe(oTsEcr, k.rtxTs)) rttSample(k, tsNow(k) - oTsEcr);
     }
-    else if (hasF(k, F_TIMING) && seqGt(ack, g(k, T_RTT_SEQ))) {
+    else if (hasF(k, F_TIMING) && seqGt(ack, k.rttSeq)) {
       clrF(k, F_TIMING);
-      rttSample(k, nowMs() - g(k, T_RTT_TIME));
+      rttSample(k, nowMs() - k.rttTime);
     }
-    s(k, T_BACKOFF, 0);
+    k.backoff = 0;
     // Free what the peer now holds.
-    let sbSeq = g(k, T_SB_SEQ);
-    let dataEnd = sbSeq + g(k, T_SB_LEN);
+    let sbSeq = k.sbSeq;
+    let dataEnd = sbSeq + k.sbLen;
     let upto = seqGt(ack, dataEnd) ? dataEnd : ack;
     if (seqGt(upto, sbSeq)) sbDrop(k, upto - sbSeq);
-    s(k, T_SND_UNA, ack);
-    if (seqLt(g(k, T_SND_NXT), ack)) s(k, T_SND_NXT, ack);
+    k.sndUna = ack;
+    if (seqLt(k.sndNxt, ack)) k.sndNxt = ack;
     if (seqGe(ack, smax)) clrF(k, F_RTO_LOSS);
     if (hasF(k, F_SACK)) sackUpdate(k);
     lostRetransmit(k, false);
     // Loss recovery (RFC 6582 / RFC 6675).
     if (hasF(k, F_RECOVERY)) {
-      if (seqGe(ack, g(k, T_RECOVER))) {
+      if (seqGe(ack, k.recover)) {
         clrF(k, F_RECOVERY);
-        let ss = g(k, T_SSTHRESH);
-        s(k, T_CWND, hasF(k, F_SACK) ? ss : min<u32>(ss, max<u32>(smax - ack, 0) + mss));
-        s(k, T_DUPACKS, 0);
+        let ss = k.ssthresh;
+        k.cwnd = hasF(k, F_SACK) ? ss : min<u32>(ss, max<u32>(smax - ack, 0) + mss);
+        k.dupAcks = 0;
       } else if (!hasF(k, F_SACK)) {
         // Partial ACK: retransmit the next hole; deflate by what was acked.
-        s(k, T_RXT_NXT, ack);
-        let c = g(k, T_CWND);
+        k.rxtNxt = ack;
+        let c = k.cwnd;
         c = c > acked ? c - acked : mss;
         if (acked >= mss) c += mss;
-        s(k, T_CWND, c);
+        k.cwnd = c;
       }
     } else {
-      s(k, T_DUPACKS, 0);
+      k.dupAcks = 0;
       ccOnAck(k, acked, wasLimited);
     }
     // The timer (RFC 6298 5.2, 5.3).
-    if (ack == smax) { if (!hasF(k, F_PERSIST)) { setTimer(k, T_T_RTX, NEVER); clrF(k, F_TLP); } }
+    if (ack == smax) { if (!hasF(k, F_PERSIST)) { k.rtxAt = NEVER; clrF(k, F_TLP); } }
     else armRtx(k);
     // Space for the host.
-    if (hasF(k, F_WR_WANT) && g(k, T_SNDBUF) - g(k, T_SB_LEN) >= (g(k, T_SNDBUF) >> 2)) {
+    if (hasF(k, F_WR_WANT) && k.sndbuf - k.sbLen >= (k.sndbuf >> 2)) {
       clrF(k, F_WR_WANT);
       notify(k, EV_TCP_WRITABLE, 0);
     }
     wantOutput(k);
   } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una && swin != 0) {
     // A duplicate ACK (RFC 5681 2).
-    lostRetransmit(k, sackedBelow(k, g(k, T_RXT_NXT)) > rxtSacked);
-    let d = g(k, T_DUPACKS) + 1;
-    s(k, T_DUPACKS, d);
+    lostRetransmit(k, sackedBelow(k, k.rxtNxt) > rxtSacked);
+    let d = k.dupAcks + 1;
+    k.dupAcks = d;
     if (hasF(k, F_RECOVERY)) {
-      if (!hasF(k, F_SACK)) s(k, T_CWND, g(k, T_CWND) + mss);
+      if (!hasF(k, F_SACK)) k.cwnd = k.cwnd + mss;
       wantOutput(k);
     }
   }
   let lost = false;
   if (hasF(k, F_TLP_DONE)) {
     // RACK (RFC 8985 6.2): the probe, sent two round trips after the tail, got there first.
-    if (seqGe(g(k, T_HIGH_SACK), g(k, T_TLP_HIGH)) && seqLt(ack, g(k, T_TLP_HIGH))) lost = true;
-    else if (seqGe(ack, g(k, T_TLP_HIGH))) tlpEnd(k, ack == una && !oNSack && dlen == 0 && !wndChanged);
+    if (seqGe(k.highSack, k.tlpHigh) && seqLt(ack, k.tlpHigh)) lost = true;
+    else if (seqGe(ack, k.tlpHigh)) tlpEnd(k, ack == una && !oNSack && dlen == 0 && !wndChanged);
   }
-  if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && g(k, T_SND_MAX) != g(k, T_SND_UNA)) {
-    if (g(k, T_DUPACKS) >= 3 || (hasF(k, F_SACK) && g(k, T_SACKED) > 2 * mss)) lost = true;
-    if (lost && seqGt(g(k, T_SND_UNA), g(k, T_RECOVER) - 1)) enterRecovery(k);
+  if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && k.sndMax != k.sndUna) {
+    if (k.dupAcks >= 3 || (hasF(k, F_SACK) && k.sacked > 2 * mss)) lost = true;
+    if (lost && seqGt(k.sndUna, k.recover - 1)) enterRecovery(k);
   }
 }
 
@@ -1816,25 +1802,25 @@ function ackInput(k: usize, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32)
  * repaired a loss, which calls for a congestion response, unless the peer
  * reports a duplicate (a D-SACK, or a pure duplicate ACK for exactly that
  * much). With neither, wait for an ACK beyond it. */
-function tlpEnd(k: usize, pureDup: bool): void {
-  let ack = g(k, T_SND_UNA);
+function tlpEnd(k: Tcb, pureDup: bool): void {
+  let ack = k.sndUna;
   let dsack = oNSack != 0 && seqLe(load<u32>(O_SACK, 4), ack);
   if (hasF(k, F_TLP_RXT) && !dsack && !pureDup) {
-    if (ack == g(k, T_TLP_HIGH)) return;
+    if (ack == k.tlpHigh) return;
     ccOnLoss(k);
-    s(k, T_CWND, min<u32>(g(k, T_CWND), g(k, T_SSTHRESH)));
+    k.cwnd = min<u32>(k.cwnd, k.ssthresh);
   }
   clrF(k, F_TLP_DONE);
 }
 
 /** Fast retransmit, then loss recovery (RFC 5681 3.2, RFC 6582, RFC 6675 5). */
-function enterRecovery(k: usize): void {
+function enterRecovery(k: Tcb): void {
   count(C_TCP_FAST_RETRANS);
-  s(k, T_RECOVER, g(k, T_SND_MAX));
+  k.recover = k.sndMax;
   ccOnLoss(k);
-  let ss = g(k, T_SSTHRESH);
-  s(k, T_CWND, hasF(k, F_SACK) ? ss : ss + 3 * g(k, T_MSS));
-  s(k, T_RXT_NXT, g(k, T_SND_UNA));
+  let ss = k.ssthresh;
+  k.cwnd = hasF(k, F_SACK) ? ss : ss + 3 * k.mss;
+  k.rxtNxt = k.sndUna;
   clrF(k, F_RXT_MARK | F_TIMING | F_TLP_DONE);
   setF(k, F_RECOVERY);
   // The timer becomes the RTO (no probes in recovery).
@@ -1849,19 +1835,19 @@ function enterRecovery(k: usize): void {
  * ACK SACKs a hole resent after the one at snd_una (rxtSacked), the holes
  * still open below were lost again. Walk them once more instead of waiting
  * for the timeout. */
-function lostRetransmit(k: usize, rxtSacked: bool): void {
+function lostRetransmit(k: Tcb, rxtSacked: bool): void {
   if (!hasF(k, F_RECOVERY) || !hasF(k, F_SACK) || !hasF(k, F_RXT_MARK)) return;
-  let una = g(k, T_SND_UNA);
-  if (!seqGt(g(k, T_RXT_NXT), una) || skipSacked(k, una) != una) return;
-  if (!rxtSacked && !seqGt(g(k, T_HIGH_SACK), g(k, T_RXT_MARK))) return;
+  let una = k.sndUna;
+  if (!seqGt(k.rxtNxt, una) || skipSacked(k, una) != una) return;
+  if (!rxtSacked && !seqGt(k.highSack, k.rxtMark)) return;
   clrF(k, F_RXT_MARK);
-  s(k, T_RXT_NXT, una);
+  k.rxtNxt = una;
   wantOutput(k);
 }
 
 /** Queues the segment's text (b, already past the header) and handles FIN. */
-function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
-  let rnxt = g(k, T_RCV_NXT);
+function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): void {
+  let rnxt = k.rcvNxt;
   // Trim what we already have.
   if (seqLt(seq, rnxt)) {
     let d = rnxt - seq;
@@ -1878,7 +1864,7 @@ function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
     count(C_TCP_DUP);
   }
   // And what lies beyond the window.
-  let adv = g(k, T_RCV_ADV);
+  let adv = k.rcvAdv;
   let rightEdge = seqGt(adv, rnxt) ? adv : rnxt;
   if (dlen > 0 && seqGt(seq + dlen, rightEdge)) {
     let keep: u32 = seqGt(rightEdge, seq) ? rightEdge - seq : 0;
@@ -1891,20 +1877,20 @@ function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
   if (dlen == 0 && b) { pktFreeChain(b); b = 0; }
   if (hasF(k, F_FIN_RCVD)) { if (b) pktFreeChain(b); return; }
   if (seq == rnxt) {
-    let hadOoo = g(k, T_OOO_HEAD) != 0;
+    let hadOoo = k.oooHead != 0;
     if (dlen > 0) rqAppend(k, b, dlen);
     rnxt += dlen;
     // Pull in whatever the out-of-order queue now continues.
     for (;;) {
-      let o = <usize>g(k, T_OOO_HEAD);
+      let o = <usize>k.oooHead;
       if (!o) break;
       let os = load<u32>(o, PKT_B);
       if (seqGt(os, rnxt)) break;
-      s(k, T_OOO_HEAD, load<u32>(o, PKT_QNEXT));
+      k.oooHead = load<u32>(o, PKT_QNEXT);
       let olen = load<u32>(o, PKT_TOTAL);
       let nb = chainBufs(o);
-      s(k, T_OOO_BYTES, g(k, T_OOO_BYTES) - olen);
-      s(k, T_OOO_BUFS, g(k, T_OOO_BUFS) - nb);
+      k.oooBytes = k.oooBytes - olen;
+      k.oooBufs = k.oooBufs - nb;
       let ofin = load<u32>(o, PKT_C) != 0;
       let d = rnxt - os;
       if (d >= olen) {
@@ -1918,22 +1904,22 @@ function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
       rnxt += olen;
       if (ofin) fin = true;
     }
-    s(k, T_RCV_NXT, rnxt);
+    k.rcvNxt = rnxt;
     if (dlen > 0 || hadOoo) {
       if (hadOoo) setF(k, F_ACKNOW);
       // A segment the link merged (GRO) counts as the full segments it holds.
-      let n = g(k, T_SEGS_UNACKED) + (dlen > g(k, T_RMSS) ? 2 : 1);
-      s(k, T_SEGS_UNACKED, n);
-      if (n >= 2 || (dlen < g(k, T_RMSS) >> 1 && hasF(k, F_ACKNOW))) setF(k, F_ACKNOW);
+      let n = k.segsUnacked + (dlen > k.rmss ? 2 : 1);
+      k.segsUnacked = n;
+      if (n >= 2 || (dlen < k.rmss >> 1 && hasF(k, F_ACKNOW))) setF(k, F_ACKNOW);
       else setF(k, F_DELACK);
-      if (!hasF(k, F_RD_EV) && g(k, T_RQ_BYTES)) { setF(k, F_RD_EV); notify(k, EV_TCP_READABLE, 0); }
+      if (!hasF(k, F_RD_EV) && k.rqBytes) { setF(k, F_RD_EV); notify(k, EV_TCP_READABLE, 0); }
     }
     if (fin) finInput(k);
   } else {
     // Out of order: keep it (bounded), and tell the peer at once (RFC 5681 4.2).
     setF(k, F_ACKNOW);
     if (dlen > 0 || fin) {
-      if (!b || g(k, T_OOO_BUFS) >= oooMax || scbGet(SCB_FREE_COUNT) < (nbufs >> 4)) {
+      if (!b || k.oooBufs >= oooMax || scbGet(SCB_FREE_COUNT) < (nbufs >> 4)) {
         count(C_TCP_OOO_DROP);
         if (b) pktFreeChain(b);
         return;
@@ -1943,20 +1929,20 @@ function dataInput(k: usize, b: usize, seq: u32, dlen: u32, fin: bool): void {
   }
 }
 
-function rqAppend(k: usize, b: usize, len: u32): void {
+function rqAppend(k: Tcb, b: usize, len: u32): void {
   store<u32>(b, 0, PKT_QNEXT);
-  let t = <usize>g(k, T_RQ_TAIL);
-  if (t) store<u32>(t, <u32>b, PKT_QNEXT); else s(k, T_RQ_HEAD, <u32>b);
-  s(k, T_RQ_TAIL, <u32>b);
-  s(k, T_RQ_BYTES, g(k, T_RQ_BYTES) + len);
-  s(k, T_RQ_BUFS, g(k, T_RQ_BUFS) + chainBufs(b));
+  let t = <usize>k.rqTail;
+  if (t) store<u32>(t, <u32>b, PKT_QNEXT); else k.rqHead = <u32>b;
+  k.rqTail = <u32>b;
+  k.rqBytes = k.rqBytes + len;
+  k.rqBufs = k.rqBufs + chainBufs(b);
 }
 
-function oooInsert(k: usize, b: usize, seq: u32, len: u32, fin: bool): void {
+function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void {
   count(C_TCP_OOO);
-  s(k, T_LAST_OOO, seq);
+  k.lastOoo = seq;
   let prev: usize = 0;
-  let c = <usize>g(k, T_OOO_HEAD);
+  let c = <usize>k.oooHead;
   while (c && seqLe(load<u32>(c, PKT_B), seq)) { prev = c; c = <usize>load<u32>(c, PKT_QNEXT); }
   if (prev) {
     let pe = load<u32>(prev, PKT_B) + load<u32>(prev, PKT_TOTAL);
@@ -1976,8 +1962,8 @@ function oooInsert(k: usize, b: usize, seq: u32, len: u32, fin: bool): void {
     if (seqLe(ce, seq + len)) {
       let next = <usize>load<u32>(c, PKT_QNEXT);
       if (load<u32>(c, PKT_C)) fin = true;
-      s(k, T_OOO_BYTES, g(k, T_OOO_BYTES) - load<u32>(c, PKT_TOTAL));
-      s(k, T_OOO_BUFS, g(k, T_OOO_BUFS) - chainBufs(c));
+      k.oooBytes = k.oooBytes - load<u32>(c, PKT_TOTAL);
+      k.oooBufs = k.oooBufs - chainBufs(c);
       pktFreeChain(c);
       c = next;
       continue;
@@ -1990,23 +1976,23 @@ function oooInsert(k: usize, b: usize, seq: u32, len: u32, fin: bool): void {
   store<u32>(b, seq, PKT_B);
   store<u32>(b, fin ? 1 : 0, PKT_C);
   store<u32>(b, <u32>c, PKT_QNEXT);
-  if (prev) store<u32>(prev, <u32>b, PKT_QNEXT); else s(k, T_OOO_HEAD, <u32>b);
-  s(k, T_OOO_BYTES, g(k, T_OOO_BYTES) + len);
-  s(k, T_OOO_BUFS, g(k, T_OOO_BUFS) + chainBufs(b));
+  if (prev) store<u32>(prev, <u32>b, PKT_QNEXT); else k.oooHead = <u32>b;
+  k.oooBytes = k.oooBytes + len;
+  k.oooBufs = k.oooBufs + chainBufs(b);
 }
 
-function finInput(k: usize): void {
+function finInput(k: Tcb): void {
   setF(k, F_FIN_RCVD);
-  s(k, T_RCV_NXT, g(k, T_RCV_NXT) + 1);
+  k.rcvNxt = k.rcvNxt + 1;
   setF(k, F_ACKNOW);
-  queueFree(<usize>g(k, T_OOO_HEAD));
-  s(k, T_OOO_HEAD, 0); s(k, T_OOO_BYTES, 0); s(k, T_OOO_BUFS, 0);
+  queueFree(<usize>k.oooHead);
+  k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;
   notify(k, EV_TCP_FIN, 0);
-  let st = state(k);
-  if (st == S_ESTABLISHED || st == S_SYN_RCVD) s(k, T_STATE, S_CLOSE_WAIT);
+  let st = k.state;
+  if (st == S_ESTABLISHED || st == S_SYN_RCVD) k.state = S_CLOSE_WAIT;
   else if (st == S_FIN_WAIT_1) {
     if (finAcked(k)) { sendAck(k); enterTimeWait(k); }
-    else s(k, T_STATE, S_CLOSING);
+    else k.state = S_CLOSING;
   } else if (st == S_FIN_WAIT_2) { sendAck(k); enterTimeWait(k); }
 }
 
@@ -2016,9 +2002,9 @@ export function tcpIcmpError(ip: usize, th: usize, what: u32): void {
   let k = connLookup(ipSrc(ip), ld16(th), ipDst(ip), ld16(th + 2));
   if (!k) return;
   let seq = ld32(th + 4);
-  let st = state(k);
-  if (st == S_SYN_SENT) { if (seq != g(k, T_ISS)) return; }
-  else if (seqLt(seq, g(k, T_SND_UNA)) || seqGe(seq, g(k, T_SND_MAX))) return;
+  let st = k.state;
+  if (st == S_SYN_SENT) { if (seq != k.iss) return; }
+  else if (seqLt(seq, k.sndUna) || seqGe(seq, k.sndMax)) return;
   // ARP failure is our own finding, not a router's report that may pass:
   // a connect fails at once, as on Linux; later it is a soft error as below.
   if (what == 0 && st == S_SYN_SENT) { connDrop(k, EHOSTUNREACH); return; }
@@ -2026,10 +2012,10 @@ export function tcpIcmpError(ip: usize, th: usize, what: u32): void {
   if (type == ICMP_UNREACH && code == UNREACH_NEEDFRAG) {
     // Path MTU (RFC 1191): the next-hop MTU is in the ICMP header just before the quote.
     let mtu = ld16(ip - 2);
-    if (mtu >= 576 && mtu - IP_HLEN - TCP_HLEN < g(k, T_PMTU_MSS)) {
-      s(k, T_PMTU_MSS, mtu - IP_HLEN - TCP_HLEN);
+    if (mtu >= 576 && mtu - IP_HLEN - TCP_HLEN < k.pmtuMss) {
+      k.pmtuMss = mtu - IP_HLEN - TCP_HLEN;
       let m = mtu - IP_HLEN - TCP_HLEN - (hasF(k, F_TS) ? 12 : 0);
-      if (m < g(k, T_MSS)) { s(k, T_MSS, m); s(k, T_SND_NXT, g(k, T_SND_UNA)); wantOutput(k); }
+      if (m < k.mss) { k.mss = m; k.sndNxt = k.sndUna; wantOutput(k); }
     }
     return;
   }
@@ -2037,27 +2023,27 @@ export function tcpIcmpError(ip: usize, th: usize, what: u32): void {
     connDrop(k, ECONNREFUSED);
     return;
   }
-  s(k, T_ERR, EHOSTUNREACH);   // soft: reported if the connection times out
+  k.softErr = EHOSTUNREACH;   // soft: reported if the connection times out
 }
 
 // ---- the host's calls ----
 export function tcpOpen(): i32 {
   let k = tcbAlloc();
   if (!k) { count(C_TCP_TABLE_FULL); return E_MFILE; }
-  s(k, T_FLAGS, F_ATTACHED);
-  s(k, T_CC, defCc);
-  s(k, T_SNDBUF, defSndbuf);
-  s(k, T_RCVBUF, defRcvbuf);
-  s(k, T_KA_INTVL, 75_000);
-  s(k, T_KA_CNT, 9);
-  setTimer(k, T_T_RTX, NEVER); setTimer(k, T_T_DACK, NEVER); setTimer(k, T_T_KA, NEVER);
+  k.flags = F_ATTACHED;
+  k.cc = defCc;
+  k.sndbuf = defSndbuf;
+  k.rcvbuf = defRcvbuf;
+  k.kaIntvl = 75_000;
+  k.kaCnt = 9;
+  k.rtxAt = NEVER; k.dackAt = NEVER; k.kaAt = NEVER;
   return <i32>idx(k);
 }
 
 export function tcpListen(sd: i32, addr: u32, port: u32, backlog: u32): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
-  if (state(k) != S_CLOSED || g(k, T_LPORT)) return E_INVAL;
+  if (k.state != S_CLOSED || k.lport) return E_INVAL;
   if (port > 65535) return E_INVAL;
   if (addr != 0 && localIface(addr) < 0) return E_ADDRNOTAVAIL;
   if (port == 0) {
@@ -2068,10 +2054,10 @@ export function tcpListen(sd: i32, addr: u32, port: u32, backlog: u32): i32 {
     }
     if (port == 0) return E_ADDRINUSE;
   } else if (listenConflict(addr, port)) return E_ADDRINUSE;
-  s(k, T_LADDR, addr);
-  s(k, T_LPORT, port);
-  s(k, T_BACKLOG, max<u32>(1, min<u32>(backlog, 65535)));
-  s(k, T_STATE, S_LISTEN);
+  k.laddr = addr;
+  k.lport = port;
+  k.backlog = max<u32>(1, min<u32>(backlog, 65535));
+  k.state = S_LISTEN;
   listenHashIn(k);
   return 0;
 }
@@ -2079,9 +2065,9 @@ export function tcpListen(sd: i32, addr: u32, port: u32, backlog: u32): i32 {
 export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
-  let st = state(k);
+  let st = k.state;
   if (st == S_SYN_SENT || st == S_SYN_RCVD) return E_ALREADY;
-  if (st != S_CLOSED || g(k, T_LPORT)) return E_ISCONN;
+  if (st != S_CLOSED || k.lport) return E_ISCONN;
   if (raddr == 0 || rport == 0 || rport > 65535 || lport > 65535) return E_INVAL;
   if (!ipRoute(raddr)) return E_NETUNREACH;
   // TCP is point to point (RFC 1122 4.2.3.10); Linux refuses these the same way.
@@ -2091,10 +2077,10 @@ export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u
   if (lport == 0) { lport = ephemeralPort(laddr, raddr, rport); if (!lport) return E_ADDRNOTAVAIL; }
   else if (connLookup(laddr, lport, raddr, rport)) return E_ADDRINUSE;
   initConn(k, laddr, lport, raddr, rport);
-  s(k, T_STATE, S_SYN_SENT);
+  k.state = S_SYN_SENT;
   setF(k, F_ACTIVE);
   connHashIn(k);
-  s(k, T_RTT_TIME, nowMs());
+  k.rttTime = nowMs();
   sendSyn(k);
   return 0;
 }
@@ -2102,14 +2088,14 @@ export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u
 export function tcpAccept(lsd: i32): i32 {
   let l = validSd(lsd);
   if (!l) return E_BADF;
-  if (state(l) != S_LISTEN) return E_INVAL;
-  let h = g(l, T_ACCQ_HEAD);
+  if (l.state != S_LISTEN) return E_INVAL;
+  let h = l.accqHead;
   if (!h) return E_AGAIN;
   let k = tcb(h - 1);
   childUnlink(k);
   setF(k, F_ATTACHED);
   // Tell the host what arrived before it looked.
-  if (g(k, T_RQ_BYTES)) { setF(k, F_RD_EV); emit(EV_TCP_READABLE, idx(k), 0, 0); }
+  if (k.rqBytes) { setF(k, F_RD_EV); emit(EV_TCP_READABLE, idx(k), 0, 0); }
   if (hasF(k, F_FIN_RCVD)) emit(EV_TCP_FIN, idx(k), 0, 0);
   count(C_TCP_ACCEPT);
   return <i32>idx(k);
@@ -2120,28 +2106,28 @@ export function tcpAccept(lsd: i32): i32 {
 export function tcpSendSpace(sd: i32): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
-  let st = state(k);
+  let st = k.state;
   if (hasF(k, F_FIN_QUEUED)) return E_PIPE;
   if (st != S_ESTABLISHED && st != S_CLOSE_WAIT && st != S_SYN_SENT && st != S_SYN_RCVD) {
     return st == S_CLOSED ? E_PIPE : E_NOTCONN;
   }
-  let len = g(k, T_SB_LEN);
-  let room = g(k, T_SNDBUF) > len ? g(k, T_SNDBUF) - len : 0;
+  let len = k.sbLen;
+  let room = k.sndbuf > len ? k.sndbuf - len : 0;
   if (room == 0) { setF(k, F_WR_WANT); return 0; }
-  let pos = g(k, T_SB_OFF) + len;
-  let nch = g(k, T_SB_NCH);
+  let pos = k.sbOff + len;
+  let nch = k.sbChunks;
   if (pos == nch << CHUNK_SHIFT) {
     let c = chunkAlloc();
     if (!c) { setF(k, F_WR_WANT); waitAppend(k); return 0; }
-    let t = g(k, T_SB_TAIL);
-    if (t) chunkSetNext(t, c); else s(k, T_SB_HEAD, c);
-    s(k, T_SB_TAIL, c);
-    s(k, T_SB_NCH, nch + 1);
+    let t = k.sbTail;
+    if (t) chunkSetNext(t, c); else k.sbHead = c;
+    k.sbTail = c;
+    k.sbChunks = nch + 1;
   }
   let within = pos & (CHUNK - 1);
   let n = min<u32>(CHUNK - within, room);
   let io = <usize>scbGet(SCB_IO);
-  store<u32>(io, <u32>(chunkAddr(g(k, T_SB_TAIL)) + within));
+  store<u32>(io, <u32>(chunkAddr(k.sbTail) + within));
   store<u32>(io, n, 4);
   return <i32>n;
 }
@@ -2152,14 +2138,14 @@ export function tcpSendCommit(sd: i32, n: u32, more: bool): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
   if (hasF(k, F_FIN_QUEUED)) return E_PIPE;
-  let len = g(k, T_SB_LEN);
-  let pos = g(k, T_SB_OFF) + len;
-  let nch = g(k, T_SB_NCH);
+  let len = k.sbLen;
+  let pos = k.sbOff + len;
+  let nch = k.sbChunks;
   let within = pos & (CHUNK - 1);
   if (n == 0) return 0;
-  if (nch == 0 || pos >= nch << CHUNK_SHIFT || n > CHUNK - within || len + n > g(k, T_SNDBUF)) return E_INVAL;
-  s(k, T_SB_LEN, len + n);
-  let st = state(k);
+  if (nch == 0 || pos >= nch << CHUNK_SHIFT || n > CHUNK - within || len + n > k.sndbuf) return E_INVAL;
+  k.sbLen = len + n;
+  let st = k.state;
   if (st == S_ESTABLISHED || st == S_CLOSE_WAIT) {
     if (more) wantOutput(k);
     else { outRemove(k); tcpOutput(k); }
@@ -2178,7 +2164,7 @@ export function tcpRecv(sd: i32, max: u32): i32 {
   let n: u32 = 0;
   let total: u32 = 0;
   let before = rcvSpace(k);
-  let b = <usize>g(k, T_RQ_HEAD);
+  let b = <usize>k.rqHead;
   while (b && total < max && n < cap) {
     let segLeft = load<u32>(b, PKT_TOTAL);
     let partial = false;
@@ -2202,28 +2188,28 @@ export function tcpRecv(sd: i32, max: u32): i32 {
       if (total >= max) { partial = segLeft > 0; break; }
     }
     if (segLeft > 0 || partial) {
-      s(k, T_RQ_BYTES, g(k, T_RQ_BYTES) - (load<u32>(b, PKT_TOTAL) - segLeft));
+      k.rqBytes = k.rqBytes - (load<u32>(b, PKT_TOTAL) - segLeft);
       store<u32>(b, segLeft, PKT_TOTAL);
       break;
     }
     let next = <usize>load<u32>(b, PKT_QNEXT);
-    s(k, T_RQ_BYTES, g(k, T_RQ_BYTES) - load<u32>(b, PKT_TOTAL));
-    s(k, T_RQ_BUFS, g(k, T_RQ_BUFS) - chainBufs(b));
+    k.rqBytes = k.rqBytes - load<u32>(b, PKT_TOTAL);
+    k.rqBufs = k.rqBufs - chainBufs(b);
     store<u32>(b, <u32>loaned, PKT_QNEXT);
     loaned = b;
     b = next;
   }
-  s(k, T_RQ_HEAD, <u32>b);
-  if (!b) { s(k, T_RQ_TAIL, 0); clrF(k, F_RD_EV); }
+  k.rqHead = <u32>b;
+  if (!b) { k.rqTail = 0; clrF(k, F_RD_EV); }
   // Reading opened the window: say so if it grew enough to matter.
   if (n > 0) {
-    let st = state(k);
+    let st = k.state;
     if (st == S_ESTABLISHED || st == S_FIN_WAIT_1 || st == S_FIN_WAIT_2) {
-      let rn = g(k, T_RCV_NXT), adv = g(k, T_RCV_ADV);
+      let rn = k.rcvNxt, adv = k.rcvAdv;
       let cur: u32 = seqGt(adv, rn) ? adv - rn : 0;
       let after = rcvSpace(k);
-      let rm = g(k, T_RMSS);
-      if (after > before && after >= cur + min<u32>(2 * rm, g(k, T_RCVBUF) >> 1) || (cur < rm && after >= rm)) {
+      let rm = k.rmss;
+      if (after > before && after >= cur + min<u32>(2 * rm, k.rcvbuf >> 1) || (cur < rm && after >= rm)) {
         setF(k, F_ACKNOW);
         tcpOutput(k);
       }
@@ -2236,12 +2222,12 @@ export function tcpRecv(sd: i32, max: u32): i32 {
 export function tcpShutdown(sd: i32): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
-  let st = state(k);
+  let st = k.state;
   if (hasF(k, F_FIN_QUEUED)) return 0;
   if (st == S_CLOSED || st == S_LISTEN) return E_NOTCONN;
   setF(k, F_FIN_QUEUED);
-  if (st == S_ESTABLISHED) s(k, T_STATE, S_FIN_WAIT_1);
-  else if (st == S_CLOSE_WAIT) s(k, T_STATE, S_LAST_ACK);
+  if (st == S_ESTABLISHED) k.state = S_FIN_WAIT_1;
+  else if (st == S_CLOSE_WAIT) k.state = S_LAST_ACK;
   else return 0;   // SYN-SENT / SYN-RECEIVED: sent once established
   tcpOutput(k);
   return 0;
@@ -2254,13 +2240,13 @@ export function tcpClose(sd: i32): i32 {
   if (!k) return E_BADF;
   clrF(k, F_ATTACHED | F_RD_EV | F_WR_WANT);
   waitRemove(k);
-  let st = state(k);
+  let st = k.state;
   if (st == S_CLOSED) { rxFreeAll(k); tcbFree(k); return 0; }
   if (st == S_LISTEN) {
     // Children not yet accepted are reset.
     for (;;) {
-      let h = g(k, T_ACCQ_HEAD);
-      if (!h) h = g(k, L_SYNQ_HEAD);
+      let h = k.accqHead;
+      if (!h) h = k.synqHead;
       if (!h) break;
       let c = tcb(h - 1);
       sendRstFor(c);
@@ -2270,7 +2256,7 @@ export function tcpClose(sd: i32): i32 {
     return 0;
   }
   if (st == S_SYN_SENT || st == S_SYN_RCVD) { connDrop(k, 0); return 0; }
-  if (g(k, T_RQ_BYTES) && !hasF(k, F_FIN_RCVD) || (st == S_ESTABLISHED || st == S_CLOSE_WAIT) && g(k, T_RQ_BYTES)) {
+  if (k.rqBytes && !hasF(k, F_FIN_RCVD) || (st == S_ESTABLISHED || st == S_CLOSE_WAIT) && k.rqBytes) {
     sendRstFor(k);
     connDrop(k, 0);
     return 0;
@@ -2278,10 +2264,10 @@ export function tcpClose(sd: i32): i32 {
   rxFreeAll(k);
   if (st == S_ESTABLISHED || st == S_CLOSE_WAIT) {
     setF(k, F_FIN_QUEUED);
-    s(k, T_STATE, st == S_ESTABLISHED ? S_FIN_WAIT_1 : S_LAST_ACK);
+    k.state = st == S_ESTABLISHED ? S_FIN_WAIT_1 : S_LAST_ACK;
     tcpOutput(k);
   } else if (st == S_FIN_WAIT_2) {
-    setTimer(k, T_T_KA, now + finTimeout);
+    k.kaAt = now + finTimeout;
     timerUpdate(k);
   }
   return 0;
@@ -2291,7 +2277,7 @@ export function tcpClose(sd: i32): i32 {
 export function tcpAbort(sd: i32): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
-  let st = state(k);
+  let st = k.state;
   if (st >= S_SYN_RCVD && st != S_TIME_WAIT) sendRstFor(k);
   clrF(k, F_ATTACHED);
   waitRemove(k);
@@ -2305,19 +2291,19 @@ export function tcpSetopt(sd: i32, opt: u32, val: u32): i32 {
   let k = validSd(sd);
   if (!k) return E_BADF;
   if (opt == OPT_NODELAY) {
-    if (val) { setF(k, F_NODELAY); if (state(k) >= S_ESTABLISHED) tcpOutput(k); }
+    if (val) { setF(k, F_NODELAY); if (k.state >= S_ESTABLISHED) tcpOutput(k); }
     else clrF(k, F_NODELAY);
   } else if (opt == OPT_KEEPALIVE) {
-    s(k, T_KA_IDLE, val);
-    if (val && (state(k) == S_ESTABLISHED || state(k) == S_CLOSE_WAIT)) armKeepalive(k);
-  } else if (opt == OPT_KEEPINTVL) s(k, T_KA_INTVL, max<u32>(val, 1));
-  else if (opt == OPT_KEEPCNT) s(k, T_KA_CNT, max<u32>(val, 1));
-  else if (opt == OPT_CC) { if (val > 1) return E_INVAL; s(k, T_CC, val); }
-  else if (opt == OPT_SNDBUF) { if (val < 2048) return E_INVAL; s(k, T_SNDBUF, val); }
+    k.kaIdle = val;
+    if (val && (k.state == S_ESTABLISHED || k.state == S_CLOSE_WAIT)) armKeepalive(k);
+  } else if (opt == OPT_KEEPINTVL) k.kaIntvl = max<u32>(val, 1);
+  else if (opt == OPT_KEEPCNT) k.kaCnt = max<u32>(val, 1);
+  else if (opt == OPT_CC) { if (val > 1) return E_INVAL; k.cc = val; }
+  else if (opt == OPT_SNDBUF) { if (val < 2048) return E_INVAL; k.sndbuf = val; }
   else if (opt == OPT_RCVBUF) {
     if (val < 2048) return E_INVAL;
-    if (state(k) > S_LISTEN) { if (val > g(k, T_RCVBUF)) s(k, T_RCVBUF, min<u32>(val, <u32>65535 << rcvWs(k))); }
-    else s(k, T_RCVBUF, val);
+    if (k.state > S_LISTEN) { if (val > k.rcvbuf) k.rcvbuf = min<u32>(val, <u32>65535 << rcvWs(k)); }
+    else k.rcvbuf = val;
   } else return E_INVAL;
   return 0;
 }
@@ -2326,34 +2312,34 @@ export function tcpSetopt(sd: i32, opt: u32, val: u32): i32 {
 export function tcpInfo(sd: i32): i32 {
   if (sd < 0 || <u32>sd >= ntcbs) return E_BADF;
   let k = tcb(<u32>sd);
-  if (state(k) == S_FREE) return E_BADF;
+  if (k.state == S_FREE) return E_BADF;
   let io = <usize>scbGet(SCB_IO);
-  store<u32>(io, state(k));
-  store<u32>(io, g(k, T_LADDR), 4);
-  store<u32>(io, g(k, T_LPORT), 8);
-  store<u32>(io, g(k, T_RADDR), 12);
-  store<u32>(io, g(k, T_RPORT), 16);
-  store<u32>(io, g(k, T_FLAGS), 20);
-  store<u32>(io, g(k, T_SND_UNA), 24);
-  store<u32>(io, g(k, T_SND_NXT), 28);
-  store<u32>(io, g(k, T_RCV_NXT), 32);
-  store<u32>(io, g(k, T_SND_WND), 36);
-  store<u32>(io, g(k, T_CWND), 40);
-  store<u32>(io, g(k, T_SSTHRESH), 44);
-  store<u32>(io, g(k, T_SRTT), 48);
-  store<u32>(io, g(k, T_RTO), 52);
-  store<u32>(io, g(k, T_MSS), 56);
-  store<u32>(io, g(k, T_SB_LEN), 60);
-  store<u32>(io, g(k, T_RQ_BYTES), 64);
-  store<u32>(io, g(k, T_OOO_BYTES), 68);
-  store<u32>(io, g(k, T_WSCALE), 72);
-  store<u32>(io, g(k, T_SND_MAX), 76);
-  store<u32>(io, g(k, T_RCV_ADV) - g(k, T_RCV_NXT), 80);
-  store<u32>(io, g(k, T_ACCQ_LEN), 84);
-  store<u32>(io, g(k, T_SYNQ), 88);
-  store<u32>(io, g(k, T_ERR), 92);
-  store<u32>(io, g(k, T_SB_NCH), 96);
-  store<u32>(io, g(k, T_CC), 100);
+  store<u32>(io, k.state);
+  store<u32>(io, k.laddr, 4);
+  store<u32>(io, k.lport, 8);
+  store<u32>(io, k.raddr, 12);
+  store<u32>(io, k.rport, 16);
+  store<u32>(io, k.flags, 20);
+  store<u32>(io, k.sndUna, 24);
+  store<u32>(io, k.sndNxt, 28);
+  store<u32>(io, k.rcvNxt, 32);
+  store<u32>(io, k.sndWnd, 36);
+  store<u32>(io, k.cwnd, 40);
+  store<u32>(io, k.ssthresh, 44);
+  store<u32>(io, k.srtt, 48);
+  store<u32>(io, k.rto, 52);
+  store<u32>(io, k.mss, 56);
+  store<u32>(io, k.sbLen, 60);
+  store<u32>(io, k.rqBytes, 64);
+  store<u32>(io, k.oooBytes, 68);
+  store<u32>(io, k.wscale, 72);
+  store<u32>(io, k.sndMax, 76);
+  store<u32>(io, k.rcvAdv - k.rcvNxt, 80);
+  store<u32>(io, k.accqLen, 84);
+  store<u32>(io, k.synq, 88);
+  store<u32>(io, k.softErr, 92);
+  store<u32>(io, k.sbChunks, 96);
+  store<u32>(io, k.cc, 100);
   return 0;
 }
 
