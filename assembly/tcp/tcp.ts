@@ -35,6 +35,8 @@ import { Tcb, TCB, NSACKMAX, S_FREE, S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RCVD,
   listenLookup, listenConflict, listenHashIn, listenHashOut, twAppend, twRemove, timerUpdate, timerRemove, timerPop,
   chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove, tcbLayout, tcbInit, ntcbs,
   nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake, nChunksDeferred } from './tcb';
+import { opt, parseOptions } from './options';
+import { TcpInfo } from './info';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH, E_NOTCONN, E_PIPE } from '../base/errno';
 
 // Errors carried in EV_TCP_ERROR (positive errno).
@@ -342,41 +344,6 @@ function rcvWindow(k: Tcb): u32 {
   return space;
 }
 
-// ---- options ----
-let oMss: u32 = 0;
-let oWs: i32 = -1;
-let oSackOk = false;
-let oTs = false;
-let oTsVal: u32 = 0;
-let oTsEcr: u32 = 0;
-let oNSack: u32 = 0;
-const O_SACK: usize = memory.data(32, 8);
-
-function parseOptions(p: usize, end: usize, syn: bool): void {
-  oMss = 0; oWs = -1; oSackOk = false; oTs = false; oNSack = 0;
-  while (p < end) {
-    let kind = <u32>load<u8>(p);
-    if (kind == TCPOPT_EOL) break;
-    if (kind == TCPOPT_NOP) { p++; continue; }
-    if (p + 1 >= end) break;
-    let len = <u32>load<u8>(p, 1);
-    if (len < 2 || p + len > end) break;
-    if (kind == TCPOPT_MSS && len == 4 && syn) oMss = ld16(p + 2);
-    else if (kind == TCPOPT_WSCALE && len == 3 && syn) oWs = <i32>min<u32>(<u32>load<u8>(p, 2), 14);
-    else if (kind == TCPOPT_SACK_PERMITTED && len == 2 && syn) oSackOk = true;
-    else if (kind == TCPOPT_TIMESTAMP && len == 10) { oTs = true; oTsVal = ld32(p + 2); oTsEcr = ld32(p + 6); }
-    else if (kind == TCPOPT_SACK && len >= 10 && ((len - 2) & 7) == 0 && !syn) {
-      let n = (len - 2) >> 3;
-      for (let i: u32 = 0; i < n && oNSack < 4; i++) {
-        store<u32>(O_SACK + (<usize>oNSack << 3), ld32(p + 2 + (<usize>i << 3)));
-        store<u32>(O_SACK + (<usize>oNSack << 3), ld32(p + 6 + (<usize>i << 3)), 4);
-        oNSack++;
-      }
-    }
-    p += len;
-  }
-}
-
 // ---- ISN, ports, timestamps offsets, cookies ----
 function tupleA(laddr: u32, raddr: u32): u64 { return (<u64>laddr << 32) | <u64>raddr; }
 function tupleB(lport: u32, rport: u32): u64 { return (<u64>lport << 16) | <u64>rport; }
@@ -558,8 +525,8 @@ function sackUpdate(k: Tcb): void {
     store<u32>(SCRATCH + (<usize>n << 3), b, 4);
     n++;
   }
-  for (let i: u32 = 0; i < oNSack; i++) {
-    let a = load<u32>(O_SACK + (<usize>i << 3)), b = load<u32>(O_SACK + (<usize>i << 3), 4);
+  for (let i: u32 = 0; i < opt.nsack; i++) {
+    let a = opt.sackStart(i), b = opt.sackEnd(i);
     if (!seqLt(a, b) || seqGt(b, smax) || seqLe(b, una)) continue;   // invalid, or a D-SACK below snd_una
     if (seqLt(a, una)) a = una;
     store<u32>(SCRATCH + (<usize>n << 3), a);
@@ -1256,7 +1223,7 @@ export function tcpInput(b: usize): void {
   let k = connLookup(dst, dport, src, sport);
   if (k && k.state == S_TIME_WAIT && (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
     // A new incarnation may reuse a TIME-WAIT tuple if it is clearly newer (RFC 6191).
-    if (seqGt(seq, k.rcvNxt) || (hasF(k, F_TS) && oTs && seqGt(oTsVal, k.tsRecent))) {
+    if (seqGt(seq, k.rcvNxt) || (hasF(k, F_TS) && opt.ts && seqGt(opt.tsVal, k.tsRecent))) {
       connDrop(k, 0);
       k = null;
     }
@@ -1280,18 +1247,18 @@ export function tcpInput(b: usize): void {
 
 function negotiate(k: Tcb, synWnd: u32): void {
   let f: u32 = 0;
-  if (oWs >= 0) f |= F_WS;
-  if (oSackOk) f |= F_SACK;
-  if (oTs) f |= F_TS;
+  if (opt.ws >= 0) f |= F_WS;
+  if (opt.sackOk) f |= F_SACK;
+  if (opt.ts) f |= F_TS;
   setF(k, f);
   let ws = k.wscale;
-  if (oWs >= 0) ws = (ws & 0xff00) | <u32>oWs;
+  if (opt.ws >= 0) ws = (ws & 0xff00) | <u32>opt.ws;
   else ws = 0;
   k.wscale = ws;
-  if (oTs) { k.tsRecent = oTsVal; k.tsAge = now; }
-  let peerMss = oMss ? oMss : 536;
+  if (opt.ts) { k.tsRecent = opt.tsVal; k.tsAge = now; }
+  let peerMss = opt.mss ? opt.mss : 536;
   let mss = min<u32>(peerMss, k.pmtuMss);
-  if (oTs) mss -= 12;
+  if (opt.ts) mss -= 12;
   if (mss < 64) mss = 64;
   k.mss = mss;
   k.sndWnd = synWnd;
@@ -1398,7 +1365,7 @@ function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dport: u3
 
 function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, wnd: u32): void {
   let pm = routeMss(src);
-  let peer = oMss ? oMss : 536;
+  let peer = opt.mss ? opt.mss : 536;
   let want = min<u32>(peer, pm);
   let mi: u32 = 0;
   for (let i: u32 = 7; i > 0; i--) if (COOKIE_MSS[i] <= want) { mi = i; break; }
@@ -1414,14 +1381,14 @@ function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq:
   k.rcvbuf = l.rcvbuf;
   let ws = wsFor(l.rcvbuf);
   let f: u32 = 0;
-  if (oWs >= 0) { f |= F_WS; k.wscale = ws << 8; }
-  if (oSackOk) f |= F_SACK;
-  if (oTs) {
+  if (opt.ws >= 0) { f |= F_WS; k.wscale = ws << 8; }
+  if (opt.sackOk) f |= F_SACK;
+  if (opt.ts) {
     f |= F_TS;
-    k.tsRecent = oTsVal;
+    k.tsRecent = opt.tsVal;
     // Options the cookie cannot hold ride in the low bits of our timestamp.
     let off = tsOffFor(dst, dport, src, sport);
-    let tv = ((nowMs() + off) & ~<u32>63) | (oWs >= 0 ? <u32>oWs : 15) | (oSackOk ? 16 : 0);
+    let tv = ((nowMs() + off) & ~<u32>63) | (opt.ws >= 0 ? <u32>opt.ws : 15) | (opt.sackOk ? 16 : 0);
     k.tsOff = tv - nowMs();
   }
   k.flags = f;
@@ -1450,19 +1417,19 @@ function cookieChild(l: Tcb, k: Tcb, b: usize, src: u32, sport: u32, dst: u32, d
   k.sndWl2 = ack;
   // Recover the options from our echoed timestamp.
   let ws: u32 = 15, sack = false;
-  oMss = COOKIE_MSS[mi];
-  if (oTs) { ws = oTsEcr & 15; sack = (oTsEcr & 16) != 0; }
-  oWs = ws == 15 ? -1 : <i32>ws;
-  oSackOk = sack;
-  let tsv = oTsVal;
+  opt.mss = COOKIE_MSS[mi];
+  if (opt.ts) { ws = opt.tsEcr & 15; sack = (opt.tsEcr & 16) != 0; }
+  opt.ws = ws == 15 ? -1 : <i32>ws;
+  opt.sackOk = sack;
+  let tsv = opt.tsVal;
   negotiate(k, wnd);
   if (!hasF(k, F_WS)) k.wscale = 0;
   // The cookie SYN-ACK offered an unscaled window, as every SYN-ACK does: data
   // the peer sends with its ACK fits in it.
   k.rcvAdv = seq + min<u32>(rcvSpace(k), 65535);
-  if (oTs) {
+  if (opt.ts) {
     k.tsRecent = tsv;
-    k.tsOff = (oTsEcr - (oTsEcr & 63)) - nowMs() + 64;
+    k.tsOff = (opt.tsEcr - (opt.tsEcr & 63)) - nowMs() + 64;
   }
   k.sndWnd = wnd << sndWs(k);
   k.maxSndWnd = k.sndWnd;
@@ -1518,7 +1485,7 @@ function synSentInput(k: Tcb, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32
     count(C_TCP_CONNECT);
     // Karn: only a SYN sent once gives an RTT sample.
     if (k.synTx == 1) {
-      if (oTs && oTsEcr) rttSample(k, tsNow(k) - oTsEcr);
+      if (opt.ts && opt.tsEcr) rttSample(k, tsNow(k) - opt.tsEcr);
       else rttSample(k, nowMs() - k.rttTime);
     }
     k.backoff = 0;
@@ -1550,7 +1517,7 @@ function segInput(k: Tcb, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, dl
     return;
   }
   // PAWS (RFC 7323 5.3).
-  if (oTs && hasF(k, F_TS) && !(flags & TH_RST) && seqLt(oTsVal, k.tsRecent) &&
+  if (opt.ts && hasF(k, F_TS) && !(flags & TH_RST) && seqLt(opt.tsVal, k.tsRecent) &&
       now - k.tsAge < TS_24DAYS) {
     count(C_TCP_PAWS);
     pktFreeChain(b);
@@ -1604,8 +1571,8 @@ function segInput(k: Tcb, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32, dl
   }
   if (!(flags & TH_ACK)) { pktFreeChain(b); return; }
   // Timestamps: remember the newest from the left edge (RFC 7323 4.3).
-  if (oTs && hasF(k, F_TS) && seqGe(oTsVal, k.tsRecent) && seqLe(seq, k.lastAckSent)) {
-    k.tsRecent = oTsVal;
+  if (opt.ts && hasF(k, F_TS) && seqGe(opt.tsVal, k.tsRecent) && seqLe(seq, k.lastAckSent)) {
+    k.tsRecent = opt.tsVal;
     k.tsAge = now;
   }
   // ACK.
@@ -1676,7 +1643,7 @@ function establish(k: Tcb, wnd: u32, seq: u32, ack: u32): void {
   k.sndWl1 = seq;
   k.sndWl2 = ack;
   if (k.synTx == 1) {
-    if (oTs && hasF(k, F_TS) && oTsEcr) rttSample(k, tsNow(k) - oTsEcr);
+    if (opt.ts && hasF(k, F_TS) && opt.tsEcr) rttSample(k, tsNow(k) - opt.tsEcr);
   }
   k.backoff = 0;
   armKeepalive(k);
@@ -1699,7 +1666,7 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
   let mss = k.mss;
   // SACKed bytes below the retransmission cursor, to see retransmissions arrive.
   let rxtSacked = sackedBelow(k, k.rxtNxt);
-  if (oNSack && hasF(k, F_SACK)) sackUpdate(k);
+  if (opt.nsack && hasF(k, F_SACK)) sackUpdate(k);
   // Window update (RFC 9293 3.10.7.4, fifth check).
   let wndChanged = false;
   if (seqLt(k.sndWl1, seq) || (k.sndWl1 == seq && seqLe(k.sndWl2, ack))) {
@@ -1729,8 +1696,8 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     // TS.Recent on a duplicate, so when its ACKs were lost, the first that gets
     // through after the timeout carries the time of a segment sent long before
     // and would inflate the RTO by the whole backoff (seed 996532317: 116 s).
-    if (oTs && hasF(k, F_TS) && oTsEcr) {
-      if (!hasF(k, F_RTX_TS) || seqGe(oTsEcr, k.rtxTs)) rttSample(k, tsNow(k) - oTsEcr);
+    if (opt.ts && hasF(k, F_TS) && opt.tsEcr) {
+      if (!hasF(k, F_RTX_TS) || seqGe(opt.tsEcr, k.rtxTs)) rttSample(k, tsNow(k) - opt.tsEcr);
     }
     else if (hasF(k, F_TIMING) && seqGt(ack, k.rttSeq)) {
       clrF(k, F_TIMING);
@@ -1789,7 +1756,7 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
   if (hasF(k, F_TLP_DONE)) {
     // RACK (RFC 8985 6.2): the probe, sent two round trips after the tail, got there first.
     if (seqGe(k.highSack, k.tlpHigh) && seqLt(ack, k.tlpHigh)) lost = true;
-    else if (seqGe(ack, k.tlpHigh)) tlpEnd(k, ack == una && !oNSack && dlen == 0 && !wndChanged);
+    else if (seqGe(ack, k.tlpHigh)) tlpEnd(k, ack == una && !opt.nsack && dlen == 0 && !wndChanged);
   }
   if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && k.sndMax != k.sndUna) {
     if (k.dupAcks >= 3 || (hasF(k, F_SACK) && k.sacked > 2 * mss)) lost = true;
@@ -1804,7 +1771,7 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
  * much). With neither, wait for an ACK beyond it. */
 function tlpEnd(k: Tcb, pureDup: bool): void {
   let ack = k.sndUna;
-  let dsack = oNSack != 0 && seqLe(load<u32>(O_SACK, 4), ack);
+  let dsack = opt.nsack != 0 && seqLe(opt.sackEnd(0), ack);
   if (hasF(k, F_TLP_RXT) && !dsack && !pureDup) {
     if (ack == k.tlpHigh) return;
     ccOnLoss(k);
@@ -2308,38 +2275,38 @@ export function tcpSetopt(sd: i32, opt: u32, val: u32): i32 {
   return 0;
 }
 
-/** State and numbers of a socket into io words (see ABI notes in abi.ts). */
+/** State and numbers of a socket into the io area, as a TcpInfo record. */
 export function tcpInfo(sd: i32): i32 {
   if (sd < 0 || <u32>sd >= ntcbs) return E_BADF;
   let k = tcb(<u32>sd);
   if (k.state == S_FREE) return E_BADF;
-  let io = <usize>scbGet(SCB_IO);
-  store<u32>(io, k.state);
-  store<u32>(io, k.laddr, 4);
-  store<u32>(io, k.lport, 8);
-  store<u32>(io, k.raddr, 12);
-  store<u32>(io, k.rport, 16);
-  store<u32>(io, k.flags, 20);
-  store<u32>(io, k.sndUna, 24);
-  store<u32>(io, k.sndNxt, 28);
-  store<u32>(io, k.rcvNxt, 32);
-  store<u32>(io, k.sndWnd, 36);
-  store<u32>(io, k.cwnd, 40);
-  store<u32>(io, k.ssthresh, 44);
-  store<u32>(io, k.srtt, 48);
-  store<u32>(io, k.rto, 52);
-  store<u32>(io, k.mss, 56);
-  store<u32>(io, k.sbLen, 60);
-  store<u32>(io, k.rqBytes, 64);
-  store<u32>(io, k.oooBytes, 68);
-  store<u32>(io, k.wscale, 72);
-  store<u32>(io, k.sndMax, 76);
-  store<u32>(io, k.rcvAdv - k.rcvNxt, 80);
-  store<u32>(io, k.accqLen, 84);
-  store<u32>(io, k.synq, 88);
-  store<u32>(io, k.softErr, 92);
-  store<u32>(io, k.sbChunks, 96);
-  store<u32>(io, k.cc, 100);
+  let io = changetype<TcpInfo>(<usize>scbGet(SCB_IO));
+  io.state = k.state;
+  io.laddr = k.laddr;
+  io.lport = k.lport;
+  io.raddr = k.raddr;
+  io.rport = k.rport;
+  io.flags = k.flags;
+  io.sndUna = k.sndUna;
+  io.sndNxt = k.sndNxt;
+  io.rcvNxt = k.rcvNxt;
+  io.sndWnd = k.sndWnd;
+  io.cwnd = k.cwnd;
+  io.ssthresh = k.ssthresh;
+  io.srttUs = k.srtt;
+  io.rtoMs = k.rto;
+  io.mss = k.mss;
+  io.sendQueued = k.sbLen;
+  io.recvQueued = k.rqBytes;
+  io.oooQueued = k.oooBytes;
+  io.wscale = k.wscale;
+  io.sndMax = k.sndMax;
+  io.rcvWnd = k.rcvAdv - k.rcvNxt;
+  io.acceptQueue = k.accqLen;
+  io.synQueue = k.synq;
+  io.softError = k.softErr;
+  io.chunks = k.sbChunks;
+  io.congestion = k.cc;
   return 0;
 }
 

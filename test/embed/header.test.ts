@@ -163,13 +163,16 @@ test('TCP: states, options, congestion controls and the chunk size match the cor
   for (const [k, v] of cc) assert.is(h.defines.get(`TCP_${k}`), v, `SHOAL_TCP_${k} should be ${v}`);
 });
 
-/** The io offsets a core function stores u32 words at, from `store<u32>(io, value[, offset]);` lines. */
+/** The io offsets a core function stores u32 words at, from `store<u32>(io, value[, offset]);` lines,
+ * or `io.field = value;` lines through the TcpInfo record (assembly/tcp/info.ts, u32 fields in order). */
 function ioStores(file: string, fn: string): number[] {
   const src = readFileSync(file, 'utf8');
   const at = src.indexOf(`export function ${fn}(`);
   assert.ok(at >= 0, `${fn} not found in ${file}`);
   const body = src.slice(at, src.indexOf('\n}\n', at));
-  return [...body.matchAll(/^\s*store<u32>\(io, .*?(?:, (\d+))?\);$/gm)].map((m) => Number(m[1] ?? 0));
+  const info = [...readFileSync(join(root, 'assembly/tcp/info.ts'), 'utf8').matchAll(/^\s+(\w+): u32;/gm)].map((m) => m[1]);
+  const named = [...body.matchAll(/^\s*io\.(\w+) = .*;$/gm)].map((m) => 4 * info.indexOf(m[1]));
+  return [...body.matchAll(/^\s*store<u32>\(io, .*?(?:, (\d+))?\);$/gm)].map((m) => Number(m[1] ?? 0)).concat(named);
 }
 
 test('tcp_info and tcp_tables: the header structs have one field per word the core writes', () => {
