@@ -2,11 +2,12 @@
 // stack of slots, a hash of the 4-tuple for demultiplexing (never a scan), a
 // small hash of listeners by port, a FIFO of TIME-WAIT blocks (the oldest is
 // reclaimed when the table is full), the timer heap (each TCB is in it once,
-// keyed by its earliest deadline), and the pool of send-buffer chunks.
-import { arenaReserve, txGathered } from '../base/mem';
+// keyed by its earliest deadline), the list of TCBs with output pending, and
+// the events the host hears about them.
+import { arenaReserve } from '../base/mem';
 import { now, NEVER, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
-import { twReclaim, chunkWaiterReady } from './tcp';
+import { emit, EV_TCP } from '../base/events';
 
 // ---- the TCB ----
 /** One connection (or listener). Fields the host never sees; tcp_info copies
@@ -160,11 +161,26 @@ export const F_ACCQ: u32 = 1 << 15;        // in its listener's accept queue
 export const F_CHUNKWAIT: u32 = 1 << 16;   // waiting for a free send chunk
 export const F_PERSIST: u32 = 1 << 17;     // the rtx timer is the persist timer
 export const F_RTO_LOSS: u32 = 1 << 19;    // after a timeout, until snd_max is acked
-export const F_RTX_TS: u32 = 1 << 21;     // T_RTX_TS is set: older echoed timestamps give no RTT sample
-export const F_RXT_MARK: u32 = 1 << 22;   // T_RXT_MARK is set
+export const F_RTX_TS: u32 = 1 << 21;     // rtxTs is set: older echoed timestamps give no RTT sample
+export const F_RXT_MARK: u32 = 1 << 22;   // rxtMark is set
 export const F_TLP: u32 = 1 << 23;        // the rtx timer is the tail-loss probe timeout (RFC 8985 7)
 export const F_TLP_DONE: u32 = 1 << 24;   // a probe is out (until its episode ends): the next expiry is the RTO
 export const F_TLP_RXT: u32 = 1 << 25;    // that probe resent the last segment
+
+// ---- events (EV_TCP + n); a: descriptor ----
+export const EV_TCP_CONNECTED: u32 = EV_TCP + 0;  // active open completed
+export const EV_TCP_ACCEPT: u32 = EV_TCP + 1;     // a: listener with a connection to accept
+export const EV_TCP_READABLE: u32 = EV_TCP + 2;
+export const EV_TCP_WRITABLE: u32 = EV_TCP + 3;
+export const EV_TCP_FIN: u32 = EV_TCP + 4;        // the peer ended its stream
+export const EV_TCP_CLOSED: u32 = EV_TCP + 5;     // both directions finished
+export const EV_TCP_ERROR: u32 = EV_TCP + 6;      // b: errno (positive)
+
+// Errors carried in EV_TCP_ERROR (positive errno).
+export const ECONNREFUSED: u32 = 111;
+export const ECONNRESET: u32 = 104;
+export const ETIMEDOUT: u32 = 110;
+export const EHOSTUNREACH: u32 = 113;
 
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;
@@ -191,16 +207,7 @@ let twTail: u32 = 0;
 let heap: usize = 0;     // u32 TCB indices
 let heapN: u32 = 0;
 
-// ---- send chunks ----
-let chunkBase: usize = 0;
-let chunkNext: usize = 0;   // u32 per chunk: next chunk (index + 1)
-let chunkFree: usize = 0;   // stack of free chunk indices
-export let nChunks: u32 = 0;
-export let nChunksFree: u32 = 0;
-let waitHead: u32 = 0;      // sockets waiting for a chunk (index + 1), FIFO through waitNext
-let waitTail: u32 = 0;
-
-export function tcbLayout(n: u32, chunks: u32): void {
+export function tcbLayout(n: u32): void {
   ntcbs = n;
   tcbs = arenaReserve(<usize>n * TCB);
   freeStack = arenaReserve(<usize>n << 2);
@@ -210,17 +217,11 @@ export function tcbLayout(n: u32, chunks: u32): void {
   hash = arenaReserve(<usize>h << 2);
   lhash = arenaReserve(<usize>LHASH << 2);
   heap = arenaReserve(<usize>n << 2);
-  nChunks = chunks;
-  chunkBase = arenaReserve(<usize>chunks << CHUNK_SHIFT);
-  chunkNext = arenaReserve(<usize>chunks << 2);
-  chunkFree = arenaReserve(<usize>chunks << 2);
 }
 
 export function tcbInit(): void {
   for (let i: u32 = 0; i < ntcbs; i++) store<u32>(freeStack + (<usize>i << 2), ntcbs - 1 - i);
   nfree = ntcbs;
-  for (let i: u32 = 0; i < nChunks; i++) store<u32>(chunkFree + (<usize>i << 2), nChunks - 1 - i);
-  nChunksFree = nChunks;
   hashKey = rand32() | 1;
 }
 
@@ -243,17 +244,11 @@ export function validSd(sd: i32): Tcb | null {
   return k;
 }
 
-/** A zeroed TCB, or 0 when the table is full even after reclaiming the oldest TIME-WAIT. */
+export function tcbFull(): bool { return nfree == 0; }
+
+/** A zeroed TCB, or null when the table is full. */
 export function tcbAlloc(): Tcb | null {
-  if (nfree == 0) {
-    // The oldest TIME-WAIT entry the host has let go of makes room; one the host
-    // still holds would not free its slot.
-    let i = twHead;
-    while (i && hasF(tcb(i - 1), F_ATTACHED)) i = tcb(i - 1).twNext;
-    if (!i) return null;
-    twReclaim(tcb(i - 1));
-    if (nfree == 0) return null;
-  }
+  if (nfree == 0) return null;
   nfree--;
   let i = load<u32>(freeStack + (<usize>nfree << 2));
   let k = tcb(i);
@@ -382,6 +377,14 @@ export function twAppend(k: Tcb): void {
   nTimeWait++;
 }
 
+/** The oldest TIME-WAIT block the host has let go of: freeing it makes room
+ * (one the host still holds would not free its slot). */
+export function twReclaimable(): Tcb | null {
+  let i = twHead;
+  while (i && hasF(tcb(i - 1), F_ATTACHED)) i = tcb(i - 1).twNext;
+  return i ? tcb(i - 1) : null;
+}
+
 export function twRemove(k: Tcb): void {
   let n = k.twNext, p = k.twPrev;
   if (p) tcb(p - 1).twNext = n; else twHead = n;
@@ -484,73 +487,53 @@ export function timerWake(): void {
   if (heapN) wakeAt(tcb(load<u32>(heap)).timerKey);
 }
 
-// ---- send chunks ----
+/** An event about k, if the host holds its descriptor. */
+export function notify(k: Tcb, ev: u32, b: u32): void {
+  if (hasF(k, F_ATTACHED)) emit(ev, idx(k), b, 0);
+}
+
+// ---- small helpers ----
 // @ts-ignore: decorator
-@inline export function chunkAddr(c: u32): usize { return chunkBase + (<usize>(c - 1) << CHUNK_SHIFT); }
+@inline export function nowMs(): u32 { return <u32>(now / 1000); }
 // @ts-ignore: decorator
-@inline export function chunkNextOf(c: u32): u32 { return load<u32>(chunkNext + (<usize>(c - 1) << 2)); }
+@inline export function tsNow(k: Tcb): u32 { return nowMs() + k.tsOff; }
+// @ts-ignore: decorator
+@inline export function seqGt(a: u32, b: u32): bool { return <i32>(a - b) > 0; }
+// @ts-ignore: decorator
+@inline export function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
+// @ts-ignore: decorator
+@inline export function sndWs(k: Tcb): u32 { return k.wscale & 0xff; }
+// @ts-ignore: decorator
+@inline export function rcvWs(k: Tcb): u32 { return (k.wscale >> 8) & 0xff; }
 
-/** A free chunk (index + 1), or 0. */
-export function chunkAlloc(): u32 {
-  if (nChunksFree == 0) return 0;
-  nChunksFree--;
-  let c = load<u32>(chunkFree + (<usize>nChunksFree << 2)) + 1;
-  store<u32>(chunkNext + (<usize>(c - 1) << 2), 0);
-  return c;
-}
+// ---- the pending-output list: TCBs to run tcpOutput for at the end of a batch ----
+export let outHead: u32 = 0;
+let outTail: u32 = 0;
 
-export function chunkSetNext(c: u32, n: u32): void { store<u32>(chunkNext + (<usize>(c - 1) << 2), n); }
-
-// Chunks released while the host still holds descriptors that may point into
-// them (scatter-gather transmit) wait here, linked by chunkNext, until it has
-// sent them: were one handed out again and written first, a frame would go
-// out with the new bytes.
-let chunkDeferred: u32 = 0;
-export let nChunksDeferred: u32 = 0;
-
-export function chunkRelease(c: u32): void {
-  if (txGathered) {
-    store<u32>(chunkNext + (<usize>(c - 1) << 2), chunkDeferred);
-    chunkDeferred = c;
-    nChunksDeferred++;
-    return;
-  }
-  store<u32>(chunkFree + (<usize>nChunksFree << 2), c - 1);
-  nChunksFree++;
-  if (waitHead) {
-    let k = tcb(waitHead - 1);
-    waitRemove(k);
-    chunkWaiterReady(k);
-  }
-}
-
-/** The host has sent every descriptor: the chunks they may have pointed into are free. */
-export function chunksSent(): void {
-  nChunksDeferred = 0;
-  while (chunkDeferred) {
-    let c = chunkDeferred;
-    chunkDeferred = load<u32>(chunkNext + (<usize>(c - 1) << 2));
-    chunkRelease(c);
-  }
-}
-
-export function waitAppend(k: Tcb): void {
-  if (hasF(k, F_CHUNKWAIT)) return;
-  setF(k, F_CHUNKWAIT);
+export function wantOutput(k: Tcb): void {
+  if (hasF(k, F_OUTQ)) return;
+  setF(k, F_OUTQ);
   let me = idx(k) + 1;
-  k.waitNext = 0;
-  k.waitPrev = waitTail;
-  if (waitTail) tcb(waitTail - 1).waitNext = me; else waitHead = me;
-  waitTail = me;
+  k.outNext = 0;
+  k.outPrev = outTail;
+  if (outTail) tcb(outTail - 1).outNext = me; else outHead = me;
+  outTail = me;
 }
 
-export function waitRemove(k: Tcb): void {
-  if (!hasF(k, F_CHUNKWAIT)) return;
-  clrF(k, F_CHUNKWAIT);
-  let n = k.waitNext, p = k.waitPrev;
-  if (p) tcb(p - 1).waitNext = n; else waitHead = n;
-  if (n) tcb(n - 1).waitPrev = p; else waitTail = p;
-  k.waitNext = 0;
-  k.waitPrev = 0;
+export function outRemove(k: Tcb): void {
+  if (!hasF(k, F_OUTQ)) return;
+  clrF(k, F_OUTQ);
+  let n = k.outNext, p = k.outPrev;
+  if (p) tcb(p - 1).outNext = n; else outHead = n;
+  if (n) tcb(n - 1).outPrev = p; else outTail = p;
 }
 
+export function flight(k: Tcb): u32 { return k.sndMax - k.sndUna; }
+
+/** FIN's sequence number, if the host has shut down sending. */
+// @ts-ignore: decorator
+@inline export function finSeq(k: Tcb): u32 { return k.sbSeq + k.sbLen; }
+
+export function finAcked(k: Tcb): bool {
+  return hasF(k, F_FIN_QUEUED) && k.sndUna == finSeq(k) + 1;
+}
