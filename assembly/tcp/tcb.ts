@@ -184,6 +184,8 @@ export const EHOSTUNREACH: u32 = 113;
 
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;
+/** The largest cwnd (bytes): inside u32 with room to add. */
+export const CWND_MAX: u32 = 0x3fffffff;
 
 export const CHUNK: u32 = 16384;
 export const CHUNK_SHIFT: u32 = 14;
