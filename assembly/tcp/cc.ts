@@ -6,8 +6,8 @@
 // CUBIC (RFC 9438) in cubic.ts, NewReno (RFC 5681, 6582) in newreno.ts.
 import { Tcb, CC_NEWRENO, CWND_MAX } from './tcb';
 import { initCwndSegs } from './config';
-import { cubicInit, cubicOnLoss, cubicCongAvoid } from './cubic';
-import { renoInit, renoOnLoss, renoCongAvoid } from './newreno';
+import { cubicCongAvoid, cubicInit, cubicOnLoss } from './cubic';
+import { renoCongAvoid, renoInit, renoOnLoss } from './newreno';
 
 export function ccInit(k: Tcb): void {
   let mss = k.mss;

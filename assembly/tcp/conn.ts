@@ -8,10 +8,10 @@ import { now, NEVER } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
 import { ifMtu, rtIfx } from '../iface/iface';
 import { ipRoute } from '../iface/ip';
-import { Tcb, EV_TCP_ACCEPT, EV_TCP_CLOSED, EV_TCP_ERROR, F_ACCQ, F_ATTACHED, F_DELACK, F_PERSIST, F_SACK, F_TS,
-  F_WS, S_CLOSED, S_FREE, S_LISTEN, S_SYN_SENT, S_TIME_WAIT, clrF, connHashOut, connLookup, hasF, idx,
-  listenConflict, listenHashOut, notify, outRemove, setF, tcb, tcbAlloc, tcbFree, tcbFull, timerRemove,
-  timerUpdate, twAppend, twReclaimable, twRemove } from './tcb';
+import { Tcb, EV_TCP_ACCEPT, EV_TCP_CLOSED, EV_TCP_ERROR, F_ACCQ, F_ATTACHED, F_DELACK, F_SACK, F_TS, F_WS, RTX_RTO,
+  S_CLOSED, S_FREE, S_LISTEN, S_SYN_SENT, S_TIME_WAIT, clrF, connHashOut, connLookup, hasF, idx, listenConflict,
+  listenHashOut, notify, outRemove, setF, tcb, tcbAlloc, tcbFree, tcbFull, timerRemove, timerUpdate, twAppend,
+  twReclaimable, twRemove } from './tcb';
 import { sbFreeAll } from './sndbuf';
 import { opt } from './options';
 import { defRcvbuf, defSndbuf, initRto, msl2 } from './config';
@@ -113,7 +113,8 @@ export function enterTimeWait(k: Tcb): void {
   rxFreeAllKeepRead(k);
   k.rtxAt = NEVER;
   k.dackAt = NEVER;
-  clrF(k, F_DELACK | F_PERSIST);
+  clrF(k, F_DELACK);
+  k.rtxKind = RTX_RTO;
   k.kaAt = now + msl2;
   twAppend(k);
   timerUpdate(k);

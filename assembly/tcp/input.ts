@@ -13,8 +13,8 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_DUP, C_TCP_PAWS, C_TCP_NO_POR
 import { now, NEVER } from '../base/time';
 import { pktBroadcast, pktCsumOk, pktSum } from '../iface/ip';
 import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_WRITABLE, F_ACKNOW, F_ACTIVE,
-  F_ATTACHED, F_FIN_QUEUED, F_PERSIST, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_SACK, F_TIMING, F_TLP,
-  F_TLP_DONE, F_TLP_RXT, F_TS, F_WR_WANT, F_WS, S_CLOSED, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2,
+  F_ATTACHED, F_FIN_QUEUED, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_SACK, F_TIMING, F_TLP_DONE, F_TLP_RXT,
+  F_TS, F_WR_WANT, F_WS, RTX_PERSIST, RTX_RTO, S_CLOSED, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2,
   S_FREE, S_LAST_ACK, S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, connLookup, finAcked, hasF, listenLookup, notify,
   nowMs, seqGe, seqGt, setF, sndWs, tcb, timerUpdate, tsNow, wantOutput } from './tcb';
 import { sbDrop } from './sndbuf';
@@ -303,8 +303,8 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     k.sndWl1 = seq;
     k.sndWl2 = ack;
     if (swin > k.maxSndWnd) k.maxSndWnd = swin;
-    if (opened && hasF(k, F_PERSIST)) {
-      clrF(k, F_PERSIST);
+    if (opened && k.rtxKind == RTX_PERSIST) {
+      k.rtxKind = RTX_RTO;
       k.persistShift = 0;
       if (k.sndMax == k.sndUna) k.rtxAt = NEVER;
       else {
@@ -361,7 +361,7 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
       ccOnAck(k, acked, wasLimited);
     }
     // The timer (RFC 6298 5.2, 5.3).
-    if (ack == smax) { if (!hasF(k, F_PERSIST)) { k.rtxAt = NEVER; clrF(k, F_TLP); } }
+    if (ack == smax) { if (k.rtxKind != RTX_PERSIST) { k.rtxAt = NEVER; k.rtxKind = RTX_RTO; } }
     else armRtx(k);
     // Space for the host.
     if (hasF(k, F_WR_WANT) && k.sndbuf - k.sbLen >= (k.sndbuf >> 2)) {

@@ -12,15 +12,16 @@ import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { count, countN, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRANS, C_TCP_FAST_RETRANS, C_TCP_CHALLENGE_ACK,
   C_TCP_CHALLENGE_LIMITED, C_TCP_TX_BYTES } from '../base/counters';
 import { now, NEVER, wakeAt } from '../base/time';
-import { ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, rtIfx, rtNexthop, rtLocal } from '../iface/iface';
+import { ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, rtIfx, rtNexthop,
+  rtLocal } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, L4, DEFAULT_TTL } from '../iface/ip';
-import { Tcb, CHUNK_SHIFT, F_ACKNOW, F_DELACK, F_FIN_QUEUED, F_NODELAY, F_PERSIST, F_RECOVERY, F_RXT_MARK, F_SACK,
-  F_TIMING, F_TLP_DONE, F_TS, F_WS, S_CLOSE_WAIT, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_LAST_ACK, S_SYN_RCVD,
+import { Tcb, CHUNK_SHIFT, F_ACKNOW, F_DELACK, F_FIN_QUEUED, F_NODELAY, F_RECOVERY, F_RXT_MARK, F_SACK, F_TIMING,
+  F_TLP_DONE, F_TS, F_WS, RTX_PERSIST, S_CLOSE_WAIT, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_LAST_ACK, S_SYN_RCVD,
   S_SYN_SENT, clrF, hasF, nowMs, outHead, outRemove, rcvWs, seqGe, seqGt, setF, tcb, timerUpdate, timerWake, tsNow,
   wantOutput } from './tcb';
 import { sbAddr, sbContig } from './sndbuf';
 import { delack } from './config';
-import { armPto, armRtx, rtoNow } from './timers';
+import { armPersist, armPto, armRtx } from './timers';
 import { ccOnLoss } from './cc';
 import { SBLK, nextSacked, sackBlocks, sackedBelow, skipSacked } from './sack';
 import { rcvSpace, rcvWindow } from './rcvbuf';
@@ -342,13 +343,8 @@ export function tcpOutput(k: Tcb): void {
       let wantFin = fin && nxt + len == end && (st == S_FIN_WAIT_1 || st == S_CLOSING || st == S_LAST_ACK) &&
         (seqLe(smax, end) || seqLt(nxt, smax));
       if (len == 0 && !wantFin) {
-        if (avail > 0 && swnd == 0 && smax == una && !hasF(k, F_PERSIST)) {
-          // Zero window with nothing in flight: probe it.
-          setF(k, F_PERSIST);
-          k.persistShift = 0;
-          k.rtxAt = rtoNow(k);
-          timerUpdate(k);
-        }
+        // Zero window with nothing in flight: probe it.
+        if (avail > 0 && swnd == 0 && smax == una && k.rtxKind != RTX_PERSIST) armPersist(k);
         break;
       }
       if (len > 0 && len < mss && !wantFin && seqGe(nxt, smax)) {
@@ -360,9 +356,7 @@ export function tcpOutput(k: Tcb): void {
         let ok = (all && (!smallOut || hasF(k, F_NODELAY))) || len >= (k.maxSndWnd >> 1);
         if (!ok) {
           // SWS override (RFC 9293 3.8.6.2.1): with nothing in flight no ACK comes to retry; a timer sends it.
-          if (smax == una && !hasF(k, F_PERSIST)) {
-            setF(k, F_PERSIST); k.persistShift = 0; k.rtxAt = rtoNow(k); timerUpdate(k);
-          }
+          if (smax == una && k.rtxKind != RTX_PERSIST) armPersist(k);
           break;
         }
       }
@@ -381,7 +375,7 @@ export function tcpOutput(k: Tcb): void {
         k.sndMax = nn;
         if (!hasF(k, F_TIMING) && !hasF(k, F_TS)) { setF(k, F_TIMING); k.rttSeq = nxt; k.rttTime = nowMs(); }
       }
-      if (k.rtxAt == NEVER || hasF(k, F_PERSIST)) armRtx(k);
+      if (k.rtxAt == NEVER || k.rtxKind == RTX_PERSIST) armRtx(k);
       else if (!rexmit) armPto(k);   // the probe timeout restarts with each new segment, the RTO does not
       if (fl & TH_FIN) break;
     }

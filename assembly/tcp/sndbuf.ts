@@ -2,7 +2,8 @@
 // chain of them (the host writes straight into it; segments and their
 // retransmissions are built from it), and the FIFO of sockets waiting for one.
 import { arenaReserve, txGathered } from '../base/mem';
-import { Tcb, CHUNK, CHUNK_SHIFT, F_CHUNKWAIT, F_WR_WANT, EV_TCP_WRITABLE, tcb, idx, hasF, setF, clrF, notify } from './tcb';
+import { Tcb, CHUNK, CHUNK_SHIFT, EV_TCP_WRITABLE, F_CHUNKWAIT, F_WR_WANT, clrF, hasF, idx, notify, setF,
+  tcb } from './tcb';
 
 let chunkBase: usize = 0;
 let chunkNext: usize = 0;   // u32 per chunk: next chunk (index + 1)

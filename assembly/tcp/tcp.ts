@@ -19,9 +19,9 @@ import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISC
   E_NOTCONN, E_PIPE } from '../base/errno';
 import { CHUNK, CHUNK_SHIFT, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_ACTIVE, F_ATTACHED, F_FIN_QUEUED, F_FIN_RCVD,
   F_NODELAY, F_RD_EV, F_WR_WANT, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_FREE,
-  S_LAST_ACK, S_LISTEN, S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, connHashIn, connLookup, hasF, idx,
-  listenConflict, listenHashIn, nTimeWait, nUsed, nowMs, ntcbs, outRemove, rcvWs, seqGt, setF, tcb, tcbFree,
-  tcbInit, tcbLayout, timerCount, timerUpdate, validSd, wantOutput } from './tcb';
+  S_LAST_ACK, S_LISTEN, S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, connHashIn, connLookup, hasF, idx, listenConflict,
+  listenHashIn, nTimeWait, nUsed, nowMs, ntcbs, outRemove, rcvWs, seqGt, setF, tcb, tcbFree, tcbInit, tcbLayout,
+  timerCount, timerUpdate, validSd, wantOutput } from './tcb';
 import { chunkAddr, chunkAlloc, chunkInit, chunkLayout, chunkSetNext, nChunks, nChunksDeferred, nChunksFree,
   waitAppend, waitRemove } from './sndbuf';
 import { TcpInfo } from './info';
@@ -29,7 +29,8 @@ import { configure, defCc, defRcvbuf, defSndbuf, finTimeout } from './config';
 import { armKeepalive } from './timers';
 import { chainBufs, loan, rcvSpace, rxFreeAll, tcpReleaseLoans } from './rcvbuf';
 import { challengeInit, sendRstFor, sendSyn, tcpOutput } from './output';
-import { EPH_LO, EPH_N, acceptQueue, childUnlink, connAlloc, connDrop, ephemeralInit, ephemeralPort, initConn } from './conn';
+import { EPH_LO, EPH_N, acceptQueue, childUnlink, connAlloc, connDrop, ephemeralInit, ephemeralPort,
+  initConn } from './conn';
 
 // ---- socket options (tcp_setopt) ----
 export const OPT_NODELAY: u32 = 1;

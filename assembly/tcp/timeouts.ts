@@ -2,11 +2,13 @@
 // retransmission), persist, tail-loss probe, delayed ACK, keep-alive,
 // FIN-WAIT-2 and TIME-WAIT.
 import { TH_FIN, TH_ACK } from '../wire/tcp';
-import { count, C_TCP_RETRANS, C_TCP_RTO, C_TCP_ZWP, C_TCP_KA, C_TCP_TIMEOUT, C_TCP_DELACK, C_TCP_TLP } from '../base/counters';
+import { count, C_TCP_RETRANS, C_TCP_RTO, C_TCP_ZWP, C_TCP_KA, C_TCP_TIMEOUT, C_TCP_DELACK,
+  C_TCP_TLP } from '../base/counters';
 import { now, NEVER, ms } from '../base/time';
-import { Tcb, ETIMEDOUT, F_ACKNOW, F_ATTACHED, F_DELACK, F_FIN_QUEUED, F_PERSIST, F_RECOVERY, F_RTO_LOSS, F_RTX_TS,
-  F_TIMING, F_TLP, F_TLP_DONE, F_TLP_RXT, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_2, S_FREE, S_SYN_RCVD,
-  S_SYN_SENT, S_TIME_WAIT, clrF, finSeq, hasF, seqGt, setF, timerPop, timerUpdate, tsNow, wantOutput } from './tcb';
+import { Tcb, ETIMEDOUT, F_ACKNOW, F_ATTACHED, F_DELACK, F_FIN_QUEUED, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_TIMING,
+  F_TLP_DONE, F_TLP_RXT, RTX_PERSIST, RTX_RTO, RTX_TLP, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_2, S_FREE,
+  S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, finSeq, hasF, seqGt, setF, timerPop, timerUpdate, tsNow,
+  wantOutput } from './tcb';
 import { synRetries } from './config';
 import { MAX_RTO_MS, armRtx } from './timers';
 import { ccOnLoss } from './cc';
@@ -41,69 +43,84 @@ export function tcpTimers(): void {
   }
 }
 
+/** The retransmission timer (rtxAt) fired: what it was timing (rtxKind) says what to do. */
 function rtxTimeout(k: Tcb): void {
   let st = k.state;
-  if (st == S_SYN_SENT || st == S_SYN_RCVD) {
-    let limit = st == S_SYN_SENT ? synRetries : SYNACK_RETRIES;
-    if (k.synTx > limit) {
-      count(C_TCP_TIMEOUT);
-      let e = k.softErr;
-      connDrop(k, e ? e : ETIMEDOUT);
-      return;
-    }
-    k.backoff = k.backoff + 1;
-    count(C_TCP_RTO);
-    sendSyn(k);
-    return;
-  }
+  if (st == S_SYN_SENT || st == S_SYN_RCVD) { synTimeout(k); return; }
   if (st < S_ESTABLISHED || st == S_TIME_WAIT) return;
-  let probe = hasF(k, F_TLP);
-  clrF(k, F_TLP);
+  let kind = k.rtxKind;
+  k.rtxKind = RTX_RTO;
   let una = k.sndUna;
-  let smax0 = k.sndMax;
-  let end = k.sbSeq + k.sbLen;
-  if (k.sndWnd == 0 && (hasF(k, F_PERSIST) || smax0 - una <= 1) && seqGt(end, una)) {
-    // Persist (RFC 9293 3.8.6.1): probe the zero window with one byte, backing
-    // off but never giving up while the peer answers. The byte goes beyond
-    // the window once and is repeated until the window opens.
-    clrF(k, F_PERSIST);
-    // A peer silent for a whole maximum probe interval after RETRIES2 probes is gone
-    // (as Linux's tcp_probe_timer): without this an orphan probed forever.
-    if (k.persistShift >= RETRIES2 && now - k.lastRx > ms(<i64>MAX_RTO_MS)) {
-      count(C_TCP_TIMEOUT);
-      sendRstFor(k);
-      connDrop(k, ETIMEDOUT);
-      return;
-    }
-    count(C_TCP_ZWP);
-    if (smax0 == una) {
-      let nxt = k.sndNxt;
-      if (sendSegment(k, nxt, 1, TH_ACK) > 0) { k.sndNxt = nxt + 1; k.sndMax = nxt + 1; }
-    } else {
-      sendSegment(k, una, 1, TH_ACK);
-    }
-    k.persistShift = k.persistShift + 1;
-    let r = <u64>k.rto << min<u32>(k.persistShift, 12);
-    if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
-    setF(k, F_PERSIST);
-    k.rtxAt = now + ms(<i64>r);
+  // A zero window makes any expiry with at most the probe byte out a persist probe.
+  if (k.sndWnd == 0 && (kind == RTX_PERSIST || k.sndMax - una <= 1) && seqGt(k.sbSeq + k.sbLen, una)) {
+    persistTimeout(k);
     return;
   }
-  if (hasF(k, F_PERSIST)) {
-    clrF(k, F_PERSIST);
-    // SWS override: send what the small window takes.
-    let nxt = k.sndNxt;
-    let wend = una + k.sndWnd;
-    let n: u32 = seqGt(wend, nxt) && seqGt(end, nxt) ? min<u32>(min<u32>(wend - nxt, end - nxt), k.mss) : 0;
-    if (n > 0) {
-      let sent = sendSegment(k, nxt, n, TH_ACK);
-      if (sent > 0) { k.sndNxt = nxt + <u32>sent; if (seqGt(nxt + <u32>sent, k.sndMax)) k.sndMax = nxt + <u32>sent; armRtx(k); }
-    }
-    wantOutput(k);
-    return;
-  }
+  if (kind == RTX_PERSIST) { swsTimeout(k); return; }
   if (k.sndMax == una) return;
-  if (probe) { tlpFire(k); return; }
+  if (kind == RTX_TLP) { tlpTimeout(k); return; }
+  rtoTimeout(k);
+}
+
+/** The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) again, or give up. */
+function synTimeout(k: Tcb): void {
+  let st = k.state;
+  let limit = st == S_SYN_SENT ? synRetries : SYNACK_RETRIES;
+  if (k.synTx > limit) {
+    count(C_TCP_TIMEOUT);
+    let e = k.softErr;
+    connDrop(k, e ? e : ETIMEDOUT);
+    return;
+  }
+  k.backoff++;
+  count(C_TCP_RTO);
+  sendSyn(k);
+}
+
+/** Persist (RFC 9293 3.8.6.1): probe the zero window with one byte, backing
+ * off but never giving up while the peer answers. The byte goes beyond the
+ * window once and is repeated until the window opens. */
+function persistTimeout(k: Tcb): void {
+  let una = k.sndUna;
+  // A peer silent for a whole maximum probe interval after RETRIES2 probes is gone
+  // (as Linux's tcp_probe_timer): without this an orphan probed forever.
+  if (k.persistShift >= RETRIES2 && now - k.lastRx > ms(<i64>MAX_RTO_MS)) {
+    count(C_TCP_TIMEOUT);
+    sendRstFor(k);
+    connDrop(k, ETIMEDOUT);
+    return;
+  }
+  count(C_TCP_ZWP);
+  if (k.sndMax == una) {
+    let nxt = k.sndNxt;
+    if (sendSegment(k, nxt, 1, TH_ACK) > 0) { k.sndNxt = nxt + 1; k.sndMax = nxt + 1; }
+  } else {
+    sendSegment(k, una, 1, TH_ACK);
+  }
+  k.persistShift++;
+  let r = <u64>k.rto << min<u32>(k.persistShift, 12);
+  if (r > <u64>MAX_RTO_MS) r = MAX_RTO_MS;
+  k.rtxKind = RTX_PERSIST;
+  k.rtxAt = now + ms(<i64>r);
+}
+
+/** The SWS override (RFC 9293 3.8.6.2.1): send what the small window takes. */
+function swsTimeout(k: Tcb): void {
+  let una = k.sndUna;
+  let end = k.sbSeq + k.sbLen;
+  let nxt = k.sndNxt;
+  let wend = una + k.sndWnd;
+  let n: u32 = seqGt(wend, nxt) && seqGt(end, nxt) ? min<u32>(min<u32>(wend - nxt, end - nxt), k.mss) : 0;
+  if (n > 0) {
+    let sent = sendSegment(k, nxt, n, TH_ACK);
+    if (sent > 0) { k.sndNxt = nxt + <u32>sent; if (seqGt(nxt + <u32>sent, k.sndMax)) k.sndMax = nxt + <u32>sent; armRtx(k); }
+  }
+  wantOutput(k);
+}
+
+/** The retransmission timeout (RFC 6298 5.4-5.6). */
+function rtoTimeout(k: Tcb): void {
+  let una = k.sndUna;
   count(C_TCP_RTO);
   let bo = k.backoff + 1;
   if (bo > RETRIES2) {
@@ -130,7 +147,7 @@ function rtxTimeout(k: Tcb): void {
 }
 
 /** The probe timeout (RFC 8985 7.3). */
-function tlpFire(k: Tcb): void {
+function tlpTimeout(k: Tcb): void {
   let una = k.sndUna;
   let smax = k.sndMax;
   // RACK (RFC 8985 6.2): holes below SACKed data, out for two round trips, are lost.

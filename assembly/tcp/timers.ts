@@ -2,8 +2,8 @@
 // retransmission, tail-loss probe (RFC 8985 7.2) and keep-alive deadlines.
 // Each TCB sits in the timer heap (tcb.ts) once, under its earliest deadline.
 import { now, ms } from '../base/time';
-import { Tcb, F_PERSIST, F_RECOVERY, F_RTO_LOSS, F_SACK, F_TLP, F_TLP_DONE, S_ESTABLISHED, clrF, flight, hasF,
-  setF, timerUpdate } from './tcb';
+import { Tcb, F_RECOVERY, F_RTO_LOSS, F_SACK, F_TLP_DONE, RTX_PERSIST, RTX_RTO, RTX_TLP, S_ESTABLISHED, flight, hasF,
+  timerUpdate } from './tcb';
 import { minRto } from './config';
 
 export const MAX_RTO_MS: u32 = 120_000;
@@ -33,8 +33,9 @@ export function rtoNow(k: Tcb): i64 {
   return now + ms(<i64>r);
 }
 
+/** Arms the retransmission timeout, and the probe timeout ahead of it. */
 export function armRtx(k: Tcb): void {
-  clrF(k, F_PERSIST | F_TLP);
+  k.rtxKind = RTX_RTO;
   k.rtxAt = rtoNow(k);
   timerUpdate(k);
   armPto(k);
@@ -47,13 +48,22 @@ export function armRtx(k: Tcb): void {
 export function armPto(k: Tcb): void {
   let srtt = <i64>k.srtt;
   let f = flight(k);
-  if (srtt == 0 || f == 0 || !hasF(k, F_SACK) || hasF(k, F_RECOVERY | F_RTO_LOSS | F_TLP_DONE | F_PERSIST) ||
+  if (srtt == 0 || f == 0 || !hasF(k, F_SACK) || hasF(k, F_RECOVERY | F_RTO_LOSS | F_TLP_DONE) || k.rtxKind == RTX_PERSIST ||
       k.backoff != 0 || k.state < S_ESTABLISHED) return;
   let t = now + 2 * srtt + (f <= k.mss ? WC_DELACK : TLP_MIN);
-  let rto = hasF(k, F_TLP) ? rtoNow(k) : k.rtxAt;
-  if (t < rto) setF(k, F_TLP);
-  else { t = rto; clrF(k, F_TLP); }
+  let rto = k.rtxKind == RTX_TLP ? rtoNow(k) : k.rtxAt;
+  if (t < rto) k.rtxKind = RTX_TLP;
+  else { t = rto; k.rtxKind = RTX_RTO; }
   k.rtxAt = t;
+  timerUpdate(k);
+}
+
+/** With nothing in flight and data the window or the SWS rule holds back,
+ * no ACK comes to send it: the persist timer probes or sends it. */
+export function armPersist(k: Tcb): void {
+  k.rtxKind = RTX_PERSIST;
+  k.persistShift = 0;
+  k.rtxAt = rtoNow(k);
   timerUpdate(k);
 }
 
