@@ -58,12 +58,12 @@ export function childUnlink(k: Tcb): void {
   if (hasF(k, F_ACCQ)) {
     if (pv) tcb(pv - 1).accNext = n; else l.accqHead = n;
     if (n) tcb(n - 1).accPrev = pv; else l.accqTail = pv;
-    l.accqLen = l.accqLen - 1;
+    l.accqLen--;
     clrF(k, F_ACCQ);
   } else {
     if (pv) tcb(pv - 1).accNext = n; else l.synqHead = n;
     if (n) tcb(n - 1).accPrev = pv;
-    l.synq = l.synq - 1;
+    l.synq--;
   }
   k.parent = 0;
   k.accNext = 0;

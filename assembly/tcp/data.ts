@@ -56,8 +56,8 @@ export function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): voi
       k.oooHead = load<u32>(o, PKT_QNEXT);
       let olen = load<u32>(o, PKT_TOTAL);
       let nb = chainBufs(o);
-      k.oooBytes = k.oooBytes - olen;
-      k.oooBufs = k.oooBufs - nb;
+      k.oooBytes -= olen;
+      k.oooBufs -= nb;
       let ofin = load<u32>(o, PKT_C) != 0;
       let d = rnxt - os;
       if (d >= olen) {
@@ -98,7 +98,7 @@ export function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): voi
 
 function finInput(k: Tcb): void {
   setF(k, F_FIN_RCVD);
-  k.rcvNxt = k.rcvNxt + 1;
+  k.rcvNxt++;
   setF(k, F_ACKNOW);
   queueFree(<usize>k.oooHead);
   k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;

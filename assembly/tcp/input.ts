@@ -375,7 +375,7 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     let d = k.dupAcks + 1;
     k.dupAcks = d;
     if (hasF(k, F_RECOVERY)) {
-      if (!hasF(k, F_SACK)) k.cwnd = k.cwnd + mss;
+      if (!hasF(k, F_SACK)) k.cwnd += mss;
       wantOutput(k);
     }
   }

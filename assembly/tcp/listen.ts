@@ -98,7 +98,7 @@ export function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dp
   k.accPrev = 0;
   if (h) tcb(h - 1).accPrev = idx(k) + 1;
   l.synqHead = idx(k) + 1;
-  l.synq = l.synq + 1;
+  l.synq++;
   sendSyn(k);
 }
 

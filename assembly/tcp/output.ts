@@ -250,7 +250,7 @@ export function sendRstFor(k: Tcb): void {
 export function sendSyn(k: Tcb): void {
   let fl = k.state == S_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK;
   if (sendSegment(k, k.iss, 0, fl) >= 0) {
-    k.synTx = k.synTx + 1;
+    k.synTx++;
     if (k.synTx > 1) count(C_TCP_RETRANS);
   }
   k.sndNxt = k.iss + 1;

@@ -115,8 +115,8 @@ export function rqAppend(k: Tcb, b: usize, len: u32): void {
   let t = <usize>k.rqTail;
   if (t) store<u32>(t, <u32>b, PKT_QNEXT); else k.rqHead = <u32>b;
   k.rqTail = <u32>b;
-  k.rqBytes = k.rqBytes + len;
-  k.rqBufs = k.rqBufs + chainBufs(b);
+  k.rqBytes += len;
+  k.rqBufs += chainBufs(b);
 }
 
 export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void {
@@ -143,8 +143,8 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
     if (seqLe(ce, seq + len)) {
       let next = <usize>load<u32>(c, PKT_QNEXT);
       if (load<u32>(c, PKT_C)) fin = true;
-      k.oooBytes = k.oooBytes - load<u32>(c, PKT_TOTAL);
-      k.oooBufs = k.oooBufs - chainBufs(c);
+      k.oooBytes -= load<u32>(c, PKT_TOTAL);
+      k.oooBufs -= chainBufs(c);
       pktFreeChain(c);
       c = next;
       continue;
@@ -158,6 +158,6 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
   store<u32>(b, fin ? 1 : 0, PKT_C);
   store<u32>(b, <u32>c, PKT_QNEXT);
   if (prev) store<u32>(prev, <u32>b, PKT_QNEXT); else k.oooHead = <u32>b;
-  k.oooBytes = k.oooBytes + len;
-  k.oooBufs = k.oooBufs + chainBufs(b);
+  k.oooBytes += len;
+  k.oooBufs += chainBufs(b);
 }

@@ -115,7 +115,7 @@ export function sbAddr(k: Tcb, off: u32): usize {
 /** Drops n acknowledged bytes from the front of the send buffer. */
 export function sbDrop(k: Tcb, n: u32): void {
   if (n == 0) return;
-  k.sbSeq = k.sbSeq + n;
+  k.sbSeq += n;
   let len = k.sbLen - n;
   k.sbLen = len;
   let off = k.sbOff + n;
@@ -124,9 +124,9 @@ export function sbDrop(k: Tcb, n: u32): void {
     let next = chunkNextOf(c);
     k.sbHead = next;
     if (!next) k.sbTail = 0;
-    k.sbChunks = k.sbChunks - 1;
+    k.sbChunks--;
     let cc = k.sbcCh;
-    if (cc) { if (k.sbcN == 0) k.sbcCh = 0; else k.sbcN = k.sbcN - 1; }
+    if (cc) { if (k.sbcN == 0) k.sbcCh = 0; else k.sbcN--; }
     chunkRelease(c);
     if (off >= CHUNK) off -= CHUNK; else off = 0;
     if (k.sbChunks == 0) { off = 0; break; }
@@ -138,7 +138,7 @@ export function sbFreeAll(k: Tcb): void {
   while (k.sbChunks) {
     let c = k.sbHead;
     k.sbHead = chunkNextOf(c);
-    k.sbChunks = k.sbChunks - 1;
+    k.sbChunks--;
     chunkRelease(c);
   }
   k.sbTail = 0;

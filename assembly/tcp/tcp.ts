@@ -216,13 +216,13 @@ export function tcpRecv(sd: i32, max: u32): i32 {
       if (total >= max) { partial = segLeft > 0; break; }
     }
     if (segLeft > 0 || partial) {
-      k.rqBytes = k.rqBytes - (load<u32>(b, PKT_TOTAL) - segLeft);
+      k.rqBytes -= load<u32>(b, PKT_TOTAL) - segLeft;
       store<u32>(b, segLeft, PKT_TOTAL);
       break;
     }
     let next = <usize>load<u32>(b, PKT_QNEXT);
-    k.rqBytes = k.rqBytes - load<u32>(b, PKT_TOTAL);
-    k.rqBufs = k.rqBufs - chainBufs(b);
+    k.rqBytes -= load<u32>(b, PKT_TOTAL);
+    k.rqBufs -= chainBufs(b);
     loan(b);
     b = next;
   }

@@ -187,7 +187,7 @@ function kaTimeout(k: Tcb): void {
     count(C_TCP_KA);
     // An old sequence number makes the peer answer with an ACK (RFC 9293 3.8.4).
     sendSegment(k, k.sndUna - 1, 0, TH_ACK);
-    k.kaProbes = k.kaProbes + 1;
+    k.kaProbes++;
     k.kaAt = now + ms(<i64>k.kaIntvl);
   }
 }
