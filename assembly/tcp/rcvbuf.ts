@@ -9,6 +9,7 @@ import { count, C_TCP_OOO } from '../base/counters';
 import { pktTrim } from '../iface/ip';
 import { Tcb, rcvWs, seqGe, seqGt } from './tcb';
 
+// Segments whose data the host was handed (tcp_recv): freed on its next call.
 let loaned: usize = 0;
 
 /** Keeps segment b (its data handed to the host) until the next call. */

@@ -534,6 +534,7 @@ export function outRemove(k: Tcb): void {
   if (n) tcb(n - 1).outPrev = p; else outTail = p;
 }
 
+/** Bytes sent and not yet acknowledged. */
 export function flight(k: Tcb): u32 { return k.sndMax - k.sndUna; }
 
 /** FIN's sequence number, if the host has shut down sending. */
