@@ -38,6 +38,16 @@ function cookieCheck(c: u32, laddr: u32, lport: u32, raddr: u32, rport: u32, pee
   return -1;
 }
 
+/** A child of listener l for laddr:lport - raddr:rport: the listener's socket options, then a new connection. */
+function childInit(l: Tcb, k: Tcb, laddr: u32, lport: u32, raddr: u32, rport: u32): void {
+  k.sndbuf = l.sndbuf;
+  k.rcvbuf = l.rcvbuf;
+  k.cc = l.cc;
+  k.flags = l.flags & F_NODELAY;
+  k.kaIdle = l.kaIdle; k.kaIntvl = l.kaIntvl; k.kaCnt = l.kaCnt;
+  initConn(k, laddr, lport, raddr, rport);
+}
+
 export function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32, flags: u32,
     wnd: u32, dlen: u32): void {
   if (flags & TH_RST) { pktFreeChain(b); return; }
@@ -76,12 +86,7 @@ export function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dp
     if (!k) count(C_TCP_TABLE_FULL);
   }
   if (!k) { synCookieReply(l, src, sport, dst, dport, seq, wnd); return; }
-  k.sndbuf = l.sndbuf;
-  k.rcvbuf = l.rcvbuf;
-  k.cc = l.cc;
-  k.flags = l.flags & F_NODELAY;
-  k.kaIdle = l.kaIdle; k.kaIntvl = l.kaIntvl; k.kaCnt = l.kaCnt;
-  initConn(k, dst, dport, src, sport);
+  childInit(l, k, dst, dport, src, sport);
   k.state = S_SYN_RCVD;
   k.irs = seq;
   k.rcvNxt = seq + 1;
@@ -138,12 +143,7 @@ const SCRATCH_TCB: usize = memory.data(<i32>TCB, 16);
 
 function cookieChild(l: Tcb, k: Tcb, b: usize, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, ack: u32,
     flags: u32, wnd: u32, dlen: u32, mi: u32): void {
-  k.sndbuf = l.sndbuf;
-  k.rcvbuf = l.rcvbuf;
-  k.cc = l.cc;
-  k.flags = l.flags & F_NODELAY;
-  k.kaIdle = l.kaIdle; k.kaIntvl = l.kaIntvl; k.kaCnt = l.kaCnt;
-  initConn(k, dst, dport, src, sport);
+  childInit(l, k, dst, dport, src, sport);
   let iss = ack - 1;
   k.iss = iss;
   k.sndUna = ack; k.sndNxt = ack; k.sndMax = ack;
