@@ -5,7 +5,7 @@ import { TCPOPT_EOL, TCPOPT_NOP, TCPOPT_MSS, TCPOPT_WSCALE, TCPOPT_SACK_PERMITTE
   TCPOPT_TIMESTAMP } from '../wire/tcp';
 
 /** SACK blocks kept from one segment (at most 4 fit in the option space). */
-export const OPT_NSACK_MAX: u32 = 4;
+const SACK_BLOCKS_MAX: u32 = 4;
 
 @unmanaged
 export class TcpOptions {
@@ -16,15 +16,15 @@ export class TcpOptions {
   tsVal: u32;
   tsEcr: u32;
   nsack: u32;     // SACK blocks in sacks
-  sacks: u64;     // OPT_NSACK_MAX (start, end) pairs from here, the last field
+  sacks: u64;     // SACK_BLOCKS_MAX (start, end) pairs from here, the last field
 
   @inline sackStart(i: u32): u32 { return load<u32>(changetype<usize>(this) + offsetof<TcpOptions>('sacks') + (<usize>i << 3)); }
   @inline sackEnd(i: u32): u32 { return load<u32>(changetype<usize>(this) + offsetof<TcpOptions>('sacks') + (<usize>i << 3), 4); }
 }
 
-const OPT_BYTES: usize = offsetof<TcpOptions>() + (<usize>OPT_NSACK_MAX - 1) * 8;
+const OPTIONS_BYTES: usize = offsetof<TcpOptions>() + (<usize>SACK_BLOCKS_MAX - 1) * 8;
 /** The current segment's options. */
-export const opt = changetype<TcpOptions>(memory.data(<i32>OPT_BYTES, 8));
+export const opt = changetype<TcpOptions>(memory.data(<i32>OPTIONS_BYTES, 8));
 
 /** Parses the options in [p, end); those that only a SYN may carry count only when syn. */
 export function parseOptions(p: usize, end: usize, syn: bool): void {
@@ -43,7 +43,7 @@ export function parseOptions(p: usize, end: usize, syn: bool): void {
     else if (kind == TCPOPT_TIMESTAMP && len == 10) { opt.ts = true; opt.tsVal = ld32(p + 2); opt.tsEcr = ld32(p + 6); }
     else if (kind == TCPOPT_SACK && len >= 10 && ((len - 2) & 7) == 0 && !syn) {
       let n = (len - 2) >> 3;
-      for (let i: u32 = 0; i < n && opt.nsack < OPT_NSACK_MAX; i++) {
+      for (let i: u32 = 0; i < n && opt.nsack < SACK_BLOCKS_MAX; i++) {
         let at = sacks + (<usize>opt.nsack << 3);
         store<u32>(at, ld32(p + 2 + (<usize>i << 3)));
         store<u32>(at, ld32(p + 6 + (<usize>i << 3)), 4);
