@@ -8,7 +8,6 @@
 // The TCP parts of issue 4 (curl, RST, SYN flood, throughput) come with TCP.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { Stack } from '../../host/stack.ts';
 import type { StackLimits } from '../../host/stack.ts';
 import { TapLink } from '../../host/link/tap.ts';
@@ -17,31 +16,18 @@ import { VirtualSwitch } from '../../host/link/switch.ts';
 import { withFaults } from '../../host/link/faults.ts';
 import type { FaultDirection } from '../../host/link/faults.ts';
 import type { Link } from '../../host/link/link.ts';
-import { canUseNetns, withNetns } from './netns.ts';
+import { kernelPeerUnavailable, withNetns } from './netns.ts';
+import { lacks, maybe } from '../helpers/needs.ts';
 import type { Netns } from './netns.ts';
 
-const env = canUseNetns();
-const avail = TapLink.available();
-const why = !env.ok ? env.reason : !avail.ok ? avail.reason : null;
-if (why) console.log(`skipping stack interop tests: ${why}`);
-/** A test that needs the kernel as a peer; prints how long it took. */
-function kt(name: string, fn: () => Promise<void>): void {
-  if (why) { test.skip(name, fn); return; }
-  test(name, async () => {
+const why = await kernelPeerUnavailable();
+/** A test that needs the kernel as a peer (and `tools` in the namespace);
+ * skipped with the reason when it cannot run here; prints how long it took. */
+function kt(name: string, tools: string[], fn: () => Promise<void>): void {
+  maybe(test, why ?? lacks(...tools), name, async () => {
     const t0 = performance.now();
     try { await fn(); } finally { console.log(`    (${((performance.now() - t0) / 1000).toFixed(1)} s)`); }
   });
-}
-
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-/** A reason to skip when a tool is missing (printed), else null. */
-function lacks(...cmds: string[]): string | null {
-  const miss = cmds.filter((c) => !has(c));
-  if (!miss.length) return null;
-  const pkg: Record<string, string> = { ping: 'iputils-ping', nft: 'nftables' };
-  const r = `missing ${miss.map((c) => `${c} (Debian package ${pkg[c] ?? c})`).join(', ')}`;
-  console.log(`    skipped: ${r}`);
-  return r;
 }
 
 const NET = '10.79.0';
@@ -272,8 +258,7 @@ const SIZES = [8, 100, 1472, 1473, 4000, 8972, 30000, 60000, 65507];
 
 // ---- tests ------------------------------------------------------------------
 
-kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at MTU 1500)', async () => {
-  if (lacks('ping')) return;
+kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at MTU 1500)', ['ping'], async () => {
   await withStackPeer({}, async ({ ns, stack }) => {
     for (const size of [56, 1472, 4000]) {
       const k0 = kernelIp(ns);
@@ -295,7 +280,7 @@ kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at
   });
 });
 
-kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', async () => {
+kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', [], async () => {
   await withStackPeer({}, async ({ ns, stack }) => {
     const k0 = kernelIp(ns);
     const times: string[] = [];
@@ -314,8 +299,7 @@ kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', async (
   });
 });
 
-kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three stacks on one segment', async () => {
-  if (lacks('ping')) return;
+kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three stacks on one segment', ['ping'], async () => {
   await withNetns(async (ns) => {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     const tap = await TapLink.open(devName());
@@ -358,7 +342,7 @@ kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three 
   }, 'shoalstk');
 });
 
-kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', async () => {
+kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', [], async () => {
   await withStackPeer({}, async ({ ns, stack }) => {
     // kernel → stack → kernel
     const e = await stackEcho(stack, 7000);
@@ -389,8 +373,7 @@ kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', async (
 
 const FAULTS: FaultDirection = { loss: 0.05, duplicate: 0.01, reorder: 0.05, reorderDelayMs: 5 };
 
-kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss shows, nothing damaged', async () => {
-  if (lacks('ping')) return;
+kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss shows, nothing damaged', ['ping'], async () => {
   let faults: ReturnType<typeof withFaults> | null = null;
   await withStackPeer({
     wrap: (tap) => (faults = withFaults(tap, { seed: SEED, tx: FAULTS, rx: FAULTS })),
@@ -445,7 +428,7 @@ kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss 
   });
 });
 
-kt('host-side duplication and reordering without loss: every 60 KB datagram arrives whole, both ways', async () => {
+kt('host-side duplication and reordering without loss: every 60 KB datagram arrives whole, both ways', [], async () => {
   const dr: FaultDirection = { duplicate: 0.05, reorder: 0.2, reorderDelayMs: 5 };
   let faults: ReturnType<typeof withFaults> | null = null;
   await withStackPeer({ wrap: (tap) => (faults = withFaults(tap, { seed: SEED + 1, tx: dr, rx: dr })) }, async ({ ns, stack }) => {
@@ -470,8 +453,7 @@ kt('host-side duplication and reordering without loss: every 60 KB datagram arri
   });
 });
 
-kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss shows, nothing damaged', async () => {
-  if (lacks('ping', 'nft')) return;
+kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss shows, nothing damaged', ['ping', 'nft'], async () => {
   await withStackPeer({}, async ({ ns, tap, stack }) => {
     const rules = `
       table netdev shoal_loss {
@@ -511,7 +493,7 @@ kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss 
   });
 });
 
-kt('the device disappears (namespace deleted): the link reports down, the stack keeps running', async () => {
+kt('the device disappears (namespace deleted): the link reports down, the stack keeps running', [], async () => {
   const sw = new VirtualSwitch();
   const other = await Stack.create({ name: `other-${process.pid}`, link: sw.connect(), address: '10.80.0.2/24', seed: SEED });
   let stack: Stack | null = null;
@@ -566,7 +548,7 @@ kt('the device disappears (namespace deleted): the link reports down, the stack 
   }
 });
 
-kt('the uplink disappears: the switch drops its port, stacks on the switch carry on', async () => {
+kt('the uplink disappears: the switch drops its port, stacks on the switch carry on', [], async () => {
   await withNetns(async (ns) => {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     const tap = await TapLink.open(devName());
@@ -591,8 +573,7 @@ kt('the uplink disappears: the switch drops its port, stacks on the switch carry
   }, 'shoalstk');
 });
 
-kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial checksums taken as they are', async () => {
-  if (lacks('ping')) return;
+kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial checksums taken as they are', ['ping'], async () => {
   await withStackPeer({ tap: { offload: true } }, async ({ ns, tap, stack }) => {
     console.log(`    offload: ${JSON.stringify(tap.offload)}`);
     for (const size of [56, 4000]) {
@@ -619,8 +600,7 @@ kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial ch
   });
 });
 
-kt('offload on, link MTU 65535 (kernel side 65521, the TAP maximum): 60 KB datagrams cross unfragmented', async () => {
-  if (lacks('ping')) return;
+kt('offload on, link MTU 65535 (kernel side 65521, the TAP maximum): 60 KB datagrams cross unfragmented', ['ping'], async () => {
   await withStackPeer({ tap: { offload: true, mtu: 65535 }, kernelMtu: 65521 }, async ({ ns, stack }) => {
     const r = await kernelPing(ns, `${NET}.2`, { count: 2, size: 60000, interval: 0.05 });
     assert.is(r.received, 2, r.out);
