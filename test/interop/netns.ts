@@ -54,7 +54,7 @@ export async function tapUnavailable(): Promise<string | null> {
   } catch (e) {
     const err = e as Error & { code?: string };
     return (tapWhy = `needs a TAP device, and opening one fails here (${err.code ?? err.message})` +
-      (err.code === 'EPERM' ? ': run as root (CAP_NET_ADMIN)' : ''));
+      (err.code === 'EPERM' || err.code === 'EACCES' ? ': run as root (CAP_NET_ADMIN)' : ''));
   }
 }
 
