@@ -87,7 +87,7 @@ if (skipped) {
   for (const [why, n] of counts) console.log(`  ${n} × ${why}`);
 }
 if (strict && skipped) {
-  console.log(`strict mode (SHOAL_STRICT=1): the ${skipped} skipped tests count as failed`);
+  console.log(`strict mode (SHOAL_STRICT=1): every skipped test counts as failed (${skipped})`);
   console.log(`${passed} passed, ${failed + skipped} failed, 0 skipped`);
   process.exit(1);
 }
