@@ -16,6 +16,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { TapLink } from '../../host/link/tap.ts';
+import type { TapOptions } from '../../host/link/tap.ts';
+import type { Link } from '../../host/link/link.ts';
+import { Stack } from '../../host/stack.ts';
+import type { StackLimits } from '../../host/stack.ts';
 import { lacks } from '../helpers/needs.ts';
 
 export interface ExecResult { code: number | null; signal: string | null; stdout: string; stderr: string }
@@ -177,6 +181,48 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T> | T, prefix?: s
   } finally {
     ns.destroy();
   }
+}
+
+/** The kernel side of a TAP: moved into the namespace, addressed (cidr), up. */
+export function kernelSide(ns: Netns, dev: string, cidr: string, mtu = 1500): void {
+  ns.moveIn(dev);
+  ns.addAddress(dev, cidr);
+  if (mtu !== 1500) ns.setMtu(dev, mtu);
+  ns.up(dev);
+}
+
+export interface StackPeer { ns: Netns; tap: TapLink; link: Link; stack: Stack }
+export interface StackPeerOptions {
+  /** The TAP device's name, and the namespace's prefix. */
+  dev: string; prefix: string;
+  /** The kernel's and the stack's addresses on the TAP, e.g. '10.79.0.1/24' and '10.79.0.2/24'. */
+  kernel: string; address: string;
+  seed: number;
+  tap?: TapOptions | undefined;
+  /** Link middleware between the TAP and the stack (faults, captures). */
+  wrap?: ((tap: TapLink) => Link) | undefined;
+  /** The kernel side's MTU (default: the TAP's). */
+  kernelMtu?: number | undefined;
+  limits?: StackLimits | undefined;
+}
+
+/** One stack on a TAP whose kernel side is in a fresh namespace (IPv6 off:
+ * no router solicitations on the wire); all of it removed afterwards, also on failure. */
+export async function withStackPeer(o: StackPeerOptions, fn: (p: StackPeer) => Promise<void>): Promise<void> {
+  await withNetns(async (ns) => {
+    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
+    const tap = await TapLink.open(o.dev, o.tap ?? {});
+    let stack: Stack | null = null;
+    try {
+      kernelSide(ns, tap.name, o.kernel, o.kernelMtu ?? tap.mtu);
+      const link = o.wrap ? o.wrap(tap) : tap;
+      stack = await Stack.create({ name: `peer-${tap.name}`, link, address: o.address, seed: o.seed, limits: o.limits });
+      await fn({ ns, tap, link, stack });
+    } finally {
+      await stack?.close();
+      tap.close();
+    }
+  }, o.prefix);
 }
 
 let hooked = false;

@@ -9,16 +9,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Stack } from '../../host/stack.ts';
-import type { StackLimits } from '../../host/stack.ts';
 import { TapLink } from '../../host/link/tap.ts';
-import type { TapOptions } from '../../host/link/tap.ts';
 import { VirtualSwitch } from '../../host/link/switch.ts';
 import { withFaults } from '../../host/link/faults.ts';
 import type { FaultDirection } from '../../host/link/faults.ts';
-import type { Link } from '../../host/link/link.ts';
-import { kernelPeerUnavailable, withNetns } from './netns.ts';
+import { kernelPeerUnavailable, kernelSide, withNetns, withStackPeer } from './netns.ts';
 import { lacks, maybe } from '../helpers/needs.ts';
-import type { Netns } from './netns.ts';
+import type { Netns, StackPeer, StackPeerOptions } from './netns.ts';
 
 const why = await kernelPeerUnavailable();
 /** A test that needs the kernel as a peer (and `tools` in the namespace);
@@ -208,37 +205,10 @@ function kernelIp(ns: Netns): Record<string, number> {
   return Object.fromEntries(keys.map((k, i) => [k, Number(vals[i])]));
 }
 
-/** Kernel side of a TAP: into the namespace, addressed, up. */
-function kernelSide(ns: Netns, dev: string, mtu = 1500): void {
-  ns.moveIn(dev);
-  ns.addAddress(dev, `${KERNEL}/24`);
-  if (mtu !== 1500) ns.setMtu(dev, mtu);
-  ns.up(dev);
-}
-
-interface Peer { ns: Netns; tap: TapLink; stack: Stack; link: Link }
-
-/** One stack (10.79.0.2/24) on a TAP whose kernel side is 10.79.0.1/24 in a
- * fresh namespace; all of it removed afterwards, also on failure. */
-async function withStackPeer(
-  o: { tap?: TapOptions; wrap?: (l: TapLink) => Link; kernelMtu?: number; limits?: StackLimits },
-  fn: (p: Peer) => Promise<void>,
-): Promise<void> {
-  await withNetns(async (ns) => {
-    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1); // no router solicitations on the wire
-    const tap = await TapLink.open(devName(), o.tap ?? {});
-    let stack: Stack | null = null;
-    try {
-      kernelSide(ns, tap.name, o.kernelMtu ?? tap.mtu);
-      const link = o.wrap ? o.wrap(tap) : tap;
-      stack = await Stack.create({ name: `s-${tap.name}`, link, address: `${NET}.2/24`, seed: SEED, limits: o.limits });
-      await fn({ ns, tap, stack, link });
-    } finally {
-      await stack?.close();
-      tap.close();
-    }
-  }, 'shoalstk');
-}
+type PeerOptions = Pick<StackPeerOptions, 'tap' | 'wrap' | 'kernelMtu' | 'limits'>;
+/** One stack (10.79.0.2/24) on a TAP whose kernel side is 10.79.0.1/24 in a fresh namespace. */
+const withPeer = (o: PeerOptions, fn: (p: StackPeer) => Promise<void>) =>
+  withStackPeer({ ...o, dev: devName(), prefix: 'shoalstk', kernel: `${KERNEL}/24`, address: `${NET}.2/24`, seed: SEED }, fn);
 
 const ZERO_BAD = ['ipBadChecksum', 'ipBadLen', 'ipBadHlen', 'icmpBad', 'udpBadChecksum', 'udpBadLen', 'reasmBad',
   'reasmOverlap', 'rxBadDesc', 'poolEmpty', 'txArenaFull', 'eventsLost', 'rxNoBuffer', 'rxTooBig'];
@@ -259,7 +229,7 @@ const SIZES = [8, 100, 1472, 1473, 4000, 8972, 30000, 60000, 65507];
 // ---- tests ------------------------------------------------------------------
 
 kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at MTU 1500)', ['ping'], async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+  await withPeer({}, async ({ ns, stack }) => {
     for (const size of [56, 1472, 4000]) {
       const k0 = kernelIp(ns);
       const r = await kernelPing(ns, `${NET}.2`, { count: 3, size, interval: 0.05 });
@@ -281,7 +251,7 @@ kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at
 });
 
 kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', [], async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+  await withPeer({}, async ({ ns, stack }) => {
     const k0 = kernelIp(ns);
     const times: string[] = [];
     for (const size of [0, 56, 1472, 1473, 4000, 20000, 65507]) {
@@ -306,7 +276,7 @@ kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three 
     const sw = new VirtualSwitch();
     const stacks: Stack[] = [];
     try {
-      kernelSide(ns, tap.name);
+      kernelSide(ns, tap.name, `${KERNEL}/24`);
       sw.attach(tap);
       for (let i = 0; i < 3; i++) {
         stacks.push(await Stack.create({ name: `sw${i}-${process.pid}`, link: sw.connect(), address: `${NET}.${2 + i}/24`, seed: SEED + i }));
@@ -343,7 +313,7 @@ kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three 
 });
 
 kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', [], async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+  await withPeer({}, async ({ ns, stack }) => {
     // kernel → stack → kernel
     const e = await stackEcho(stack, 7000);
     const a = await kernelClient(ns, `${NET}.2`, 7000, SIZES, FAST);
@@ -375,7 +345,7 @@ const FAULTS: FaultDirection = { loss: 0.05, duplicate: 0.01, reorder: 0.05, reo
 
 kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss shows, nothing damaged', ['ping'], async () => {
   let faults: ReturnType<typeof withFaults> | null = null;
-  await withStackPeer({
+  await withPeer({
     wrap: (tap) => (faults = withFaults(tap, { seed: SEED, tx: FAULTS, rx: FAULTS })),
     limits: { reassemblyTimeoutMs: 500 },
   }, async ({ ns, stack }) => {
@@ -431,7 +401,7 @@ kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss 
 kt('host-side duplication and reordering without loss: every 60 KB datagram arrives whole, both ways', [], async () => {
   const dr: FaultDirection = { duplicate: 0.05, reorder: 0.2, reorderDelayMs: 5 };
   let faults: ReturnType<typeof withFaults> | null = null;
-  await withStackPeer({ wrap: (tap) => (faults = withFaults(tap, { seed: SEED + 1, tx: dr, rx: dr })) }, async ({ ns, stack }) => {
+  await withPeer({ wrap: (tap) => (faults = withFaults(tap, { seed: SEED + 1, tx: dr, rx: dr })) }, async ({ ns, stack }) => {
     const n = 6;
     const e = await stackEcho(stack, 7000);
     const a = await kernelClient(ns, `${NET}.2`, 7000, cycle([60000, 65507], n), { window: 1, timeoutMs: 3000, lingerMs: 100 });
@@ -454,7 +424,7 @@ kt('host-side duplication and reordering without loss: every 60 KB datagram arri
 });
 
 kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss shows, nothing damaged', ['ping', 'nft'], async () => {
-  await withStackPeer({}, async ({ ns, tap, stack }) => {
+  await withPeer({}, async ({ ns, tap, stack }) => {
     const rules = `
       table netdev shoal_loss {
         chain in { type filter hook ingress device "${tap.name}" priority 0; numgen random mod 1000 < 50 counter drop; }
@@ -506,7 +476,7 @@ kt('the device disappears (namespace deleted): the link reports down, the stack 
     await withNetns(async (ns) => {
       ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
       tap = await TapLink.open(devName());
-      kernelSide(ns, tap.name);
+      kernelSide(ns, tap.name, `${KERNEL}/24`);
       stack = await Stack.create({
         name: `two-${process.pid}`, seed: SEED,
         interfaces: [{ link: tap, address: `${NET}.2/24` }, { link: sw.connect(), address: '10.80.0.1/24' }],
@@ -555,7 +525,7 @@ kt('the uplink disappears: the switch drops its port, stacks on the switch carry
     const sw = new VirtualSwitch();
     const stacks: Stack[] = [];
     try {
-      kernelSide(ns, tap.name);
+      kernelSide(ns, tap.name, `${KERNEL}/24`);
       sw.attach(tap);
       for (let i = 0; i < 2; i++) stacks.push(await Stack.create({ name: `up${i}-${process.pid}`, link: sw.connect(), address: `${NET}.${2 + i}/24` }));
       await stacks[0]!.ping(KERNEL, { timeout: 2000 });
@@ -574,7 +544,7 @@ kt('the uplink disappears: the switch drops its port, stacks on the switch carry
 });
 
 kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial checksums taken as they are', ['ping'], async () => {
-  await withStackPeer({ tap: { offload: true } }, async ({ ns, tap, stack }) => {
+  await withPeer({ tap: { offload: true } }, async ({ ns, tap, stack }) => {
     console.log(`    offload: ${JSON.stringify(tap.offload)}`);
     for (const size of [56, 4000]) {
       const r = await kernelPing(ns, `${NET}.2`, { count: 2, size, interval: 0.05 });
@@ -601,7 +571,7 @@ kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial ch
 });
 
 kt('offload on, link MTU 65535 (kernel side 65521, the TAP maximum): 60 KB datagrams cross unfragmented', ['ping'], async () => {
-  await withStackPeer({ tap: { offload: true, mtu: 65535 }, kernelMtu: 65521 }, async ({ ns, stack }) => {
+  await withPeer({ tap: { offload: true, mtu: 65535 }, kernelMtu: 65521 }, async ({ ns, stack }) => {
     const r = await kernelPing(ns, `${NET}.2`, { count: 2, size: 60000, interval: 0.05 });
     assert.is(r.received, 2, r.out);
     await stack.ping(KERNEL, { size: 60000, timeout: 2000 });

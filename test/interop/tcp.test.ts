@@ -20,14 +20,13 @@ import http from 'node:http';
 import { Stack } from '../../host/stack.ts';
 import type { StackLimits } from '../../host/stack.ts';
 import { TapLink } from '../../host/link/tap.ts';
-import type { TapOptions } from '../../host/link/tap.ts';
 import { withFaults } from '../../host/link/faults.ts';
 import type { FaultLink } from '../../host/link/faults.ts';
 import type { Link } from '../../host/link/link.ts';
 import type { Socket } from '../../host/net/net.ts';
-import { kernelPeerUnavailable, withNetns } from './netns.ts';
+import { kernelPeerUnavailable, withNetns, withStackPeer } from './netns.ts';
 import { lacks, maybe } from '../helpers/needs.ts';
-import type { Netns } from './netns.ts';
+import type { Netns, StackPeer, StackPeerOptions } from './netns.ts';
 
 const why = await kernelPeerUnavailable();
 const ONLY = process.env.TCP_INTEROP_ONLY ? new RegExp(process.env.TCP_INTEROP_ONLY) : null;
@@ -177,31 +176,10 @@ class Shim implements Link {
   close(): void { this.onFrame = null; }
 }
 
-interface Peer { ns: Netns; tap: TapLink; link: Link; stack: Stack }
-
-/** One stack (10.81.0.2/24) on a TAP whose kernel side is 10.81.0.1/24 in a
- * fresh namespace; all of it removed afterwards, also on failure. */
-async function withStackPeer(
-  o: { tap?: TapOptions; wrap?: (l: Link) => Link; limits?: StackLimits; seed?: number },
-  fn: (p: Peer) => Promise<void>,
-): Promise<void> {
-  await withNetns(async (ns) => {
-    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1); // no router solicitations on the wire
-    const tap = await TapLink.open(devName(), o.tap ?? {});
-    let stack: Stack | null = null;
-    try {
-      ns.moveIn(tap.name);
-      ns.addAddress(tap.name, `${KERNEL}/24`);
-      ns.up(tap.name);
-      const link = o.wrap ? o.wrap(tap) : tap;
-      stack = await Stack.create({ name: `t-${tap.name}`, link, address: `${STACK}/24`, seed: o.seed ?? SEED, limits: o.limits });
-      await fn({ ns, tap, link, stack });
-    } finally {
-      await stack?.close();
-      tap.close();
-    }
-  }, 'shoaltcp');
-}
+type Peer = StackPeer;
+/** One stack (10.81.0.2/24) on a TAP whose kernel side is 10.81.0.1/24 in a fresh namespace. */
+const withPeer = (o: Pick<StackPeerOptions, 'tap' | 'wrap' | 'limits'>, fn: (p: Peer) => Promise<void>) =>
+  withStackPeer({ ...o, dev: devName(), prefix: 'shoaltcp', kernel: `${KERNEL}/24`, address: `${STACK}/24`, seed: SEED }, fn);
 
 /** Node's http server over the stack: GET /N answers N bytes of stream N
  * (content-length set), anything else "hello". Returns a close function. */
@@ -287,7 +265,7 @@ async function transfers(p: Peer, big: number, label: string, timeoutMs: number)
 // ---- tests ----------------------------------------------------------------------
 
 kt(`curl fetches 1 KB and ${BIG / MB} MB from http on the stack; the stack moves ${BIG / MB} MB each way with a kernel server`, ['curl'], async () => {
-  await withStackPeer({}, async (p) => {
+  await withPeer({}, async (p) => {
     await transfers(p, BIG, 'clean', 120_000);
     assertClean(p.stack);
     // Offloads are the default: both directions cross the TAP in GSO frames.
@@ -309,7 +287,7 @@ const LOSSY = LOSSY_MB * MB;
 kt(`host-side faults both ways (5 % loss, 1 % duplication, 5 % reordering): curl ${LOSSY_MB} MB, ${LOSSY_MB} MB each way, intact`, ['curl'], async () => {
   let faults: FaultLink | null = null;
   const fd = { loss: 0.05, duplicate: 0.01, reorder: 0.05, reorderDelayMs: 2 };
-  await withStackPeer({ wrap: (l) => (faults = withFaults(l, { seed: SEED, tx: fd, rx: fd })) }, async (p) => {
+  await withPeer({ wrap: (l) => (faults = withFaults(l, { seed: SEED, tx: fd, rx: fd })) }, async (p) => {
     await transfers(p, LOSSY, 'host faults', 300_000);
     const f = faults!.stats();
     console.log(`    faults: tx ${f.txLost} lost ${f.txDuplicated} dup ${f.txReordered} reord of ${f.txFrames}; ` +
@@ -322,7 +300,7 @@ kt(`host-side faults both ways (5 % loss, 1 % duplication, 5 % reordering): curl
 });
 
 kt(`kernel-side loss through nftables (5 % on ingress and postrouting): curl ${LOSSY_MB} MB, ${LOSSY_MB} MB each way, intact`, ['curl', 'nft'], async () => {
-  await withStackPeer({}, async (p) => {
+  await withPeer({}, async (p) => {
     const dev = p.tap.name;
     await p.ns.exec(['nft', '-f', '-'], { input: `
       table netdev shoal_loss {
@@ -343,7 +321,7 @@ kt(`kernel-side loss through nftables (5 % on ingress and postrouting): curl ${L
 // ---- resets ---------------------------------------------------------------------
 
 kt('a closed port on the stack: curl and nc -z get "connection refused" at once (the stack\'s RST)', ['curl', 'nc'], async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+  await withPeer({}, async ({ ns, stack }) => {
     const t0 = performance.now();
     const c = await ns.exec(['curl', '-sS', '--max-time', '5', `http://${STACK}:8081/`], { check: false });
     const ms = performance.now() - t0;
@@ -368,7 +346,7 @@ kt('a closed port on the stack: curl and nc -z get "connection refused" at once 
 });
 
 kt('the stack connects to a closed kernel port: ECONNREFUSED at once', [], async () => {
-  await withStackPeer({}, async ({ stack }) => {
+  await withPeer({}, async ({ stack }) => {
     const t0 = performance.now();
     const err = await within(new Promise<Error>((resolve, reject) => {
       const s = stack.net.connect({ port: 9, host: KERNEL });
@@ -442,7 +420,7 @@ kt('a half-open connection: the stack restarts and forgets it; the kernel writes
 });
 
 kt('a half-open connection the other way: the kernel forgets it (ss -K, its RST dropped); the stack writes, gets RST, ECONNRESET', ['ss', 'nft'], async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+  await withPeer({}, async ({ ns, stack }) => {
     const src = `require('net').createServer((s) => { s.on('error', () => {}); s.on('data', () => s.write('hello')); })` +
       `.listen(9000, () => console.log('ready'));`;
     const child = ns.spawn([NODE, '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -476,7 +454,7 @@ kt('a half-open connection the other way: the kernel forgets it (ss -K, its RST 
 const FLOOD = Number(process.env.TCP_INTEROP_SYNS ?? 20_000);
 
 kt('a connection completed by a SYN cookie takes the data that follows at once (listen backlog 1, queue held by a spoofed SYN)', ['hping3', 'curl'], async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+  await withPeer({}, async ({ ns, stack }) => {
     const h = http.createServer((_req, res) => res.end('hello\n'));
     stack.net.createServer((c) => h.emit('connection', c)).listen(7000, undefined, 1);
     // One SYN from an address nobody answers for fills the SYN queue (backlog 1).
@@ -502,7 +480,7 @@ kt('a connection completed by a SYN cookie takes the data that follows at once (
  * curl keeps asking for "hello"; ≥ 90 % of curl's requests must succeed and
  * the stack's memory must not grow. */
 async function synFlood(limits: StackLimits | undefined): Promise<void> {
-  await withStackPeer({ limits }, async ({ ns, tap, stack }) => {
+  await withPeer({ limits }, async ({ ns, tap, stack }) => {
     const h = httpOnStack(stack, 80);
     try {
       const ok = await ns.exec(['curl', '-sS', '--max-time', '5', `http://${STACK}/`]);
