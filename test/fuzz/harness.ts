@@ -5,9 +5,9 @@
 import { instantiateCore, type CoreExports, type CoreKind } from '../../host/wasm.ts';
 import { Random } from '../../host/random.ts';
 import { S, CFG } from '../../host/scb.ts';
-import type { Topology } from './gen.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, arp, ether, fmtIp, get16, get32, sum16, fold16,
   pseudo } from '../helpers/frames.ts';
+import type { Topology } from './gen.ts';
 
 export { S, CFG };
 
