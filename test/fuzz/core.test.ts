@@ -28,7 +28,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Random } from '../../host/random.ts';
-import { FrameGen, defaultTopology, hex, unhex, ether, arp, ETHERTYPE_ARP, type Frame, type Topology } from './frames.ts';
+import { FrameGen, defaultTopology, type Frame, type Topology } from './gen.ts';
+import { hex, unhex, ether, arp, ETHERTYPE_ARP } from '../helpers/frames.ts';
 import { FuzzCore, FuzzFailure, Place, Fill, type CoreConfig, type TxSink } from './harness.ts';
 
 const env = process.env;
@@ -121,7 +122,7 @@ class Responder {
       const spa = ((u8[p + 28] << 24) | (u8[p + 29] << 16) | (u8[p + 30] << 8) | u8[p + 31]) >>> 0;
       const tpa = ((u8[p + 38] << 24) | (u8[p + 39] << 16) | (u8[p + 40] << 8) | u8[p + 41]) >>> 0;
       const m = new Uint8Array([0x02, 0xdd, tpa >>> 24, (tpa >>> 16) & 255, (tpa >>> 8) & 255, tpa & 255]);
-      this.queue.push({ bytes: ether(ours, m, ETHERTYPE_ARP, arp(2, m, tpa, ours, spa)), ifx, flags: 0, kind: 'arp-answer' });
+      this.queue.push({ bytes: ether(ours, m, ETHERTYPE_ARP, arp({ op: 2, sha: m, spa: tpa, tha: ours, tpa: spa })), ifx, flags: 0, kind: 'arp-answer' });
     }) as TxSink;
   }
 }

@@ -6,7 +6,8 @@ import { instantiateCore, type CoreExports, type CoreKind } from '../../host/was
 import { Random } from '../../host/random.ts';
 import { S, CFG } from '../../host/scb.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, arp, ether, fmtIp, get16, get32, sum16, fold16,
-  pseudo, type Topology } from './frames.ts';
+  pseudo } from '../helpers/frames.ts';
+import type { Topology } from './gen.ts';
 
 export { S, CFG };
 
@@ -161,7 +162,7 @@ export class FuzzCore {
   announcePeers(t: Topology, now: number, sink: TxSink | null = null): void {
     for (const p of t.peers) {
       const itf = t.ifaces[p.ifx];
-      const f = ether(itf.mac, p.mac, ETHERTYPE_ARP, arp(2, p.mac, p.ip, itf.mac, itf.addrs[0].ip));
+      const f = ether(itf.mac, p.mac, ETHERTYPE_ARP, arp({ op: 2, sha: p.mac, spa: p.ip, tha: itf.mac, tpa: itf.addrs[0].ip }));
       if (this.rx(f, p.ifx, 0, Place.Start, Fill.Keep) < 0) throw new FuzzFailure('no free buffer to announce peers');
     }
     this.poll(now, sink);
@@ -363,7 +364,7 @@ export class FuzzCore {
       if (total < 54 || get16(frame, 12) !== ETHERTYPE_IPV4 || frame[23] !== PROTO_TCP) return 'a partial checksum on a frame that is not IPv4 TCP';
       const l4 = 14 + ((frame[14] & 15) << 2), end = 14 + get16(frame, 16);
       if (end > total || l4 + 20 > end) return 'a partial checksum over a bad IP header';
-      const sum = fold16(sum16(frame, l4, end - l4));
+      const sum = fold16(sum16(frame.subarray(l4, end)));
       frame[l4 + 16] = ~sum >> 8 & 255;
       frame[l4 + 17] = ~sum & 255;
     }
@@ -397,7 +398,7 @@ export class FuzzCore {
     if (u[ip] !== 0x45) return `IPv4 version/IHL byte ${u[ip].toString(16)}`;
     const tot = get16(u, ip + 2);
     if (tot !== len - 14) return `IP total length ${tot} != frame length - 14 (${len - 14})`;
-    if (fold16(sum16(u, ip, 20)) !== 0xffff) return 'bad IP header checksum';
+    if (fold16(sum16(u.subarray(ip, ip + 20))) !== 0xffff) return 'bad IP header checksum';
     if (tot > maxTot) return `IP datagram of ${tot} bytes on a link with a smaller MTU`;
     if (u[ip + 8] === 0) return 'TTL 0';
     const src = get32(u, ip + 12), dst = get32(u, ip + 16);
@@ -558,13 +559,13 @@ export class FuzzCore {
 function checkL4(u: Uint8Array, l4: number, l4len: number, src: number, dst: number, proto: number): string | null {
   if (proto === PROTO_UDP) {
     if (l4len < 8 || get16(u, l4 + 4) !== l4len) return 'UDP length';
-    if (get16(u, l4 + 6) !== 0 && fold16(sum16(u, l4, l4len, pseudo(src, dst, PROTO_UDP, l4len))) !== 0xffff) return 'bad UDP checksum';
+    if (get16(u, l4 + 6) !== 0 && fold16(sum16(u.subarray(l4, l4 + l4len), pseudo(src, dst, PROTO_UDP, l4len))) !== 0xffff) return 'bad UDP checksum';
   } else if (proto === PROTO_TCP) {
     if (l4len < 20) return 'short TCP';
-    if (fold16(sum16(u, l4, l4len, pseudo(src, dst, PROTO_TCP, l4len))) !== 0xffff) return 'bad TCP checksum';
+    if (fold16(sum16(u.subarray(l4, l4 + l4len), pseudo(src, dst, PROTO_TCP, l4len))) !== 0xffff) return 'bad TCP checksum';
   } else if (proto === PROTO_ICMP) {
     if (l4len < 8) return 'short ICMP';
-    if (fold16(sum16(u, l4, l4len)) !== 0xffff) return 'bad ICMP checksum';
+    if (fold16(sum16(u.subarray(l4, l4 + l4len))) !== 0xffff) return 'bad ICMP checksum';
   } else return `IP protocol ${proto}`;
   return null;
 }

@@ -22,9 +22,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Random } from '../../host/random.ts';
-import { FrameGen, defaultTopology, ether, arp, ipv4, icmp, tcpSegment, tcpOptions, put16, get16, get32,
+import { FrameGen, defaultTopology, tcpOptions } from './gen.ts';
+import { ether, arp, ipv4, icmp, tcpSegment, put16, get16, get32,
   ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_TCP, PROTO_ICMP, TH_FIN, TH_SYN, TH_RST, TH_PSH, TH_ACK, TH_URG,
-  type TcpSeg } from './frames.ts';
+  type TcpSeg } from '../helpers/frames.ts';
 import { FuzzCore, FuzzFailure, CFG, Place, Fill, type TxSink } from './harness.ts';
 
 const env = process.env;
@@ -124,7 +125,7 @@ class Run {
       const ours = u.slice(p + 6, p + 12);
       const peer = topo.peers.find((x) => x.ip === tpa);
       const m = peer ? peer.mac : new Uint8Array([0x02, 0xdd, tpa >>> 24, (tpa >>> 16) & 255, (tpa >>> 8) & 255, tpa & 255]);
-      this.pending.push(ether(ours, m, ETHERTYPE_ARP, arp(2, m, tpa, ours, spa)));
+      this.pending.push(ether(ours, m, ETHERTYPE_ARP, arp({ op: 2, sha: m, spa: tpa, tha: ours, tpa: spa })));
       return;
     }
     if (type !== ETHERTYPE_IPV4 || u[p + 23] !== PROTO_TCP || get32(u, p + 30) !== PEER) return;
@@ -223,7 +224,8 @@ class Run {
   }
 
   frame(s: TcpSeg): Uint8Array {
-    return ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: PEER, dst: US, proto: PROTO_TCP, id: this.ipId++ & 0xffff }, tcpSegment(PEER, US, s)));
+    return ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4,
+      ipv4({ src: PEER, dst: US, proto: PROTO_TCP, id: this.ipId++ & 0xffff, payload: tcpSegment({ src: PEER, dst: US, ...s }) }));
   }
 
   tsOpt(cn: Conn, tsv?: number): number[] {
@@ -448,14 +450,14 @@ class Run {
     // ICMP errors quoting a segment of this connection.
     this.count('icmp');
     const seq = pick(r, [x.una, x.una, x.nxt, x.smax, (x.una - 1) >>> 0, r.u32()]) >>> 0;
-    const quoted = ipv4({ src: US, dst: PEER, proto: PROTO_TCP, id: r.int(65536), df: true }, tcpSegment(US, PEER,
-      { sport: cn.lport, dport: cn.rport, seq, ack: x.rcvNxt, flags: TH_ACK }));
+    const quoted = ipv4({ src: US, dst: PEER, proto: PROTO_TCP, id: r.int(65536), df: true,
+      payload: tcpSegment({ src: US, dst: PEER, sport: cn.lport, dport: cn.rport, seq, ack: x.rcvNxt, flags: TH_ACK }) });
     const ql = r.int(4) === 0 ? r.int(quoted.length + 1) : 28;
     const type = pick(r, [3, 3, 3, 11, 4, 12]);
     const code = type === 3 ? pick(r, [0, 1, 2, 3, 4, 4, 4, 13]) : 0;
     const rest = type === 3 && code === 4 ? pick(r, [0, 68, 296, 575, 576, 1000, 1280, 1400, 1500, 9000, r.int(65536)]) : 0;
-    this.inject(ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: PEER, dst: US, proto: PROTO_ICMP, id: this.ipId++ & 0xffff },
-      icmp(type, code, rest, quoted.slice(0, ql)))));
+    this.inject(ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: PEER, dst: US, proto: PROTO_ICMP, id: this.ipId++ & 0xffff,
+      payload: icmp({ type, code, rest, data: quoted.slice(0, ql) }) })));
   }
 
   fixSums(f: Uint8Array): void {
