@@ -5,8 +5,10 @@
 // so a lookup never walks past the first empty slot and the table never
 // needs rebuilding.
 //
-// Sizes: crtLayout(max) reserves the next power of two of slots at or above
-// max * 8/7, so the load factor stays at or below 7/8 even when full.
+// Sizes: crtLayout(max) reserves max * 8/7 slots (any count: a key's home
+// slot is its hash scaled to the count, Lemire's multiply-shift), so the
+// load factor stays at or below 7/8 even when full and an entry costs
+// 32 * 8/7 = 36.6 bytes of memory.
 // Full table: a new entry is refused and counted (crtFull); an existing entry
 // is never evicted to make room, so a SYN flood cannot take established
 // connections away. Idle entries go by crtExpire, a bounded step per call.
@@ -48,7 +50,7 @@ const RST: u32 = 0x04;
 const ACK: u32 = 0x10;
 
 let base: usize = 0;
-let mask: u32 = 0;
+let nslots: u32 = 0;
 let maxEntries: u32 = 0;
 let k0: u64 = 0;
 let k1: u64 = 0;
@@ -66,12 +68,9 @@ export let crtRemoved: u32 = 0;
 /** Reserves the table for at most max entries (at least 1). */
 export function crtLayout(max: u32): void {
   if (max == 0) max = 1;
-  let want = <u64>max * 8 / 7 + 1;
-  let slots: u64 = 16;
-  while (slots < want) slots <<= 1;
-  mask = <u32>slots - 1;
+  nslots = <u32>(<u64>max * 8 / 7 + 1);
   maxEntries = max;
-  base = arenaReserve(<usize>slots << ENTRY_SHIFT);
+  base = arenaReserve(<usize>nslots << ENTRY_SHIFT);
 }
 
 /** After the arena is committed (zeroed): the hash key and the idle timeouts, ms. */
@@ -82,7 +81,7 @@ export function crtInit(synMs: u32, idleMs: u32): void {
   idleTimeout = idleMs;
 }
 
-export function crtSlots(): u32 { return mask + 1; }
+export function crtSlots(): u32 { return nslots; }
 
 /** The keyed hash of a 4-tuple: two multiply-xorshift rounds over the key words,
  * each word xored with a secret first (SipHash costs ~4x as much; see bench/crt.bench.ts). */
@@ -95,21 +94,35 @@ export function crtSlots(): u32 { return mask + 1; }
 
 // @ts-ignore: decorator
 @inline function slot(i: u32): usize { return base + (<usize>i << ENTRY_SHIFT); }
+// @ts-ignore: decorator
+@inline function home(h: u32): u32 { return <u32>((<u64>h * nslots) >> 32); }
+// @ts-ignore: decorator
+@inline function next(i: u32): u32 { return i + 1 == nslots ? 0 : i + 1; }
+/** How far slot b lies after slot a, going round. */
+// @ts-ignore: decorator
+@inline function dist(a: u32, b: u32): u32 { return b >= a ? b - a : b + nslots - a; }
 
 /** The entry of a connection, or 0. */
 export function crtLookup(client: u32, cport: u32, vipa: u32, vport: u32): usize {
   if (client == 0) return 0;
   let addrs = <u64>client | (<u64>vipa << 32);
   let ports = (vport & 0xffff) | (cport << 16);
-  let i = mix(addrs, ports) & mask;
+  let i = home(mix(addrs, ports));
   for (;;) {
     let e = slot(i);
     let a = load<u64>(e);
     if (a == addrs && load<u32>(e, E_PORTS) == ports) return e;
     if (<u32>a == 0) return 0;
-    i = (i + 1) & mask;
+    i = next(i);
   }
   return 0;   // not reached: at most 7/8 of the slots are ever in use
+}
+
+/** Reads the first word of a connection's home slot and returns it: called
+ * for every frame of a received batch before their lookups, it starts the
+ * cache misses of a large table together instead of one after another. */
+export function crtTouch(client: u32, cport: u32, vipa: u32, vport: u32): u32 {
+  return load<u32>(slot(home(mix(<u64>client | (<u64>vipa << 32), (vport & 0xffff) | (cport << 16)))));
 }
 
 /** The entry of a connection: the one there is, or a new one for target
@@ -119,13 +132,13 @@ export function crtInsert(client: u32, cport: u32, vipa: u32, vport: u32, target
   let addrs = <u64>client | (<u64>vipa << 32);
   let ports = (vport & 0xffff) | (cport << 16);
   let h = mix(addrs, ports);
-  let i = h & mask;
+  let i = home(h);
   for (;;) {
     let e = slot(i);
     let a = load<u64>(e);
     if (a == addrs && load<u32>(e, E_PORTS) == ports) return e;
     if (<u32>a == 0) break;
-    i = (i + 1) & mask;
+    i = next(i);
   }
   if (crtEntries >= maxEntries) { crtFull++; return 0; }
   let e = slot(i);
@@ -167,12 +180,11 @@ export function crtDelete(e: usize): void {
   let i = <u32>((e - base) >> ENTRY_SHIFT);
   let j = i;
   for (;;) {
-    j = (j + 1) & mask;
+    j = next(j);
     let f = slot(j);
     if (load<u32>(f) == 0) break;
-    let home = load<u32>(f, E_HASH) & mask;
     // f may fill the hole at i if its home is not in (i, j].
-    if (((j - home) & mask) >= ((j - i) & mask)) {
+    if (dist(home(load<u32>(f, E_HASH)), j) >= dist(i, j)) {
       memory.copy(slot(i), f, CRT_ENTRY);
       i = j;
     }
@@ -216,7 +228,7 @@ export function crtExpire(nowMs: u32, budget: u32, out: usize, outCap: u32): u32
         continue;   // the run shifted back: look at slot i again
       }
     }
-    i = (i + 1) & mask;
+    i = next(i);
   }
   cursor = i;
   return n;
@@ -224,7 +236,7 @@ export function crtExpire(nowMs: u32, budget: u32, out: usize, outCap: u32): u32
 
 /** Slot i's entry, or 0 when it is empty (listing the table: CRT rows). */
 export function crtAt(i: u32): usize {
-  if (i > mask) return 0;
+  if (i >= nslots) return 0;
   let e = slot(i);
   return load<u32>(e) != 0 ? e : 0;
 }

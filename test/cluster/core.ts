@@ -16,6 +16,7 @@ export interface ClusterExports {
   t_crt_slots(): number;
   t_crt_stat(k: number): number;
   t_crt_lookups(keys: number, count: number, n: number): number;
+  t_crt_lookups_batched(keys: number, count: number, n: number): number;
   t_siphash_loop(n: number): bigint;
   t_sha256(p: number, len: number, out: number): void;
   t_hmac_key(p: number, len: number): void;
