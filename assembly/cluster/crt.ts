@@ -102,46 +102,49 @@ export function crtSlots(): u32 { return nslots; }
 // @ts-ignore: decorator
 @inline function dist(a: u32, b: u32): u32 { return b >= a ? b - a : b + nslots - a; }
 
-/** The entry of a connection, or 0. */
-export function crtLookup(client: u32, cport: u32, vipa: u32, vport: u32): usize {
-  if (client == 0) return 0;
-  let addrs = <u64>client | (<u64>vipa << 32);
-  let ports = (vport & 0xffff) | (cport << 16);
-  let i = home(mix(addrs, ports));
+// @ts-ignore: decorator
+@inline function keyAddrs(client: u32, vipa: u32): u64 { return <u64>client | (<u64>vipa << 32); }
+// @ts-ignore: decorator
+@inline function keyPorts(cport: u32, vport: u32): u32 { return (vport & 0xffff) | (cport << 16); }
+
+/** The slot holding the key, or the empty slot that ends its run (the table
+ * is never full, so there is one). */
+// @ts-ignore: decorator
+@inline function probe(addrs: u64, ports: u32, h: u32): usize {
+  let i = home(h);
   for (;;) {
     let e = slot(i);
     let a = load<u64>(e);
-    if (a == addrs && load<u32>(e, E_PORTS) == ports) return e;
-    if (<u32>a == 0) return 0;
+    if ((a == addrs && load<u32>(e, E_PORTS) == ports) || <u32>a == 0) return e;
     i = next(i);
   }
-  return 0;   // not reached: at most 7/8 of the slots are ever in use
+  return 0;   // not reached
+}
+
+/** The entry of a connection, or 0. */
+export function crtLookup(client: u32, cport: u32, vipa: u32, vport: u32): usize {
+  if (client == 0) return 0;
+  let addrs = keyAddrs(client, vipa), ports = keyPorts(cport, vport);
+  let e = probe(addrs, ports, mix(addrs, ports));
+  return load<u32>(e) != 0 ? e : 0;
 }
 
 /** Reads the first word of a connection's home slot and returns it: called
  * for every frame of a received batch before their lookups, it starts the
  * cache misses of a large table together instead of one after another. */
 export function crtTouch(client: u32, cport: u32, vipa: u32, vport: u32): u32 {
-  return load<u32>(slot(home(mix(<u64>client | (<u64>vipa << 32), (vport & 0xffff) | (cport << 16)))));
+  return load<u32>(slot(home(mix(keyAddrs(client, vipa), keyPorts(cport, vport)))));
 }
 
 /** The entry of a connection: the one there is, or a new one for target
  * (state CRT_SYN). 0, counted in crtFull, when the table holds its maximum. */
 export function crtInsert(client: u32, cport: u32, vipa: u32, vport: u32, target: u32, origin: u8, nowMs: u32): usize {
   if (client == 0) return 0;
-  let addrs = <u64>client | (<u64>vipa << 32);
-  let ports = (vport & 0xffff) | (cport << 16);
+  let addrs = keyAddrs(client, vipa), ports = keyPorts(cport, vport);
   let h = mix(addrs, ports);
-  let i = home(h);
-  for (;;) {
-    let e = slot(i);
-    let a = load<u64>(e);
-    if (a == addrs && load<u32>(e, E_PORTS) == ports) return e;
-    if (<u32>a == 0) break;
-    i = next(i);
-  }
+  let e = probe(addrs, ports, h);
+  if (load<u32>(e) != 0) return e;
   if (crtEntries >= maxEntries) { crtFull++; return 0; }
-  let e = slot(i);
   store<u64>(e, addrs);
   store<u32>(e, ports, E_PORTS);
   store<u32>(e, h, E_HASH);
