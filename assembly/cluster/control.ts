@@ -124,6 +124,78 @@ export function annBackup(b: usize, i: u32): usize { return annRange(b, load<u8>
 /** Where target i lies (after the backups). */
 export function annTarget(b: usize, i: u32): usize { return annBackup(b, load<u8>(b, A_NBACKUPS)) + <usize>i * A_TARGET; }
 
+// Body writers: each *Begin writes a body's fixed part at b and returns the
+// whole body's size for its counts; the *Set functions fill its entries.
+
+export function annBegin(b: usize, vipa: u32, routing: u32, method: u8, nranges: u32, nbackups: u32, ntargets: u32, affinity: u32): u32 {
+  put32(b + A_VIPA, vipa);
+  put32(b + A_ROUTING, routing);
+  store<u8>(b, method, A_METHOD);
+  store<u8>(b, <u8>nranges, A_NRANGES);
+  store<u8>(b, <u8>nbackups, A_NBACKUPS);
+  store<u8>(b, <u8>ntargets, A_NTARGETS);
+  put32(b + A_AFFINITY, affinity);
+  return annSize(nranges, nbackups, ntargets);
+}
+export function annSetRange(b: usize, i: u32, lo: u32, hi: u32): void { let r = annRange(b, i); put16(r, lo); put16(r + 2, hi); }
+export function annSetBackup(b: usize, i: u32, addr: u32): void { put32(annBackup(b, i), addr); }
+export function annSetTarget(b: usize, i: u32, addr: u32, id: u32, weight: u32, outLo: u32, outHi: u32): void {
+  let t = annTarget(b, i);
+  put32(t, addr); put16(t + 4, id); put16(t + 6, weight); put16(t + 8, outLo); put16(t + 10, outHi);
+}
+
+export function heartbeatPut(b: usize, priority: u8, intervalCs: u32): u32 {
+  store<u8>(b, priority, B_PRIORITY);
+  store<u8>(b, 0, 1);
+  put16(b + B_INTERVAL, intervalCs);
+  return B_SIZE;
+}
+
+export function statusBegin(b: usize, vipa: u32, active: u32, overflows: u32, nports: u32): u32 {
+  put32(b + S_VIPA, vipa);
+  put32(b + S_LOAD, active);
+  put32(b + S_OVERFLOWS, overflows);
+  put16(b + S_COUNT, nports);
+  put16(b + S_COUNT + 2, 0);
+  return S_FIXED + (nports << 2);
+}
+export function statusSetPort(b: usize, i: u32, port: u32, listeners: u32): void {
+  let e = b + S_FIXED + (<usize>i << 2);
+  put16(e, port); put16(e + 2, listeners);
+}
+
+export function connBegin(b: usize, count: u32): u32 {
+  put16(b + C_COUNT, count);
+  put16(b + C_COUNT + 2, 0);
+  return C_FIXED + count * C_ENTRY;
+}
+export function connSet(b: usize, i: u32, client: u32, vipa: u32, cport: u32, vport: u32): void {
+  let e = b + C_FIXED + <usize>i * C_ENTRY;
+  put32(e, client); put32(e + 4, vipa); put16(e + 8, cport); put16(e + 10, vport);
+}
+
+export function reportBegin(b: usize, vipa: u32, kind: u8, flags: u8, part: u32, nports: u32, nconns: u32): u32 {
+  put32(b + R_VIPA, vipa);
+  store<u8>(b, kind, R_KIND);
+  store<u8>(b, flags, R_FLAGS);
+  put16(b + R_PART, part);
+  put16(b + R_NPORTS, nports);
+  put16(b + R_NCONNS, nconns);
+  return R_FIXED + (nports << 2) + (nconns << 3);
+}
+export function reportSetPort(b: usize, i: u32, port: u32, listeners: u32): void {
+  let e = b + R_FIXED + (<usize>i << 2);
+  put16(e, port); put16(e + 2, listeners);
+}
+export function reportSetConn(b: usize, i: u32, client: u32, cport: u32, vport: u32): void {
+  let e = b + R_FIXED + (<usize>get16(b + R_NPORTS) << 2) + (<usize>i << 3);
+  put32(e, client); put16(e + 4, cport); put16(e + 6, vport);
+}
+
+/** A body's big-endian fields, for readers: at b + one of the offsets above. */
+export function ctlGet16(p: usize): u32 { return get16(p); }
+export function ctlGet32(p: usize): u32 { return get32(p); }
+
 /** Writes the header and the MAC around a body of bodyLen bytes already at p + CTL_HEADER. Returns the message's length. */
 export function ctlSeal(p: usize, type: u8, epoch: u32, seq: u32, sender: u32, bodyLen: u32): u32 {
   store<u8>(p, CTL_VERSION, H_VERSION);

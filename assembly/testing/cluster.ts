@@ -6,7 +6,8 @@ import { randomInit, keyedHash } from '../base/random';
 import { crtLayout, crtInit, crtLookup, crtTouch, crtInsert, crtSeen, crtRemove, crtExpire, crtAt, crtSlots,
   crtEntries, crtFull, crtInserted, crtExpired, crtRemoved, E_TARGET } from '../cluster/crt';
 import { sha256, hmacKey, hmacSha256 } from '../cluster/hmac';
-import { ctlLayout, ctlSeal, ctlParse, ctlDrops, ctlAccepted, ctlType, ctlEpoch, ctlSeq, ctlSender, ctlBody, ctlBodyLen } from '../cluster/control';
+import { annBegin, annSetRange, annSetBackup, annSetTarget, heartbeatPut, statusBegin, statusSetPort, connBegin, connSet,
+  reportBegin, reportSetPort, reportSetConn, ctlLayout, ctlSeal, ctlParse, ctlDrops, ctlAccepted, ctlType, ctlEpoch, ctlSeq, ctlSender, ctlBody, ctlBodyLen } from '../cluster/control';
 import { dptLayout, dptRow, dptFind, dptTarget, dptStatus, dptConnNew, dptEstablished, dptConnEnd, dptSlot, dptSlotOf,
   dptRowsFull, dptSlotsFull, dptMaglevFull } from '../cluster/dpt';
 import { selectTarget, sourceHash } from '../cluster/select';
@@ -86,6 +87,32 @@ export function t_hmac_key(p: usize, len: u32): void { hmacKey(p, len); }
 export function t_hmac(p: usize, len: u32, out: usize): void { hmacSha256(p, len, out); }
 
 export function t_ctl_seal(p: usize, type: u8, epoch: u32, seq: u32, sender: u32, bodyLen: u32): u32 { return ctlSeal(p, type, epoch, seq, sender, bodyLen); }
+/** The bodies of the control test's fixed examples, built by the core's writers at b; their sizes. */
+export function t_ctl_example(type: u8, b: usize): u32 {
+  if (type == 1) {
+    let n = annBegin(b, 0x0a000064, 0x0a000001, 4, 2, 1, 2, 30);
+    annSetRange(b, 0, 80, 80); annSetRange(b, 1, 8000, 8010);
+    annSetBackup(b, 0, 0x0a000002);
+    annSetTarget(b, 0, 0x0a00000b, 1, 3, 20000, 29999);
+    annSetTarget(b, 1, 0x0a00000c, 2, 1, 30000, 39999);
+    return n;
+  }
+  if (type == 2) return heartbeatPut(b, 100, 100);
+  if (type == 3) {
+    let n = statusBegin(b, 0x0a000064, 17, 2, 2);
+    statusSetPort(b, 0, 80, 1); statusSetPort(b, 1, 443, 0);
+    return n;
+  }
+  if (type == 4) {
+    let n = connBegin(b, 2);
+    connSet(b, 0, 0xc0a80001, 0x0a000064, 40000, 80); connSet(b, 1, 0xc0a80002, 0x0a000064, 40001, 80);
+    return n;
+  }
+  let n = reportBegin(b, 0x0a000064, 1, 1, 0, 1, 2);
+  reportSetPort(b, 0, 80, 3);
+  reportSetConn(b, 0, 0xc0a80001, 40000, 80); reportSetConn(b, 1, 0xc0a80002, 5, 80);
+  return n;
+}
 export function t_ctl_parse(p: usize, len: u32): i32 { return ctlParse(p, len); }
 export function t_ctl_drops(reason: i32): u32 { return ctlDrops(reason); }
 export function t_ctl_accepted(): u32 { return ctlAccepted; }

@@ -77,6 +77,18 @@ test('the core seals what node:crypto seals', () => {
   assert.is(c.ex.t_ctl_parse(buf, n), T_STATUS);
 });
 
+test("the core's body writers make the bytes of the independent encoder", () => {
+  const { c, buf } = core();
+  const cases: [number, Uint8Array][] = [[T_ANNOUNCE, bodies.announce()], [T_HEARTBEAT, bodies.heartbeat()], [T_STATUS, bodies.status()],
+    [T_CONN_NEW, bodies.conn()], [T_REPORT, bodies.report()]];
+  for (const [type, body] of cases) {
+    c.u8.fill(0xee, buf, buf + 256);
+    const n = c.ex.t_ctl_example(type, buf);
+    assert.is(n, body.length, `type ${type}: size`);
+    assert.equal(c.u8.slice(buf, buf + n), body, `type ${type}: bytes`);
+  }
+});
+
 test('forged, malformed and replayed messages are refused and counted by reason', () => {
   const { c, parse } = core(2);
   const x = c.ex;

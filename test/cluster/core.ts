@@ -23,6 +23,7 @@ export interface ClusterExports {
   t_hmac(p: number, len: number, out: number): void;
   t_ctl_seal(p: number, type: number, epoch: number, seq: number, sender: number, bodyLen: number): number;
   t_ctl_parse(p: number, len: number): number;
+  t_ctl_example(type: number, b: number): number;
   t_ctl_drops(reason: number): number;
   t_ctl_accepted(): number;
   t_ctl_field(k: number): number;
