@@ -11,7 +11,7 @@
 // restarts accepts each sender's next message as its first (as IPsec's
 // anti-replay does without a persistent counter).
 import { arenaReserve } from '../base/mem';
-import { hmacSha256, macEqual, SHA256_BYTES } from './hmac';
+import { hmacSha256, macEqual, hmacKeySet, SHA256_BYTES } from './hmac';
 
 export const CTL_VERSION: u8 = 1;
 export const CTL_HEADER: u32 = 16;
@@ -311,7 +311,7 @@ function accept(g: usize, sender: u32, epoch: u32, seq: u32): void {
 }
 
 /** Checks the message of len bytes at p: its type (> 0) when it is well formed,
- * authentic under the cluster key (hmacKey) and not a replay, with its fields
+ * authentic under the cluster key (hmacKey; none set: nothing is) and not a replay, with its fields
  * in ctlType, ctlEpoch, ctlSeq, ctlSender, ctlBody and ctlBodyLen; else a
  * CTL_* reason (< 0), counted. Reads nothing outside [p, p + len). */
 export function ctlParse(p: usize, len: u32): i32 {
@@ -321,6 +321,7 @@ export function ctlParse(p: usize, len: u32): i32 {
   if (type == 0 || type > T_LAST) return drop(CTL_UNKNOWN_TYPE);
   let n = get16(p + H_BODY_LEN);
   if (CTL_HEADER + n + CTL_MAC != len) return drop(CTL_BAD_LENGTH);
+  if (!hmacKeySet) return drop(CTL_BAD_MAC);
   hmacSha256(p, CTL_HEADER + n, MAC);
   if (!macEqual(MAC, p + CTL_HEADER + n)) return drop(CTL_BAD_MAC);
   let epoch = get32(p + H_EPOCH), seq = get32(p + H_SEQ), sender = get32(p + H_SENDER);

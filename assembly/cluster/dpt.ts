@@ -136,6 +136,7 @@ export function dptTarget(r: usize, addr: u32, id: u32, weight: u32, rank: u32):
   store<u16>(s, <u16>id, D_ID);
   store<u16>(s, <u16>max<u32>(weight, 1), D_WEIGHT);
   store<u8>(s, <u8>rank, D_RANK);
+  store<u8>(r, 1, R_DIRTY);
   return i;
 }
 

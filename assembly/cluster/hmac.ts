@@ -26,6 +26,8 @@ const PAD: usize = memory.data(64, 16);     // a key block being built
 const IHASH: usize = memory.data(32, 16);   // the inner hash, big-endian
 
 export const SHA256_BYTES: u32 = 32;
+/** A key was set: until then no MAC is taken as authentic. */
+export let hmacKeySet = false;
 
 /** One 64-byte block at p into the state at H. */
 function compress(p: usize): void {
@@ -87,6 +89,7 @@ export function hmacKey(key: usize, len: u32): void {
   compress(PAD);
   memory.copy(OUTER, H, 32);
   memory.fill(PAD, 0, 64);
+  hmacKeySet = true;
 }
 
 /** HMAC-SHA-256 of len bytes at p under the key, 32 bytes to out (out may overlap nothing it reads). */

@@ -2,6 +2,8 @@
 // `shoal up` reads and Cluster.create takes, checked field by field and
 // turned into a normalized, typed form. Every refusal names the field path
 // (`vipas[0].targets[1]`) and the reason, so a user can fix the file.
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { parseIPv4, parseCidr, formatIPv4 } from '../addr.ts';
 
 export const METHODS = ['roundrobin', 'weighted', 'leastconn', 'hotstandby', 'hash'] as const;
@@ -195,7 +197,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
 
   if (c.key !== undefined && c.keyFile !== undefined) fail('keyFile', 'give either "key" or "keyFile", not both');
   const key = c.key === undefined ? null : string(c.key, 'key');
-  if (key !== null && Buffer.byteLength(key) < 16) fail('key', 'must be at least 16 bytes');
+  if (key !== null && Buffer.byteLength(key) < KEY_MIN) fail('key', `must be at least ${KEY_MIN} bytes`);
   const keyFile = c.keyFile === undefined ? null : string(c.keyFile, 'keyFile');
   const controlPort = c.controlPort === undefined ? CONTROL_PORT : integer(c.controlPort, 'controlPort', 1, 65535);
 
@@ -211,4 +213,20 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
   });
 
   return { network, stacks: [...stacks.values()], vipas, key, keyFile, controlPort, apps };
+}
+
+/** The smallest cluster key accepted, in bytes. */
+export const KEY_MIN = 16;
+
+/** The cluster key's bytes: `key` as UTF-8, the contents of `keyFile` (one
+ * trailing newline dropped), or, when the config names neither, a random key,
+ * which only stacks in this process share. */
+export function clusterKey(c: ClusterConfig, read: (path: string) => Uint8Array = readFileSync): Uint8Array {
+  if (c.key !== null) return new TextEncoder().encode(c.key);
+  if (c.keyFile === null) return new Uint8Array(randomBytes(32));
+  let k: Uint8Array;
+  try { k = read(c.keyFile); } catch (e) { fail('keyFile', `cannot read ${c.keyFile}: ${(e as Error).message}`); }
+  if (k.length && k[k.length - 1] === 10) k = k.subarray(0, k.length - 1);
+  if (k.length < KEY_MIN) fail('keyFile', `${c.keyFile} holds ${k.length} bytes, fewer than ${KEY_MIN}`);
+  return k;
 }

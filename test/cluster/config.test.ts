@@ -3,7 +3,7 @@
 // that names the field path and the reason.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseClusterConfig, ClusterConfigError, CONTROL_PORT, CRT_SIZE } from '../../host/cluster/config.ts';
+import { parseClusterConfig, clusterKey, ClusterConfigError, CONTROL_PORT, CRT_SIZE } from '../../host/cluster/config.ts';
 import { parseIPv4 } from '../../host/addr.ts';
 
 const good = () => ({
@@ -124,6 +124,24 @@ for (const [name, change, path, reason] of bad) {
     assert.unreachable('accepted a bad config');
   });
 }
+
+test('the cluster key: from key, from keyFile, or random', () => {
+  const g = good();
+  assert.equal(clusterKey(parseClusterConfig(g)), new TextEncoder().encode('a cluster secret of some length'));
+  delete g.key;
+  const r1 = clusterKey(parseClusterConfig(g)), r2 = clusterKey(parseClusterConfig(g));
+  assert.is(r1.length, 32);
+  assert.not.equal(r1, r2);
+  g.keyFile = '/k';
+  const files: Record<string, string> = { '/k': 'sixteen bytes or more\n', '/short': 'tiny\n' };
+  const read = (p: string) => { if (!(p in files)) throw new Error('ENOENT'); return new TextEncoder().encode(files[p]); };
+  assert.equal(clusterKey(parseClusterConfig(g), read), new TextEncoder().encode('sixteen bytes or more'));
+  for (const [f, why] of [['/short', 'fewer than 16'], ['/none', 'cannot read']]) {
+    g.keyFile = f;
+    assert.throws(() => clusterKey(parseClusterConfig(g), read),
+      (e: unknown) => e instanceof ClusterConfigError && e.path === 'keyFile' && e.reason.includes(why));
+  }
+});
 
 test('not an object at all', () => {
   assert.throws(() => parseClusterConfig(null), (e: unknown) => e instanceof ClusterConfigError && /must be an object/.test((e as Error).message));

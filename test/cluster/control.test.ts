@@ -67,6 +67,15 @@ test('each type accepted, its header fields and body read back', () => {
   assert.is(x.t_ctl_accepted(), 6);
 });
 
+test('before a key is set, nothing is authentic', () => {
+  const c = new ClusterCore();
+  const buf = c.ex.t_alloc(1024);
+  const body = bodies.heartbeat();
+  c.put(body, buf + 16);
+  const n = c.ex.t_ctl_seal(buf, T_HEARTBEAT, 1, 1, T1, body.length);
+  assert.is(c.ex.t_ctl_parse(buf, n), BAD_MAC);
+});
+
 test('the core seals what node:crypto seals', () => {
   const { c, buf } = core();
   const body = bodies.status();
