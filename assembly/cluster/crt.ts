@@ -207,13 +207,17 @@ export function crtRemove(client: u32, cport: u32, vipa: u32, vport: u32): i32 {
   return t;
 }
 
+/** Bytes of one crtExpire record: the entry's client, VIPA and ports words
+ * as in the entry, then target id | state << 16. */
+export const EXPIRED_RECORD: u32 = 16;
+
 /** One bounded step of idle expiry: looks at up to budget slots from where the
  * last step stopped and removes the entries idle past their state's timeout
  * (a SYN or closing entry: synMs; an established one: idleMs). Each removed
- * entry's target id | state << 16 goes to out (u32s) so the caller can update
- * its counts; the step stops early when outCap are written. Returns how many
- * were removed. An entry another delete moves back past the cursor waits for
- * the next round. */
+ * entry goes to out as a record (EXPIRED_RECORD), so the caller can find its
+ * DPT row and update its counts; the step stops early when outCap records are
+ * written. Returns how many were removed. An entry another delete moves back
+ * past the cursor waits for the next round. */
 export function crtExpire(nowMs: u32, budget: u32, out: usize, outCap: u32): u32 {
   let n: u32 = 0;
   let i = cursor;
@@ -224,7 +228,9 @@ export function crtExpire(nowMs: u32, budget: u32, out: usize, outCap: u32): u32
       let s = load<u8>(e, E_STATE);
       let limit = s == CRT_ESTABLISHED ? idleTimeout : synTimeout;
       if (nowMs - load<u32>(e, E_LAST) > limit) {
-        store<u32>(out + (<usize>n << 2), <u32>load<u16>(e, E_TARGET) | (<u32>s << 16));
+        let o = out + <usize>n * EXPIRED_RECORD;
+        memory.copy(o, e, 12);
+        store<u32>(o, <u32>load<u16>(e, E_TARGET) | (<u32>s << 16), 12);
         n++;
         crtDelete(e);
         crtExpired++;

@@ -60,9 +60,9 @@ test('random operations against a model (seeded)', () => {
   const model = new Map<string, { t: number; last: number; est: boolean }>();
   // A small key space, so that runs collide and deletions shift them.
   const key = () => [0x0a010000 + r.int(64), 1024 + r.int(48), VIPA + r.int(2), 80 + r.int(2)] as const;
-  const out = x.t_alloc(4 * 64);
+  const out = x.t_alloc(16 * 64);
   let now = 0;
-  for (let step = 0; step < 100_000; step++) {
+  for (let step = 0; step < 300_000; step++) {
     const op = r.int(100);
     const k = key(), ks = k.join(':');
     if (op < 40) {
@@ -89,17 +89,15 @@ test('random operations against a model (seeded)', () => {
     } else {
       const n = x.t_crt_expire(now, 1 + r.int(64), out, 64);
       for (let i = 0; i < n; i++) {
-        const w = c.u32(out + 4 * i);
-        // Which entry went is checked below: the model drops what the table no longer has.
-        assert.ok((w >>> 16) >= 1 && (w >>> 16) <= 3);
-      }
-      for (const [ks2, m] of model) {
-        const kk = ks2.split(':').map(Number);
-        if (x.t_crt_lookup(kk[0], kk[1], kk[2], kk[3]) === 0) {
-          const limit = m.est ? 5000 : 500;
-          assert.ok(now - m.last > limit, `seed ${seed} step ${step}: ${ks2} expired early (idle ${now - m.last} of ${limit})`);
-          model.delete(ks2);
-        }
+        const o = out + 16 * i, ports = c.u32(o + 8), w = c.u32(o + 12);
+        const ks2 = [c.u32(o), ports >>> 16, c.u32(o + 4), ports & 0xffff].join(':');
+        const m = model.get(ks2);
+        assert.ok(m, `seed ${seed} step ${step}: expired ${ks2}, which the model does not hold`);
+        assert.is(w & 0xffff, m!.t);
+        assert.is(w >>> 16, m!.est ? 2 : 1);
+        assert.ok(now - m!.last > (m!.est ? 5000 : 500), `seed ${seed} step ${step}: ${ks2} expired early`);
+        assert.is(x.t_crt_lookup(c.u32(o), ports >>> 16, c.u32(o + 4), ports & 0xffff), 0);
+        model.delete(ks2);
       }
     }
     assert.is(x.t_crt_stat(0), model.size);
@@ -108,13 +106,17 @@ test('random operations against a model (seeded)', () => {
   let n = 0;
   for (let i = 0; i < x.t_crt_slots(); i++) if (x.t_crt_at(i)) n++;
   assert.is(n, model.size);
+  for (const [ks, m] of model) {
+    const k = ks.split(':').map(Number);
+    assert.is(c.u16(x.t_crt_lookup(k[0], k[1], k[2], k[3]) + E_TARGET), m.t, `seed ${seed}: ${ks} at the end`);
+  }
 });
 
 test('expiry is incremental: bounded work per call, and everything idle goes within two rounds', () => {
   const c = new ClusterCore({ crtMax: 20_000, synMs: 100, idleMs: 1000 });
   const x = c.ex;
   const slots = x.t_crt_slots();
-  const out = x.t_alloc(4 * 1024);
+  const out = x.t_alloc(16 * 1024);
   for (let i = 0; i < 20_000; i++) {
     const e = x.t_crt_insert(0x0a000000 + i, 1 + (i % 60000), VIPA, 443, i & 0xffff, 0);
     if (i % 2) x.t_crt_seen(e, ACK, 0);   // half established
