@@ -17,6 +17,7 @@ if (want('core')) {
   asc(['--target', 'wasi']);
   asc(['--target', 'debug']);
   asc(['assembly/testing/wire.ts', '--target', 'testing']); // + the wire routines, for test/wire
+  asc(['assembly/testing/cluster.ts', '--target', 'cluster-testing']); // + the cluster's building blocks, for test/cluster
 }
 if (want('host')) {
   const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning', sourcemap: true };
