@@ -1,0 +1,75 @@
+// One source for the ABI's numbers: host/core-abi.ts is what the core's
+// sources say (build/build.mjs writes it from them; here it is rebuilt and
+// compared), and include/shoal.h carries the same numbers, word for word.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { readHeader, repoRoot } from './header.ts';
+import * as abi from '../../host/core-abi.ts';
+import { TCP_STATES } from '../../host/net/net.ts';
+
+const root = repoRoot();
+const h = readHeader();
+
+/** The header's value for SHOAL_<name>, which must exist. */
+function def(name: string): number {
+  const v = h.defines.get(name);
+  assert.ok(v !== undefined, `include/shoal.h has no SHOAL_${name}`);
+  return v!;
+}
+
+/** Every key of a host table against the header's defines under prefix; and the header has no more of them. */
+function same(table: Record<string, number>, prefix: string, header: RegExp, value = (v: number) => v): void {
+  for (const [k, v] of Object.entries(table)) assert.is(def(prefix + k), value(v), `SHOAL_${prefix}${k}`);
+  const names = new Set(Object.keys(table).map((k) => prefix + k));
+  const extra = [...h.defines.keys()].filter((k) => header.test(k) && !names.has(k));
+  assert.equal(extra, [], `include/shoal.h defines ${extra.join(', ')}, which the core does not`);
+}
+
+test('host/core-abi.ts is what the core\'s sources say (build/build.mjs abi --check)', () => {
+  const r = spawnSync(process.execPath, [join(root, 'build/build.mjs'), 'abi', '--check'], { cwd: root, encoding: 'utf8' });
+  assert.is(r.status, 0, `${r.stdout}${r.stderr}`);
+});
+
+test('shoal.h: SCB and CFG offsets, descriptor size, frame flags, ABI version', () => {
+  same(abi.SCB, 'SCB_', /^SCB_/);
+  same(abi.CFG, 'CFG_', /^CFG_/);
+  same(abi.FRAME, 'FRAME_', /^FRAME_/);
+  assert.is(def('DESC_BYTES'), abi.DESC_BYTES);
+  assert.is(def('ABI_VERSION'), abi.ABI_VERSION);
+});
+
+test('shoal.h: events, errno values, TCP options, states, congestion controls, chunk size', () => {
+  same(abi.EV, 'EV_', /^EV_/);
+  same(abi.ERRNO, 'E', /^E[A-Z]+$/, (v) => -v);
+  same(abi.TCP_OPT, 'TCP_OPT_', /^TCP_OPT_/);
+  same(abi.TCP_CC, 'TCP_CC_', /^TCP_CC_/);
+  const { FREE: _free, ...states } = abi.TCP_STATE;
+  same(states, 'TCP_', /^TCP_(?!OPT_|CC_|CHUNK$|INFO_WORDS$|TABLES_WORDS$)/);
+  assert.is(def('TCP_CHUNK'), abi.TCP_CHUNK);
+});
+
+test('shoal.h: shoal_tcp_info_t has the core\'s TcpInfo fields, in order, one word each', () => {
+  const camel = (f: string) => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  const fields = h.structs.get('shoal_tcp_info')!;
+  const core = Object.entries(abi.TCP_INFO);
+  assert.is(fields.length, core.length, 'as many fields as the core\'s TcpInfo');
+  // The header's C names differ in spelling only where C custom asks it (snd_queued, rcv_queued, accept_q, …).
+  const alias: Record<string, string> = { sndQueued: 'sendQueued', rcvQueued: 'recvQueued', acceptQ: 'acceptQueue', synQ: 'synQueue', cc: 'congestion' };
+  fields.forEach((f, i) => {
+    const name = alias[camel(f)] ?? camel(f);
+    assert.is(name, core[i][0], `field ${i}`);
+    assert.is(core[i][1], 4 * i, `${name} at byte ${4 * i}`);
+  });
+  assert.is(def('TCP_INFO_WORDS') * 4, abi.TCP_INFO_BYTES);
+});
+
+test('shoal.h: the counter count; the host\'s state names', () => {
+  assert.is(def('NCOUNTERS'), abi.COUNTERS.length);
+  const names: string[] = [];
+  for (const [k, v] of Object.entries(abi.TCP_STATE)) names[v] = k === 'SYN_RCVD' ? 'SYN_RECEIVED' : k;
+  assert.equal([...TCP_STATES], names, 'net.ts TCP_STATES names every state by its number');
+});
+
+test.run();
