@@ -1,11 +1,13 @@
 // One source for the ABI's numbers: host/core-abi.ts is what the core's
 // sources say (build/build.mjs writes it from them; here it is rebuilt and
-// compared), and include/shoal.h carries the same numbers, word for word.
+// compared), and include/shoal.h and docs/ABI.md's tables carry the same
+// numbers, word for word.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readHeader, repoRoot } from './header.ts';
+import { readHeader, repoRoot, tcpInfoField } from './header.ts';
 import * as abi from '../../host/core-abi.ts';
 import { TCP_STATES } from '../../host/net/net.ts';
 
@@ -51,14 +53,11 @@ test('shoal.h: events, errno values, TCP options, states, congestion controls, c
 });
 
 test('shoal.h: shoal_tcp_info_t has the core\'s TcpInfo fields, in order, one word each', () => {
-  const camel = (f: string) => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   const fields = h.structs.get('shoal_tcp_info')!;
   const core = Object.entries(abi.TCP_INFO);
   assert.is(fields.length, core.length, 'as many fields as the core\'s TcpInfo');
-  // The header's C names differ in spelling only where C custom asks it (snd_queued, rcv_queued, accept_q, …).
-  const alias: Record<string, string> = { sndQueued: 'sendQueued', rcvQueued: 'recvQueued', acceptQ: 'acceptQueue', synQ: 'synQueue', cc: 'congestion' };
   fields.forEach((f, i) => {
-    const name = alias[camel(f)] ?? camel(f);
+    const name = tcpInfoField(f);
     assert.is(name, core[i][0], `field ${i}`);
     assert.is(core[i][1], 4 * i, `${name} at byte ${4 * i}`);
   });
@@ -70,6 +69,31 @@ test('shoal.h: the counter count; the host\'s state names', () => {
   const names: string[] = [];
   for (const [k, v] of Object.entries(abi.TCP_STATE)) names[v] = k === 'SYN_RCVD' ? 'SYN_RECEIVED' : k;
   assert.equal([...TCP_STATES], names, 'net.ts TCP_STATES names every state by its number');
+});
+
+test('docs/ABI.md: every numbered row of its tables has the core\'s number', () => {
+  const doc = readFileSync(join(root, 'docs/ABI.md'), 'utf8');
+  const info = abi.TCP_INFO as Record<string, number>;
+  // A table's kind by its header row; a name → its value in the core.
+  const kinds: Record<string, (n: string) => number | undefined> = {
+    'offset|word': (n) => (abi.SCB as Record<string, number>)[n] ?? (abi.CFG as Record<string, number>)[n],
+    'value|flag': (n) => (abi.FRAME as Record<string, number>)[n.replace(/^FRAME_/, '')],
+    'type|name': (n) => (abi.EV as Record<string, number>)[n.replace(/^EV_/, '')],
+    'opt|name': (n) => (abi.TCP_OPT as Record<string, number>)[n],
+    'word|field': (n) => info[tcpInfoField(n)] === undefined ? undefined : info[tcpInfoField(n)] >>> 2,
+    'errno|name': (n) => -(abi.ERRNO as Record<string, number>)[n.replace(/^E/, '')],
+  };
+  let kind: ((n: string) => number | undefined) | null = null, rows = 0;
+  for (const line of doc.split('\n')) {
+    const head = /^\| (\w+) \| (\w+) \|/.exec(line);
+    if (head && !/^\d+$/.test(head[1])) { kind = kinds[`${head[1]}|${head[2]}`] ?? null; continue; }
+    if (!line.startsWith('|')) { kind = null; continue; }
+    const row = /^\| (\d+) \| `(\w+)`/.exec(line);
+    if (!kind || !row) continue;
+    assert.is(kind(row[2]), Number(row[1]), `docs/ABI.md: ${row[2]} is ${row[1]}`);
+    rows++;
+  }
+  assert.ok(rows > 100, `checked ${rows} rows`);
 });
 
 test.run();
