@@ -58,13 +58,18 @@ export class CoreView {
     return out;
   }
 
-  /** Copies n (address, bytes) records from tcp_recv out of memory (they are
-   * loans until the next call) into Buffers of at most `piece` bytes; returns the bytes. */
-  copyRecords(n: number, piece: number, sink: PieceSink): number {
+  /** The bytes in tcp_recv's n (address, bytes) records. */
+  recordBytes(n: number): number {
+    const m32 = this.u32, io = this.io;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += m32[io + 2 * i + 1];
+    return bytes;
+  }
+
+  /** Copies tcp_recv's n records, `left` bytes in all, out of memory (they are
+   * loans until the next call) into Buffers of at most `piece` bytes. */
+  copyRecords(n: number, left: number, piece: number, sink: PieceSink): void {
     const m8 = this.u8, m32 = this.u32, io = this.io;
-    let left = 0;
-    for (let i = 0; i < n; i++) left += m32[io + 2 * i + 1];
-    const total = left;
     let buf = Buffer.allocUnsafe(Math.min(left, piece)), off = 0;
     for (let i = 0; i < n; i++) {
       let p = m32[io + 2 * i], l = m32[io + 2 * i + 1];
@@ -78,7 +83,6 @@ export class CoreView {
         }
       }
     }
-    return total;
   }
 
   /** Writes bytes where tcp_send_space() said (io word 0). */

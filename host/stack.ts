@@ -529,12 +529,21 @@ export class Stack {
     return this.view.tcpInfo();
   }
 
-  /** @internal Up to max received bytes of sd, copied out in pieces of at most
-   * `piece` bytes; returns the bytes (0: none queued; < 0: -errno). */
-  tcpRead(sd: number, max: number, piece: number, sink: PieceSink): number {
+  /** @internal Takes up to max received bytes of sd; returns them (0: none
+   * queued; < 0: -errno). They are loans: tcpCopyOut them before the next call. */
+  tcpRecv(sd: number, max: number): number {
     const n = this.core.tcp_recv(sd, max);
-    return n > 0 ? this.view.copyRecords(n, piece, sink) : n;
+    if (n <= 0) return n;
+    this.recvRecords = n;
+    return this.recvBytes = this.view.recordBytes(n);
   }
+
+  /** @internal Copies out what tcpRecv took, in pieces of at most `piece` bytes. */
+  tcpCopyOut(piece: number, sink: PieceSink): void {
+    this.view.copyRecords(this.recvRecords, this.recvBytes, piece, sink);
+  }
+  private recvRecords = 0;
+  private recvBytes = 0;
 
   /** @internal Puts as much of chunk from off on as fits into sd's send buffer;
    * more: the caller has more to write at once (MSG_MORE). Returns the bytes

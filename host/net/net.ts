@@ -318,14 +318,15 @@ export class Socket extends Duplex implements TcpHandle {
     let any = false;
     stack.syncTime();   // a read may send a window update and arm timers
     while (this.reading && this.sd >= 0 && !this.ended) {
-      // Every record is a loan until the next call into the core: all are copied out now.
-      const n = stack.tcpRead(this.sd, RECV_MAX, PIECE, this.piece);
+      const n = stack.tcpRecv(this.sd, RECV_MAX);
       if (n <= 0) {
         if (n === 0 && this.finSeen) { this.ended = true; this.push(null); }
         break;
       }
       this.bytesRead += n;
       any = true;
+      // Every record is a loan until the next call into the core: copy them all out now.
+      stack.tcpCopyOut(PIECE, this.piece);
     }
     if (any) { this.touch(); stack.drain(); }
   }
