@@ -94,6 +94,7 @@ function abiModule() {
   const globals = Object.keys(ex).filter((n) => ex[n] instanceof WebAssembly.Global);
   for (const [re, host, doc] of ABI_GROUPS) {
     const names = globals.filter((n) => re.test(n));
+    if (names.length === 0) continue;
     if (doc) out.push(`/** ${doc} */`);
     if (re.exec(names[0] ?? '')?.[1] === undefined) {
       for (const n of names) out.push(`export const ${host ?? n} = ${v(n)};`);
