@@ -16,6 +16,13 @@ const INFO_FIELDS = Object.keys(TCP_INFO) as (keyof typeof TCP_INFO)[];
 /** Takes what a tcp_recv copy-out produced, piece by piece. */
 export type PieceSink = (piece: Buffer) => void;
 
+/** An AssemblyScript string at p (UTF-16LE, its byte length in the word before it), as the debug core's abort passes it. */
+export function stringAt(memory: WebAssembly.Memory, p: number): string {
+  if (!p) return '';
+  const len = new Uint32Array(memory.buffer, p - 4, 1)[0] >>> 1;
+  return String.fromCharCode(...new Uint16Array(memory.buffer, p, len));
+}
+
 export class CoreView {
   u8!: Uint8Array;
   u32!: Uint32Array;
