@@ -12,7 +12,7 @@ import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts
 import { shoalError } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
 import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
-import { SCB as S, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK } from './core-abi.ts';
+import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
 const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE } = FRAME;
@@ -221,6 +221,9 @@ export class Stack {
     const r = c.init();
     if (r < 0) throw shoalError(r, 'init', r === ERRNO.NOMEM ? '(memory limit too small for the configured pools)' : '');
     v.refresh();
+    if (v.w(S.ABI_VERSION) !== ABI_VERSION) {
+      throw new Error(`Stack.create: the core speaks ABI ${v.w(S.ABI_VERSION)}, this host ${ABI_VERSION}: rebuild them together ("npm run build")`);
+    }
     this.ioCap = v.w(S.IO_CAP);
     this.rxRoom = v.w(S.BUF_SIZE) - v.w(S.BUF_DATA);
     this.largeMin = v.w(S.LARGE_NBUFS) ? v.w(S.LARGE_SIZE) >>> 2 : Infinity;
