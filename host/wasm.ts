@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringAt } from './core-view.ts';
 
 export type CoreKind = 'release' | 'debug';
 const FILES: Record<CoreKind, string> = { release: 'shoal.wasm', debug: 'shoal.debug.wasm' };
@@ -72,11 +73,7 @@ export interface CoreExports {
  * messages); the release build imports nothing. */
 export function instantiateCore(kind: CoreKind): CoreExports {
   let memory: WebAssembly.Memory | undefined;
-  const str = (p: number) => {
-    if (!p || !memory) return '';
-    const len = new Uint32Array(memory.buffer, p - 4, 1)[0] >>> 1;
-    return String.fromCharCode(...new Uint16Array(memory.buffer, p, len));
-  };
+  const str = (p: number) => (memory ? stringAt(memory, p) : '');
   const imports = {
     env: {
       abort(msg: number, file: number, line: number, col: number) {

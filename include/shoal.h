@@ -1,8 +1,9 @@
 /*
  * shoal.h — the ABI of the Shoal core for embedders in C (and a map for any
  * other language). docs/ABI.md explains every item; this header matches it,
- * and test/embed/header.test.ts checks it against the real wasm artifacts
- * and the core's sources, so the three cannot drift apart.
+ * test/embed/header.test.ts checks it against the real wasm artifacts, and
+ * test/embed/header-abi.test.ts checks every number in it against the
+ * core's sources, so the three cannot drift apart.
  *
  * The core is a wasm32 module, one instance per stack:
  *   build/shoal.wasm       imports nothing; a start function runs on instantiation
