@@ -16,7 +16,7 @@ if (want('core')) {
   asc(['--target', 'release']);
   asc(['--target', 'wasi']);
   asc(['--target', 'debug']);
-  asc(['assembly/testing/wire.ts', '--target', 'testing']); // + the wire routines, for test/wire
+  asc(['assembly/testing/wire.ts', 'assembly/testing/ip.ts', '--target', 'testing']); // + the wire routines (test/wire) and IP's entry points for the cluster (test/iface/encap)
 }
 if (want('host')) {
   const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning', sourcemap: true };
