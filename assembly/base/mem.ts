@@ -3,7 +3,7 @@
 // packet-buffer pool goes last and ends exactly at the end of linear memory,
 // so a frame placed flush against the end of its buffer traps on any read
 // past its length (the fuzz harness relies on this).
-import { SCB, SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
+import { SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
   SCB_LARGE_FREE, SCB_LARGE_FREE_COUNT, SCB_LARGE_SIZE, SCB_LARGE_POOL, SCB_LARGE_NBUFS, SCB_TX_DESC, FRAME_MORE, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
 import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES, C_TX_GATHERED } from './counters';
 

@@ -8,7 +8,7 @@
 // ask its owner; only if three go unanswered is it dropped and resolved anew.
 // So a long transfer never stalls, or loses a 64 KiB segment, at expiry.
 import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
-import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, ETHERTYPE_IPV4, isGroup, macEq } from '../wire/ether';
+import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
   ARP_REQUEST, ARP_REPLY } from '../wire/arp';
 import { isMartianSource } from '../wire/ipv4';

@@ -5,10 +5,10 @@
 import { ld16, st16 } from '../wire/bytes';
 import { sumBytes, copySum, fold, finish, pseudoSum } from '../wire/checksum';
 import { UDP_SPORT, UDP_DPORT, UDP_LEN, UDP_CSUM, UDP_HLEN } from '../wire/udp';
-import { PROTO_UDP, ipSrc, ipDst, IP_HLEN, IP_BROADCAST } from '../wire/ipv4';
+import { PROTO_UDP, ipSrc, ipDst, IP_BROADCAST } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT } from '../wire/icmp';
-import { arenaReserve, pktFree, pktFreeChain, PKT_IP, PKT_UDP_SRC, PKT_UDP_SPORT, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT } from '../base/mem';
-import { SCB, SCB_IO, SCB_IO_CAP, scbGet } from '../base/scb';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_UDP_SRC, PKT_UDP_SPORT, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT } from '../base/mem';
+import { SCB_IO, SCB_IO_CAP, scbGet } from '../base/scb';
 import { count, C_UDP_RX, C_UDP_BAD_CSUM, C_UDP_BAD_LEN, C_UDP_NO_PORT, C_UDP_RCVBUF, C_UDP_TX } from '../base/counters';
 import { emit, EV_UDP_READABLE, EV_UDP_ERROR } from '../base/events';
 import { rand32 } from '../base/random';
