@@ -105,8 +105,9 @@ export function ipRoute(dst: u32, rt: Route): bool {
   return false;
 }
 
-/** Writes an IPv4 header (no options) at ip, with the next ID. */
-function putHeader(ip: usize, tot: u32, tos: u32, frag: u32, ttl: u32, proto: u32, src: u32, dst: u32): void {
+/** Writes an IPv4 header (no options) at ip, with the next ID. Inlined: it is on every segment's way out. */
+// @ts-ignore: decorator
+@inline function putHeader(ip: usize, tot: u32, tos: u32, frag: u32, ttl: u32, proto: u32, src: u32, dst: u32): void {
   store<u8>(ip, 0x45, IP_VIHL);
   store<u8>(ip, <u8>tos, IP_TOS);
   st16(ip + IP_LEN, tot);
