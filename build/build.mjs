@@ -30,6 +30,7 @@ const ABI_GROUPS = [
   [/^E_(\w+)$/, 'ERRNO', 'Negative Linux errno values the core returns (or reports, negated, in events).'],
   [/^OPT_(\w+)$/, 'TCP_OPT', 'tcp_setopt options.'],
   [/^S_(\w+)$/, 'TCP_STATE', 'TCP states, as tcp_info reports them.'],
+  [/^ADDR_(\w+)$/, 'ADDR', 'Address flags (addr_add_flags).'],
   [/^CC_(\w+)$/, 'TCP_CC', 'Congestion controls (tcp_setopt OPT_CC; CFG_TCP_CC holds one + 1).'],
   [/^(?:ABI_VERSION|DESC_BYTES)$/, null, ''],
   [/^CHUNK$/, 'TCP_CHUNK', 'Send-buffer chunk bytes: the most tcp_send_space offers at once.'],
@@ -129,7 +130,7 @@ if (want('core')) {
   asc(['--target', 'release']);
   asc(['--target', 'wasi']);
   asc(['--target', 'debug']);
-  asc(['assembly/testing/wire.ts', '--target', 'testing']); // + the wire routines, for test/wire
+  asc(['assembly/testing/wire.ts', 'assembly/testing/ip.ts', '--target', 'testing']); // + the wire routines (test/wire) and IP's entry points for the cluster (test/iface/encap)
   asc(['assembly/testing/cluster.ts', '--target', 'cluster-testing']); // + the cluster's building blocks, for test/cluster
 }
 if (want('host')) {

@@ -145,6 +145,11 @@ export const TCP_STATE = {
   LAST_ACK: 10,
   TIME_WAIT: 11,
 } as const;
+/** Address flags (addr_add_flags). */
+export const ADDR = {
+  NOARP: 1,
+  ANNOUNCE: 2,
+} as const;
 /** Congestion controls (tcp_setopt OPT_CC; CFG_TCP_CC holds one + 1). */
 export const TCP_CC = {
   CUBIC: 0,

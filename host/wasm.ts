@@ -39,6 +39,7 @@ export interface CoreExports {
   if_offload(ifx: number, csum: number, gsoMax: number): number;
   if_up(ifx: number, up: number): number;
   addr_add(ifx: number, addr: number, prefixLen: number): number;
+  addr_add_flags(ifx: number, addr: number, prefixLen: number, flags: number): number;
   addr_del(addr: number): number;
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;
   route_del(dst: number, prefixLen: number, gw: number): number;

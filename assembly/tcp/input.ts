@@ -1,2 +1,2 @@
-// TCP input lives in tcp.ts; ip.ts and icmp.ts reach it through here.
+// TCP input lives in tcp.ts; the demultiplexer (net/demux.ts) reaches it through here.
 export { tcpInput, tcpIcmpError } from './tcp';

@@ -25,7 +25,7 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRA
 import { emit, EV_TCP } from '../base/events';
 import { now, NEVER, wakeAt, ms } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { localIface, ifMtu, ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, rtIfx, rtSrc, rtNexthop, rtLocal } from '../iface/iface';
+import { localIface, ifMtu, ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, Route, ROUTE_SLOT } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNEXT, T_ACCPREV, T_ISS, T_IRS,
   T_SND_UNA, T_SND_NXT, T_SND_MAX, T_SND_WND, T_SND_WL1, T_SND_WL2, T_MAX_SNDWND, T_RCV_NXT, T_RCV_ADV,
@@ -46,6 +46,9 @@ import { T_STATE, T_FLAGS, T_LADDR, T_LPORT, T_RADDR, T_RPORT, T_PARENT, T_ACCNE
   timerPop, chunkAddr, chunkNextOf, chunkAlloc, chunkSetNext, chunkRelease, waitAppend, waitRemove,
   tcbLayout, tcbInit, ntcbs, nUsed, nTimeWait, nChunks, nChunksFree, tcbDeadline, timerCount, timerWake, nChunksDeferred } from './tcb';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH, E_NOTCONN, E_PIPE } from '../base/errno';
+
+/** The route of the segment being sent (ipRoute, routeLookup), read until ipSend. */
+const rt = changetype<Route>(memory.data(ROUTE_SLOT));
 
 // Errors carried in EV_TCP_ERROR (positive errno).
 const ECONNREFUSED: u32 = 111;
@@ -657,7 +660,7 @@ function sackedBelow(k: usize, x: u32): u32 {
  * payload bytes sent, or -1 if nothing could go out. */
 function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   let raddr = g(k, T_RADDR);
-  if (!ipRoute(raddr)) return -1;
+  if (!ipRoute(raddr, rt)) return -1;
   let laddr = g(k, T_LADDR);
   let syn = (flags & TH_SYN) != 0;
   let f0 = g(k, T_FLAGS);
@@ -684,14 +687,14 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
     if (len > room) {
       // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit;
       // the loopback takes an IP packet of any size, as Linux's lo.
-      let gmax: u32 = rtLocal ? 65535 : ifGsoMax(rtIfx);
+      let gmax: u32 = rt.local ? 65535 : ifGsoMax(rt.ifx);
       let most = gmax > IP_HLEN + hl ? (gmax - IP_HLEN - hl) / room * room : 0;
       if (most > room) gso = room; else most = room;
       if (len > most) { len = most; flags &= ~TH_FIN; }
       if (len <= room) gso = 0;
     }
   }
-  let partial = rtLocal || ifCsumOffload(rtIfx);
+  let partial = rt.local || ifCsumOffload(rt.ifx);
   let gather = gatherable(len);
   let f = ipBegin(hl + (gather ? 0 : len));
   if (!f) { txBlocked = true; return -1; }
@@ -774,7 +777,7 @@ function sendSegment(k: usize, seq: u32, len: u32, flags: u32): i32 {
   if (partial) st16(t + TCP_CSUM, fold(sum));
   else st16(t + TCP_CSUM, finish(sumBytes(t, hl, sum)));
   let txFlags = partial ? FRAME_CSUM_PARTIAL | (gso ? FRAME_GSO : 0) : 0;
-  let r = ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso);
+  let r = ipSend(rt, f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso);
   txGatherClear();
   if (r != 0) return -1;
   count(C_TCP_TX);
@@ -799,8 +802,8 @@ const GATHER_MIN: u32 = 2048;
  * most 5 chunks. */
 function gatherable(len: u32): bool {
   if (len < GATHER_MIN) return false;
-  if (rtLocal) return true;
-  return ifScatterGather(rtIfx) && rtNexthop != IP_BROADCAST && !isSubnetBroadcast(rtIfx, rtNexthop) &&
+  if (rt.local) return true;
+  return ifScatterGather(rt.ifx) && rt.nexthop != IP_BROADCAST && !isSubnetBroadcast(rt.ifx, rt.nexthop) &&
     txDescRoom() >= (len >> CHUNK_SHIFT) + 3;
 }
 
@@ -851,7 +854,7 @@ function challengeAck(k: usize): void {
 
 /** A RST with no connection behind it (RFC 9293 3.10.7.1). */
 function sendReset(src: u32, dst: u32, sport: u32, dport: u32, seq: u32, ack: u32, flags: u32): void {
-  if (!ipRoute(dst)) return;
+  if (!ipRoute(dst, rt)) return;
   let f = ipBegin(TCP_HLEN);
   if (!f) return;
   let t = f + L4;
@@ -864,7 +867,7 @@ function sendReset(src: u32, dst: u32, sport: u32, dport: u32, seq: u32, ack: u3
   st16(t + TCP_WIN, 0);
   store<u32>(t + TCP_CSUM, 0);
   st16(t + TCP_CSUM, finish(sumBytes(t, TCP_HLEN, pseudoSum(src, dst, PROTO_TCP, TCP_HLEN))));
-  if (ipSend(f, TCP_HLEN, PROTO_TCP, src, dst, true, DEFAULT_TTL) == 0) count(C_TCP_RST_TX);
+  if (ipSend(rt, f, TCP_HLEN, PROTO_TCP, src, dst, true, DEFAULT_TTL) == 0) count(C_TCP_RST_TX);
 }
 
 function sendRstFor(k: usize): void {
@@ -894,8 +897,8 @@ function finAcked(k: usize): bool {
 /** The most new data one frame may carry towards the peer: one segment, or as
  * many whole ones as the route's link cuts up itself (GSO). */
 function segMost(k: usize, mss: u32): u32 {
-  if (!routeLookup(g(k, T_RADDR))) return mss;
-  let gmax = ifGsoMax(rtIfx);
+  if (!routeLookup(g(k, T_RADDR), rt)) return mss;
+  let gmax = ifGsoMax(rt.ifx);
   let hl = TCP_HLEN + (hasF(k, F_TS) ? 12 : 0);
   return gmax > IP_HLEN + hl + mss ? (gmax - IP_HLEN - hl) / mss * mss : mss;
 }
@@ -1322,8 +1325,8 @@ function wsFor(n: u32): u32 {
 
 /** Route-based MSS for a new connection: clamp to the interface MTU. */
 function routeMss(raddr: u32): u32 {
-  if (!ipRoute(raddr)) return 536;
-  return ifMtu(rtIfx) - IP_HLEN - TCP_HLEN;
+  if (!ipRoute(raddr, rt)) return 536;
+  return ifMtu(rt.ifx) - IP_HLEN - TCP_HLEN;
 }
 
 function initConn(k: usize, laddr: u32, lport: u32, raddr: u32, rport: u32): void {
@@ -2083,10 +2086,10 @@ export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u
   if (st == S_SYN_SENT || st == S_SYN_RCVD) return E_ALREADY;
   if (st != S_CLOSED || g(k, T_LPORT)) return E_ISCONN;
   if (raddr == 0 || rport == 0 || rport > 65535 || lport > 65535) return E_INVAL;
-  if (!ipRoute(raddr)) return E_NETUNREACH;
+  if (!ipRoute(raddr, rt)) return E_NETUNREACH;
   // TCP is point to point (RFC 1122 4.2.3.10); Linux refuses these the same way.
-  if (raddr == IP_BROADCAST || isMulticast(raddr) || isSubnetBroadcast(rtIfx, raddr)) return E_NETUNREACH;
-  if (laddr == 0) laddr = rtSrc;
+  if (raddr == IP_BROADCAST || isMulticast(raddr) || isSubnetBroadcast(rt.ifx, raddr)) return E_NETUNREACH;
+  if (laddr == 0) laddr = rt.src;
   else if (localIface(laddr) < 0) return E_ADDRNOTAVAIL;
   if (lport == 0) { lport = ephemeralPort(laddr, raddr, rport); if (!lport) return E_ADDRNOTAVAIL; }
   else if (connLookup(laddr, lport, raddr, rport)) return E_ADDRINUSE;
