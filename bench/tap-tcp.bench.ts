@@ -19,7 +19,7 @@ import { Stack } from '../host/stack.ts';
 import { TapLink } from '../host/link/tap.ts';
 import type { TapOffload, TapStats } from '../host/link/tap.ts';
 import type { Socket } from '../host/net/net.ts';
-import { canUseNetns, Netns } from '../test/interop/netns.ts';
+import { netnsUnavailable, Netns } from '../test/interop/netns.ts';
 
 const MB = 1_000_000;
 const BYTES = Number(process.env.BENCH_MB ?? 500) * MB;
@@ -28,11 +28,11 @@ const AB_C = 50;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NODE = process.execPath;
 
-const env = canUseNetns();
+const netnsWhy = netnsUnavailable();
 const tap = TapLink.available();
 const has = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
 const missing = ['socat', 'ab', 'ethtool'].filter((c) => !has(c));
-const why = !env.ok ? env.reason : !tap.ok ? tap.reason
+const why = netnsWhy ? netnsWhy : !tap.ok ? tap.reason
   : missing.length ? `missing ${missing.join(', ')} (Debian packages socat, apache2-utils, ethtool)` : null;
 if (why) {
   console.log(`skipped: ${why}`);

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Stack } from '../host/stack.ts';
 import { TapLink } from '../host/link/tap.ts';
-import { canUseNetns, ip, Netns } from '../test/interop/netns.ts';
+import { netnsUnavailable, ip, Netns } from '../test/interop/netns.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const SIZES = [64, 1472];
@@ -89,8 +89,8 @@ function skip(why: string): never {
   process.exit(0);
 }
 
-const env = canUseNetns();
-if (!env.ok) skip(env.reason!);
+const netnsWhy = netnsUnavailable();
+if (netnsWhy) skip(netnsWhy);
 const tapOk = TapLink.available();
 if (!tapOk.ok) skip(tapOk.reason!);
 if (spawnSync('sh', ['-c', 'command -v gcc']).status !== 0) skip('gcc is needed to build the kernel-side sender/receiver');

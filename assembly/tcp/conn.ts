@@ -6,7 +6,7 @@ import { count, C_TCP_TW_RECLAIM } from '../base/counters';
 import { emit } from '../base/events';
 import { now, NEVER } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { ifMtu, rtIfx } from '../iface/iface';
+import { ifMtu } from '../iface/iface';
 import { ipRoute } from '../iface/ip';
 import { Tcb, EV_TCP_ACCEPT, EV_TCP_CLOSED, EV_TCP_ERROR, F_ACCQ, F_ATTACHED, F_DELACK, F_SACK, F_TS, F_WS, RTX_RTO,
   S_CLOSED, S_FREE, S_LISTEN, S_SYN_SENT, S_TIME_WAIT, clrF, connHashOut, connLookup, hasF, idx, listenConflict,
@@ -17,6 +17,7 @@ import { opt } from './options';
 import { defRcvbuf, defSndbuf, initRto, msl2 } from './config';
 import { ccInit } from './cc';
 import { rxFreeAll, rxFreeAllKeepRead } from './rcvbuf';
+import { rt } from './output';
 
 export const EPH_LO: u32 = 49152;
 export const EPH_N: u32 = 16384;
@@ -151,8 +152,8 @@ export function wsFor(n: u32): u32 {
 
 /** Route-based MSS for a new connection: clamp to the interface MTU. */
 export function routeMss(raddr: u32): u32 {
-  if (!ipRoute(raddr)) return 536;
-  return ifMtu(rtIfx) - IP_HLEN - TCP_HLEN;
+  if (!ipRoute(raddr, rt)) return 536;
+  return ifMtu(rt.ifx) - IP_HLEN - TCP_HLEN;
 }
 
 export function initConn(k: Tcb, laddr: u32, lport: u32, raddr: u32, rport: u32): void {

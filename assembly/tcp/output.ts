@@ -12,8 +12,8 @@ import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { count, countN, C_TCP_RST_TX, C_TCP_TX, C_TCP_RETRANS, C_TCP_FAST_RETRANS, C_TCP_CHALLENGE_ACK,
   C_TCP_CHALLENGE_LIMITED, C_TCP_TX_BYTES } from '../base/counters';
 import { now, NEVER, wakeAt } from '../base/time';
-import { ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, rtIfx, rtNexthop,
-  rtLocal } from '../iface/iface';
+import { ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLookup, Route,
+  ROUTE_SLOT } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, L4, DEFAULT_TTL } from '../iface/ip';
 import { Tcb, CHUNK_SHIFT, F_ACKNOW, F_DELACK, F_FIN_QUEUED, F_NODELAY, F_RECOVERY, F_RXT_MARK, F_SACK, F_TIMING,
   F_TLP_DONE, F_TS, F_WS, RTX_PERSIST, S_CLOSE_WAIT, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_LAST_ACK, S_SYN_RCVD,
@@ -25,6 +25,9 @@ import { armPersist, armPto, armRtx } from './timers';
 import { ccOnLoss } from './cc';
 import { SBLK, nextSacked, sackBlocks, sackedBelow, skipSacked } from './sack';
 import { rcvSpace, rcvWindow } from './rcvbuf';
+
+/** The route of the segment being sent (ipRoute, routeLookup), read until ipSend. */
+export const rt = changetype<Route>(memory.data(ROUTE_SLOT));
 
 let txBlocked = false;
 
@@ -52,7 +55,7 @@ export function tcpFlush(): void {
  * payload bytes sent, or -1 if nothing could go out. */
 export function sendSegment(k: Tcb, seq: u32, len: u32, flags: u32): i32 {
   let raddr = k.raddr;
-  if (!ipRoute(raddr)) return -1;
+  if (!ipRoute(raddr, rt)) return -1;
   let laddr = k.laddr;
   let syn = (flags & TH_SYN) != 0;
   let f0 = k.flags;
@@ -79,14 +82,14 @@ export function sendSegment(k: Tcb, seq: u32, len: u32, flags: u32): i32 {
     if (len > room) {
       // A link that cuts segments itself (GSO) takes as many whole ones as fit its limit;
       // the loopback takes an IP packet of any size, as Linux's lo.
-      let gmax: u32 = rtLocal ? 65535 : ifGsoMax(rtIfx);
+      let gmax: u32 = rt.local ? 65535 : ifGsoMax(rt.ifx);
       let most = gmax > IP_HLEN + hl ? (gmax - IP_HLEN - hl) / room * room : 0;
       if (most > room) gso = room; else most = room;
       if (len > most) { len = most; flags &= ~TH_FIN; }
       if (len <= room) gso = 0;
     }
   }
-  let partial = rtLocal || ifCsumOffload(rtIfx);
+  let partial = rt.local || ifCsumOffload(rt.ifx);
   let gather = gatherable(len);
   let f = ipBegin(hl + (gather ? 0 : len));
   if (!f) { txBlocked = true; return -1; }
@@ -169,7 +172,7 @@ export function sendSegment(k: Tcb, seq: u32, len: u32, flags: u32): i32 {
   if (partial) st16(t + TCP_CSUM, fold(sum));
   else st16(t + TCP_CSUM, finish(sumBytes(t, hl, sum)));
   let txFlags = partial ? FRAME_CSUM_PARTIAL | (gso ? FRAME_GSO : 0) : 0;
-  let r = ipSend(f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso);
+  let r = ipSend(rt, f, hl + len, PROTO_TCP, laddr, raddr, true, DEFAULT_TTL, txFlags, gso);
   txGatherClear();
   if (r != 0) return -1;
   count(C_TCP_TX);
@@ -194,8 +197,8 @@ const GATHER_MIN: u32 = 2048;
  * most 5 chunks. */
 function gatherable(len: u32): bool {
   if (len < GATHER_MIN) return false;
-  if (rtLocal) return true;
-  return ifScatterGather(rtIfx) && rtNexthop != IP_BROADCAST && !isSubnetBroadcast(rtIfx, rtNexthop) &&
+  if (rt.local) return true;
+  return ifScatterGather(rt.ifx) && rt.nexthop != IP_BROADCAST && !isSubnetBroadcast(rt.ifx, rt.nexthop) &&
     txDescRoom() >= (len >> CHUNK_SHIFT) + 3;
 }
 
@@ -227,7 +230,7 @@ export function challengeAck(k: Tcb): void {
 
 /** A RST with no connection behind it (RFC 9293 3.10.7.1). */
 export function sendReset(src: u32, dst: u32, sport: u32, dport: u32, seq: u32, ack: u32, flags: u32): void {
-  if (!ipRoute(dst)) return;
+  if (!ipRoute(dst, rt)) return;
   let f = ipBegin(TCP_HLEN);
   if (!f) return;
   let t = f + L4;
@@ -240,7 +243,7 @@ export function sendReset(src: u32, dst: u32, sport: u32, dport: u32, seq: u32, 
   st16(t + TCP_WIN, 0);
   store<u32>(t + TCP_CSUM, 0);
   st16(t + TCP_CSUM, finish(sumBytes(t, TCP_HLEN, pseudoSum(src, dst, PROTO_TCP, TCP_HLEN))));
-  if (ipSend(f, TCP_HLEN, PROTO_TCP, src, dst, true, DEFAULT_TTL) == 0) count(C_TCP_RST_TX);
+  if (ipSend(rt, f, TCP_HLEN, PROTO_TCP, src, dst, true, DEFAULT_TTL) == 0) count(C_TCP_RST_TX);
 }
 
 export function sendRstFor(k: Tcb): void {
@@ -262,8 +265,8 @@ export function sendSyn(k: Tcb): void {
 /** The most new data one frame may carry towards the peer: one segment, or as
  * many whole ones as the route's link cuts up itself (GSO). */
 function segMost(k: Tcb, mss: u32): u32 {
-  if (!routeLookup(k.raddr)) return mss;
-  let gmax = ifGsoMax(rtIfx);
+  if (!routeLookup(k.raddr, rt)) return mss;
+  let gmax = ifGsoMax(rt.ifx);
   let hl = TCP_HLEN + (hasF(k, F_TS) ? 12 : 0);
   return gmax > IP_HLEN + hl + mss ? (gmax - IP_HLEN - hl) / mss * mss : mss;
 }

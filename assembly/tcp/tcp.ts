@@ -13,7 +13,7 @@ import { count, C_TCP_TABLE_FULL, C_TCP_ACCEPT } from '../base/counters';
 import { emit } from '../base/events';
 import { now, NEVER } from '../base/time';
 import { rand32 } from '../base/random';
-import { localIface, isSubnetBroadcast, rtIfx, rtSrc } from '../iface/iface';
+import { localIface, isSubnetBroadcast } from '../iface/iface';
 import { ipRoute } from '../iface/ip';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH,
   E_NOTCONN, E_PIPE } from '../base/errno';
@@ -28,7 +28,7 @@ import { TcpInfo } from './info';
 import { configure, defCc, defRcvbuf, defSndbuf, finTimeout } from './config';
 import { armKeepalive } from './timers';
 import { chainBufs, loan, rcvSpace, rxFreeAll, tcpReleaseLoans } from './rcvbuf';
-import { challengeInit, sendRstFor, sendSyn, tcpOutput } from './output';
+import { challengeInit, rt, sendRstFor, sendSyn, tcpOutput } from './output';
 import { EPH_LO, EPH_N, acceptQueue, childUnlink, connAlloc, connDrop, ephemeralInit, ephemeralPort,
   initConn } from './conn';
 
@@ -97,10 +97,10 @@ export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u
   if (st == S_SYN_SENT || st == S_SYN_RCVD) return E_ALREADY;
   if (st != S_CLOSED || k.lport) return E_ISCONN;
   if (raddr == 0 || rport == 0 || rport > 65535 || lport > 65535) return E_INVAL;
-  if (!ipRoute(raddr)) return E_NETUNREACH;
+  if (!ipRoute(raddr, rt)) return E_NETUNREACH;
   // TCP is point to point (RFC 1122 4.2.3.10); Linux refuses these the same way.
-  if (raddr == IP_BROADCAST || isMulticast(raddr) || isSubnetBroadcast(rtIfx, raddr)) return E_NETUNREACH;
-  if (laddr == 0) laddr = rtSrc;
+  if (raddr == IP_BROADCAST || isMulticast(raddr) || isSubnetBroadcast(rt.ifx, raddr)) return E_NETUNREACH;
+  if (laddr == 0) laddr = rt.src;
   else if (localIface(laddr) < 0) return E_ADDRNOTAVAIL;
   if (lport == 0) { lport = ephemeralPort(laddr, raddr, rport); if (!lport) return E_ADDRNOTAVAIL; }
   else if (connLookup(laddr, lport, raddr, rport)) return E_ADDRINUSE;

@@ -22,10 +22,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Random } from '../../host/random.ts';
-import { FrameGen, defaultTopology, ether, arp, ipv4, icmp, tcpSegment, tcpOptions, put16, get16, get32,
+import { FrameGen, defaultTopology, tcpOptions } from './gen.ts';
+import { ether, arp, ipv4, icmp, tcpSegment, put16, get16, get32,
   ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_TCP, PROTO_ICMP, TH_FIN, TH_SYN, TH_RST, TH_PSH, TH_ACK, TH_URG,
-  type TcpSeg } from './frames.ts';
-import { FuzzCore, FuzzFailure, CFG, Place, Fill, type TxSink } from './harness.ts';
+  type TcpSeg } from '../helpers/frames.ts';
+import { FuzzCore, FuzzFailure, Place, Fill, type TxSink } from './harness.ts';
+import { CFG, TCP_INFO, TCP_STATE } from '../../host/core-abi.ts';
 
 const env = process.env;
 const SEED = env.FUZZ_SEED !== undefined ? Number(env.FUZZ_SEED) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
@@ -34,11 +36,12 @@ const LANE = env.FUZZ_LANE ?? 'both';
 const DEBUG_SHARE = 0.25;
 const CHECK_EVERY = Number(env.FUZZ_CHECK_EVERY ?? 20_000);
 
-// States as tcp_info reports them (assembly/tcp/tcb.ts).
-const CLOSED = 1, LISTEN = 2, SYN_SENT = 3, SYN_RCVD = 4, ESTABLISHED = 5, FIN_WAIT_1 = 6, FIN_WAIT_2 = 7,
-  CLOSE_WAIT = 8, CLOSING = 9, LAST_ACK = 10, TIME_WAIT = 11;
-const NAMES = ['FREE', 'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RCVD', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2',
-  'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT'];
+// States as tcp_info reports them.
+const { CLOSED, LISTEN, SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT } = TCP_STATE;
+const NAMES: string[] = [];
+for (const [k, v] of Object.entries(TCP_STATE)) NAMES[v] = k;
+/** tcp_info's word index of each field. */
+const I = Object.fromEntries(Object.entries(TCP_INFO).map(([k, v]) => [k, v >>> 2])) as Record<keyof typeof TCP_INFO, number>;
 const TARGETS = [LISTEN, SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT];
 
 const topo = defaultTopology();
@@ -124,7 +127,7 @@ class Run {
       const ours = u.slice(p + 6, p + 12);
       const peer = topo.peers.find((x) => x.ip === tpa);
       const m = peer ? peer.mac : new Uint8Array([0x02, 0xdd, tpa >>> 24, (tpa >>> 16) & 255, (tpa >>> 8) & 255, tpa & 255]);
-      this.pending.push(ether(ours, m, ETHERTYPE_ARP, arp(2, m, tpa, ours, spa)));
+      this.pending.push(ether(ours, m, ETHERTYPE_ARP, arp({ op: 2, sha: m, spa: tpa, tha: ours, tpa: spa })));
       return;
     }
     if (type !== ETHERTYPE_IPV4 || u[p + 23] !== PROTO_TCP || get32(u, p + 30) !== PEER) return;
@@ -194,16 +197,16 @@ class Run {
   info(i: number): Info | null {
     if (this.c.ex.tcp_info(i) < 0) return null;
     const u = this.c.u32, o = this.c.io >>> 2;
-    return { state: u[o], lport: u[o + 2], rport: u[o + 4], flags: u[o + 5], una: u[o + 6], nxt: u[o + 7], rcvNxt: u[o + 8],
-      sndWnd: u[o + 9], mss: u[o + 14], smax: u[o + 19], rwnd: u[o + 20] };
+    return { state: u[o + I.state], lport: u[o + I.lport], rport: u[o + I.rport], flags: u[o + I.flags], una: u[o + I.sndUna],
+      nxt: u[o + I.sndNxt], rcvNxt: u[o + I.rcvNxt], sndWnd: u[o + I.sndWnd], mss: u[o + I.mss], smax: u[o + I.sndMax], rwnd: u[o + I.rcvWnd] };
   }
 
   describe(j: number, x: Info): string {
     const u = this.c.u32, o = this.c.io >>> 2;
     this.c.ex.tcp_info(j);
     return `${j}:${NAMES[x.state]} ports ${x.lport}/${x.rport} flags 0x${x.flags.toString(16)} una ${x.una} nxt ${x.nxt} smax ${x.smax} ` +
-      `sndWnd ${x.sndWnd} cwnd ${u[o + 10]} rto ${u[o + 13]} mss ${x.mss} sendQueued ${u[o + 15]} recvQueued ${u[o + 16]} ` +
-      `ooo ${u[o + 17]} rcvNxt ${x.rcvNxt} rwnd ${x.rwnd} err ${u[o + 23]}`;
+      `sndWnd ${x.sndWnd} cwnd ${u[o + I.cwnd]} rto ${u[o + I.rtoMs]} mss ${x.mss} sendQueued ${u[o + I.sendQueued]} ` +
+      `recvQueued ${u[o + I.recvQueued]} ooo ${u[o + I.oooQueued]} rcvNxt ${x.rcvNxt} rwnd ${x.rwnd} err ${u[o + I.softError]}`;
   }
 
   /** The TCB of a tuple, by scanning (children have no descriptor). */
@@ -223,7 +226,8 @@ class Run {
   }
 
   frame(s: TcpSeg): Uint8Array {
-    return ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: PEER, dst: US, proto: PROTO_TCP, id: this.ipId++ & 0xffff }, tcpSegment(PEER, US, s)));
+    return ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4,
+      ipv4({ src: PEER, dst: US, proto: PROTO_TCP, id: this.ipId++ & 0xffff, payload: tcpSegment({ src: PEER, dst: US, ...s }) }));
   }
 
   tsOpt(cn: Conn, tsv?: number): number[] {
@@ -448,14 +452,14 @@ class Run {
     // ICMP errors quoting a segment of this connection.
     this.count('icmp');
     const seq = pick(r, [x.una, x.una, x.nxt, x.smax, (x.una - 1) >>> 0, r.u32()]) >>> 0;
-    const quoted = ipv4({ src: US, dst: PEER, proto: PROTO_TCP, id: r.int(65536), df: true }, tcpSegment(US, PEER,
-      { sport: cn.lport, dport: cn.rport, seq, ack: x.rcvNxt, flags: TH_ACK }));
+    const quoted = ipv4({ src: US, dst: PEER, proto: PROTO_TCP, id: r.int(65536), df: true,
+      payload: tcpSegment({ src: US, dst: PEER, sport: cn.lport, dport: cn.rport, seq, ack: x.rcvNxt, flags: TH_ACK }) });
     const ql = r.int(4) === 0 ? r.int(quoted.length + 1) : 28;
     const type = pick(r, [3, 3, 3, 11, 4, 12]);
     const code = type === 3 ? pick(r, [0, 1, 2, 3, 4, 4, 4, 13]) : 0;
     const rest = type === 3 && code === 4 ? pick(r, [0, 68, 296, 575, 576, 1000, 1280, 1400, 1500, 9000, r.int(65536)]) : 0;
-    this.inject(ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: PEER, dst: US, proto: PROTO_ICMP, id: this.ipId++ & 0xffff },
-      icmp(type, code, rest, quoted.slice(0, ql)))));
+    this.inject(ether(US_MAC, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: PEER, dst: US, proto: PROTO_ICMP, id: this.ipId++ & 0xffff,
+      payload: icmp({ type, code, rest, data: quoted.slice(0, ql) }) })));
   }
 
   fixSums(f: Uint8Array): void {

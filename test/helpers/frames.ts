@@ -1,17 +1,28 @@
-// Frames by hand, for tests: builders for Ethernet, ARP, IPv4 (options,
-// fragments), ICMP and UDP with correct checksums unless told otherwise, a
-// parser that checks every checksum it can, and the small rigs tests drive
-// stacks with: a Link the test controls, a sniffer, a driver for promises on a
-// VirtualClock. Independent of the core: nothing here imports assembly/.
+// Frames by hand, for tests and fuzzers: builders for Ethernet, ARP, IPv4
+// (options, fragments), ICMP, UDP and TCP (options) with correct checksums
+// unless told otherwise, checksum fixers for mutated frames, a parser that
+// checks every checksum it can, and the small rigs tests drive stacks with: a
+// Link the test controls, a sniffer, a driver for promises on a VirtualClock.
+// Addresses are dotted quads or 32-bit numbers, MACs strings or bytes (the
+// fuzzers pass numbers and bytes: no parsing per frame). Independent of the
+// core: nothing here imports assembly/.
 import type { Link } from '../../host/link/link.ts';
 import type { VirtualClock } from '../../host/clock.ts';
 
+export const ETH_HLEN = 14;
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 export const PROTO_ICMP = 1;
+export const PROTO_IPIP = 4;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
+export const TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10, TH_URG = 0x20;
 export const BROADCAST = 'ff:ff:ff:ff:ff:ff';
+
+/** An IPv4 address: dotted quad or 32-bit number. */
+export type Addr = string | number;
+/** A MAC address: 'aa:bb:…' or 6 bytes. */
+export type Mac = string | Uint8Array;
 
 // ------------------------------------------------------------------ bytes
 
@@ -20,8 +31,9 @@ export function ip4(s: string): number {
   if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new TypeError(`bad IPv4 ${s}`);
   return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
 }
+export function addr(a: Addr): number { return typeof a === 'number' ? a >>> 0 : ip4(a); }
 export function fmtIp(a: number): string { return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`; }
-export function macBytes(s: string | Uint8Array): Uint8Array {
+export function macBytes(s: Mac): Uint8Array {
   if (typeof s !== 'string') return s;
   const b = s.split(':').map((x) => parseInt(x, 16));
   if (b.length !== 6 || b.some((x) => !(x >= 0 && x <= 255))) throw new TypeError(`bad MAC ${s}`);
@@ -66,7 +78,7 @@ export function pseudo(src: number, dst: number, proto: number, len: number): nu
 
 // --------------------------------------------------------------- builders
 
-export function ether(dst: string | Uint8Array, src: string | Uint8Array, type: number, payload: Uint8Array, padTo60 = false): Uint8Array {
+export function ether(dst: Mac, src: Mac, type: number, payload: Uint8Array, padTo60 = false): Uint8Array {
   const len = Math.max(14 + payload.length, padTo60 ? 60 : 0);
   const f = new Uint8Array(len);
   f.set(macBytes(dst), 0);
@@ -76,7 +88,7 @@ export function ether(dst: string | Uint8Array, src: string | Uint8Array, type: 
   return f;
 }
 
-export interface ArpFields { op: number; sha: string | Uint8Array; spa: string; tha?: string | Uint8Array; tpa: string; htype?: number; ptype?: number; hlen?: number; plen?: number }
+export interface ArpFields { op: number; sha: Mac; spa: Addr; tha?: Mac; tpa: Addr; htype?: number; ptype?: number; hlen?: number; plen?: number }
 /** An ARP packet (28 bytes, RFC 826, Ethernet/IPv4). */
 export function arp(a: ArpFields): Uint8Array {
   const p = new Uint8Array(28);
@@ -86,24 +98,25 @@ export function arp(a: ArpFields): Uint8Array {
   p[5] = a.plen ?? 4;
   put16(p, 6, a.op);
   p.set(macBytes(a.sha), 8);
-  put32(p, 14, ip4(a.spa));
+  put32(p, 14, addr(a.spa));
   p.set(macBytes(a.tha ?? '00:00:00:00:00:00'), 18);
-  put32(p, 24, ip4(a.tpa));
+  put32(p, 24, addr(a.tpa));
   return p;
 }
 /** A broadcast ARP request frame, padded to 60 bytes as on the wire. */
-export function arpRequest(sha: string, spa: string, tpa: string): Uint8Array {
+export function arpRequest(sha: Mac, spa: Addr, tpa: Addr): Uint8Array {
   return ether(BROADCAST, sha, ETHERTYPE_ARP, arp({ op: 1, sha, spa, tpa }), true);
 }
-export function arpReply(sha: string, spa: string, tha: string, tpa: string): Uint8Array {
+export function arpReply(sha: Mac, spa: Addr, tha: Mac, tpa: Addr): Uint8Array {
   return ether(tha, sha, ETHERTYPE_ARP, arp({ op: 2, sha, spa, tha, tpa }), true);
 }
 
 export interface IpFields {
-  src: string; dst: string; proto: number; payload: Uint8Array;
+  src: Addr; dst: Addr; proto: number; payload: Uint8Array;
   id?: number; ttl?: number; tos?: number; df?: boolean; mf?: boolean;
   /** Fragment offset in bytes (a multiple of 8). */
   offset?: number;
+  /** Options, padded with end-of-list to whole words (at most 40 bytes). */
   options?: Uint8Array;
   version?: number;
   /** Overrides: the IHL field (words), the total length field, the checksum field. */
@@ -112,8 +125,7 @@ export interface IpFields {
 /** An IPv4 packet with a correct header checksum unless `checksum` is given. */
 export function ipv4(f: IpFields): Uint8Array {
   const opts = f.options ?? new Uint8Array(0);
-  if (opts.length % 4) throw new RangeError('IP options must fill whole words');
-  const hlen = 20 + opts.length;
+  const hlen = 20 + ((opts.length + 3) & ~3);
   const p = new Uint8Array(hlen + f.payload.length);
   p[0] = ((f.version ?? 4) << 4) | (f.ihl ?? hlen / 4);
   p[1] = f.tos ?? 0;
@@ -124,15 +136,15 @@ export function ipv4(f: IpFields): Uint8Array {
   put16(p, 6, (f.df ? 0x4000 : 0) | (f.mf ? 0x2000 : 0) | (off / 8));
   p[8] = f.ttl ?? 64;
   p[9] = f.proto;
-  put32(p, 12, ip4(f.src));
-  put32(p, 16, ip4(f.dst));
+  put32(p, 12, addr(f.src));
+  put32(p, 16, addr(f.dst));
   p.set(opts, 20);
   put16(p, 10, f.checksum ?? cksum(p.subarray(0, hlen)));
   p.set(f.payload, hlen);
   return p;
 }
 
-export interface UdpFields { src: string; dst: string; sport: number; dport: number; payload: Uint8Array; length?: number; checksum?: number }
+export interface UdpFields { src: Addr; dst: Addr; sport: number; dport: number; payload: Uint8Array; length?: number; checksum?: number }
 /** A UDP datagram (header + payload) with the checksum over the pseudo-header, unless given (0: none). */
 export function udp(u: UdpFields): Uint8Array {
   const d = new Uint8Array(8 + u.payload.length);
@@ -142,7 +154,7 @@ export function udp(u: UdpFields): Uint8Array {
   d.set(u.payload, 8);
   let c = u.checksum;
   if (c === undefined) {
-    c = cksum(d, pseudo(ip4(u.src), ip4(u.dst), PROTO_UDP, d.length));
+    c = cksum(d, pseudo(addr(u.src), addr(u.dst), PROTO_UDP, d.length & 0xffff));
     if (c === 0) c = 0xffff;
   }
   put16(d, 6, c);
@@ -163,13 +175,41 @@ export function icmp(m: IcmpFields): Uint8Array {
   return p;
 }
 
+export interface TcpSeg {
+  sport: number; dport: number; seq: number; ack: number; flags: number;
+  win?: number; urp?: number;
+  /** Options, padded with end-of-list to whole words. */
+  options?: Uint8Array; payload?: Uint8Array;
+  /** Data offset override (header words); default from the options. */
+  doff?: number;
+  badCsum?: boolean;
+}
+export interface TcpFields extends TcpSeg { src: Addr; dst: Addr }
+/** A TCP segment (header + payload) with the checksum over the pseudo-header, unless badCsum. */
+export function tcpSegment(s: TcpFields): Uint8Array {
+  const hlen = 20 + (s.options ? (s.options.length + 3) & ~3 : 0);
+  const pl = s.payload ?? new Uint8Array(0);
+  const t = new Uint8Array(hlen + pl.length);
+  put16(t, 0, s.sport); put16(t, 2, s.dport); put32(t, 4, s.seq); put32(t, 8, s.ack);
+  t[12] = (s.doff ?? hlen >> 2) << 4;
+  t[13] = s.flags;
+  put16(t, 14, s.win ?? 65535);
+  put16(t, 18, s.urp ?? 0);
+  if (s.options) t.set(s.options, 20);
+  t.set(pl, hlen);
+  let c = cksum(t, pseudo(addr(s.src), addr(s.dst), PROTO_TCP, t.length));
+  if (s.badCsum) c ^= 0x0101;
+  put16(t, 16, c);
+  return t;
+}
+
 /** Ethernet + IPv4 + UDP in one go. */
-export function udpFrame(o: { dstMac: string; srcMac: string; src: string; dst: string; sport: number; dport: number; payload: Uint8Array; id?: number; df?: boolean }): Uint8Array {
+export function udpFrame(o: { dstMac: Mac; srcMac: Mac; src: Addr; dst: Addr; sport: number; dport: number; payload: Uint8Array; id?: number; df?: boolean }): Uint8Array {
   const u = udp(o);
   return ether(o.dstMac, o.srcMac, ETHERTYPE_IPV4, ipv4({ src: o.src, dst: o.dst, proto: PROTO_UDP, payload: u, id: o.id, df: o.df }));
 }
 /** Ethernet + IPv4 + ICMP echo request. */
-export function pingFrame(o: { dstMac: string; srcMac: string; src: string; dst: string; id: number; seq: number; data: Uint8Array }): Uint8Array {
+export function pingFrame(o: { dstMac: Mac; srcMac: Mac; src: Addr; dst: Addr; id: number; seq: number; data: Uint8Array }): Uint8Array {
   return ether(o.dstMac, o.srcMac, ETHERTYPE_IPV4,
     ipv4({ src: o.src, dst: o.dst, proto: PROTO_ICMP, payload: icmp({ type: 8, id: o.id, seq: o.seq, data: o.data }) }));
 }
@@ -187,6 +227,41 @@ export function fragment(f: Omit<IpFields, 'offset' | 'mf'>, sizes: number[]): U
   });
   if (off !== f.payload.length) throw new RangeError(`fragment sizes add up to ${off}, payload is ${f.payload.length}`);
   return out;
+}
+
+/** Recomputes the IPv4 header checksum of a frame in place (if the header fits). */
+export function fixIpChecksum(f: Uint8Array): void {
+  if (f.length < ETH_HLEN + 20 || get16(f, 12) !== ETHERTYPE_IPV4) return;
+  const hlen = (f[ETH_HLEN] & 15) << 2;
+  if (hlen < 20 || ETH_HLEN + hlen > f.length) return;
+  put16(f, ETH_HLEN + 10, 0);
+  put16(f, ETH_HLEN + 10, cksum(f.subarray(ETH_HLEN, ETH_HLEN + hlen)));
+}
+
+/** Recomputes the UDP/TCP/ICMP checksum of an unfragmented IPv4 frame in place,
+ * over what the IP total length covers (clamped to the frame). */
+export function fixL4Checksum(f: Uint8Array): void {
+  if (f.length < ETH_HLEN + 20 || get16(f, 12) !== ETHERTYPE_IPV4) return;
+  const ip = ETH_HLEN;
+  const hlen = (f[ip] & 15) << 2;
+  if (hlen < 20) return;
+  const end = Math.min(f.length, ip + get16(f, ip + 2));
+  const l4 = ip + hlen;
+  const len = end - l4;
+  if (len < 0) return;
+  const proto = f[ip + 9];
+  const src = get32(f, ip + 12), dst = get32(f, ip + 16);
+  if (proto === PROTO_UDP && len >= 8) {
+    const ulen = get16(f, l4 + 4);
+    put16(f, l4 + 6, 0);
+    put16(f, l4 + 6, cksum(f.subarray(l4, l4 + Math.min(ulen, len)), pseudo(src, dst, PROTO_UDP, ulen)) || 0xffff);
+  } else if (proto === PROTO_TCP && len >= 20) {
+    put16(f, l4 + 16, 0);
+    put16(f, l4 + 16, cksum(f.subarray(l4, end), pseudo(src, dst, PROTO_TCP, len)));
+  } else if (proto === PROTO_ICMP && len >= 8) {
+    put16(f, l4 + 2, 0);
+    put16(f, l4 + 2, cksum(f.subarray(l4, end)));
+  }
 }
 
 // ----------------------------------------------------------------- parser

@@ -2,10 +2,11 @@
  * Network namespaces for interop tests: the Linux kernel as a peer, fenced
  * off so test traffic never touches the machine's own interfaces.
  *
- *   if (!canUseNetns().ok) test.skip(...)
- *   await withNetns(async (ns) => {
- *     ns.moveIn('sht123a'); ns.addAddress('sht123a', '10.77.0.1/24'); ns.up('sht123a');
- *     await ns.exec(['ping', '-c1', '10.77.0.2']);
+ *   maybe(test, netnsUnavailable(), 'the kernel pings…', async () => {
+ *     await withNetns(async (ns) => {
+ *       ns.moveIn('sht123a'); ns.addAddress('sht123a', '10.77.0.1/24'); ns.up('sht123a');
+ *       await ns.exec(['ping', '-c1', '10.77.0.2']);
+ *     });
  *   });
  *
  * Every namespace made here is deleted by destroy(), by withNetns() even when
@@ -14,28 +15,56 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { TapLink } from '../../host/link/tap.ts';
+import type { TapOptions } from '../../host/link/tap.ts';
+import type { Link } from '../../host/link/link.ts';
+import { Stack } from '../../host/stack.ts';
+import type { StackLimits } from '../../host/stack.ts';
+import { lacks } from '../helpers/needs.ts';
 
 export interface ExecResult { code: number | null; signal: string | null; stdout: string; stderr: string }
 
-let cached: { ok: boolean; reason?: string } | null = null;
 let counter = 0;
 const live = new Set<Netns>();
 
-/** Root, /dev/net/tun, `ip`, and `ip netns add` actually working (containers may forbid it). */
-export function canUseNetns(): { ok: boolean; reason?: string } {
-  if (cached) return cached;
-  const no = (reason: string) => (cached = { ok: false, reason });
-  if (process.platform !== 'linux') return no(`network namespaces need Linux (this is ${process.platform})`);
-  if (process.getuid?.() !== 0) return no('interop tests need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
-  if (!existsSync('/dev/net/tun')) return no('/dev/net/tun does not exist');
-  const v = spawnSync('ip', ['-V'], { encoding: 'utf8' });
-  if (v.error || v.status !== 0) return no('the `ip` command (iproute2) is not installed');
+let netnsWhy: string | null | undefined;
+/** Why network namespaces cannot be made here, or null: probed with the
+ * `ip` command and a real `ip netns add` (unprivileged users and some
+ * containers are refused), not guessed from the uid. */
+export function netnsUnavailable(): string | null {
+  if (netnsWhy !== undefined) return netnsWhy;
+  if (process.platform !== 'linux') return (netnsWhy = `needs Linux for network namespaces (this is ${process.platform})`);
+  const tool = lacks('ip');
+  if (tool) return (netnsWhy = tool);
   const probe = `shoalprobe${process.pid}`;
   const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (add.status !== 0) return no(`\`ip netns add\` fails here: ${add.stderr.trim()}`);
+  if (add.status !== 0) {
+    return (netnsWhy = `needs network namespaces, and \`ip netns add\` fails here (${add.stderr.trim() || add.error?.message}): run as root`);
+  }
   spawnSync('ip', ['netns', 'del', probe]);
-  return (cached = { ok: true });
+  return (netnsWhy = null);
+}
+
+let tapWhy: string | null | undefined;
+/** Why a TAP device cannot be opened here, or null: the addon built and
+ * loaded, and a probe device really created (TUNSETIFF on /dev/net/tun). */
+export async function tapUnavailable(): Promise<string | null> {
+  if (tapWhy !== undefined) return tapWhy;
+  const avail = TapLink.available();
+  if (!avail.ok) return (tapWhy = `needs a TAP device: ${avail.reason}`);
+  try {
+    (await TapLink.open(`shtprobe${process.pid % 100000}`)).close();
+    return (tapWhy = null);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    return (tapWhy = `needs a TAP device, and opening one fails here (${err.code ?? err.message})` +
+      (err.code === 'EPERM' || err.code === 'EACCES' ? ': run as root (CAP_NET_ADMIN)' : ''));
+  }
+}
+
+/** Why a test cannot have the kernel as a peer over a TAP in a namespace, or null. */
+export async function kernelPeerUnavailable(): Promise<string | null> {
+  return netnsUnavailable() ?? await tapUnavailable();
 }
 
 /** Runs `ip args…` synchronously; throws with ip's message on failure. */
@@ -152,6 +181,48 @@ export async function withNetns<T>(fn: (ns: Netns) => Promise<T> | T, prefix?: s
   } finally {
     ns.destroy();
   }
+}
+
+/** The kernel side of a TAP: moved into the namespace, addressed (cidr), up. */
+export function kernelSide(ns: Netns, dev: string, cidr: string, mtu = 1500): void {
+  ns.moveIn(dev);
+  ns.addAddress(dev, cidr);
+  if (mtu !== 1500) ns.setMtu(dev, mtu);
+  ns.up(dev);
+}
+
+export interface StackPeer { ns: Netns; tap: TapLink; link: Link; stack: Stack }
+export interface StackPeerOptions {
+  /** The TAP device's name, and the namespace's prefix. */
+  dev: string; prefix: string;
+  /** The kernel's and the stack's addresses on the TAP, e.g. '10.79.0.1/24' and '10.79.0.2/24'. */
+  kernel: string; address: string;
+  seed: number;
+  tap?: TapOptions | undefined;
+  /** Link middleware between the TAP and the stack (faults, captures). */
+  wrap?: ((tap: TapLink) => Link) | undefined;
+  /** The kernel side's MTU (default: the TAP's). */
+  kernelMtu?: number | undefined;
+  limits?: StackLimits | undefined;
+}
+
+/** One stack on a TAP whose kernel side is in a fresh namespace (IPv6 off:
+ * no router solicitations on the wire); all of it removed afterwards, also on failure. */
+export async function withStackPeer(o: StackPeerOptions, fn: (p: StackPeer) => Promise<void>): Promise<void> {
+  await withNetns(async (ns) => {
+    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
+    const tap = await TapLink.open(o.dev, o.tap ?? {});
+    let stack: Stack | null = null;
+    try {
+      kernelSide(ns, tap.name, o.kernel, o.kernelMtu ?? tap.mtu);
+      const link = o.wrap ? o.wrap(tap) : tap;
+      stack = await Stack.create({ name: `peer-${tap.name}`, link, address: o.address, seed: o.seed, limits: o.limits });
+      await fn({ ns, tap, link, stack });
+    } finally {
+      await stack?.close();
+      tap.close();
+    }
+  }, o.prefix);
 }
 
 let hooked = false;

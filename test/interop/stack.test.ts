@@ -8,40 +8,23 @@
 // The TCP parts of issue 4 (curl, RST, SYN flood, throughput) come with TCP.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { Stack } from '../../host/stack.ts';
-import type { StackLimits } from '../../host/stack.ts';
 import { TapLink } from '../../host/link/tap.ts';
-import type { TapOptions } from '../../host/link/tap.ts';
 import { VirtualSwitch } from '../../host/link/switch.ts';
 import { withFaults } from '../../host/link/faults.ts';
 import type { FaultDirection } from '../../host/link/faults.ts';
-import type { Link } from '../../host/link/link.ts';
-import { canUseNetns, withNetns } from './netns.ts';
-import type { Netns } from './netns.ts';
+import { kernelPeerUnavailable, kernelSide, withNetns, withStackPeer } from './netns.ts';
+import { lacks, maybe } from '../helpers/needs.ts';
+import type { Netns, StackPeer, StackPeerOptions } from './netns.ts';
 
-const env = canUseNetns();
-const avail = TapLink.available();
-const why = !env.ok ? env.reason : !avail.ok ? avail.reason : null;
-if (why) console.log(`skipping stack interop tests: ${why}`);
-/** A test that needs the kernel as a peer; prints how long it took. */
-function kt(name: string, fn: () => Promise<void>): void {
-  if (why) { test.skip(name, fn); return; }
-  test(name, async () => {
+const why = await kernelPeerUnavailable();
+/** A test that needs the kernel as a peer (and `tools` in the namespace);
+ * skipped with the reason when it cannot run here; prints how long it took. */
+function kt(name: string, tools: string[], fn: () => Promise<void>): void {
+  maybe(test, why ?? lacks(...tools), name, async () => {
     const t0 = performance.now();
     try { await fn(); } finally { console.log(`    (${((performance.now() - t0) / 1000).toFixed(1)} s)`); }
   });
-}
-
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-/** A reason to skip when a tool is missing (printed), else null. */
-function lacks(...cmds: string[]): string | null {
-  const miss = cmds.filter((c) => !has(c));
-  if (!miss.length) return null;
-  const pkg: Record<string, string> = { ping: 'iputils-ping', nft: 'nftables' };
-  const r = `missing ${miss.map((c) => `${c} (Debian package ${pkg[c] ?? c})`).join(', ')}`;
-  console.log(`    skipped: ${r}`);
-  return r;
 }
 
 const NET = '10.79.0';
@@ -222,37 +205,10 @@ function kernelIp(ns: Netns): Record<string, number> {
   return Object.fromEntries(keys.map((k, i) => [k, Number(vals[i])]));
 }
 
-/** Kernel side of a TAP: into the namespace, addressed, up. */
-function kernelSide(ns: Netns, dev: string, mtu = 1500): void {
-  ns.moveIn(dev);
-  ns.addAddress(dev, `${KERNEL}/24`);
-  if (mtu !== 1500) ns.setMtu(dev, mtu);
-  ns.up(dev);
-}
-
-interface Peer { ns: Netns; tap: TapLink; stack: Stack; link: Link }
-
-/** One stack (10.79.0.2/24) on a TAP whose kernel side is 10.79.0.1/24 in a
- * fresh namespace; all of it removed afterwards, also on failure. */
-async function withStackPeer(
-  o: { tap?: TapOptions; wrap?: (l: TapLink) => Link; kernelMtu?: number; limits?: StackLimits },
-  fn: (p: Peer) => Promise<void>,
-): Promise<void> {
-  await withNetns(async (ns) => {
-    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1); // no router solicitations on the wire
-    const tap = await TapLink.open(devName(), o.tap ?? {});
-    let stack: Stack | null = null;
-    try {
-      kernelSide(ns, tap.name, o.kernelMtu ?? tap.mtu);
-      const link = o.wrap ? o.wrap(tap) : tap;
-      stack = await Stack.create({ name: `s-${tap.name}`, link, address: `${NET}.2/24`, seed: SEED, limits: o.limits });
-      await fn({ ns, tap, stack, link });
-    } finally {
-      await stack?.close();
-      tap.close();
-    }
-  }, 'shoalstk');
-}
+type PeerOptions = Pick<StackPeerOptions, 'tap' | 'wrap' | 'kernelMtu' | 'limits'>;
+/** One stack (10.79.0.2/24) on a TAP whose kernel side is 10.79.0.1/24 in a fresh namespace. */
+const withPeer = (o: PeerOptions, fn: (p: StackPeer) => Promise<void>) =>
+  withStackPeer({ ...o, dev: devName(), prefix: 'shoalstk', kernel: `${KERNEL}/24`, address: `${NET}.2/24`, seed: SEED }, fn);
 
 const ZERO_BAD = ['ipBadChecksum', 'ipBadLen', 'ipBadHlen', 'icmpBad', 'udpBadChecksum', 'udpBadLen', 'reasmBad',
   'reasmOverlap', 'rxBadDesc', 'poolEmpty', 'txArenaFull', 'eventsLost', 'rxNoBuffer', 'rxTooBig'];
@@ -272,9 +228,8 @@ const SIZES = [8, 100, 1472, 1473, 4000, 8972, 30000, 60000, 65507];
 
 // ---- tests ------------------------------------------------------------------
 
-kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at MTU 1500)', async () => {
-  if (lacks('ping')) return;
-  await withStackPeer({}, async ({ ns, stack }) => {
+kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at MTU 1500)', ['ping'], async () => {
+  await withPeer({}, async ({ ns, stack }) => {
     for (const size of [56, 1472, 4000]) {
       const k0 = kernelIp(ns);
       const r = await kernelPing(ns, `${NET}.2`, { count: 3, size, interval: 0.05 });
@@ -295,8 +250,8 @@ kt('the kernel pings the stack: 56, 1472 and 4000 bytes (fragmented both ways at
   });
 });
 
-kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', [], async () => {
+  await withPeer({}, async ({ ns, stack }) => {
     const k0 = kernelIp(ns);
     const times: string[] = [];
     for (const size of [0, 56, 1472, 1473, 4000, 20000, 65507]) {
@@ -314,15 +269,14 @@ kt('the stack pings the kernel: 0 to 65507 bytes, fragmented both ways', async (
   });
 });
 
-kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three stacks on one segment', async () => {
-  if (lacks('ping')) return;
+kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three stacks on one segment', ['ping'], async () => {
   await withNetns(async (ns) => {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     const tap = await TapLink.open(devName());
     const sw = new VirtualSwitch();
     const stacks: Stack[] = [];
     try {
-      kernelSide(ns, tap.name);
+      kernelSide(ns, tap.name, `${KERNEL}/24`);
       sw.attach(tap);
       for (let i = 0; i < 3; i++) {
         stacks.push(await Stack.create({ name: `sw${i}-${process.pid}`, link: sw.connect(), address: `${NET}.${2 + i}/24`, seed: SEED + i }));
@@ -358,8 +312,8 @@ kt('a VirtualSwitch with the TAP as uplink: the kernel ARPs for and pings three 
   }, 'shoalstk');
 });
 
-kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', async () => {
-  await withStackPeer({}, async ({ ns, stack }) => {
+kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', [], async () => {
+  await withPeer({}, async ({ ns, stack }) => {
     // kernel → stack → kernel
     const e = await stackEcho(stack, 7000);
     const a = await kernelClient(ns, `${NET}.2`, 7000, SIZES, FAST);
@@ -389,10 +343,9 @@ kt('UDP both ways, 8 bytes to 65507 (reassembly against the kernel\'s)', async (
 
 const FAULTS: FaultDirection = { loss: 0.05, duplicate: 0.01, reorder: 0.05, reorderDelayMs: 5 };
 
-kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss shows, nothing damaged', async () => {
-  if (lacks('ping')) return;
+kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss shows, nothing damaged', ['ping'], async () => {
   let faults: ReturnType<typeof withFaults> | null = null;
-  await withStackPeer({
+  await withPeer({
     wrap: (tap) => (faults = withFaults(tap, { seed: SEED, tx: FAULTS, rx: FAULTS })),
     limits: { reassemblyTimeoutMs: 500 },
   }, async ({ ns, stack }) => {
@@ -445,10 +398,10 @@ kt('host-side faults (5 % loss, 1 % duplication, 5 % reordering each way): loss 
   });
 });
 
-kt('host-side duplication and reordering without loss: every 60 KB datagram arrives whole, both ways', async () => {
+kt('host-side duplication and reordering without loss: every 60 KB datagram arrives whole, both ways', [], async () => {
   const dr: FaultDirection = { duplicate: 0.05, reorder: 0.2, reorderDelayMs: 5 };
   let faults: ReturnType<typeof withFaults> | null = null;
-  await withStackPeer({ wrap: (tap) => (faults = withFaults(tap, { seed: SEED + 1, tx: dr, rx: dr })) }, async ({ ns, stack }) => {
+  await withPeer({ wrap: (tap) => (faults = withFaults(tap, { seed: SEED + 1, tx: dr, rx: dr })) }, async ({ ns, stack }) => {
     const n = 6;
     const e = await stackEcho(stack, 7000);
     const a = await kernelClient(ns, `${NET}.2`, 7000, cycle([60000, 65507], n), { window: 1, timeoutMs: 3000, lingerMs: 100 });
@@ -470,9 +423,8 @@ kt('host-side duplication and reordering without loss: every 60 KB datagram arri
   });
 });
 
-kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss shows, nothing damaged', async () => {
-  if (lacks('ping', 'nft')) return;
-  await withStackPeer({}, async ({ ns, tap, stack }) => {
+kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss shows, nothing damaged', ['ping', 'nft'], async () => {
+  await withPeer({}, async ({ ns, tap, stack }) => {
     const rules = `
       table netdev shoal_loss {
         chain in { type filter hook ingress device "${tap.name}" priority 0; numgen random mod 1000 < 50 counter drop; }
@@ -511,7 +463,7 @@ kt('kernel-side loss through nftables (5 % on ingress and on postrouting): loss 
   });
 });
 
-kt('the device disappears (namespace deleted): the link reports down, the stack keeps running', async () => {
+kt('the device disappears (namespace deleted): the link reports down, the stack keeps running', [], async () => {
   const sw = new VirtualSwitch();
   const other = await Stack.create({ name: `other-${process.pid}`, link: sw.connect(), address: '10.80.0.2/24', seed: SEED });
   let stack: Stack | null = null;
@@ -524,7 +476,7 @@ kt('the device disappears (namespace deleted): the link reports down, the stack 
     await withNetns(async (ns) => {
       ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
       tap = await TapLink.open(devName());
-      kernelSide(ns, tap.name);
+      kernelSide(ns, tap.name, `${KERNEL}/24`);
       stack = await Stack.create({
         name: `two-${process.pid}`, seed: SEED,
         interfaces: [{ link: tap, address: `${NET}.2/24` }, { link: sw.connect(), address: '10.80.0.1/24' }],
@@ -566,14 +518,14 @@ kt('the device disappears (namespace deleted): the link reports down, the stack 
   }
 });
 
-kt('the uplink disappears: the switch drops its port, stacks on the switch carry on', async () => {
+kt('the uplink disappears: the switch drops its port, stacks on the switch carry on', [], async () => {
   await withNetns(async (ns) => {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     const tap = await TapLink.open(devName());
     const sw = new VirtualSwitch();
     const stacks: Stack[] = [];
     try {
-      kernelSide(ns, tap.name);
+      kernelSide(ns, tap.name, `${KERNEL}/24`);
       sw.attach(tap);
       for (let i = 0; i < 2; i++) stacks.push(await Stack.create({ name: `up${i}-${process.pid}`, link: sw.connect(), address: `${NET}.${2 + i}/24` }));
       await stacks[0]!.ping(KERNEL, { timeout: 2000 });
@@ -591,9 +543,8 @@ kt('the uplink disappears: the switch drops its port, stacks on the switch carry
   }, 'shoalstk');
 });
 
-kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial checksums taken as they are', async () => {
-  if (lacks('ping')) return;
-  await withStackPeer({ tap: { offload: true } }, async ({ ns, tap, stack }) => {
+kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial checksums taken as they are', ['ping'], async () => {
+  await withPeer({ tap: { offload: true } }, async ({ ns, tap, stack }) => {
     console.log(`    offload: ${JSON.stringify(tap.offload)}`);
     for (const size of [56, 4000]) {
       const r = await kernelPing(ns, `${NET}.2`, { count: 2, size, interval: 0.05 });
@@ -619,9 +570,8 @@ kt('offload on (MTU 1500): ping and UDP both ways still interoperate, partial ch
   });
 });
 
-kt('offload on, link MTU 65535 (kernel side 65521, the TAP maximum): 60 KB datagrams cross unfragmented', async () => {
-  if (lacks('ping')) return;
-  await withStackPeer({ tap: { offload: true, mtu: 65535 }, kernelMtu: 65521 }, async ({ ns, stack }) => {
+kt('offload on, link MTU 65535 (kernel side 65521, the TAP maximum): 60 KB datagrams cross unfragmented', ['ping'], async () => {
+  await withPeer({ tap: { offload: true, mtu: 65535 }, kernelMtu: 65521 }, async ({ ns, stack }) => {
     const r = await kernelPing(ns, `${NET}.2`, { count: 2, size: 60000, interval: 0.05 });
     assert.is(r.received, 2, r.out);
     await stack.ping(KERNEL, { size: 60000, timeout: 2000 });

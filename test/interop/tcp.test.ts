@@ -20,37 +20,25 @@ import http from 'node:http';
 import { Stack } from '../../host/stack.ts';
 import type { StackLimits } from '../../host/stack.ts';
 import { TapLink } from '../../host/link/tap.ts';
-import type { TapOptions } from '../../host/link/tap.ts';
 import { withFaults } from '../../host/link/faults.ts';
 import type { FaultLink } from '../../host/link/faults.ts';
 import type { Link } from '../../host/link/link.ts';
 import type { Socket } from '../../host/net/net.ts';
-import { canUseNetns, withNetns } from './netns.ts';
-import type { Netns } from './netns.ts';
+import { kernelPeerUnavailable, withNetns, withStackPeer } from './netns.ts';
+import { lacks, maybe } from '../helpers/needs.ts';
+import type { Netns, StackPeer, StackPeerOptions } from './netns.ts';
 
-const env = canUseNetns();
-const avail = TapLink.available();
-const why = !env.ok ? env.reason : !avail.ok ? avail.reason : null;
-if (why) console.log(`skipping TCP interop tests: ${why}`);
-/** A test that needs the kernel as a peer; prints how long it took. */
+const why = await kernelPeerUnavailable();
 const ONLY = process.env.TCP_INTEROP_ONLY ? new RegExp(process.env.TCP_INTEROP_ONLY) : null;
-function kt(name: string, fn: () => Promise<void>): void {
-  if (why || (ONLY && !ONLY.test(name))) { test.skip(name, fn); return; }
-  test(name, async () => {
+/** A test that needs the kernel as a peer (and `tools` in the namespace);
+ * skipped with the reason when it cannot run here, left out when
+ * TCP_INTEROP_ONLY does not match; prints how long it took. */
+function kt(name: string, tools: string[], fn: () => Promise<void>): void {
+  if (ONLY && !ONLY.test(name)) return;
+  maybe(test, why ?? lacks(...tools), name, async () => {
     const t0 = performance.now();
     try { await fn(); } finally { console.log(`    (${((performance.now() - t0) / 1000).toFixed(1)} s)`); }
   });
-}
-
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-/** A reason to skip when a tool is missing (printed), else null. */
-function lacks(...cmds: string[]): string | null {
-  const miss = cmds.filter((c) => !has(c));
-  if (!miss.length) return null;
-  const pkg: Record<string, string> = { nft: 'nftables' };
-  const r = `missing ${miss.map((c) => `${c} (Debian package ${pkg[c] ?? c})`).join(', ')}`;
-  console.log(`    skipped: ${r}`);
-  return r;
 }
 
 const NET = '10.81.0';
@@ -188,31 +176,10 @@ class Shim implements Link {
   close(): void { this.onFrame = null; }
 }
 
-interface Peer { ns: Netns; tap: TapLink; link: Link; stack: Stack }
-
-/** One stack (10.81.0.2/24) on a TAP whose kernel side is 10.81.0.1/24 in a
- * fresh namespace; all of it removed afterwards, also on failure. */
-async function withStackPeer(
-  o: { tap?: TapOptions; wrap?: (l: Link) => Link; limits?: StackLimits; seed?: number },
-  fn: (p: Peer) => Promise<void>,
-): Promise<void> {
-  await withNetns(async (ns) => {
-    ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1); // no router solicitations on the wire
-    const tap = await TapLink.open(devName(), o.tap ?? {});
-    let stack: Stack | null = null;
-    try {
-      ns.moveIn(tap.name);
-      ns.addAddress(tap.name, `${KERNEL}/24`);
-      ns.up(tap.name);
-      const link = o.wrap ? o.wrap(tap) : tap;
-      stack = await Stack.create({ name: `t-${tap.name}`, link, address: `${STACK}/24`, seed: o.seed ?? SEED, limits: o.limits });
-      await fn({ ns, tap, link, stack });
-    } finally {
-      await stack?.close();
-      tap.close();
-    }
-  }, 'shoaltcp');
-}
+type Peer = StackPeer;
+/** One stack (10.81.0.2/24) on a TAP whose kernel side is 10.81.0.1/24 in a fresh namespace. */
+const withPeer = (o: Pick<StackPeerOptions, 'tap' | 'wrap' | 'limits'>, fn: (p: Peer) => Promise<void>) =>
+  withStackPeer({ ...o, dev: devName(), prefix: 'shoaltcp', kernel: `${KERNEL}/24`, address: `${STACK}/24`, seed: SEED }, fn);
 
 /** Node's http server over the stack: GET /N answers N bytes of stream N
  * (content-length set), anything else "hello". Returns a close function. */
@@ -297,9 +264,8 @@ async function transfers(p: Peer, big: number, label: string, timeoutMs: number)
 
 // ---- tests ----------------------------------------------------------------------
 
-kt(`curl fetches 1 KB and ${BIG / MB} MB from http on the stack; the stack moves ${BIG / MB} MB each way with a kernel server`, async () => {
-  if (lacks('curl')) return;
-  await withStackPeer({}, async (p) => {
+kt(`curl fetches 1 KB and ${BIG / MB} MB from http on the stack; the stack moves ${BIG / MB} MB each way with a kernel server`, ['curl'], async () => {
+  await withPeer({}, async (p) => {
     await transfers(p, BIG, 'clean', 120_000);
     assertClean(p.stack);
     // Offloads are the default: both directions cross the TAP in GSO frames.
@@ -318,11 +284,10 @@ kt(`curl fetches 1 KB and ${BIG / MB} MB from http on the stack; the stack moves
 const LOSSY_MB = Number(process.env.TCP_INTEROP_LOSSY_MB ?? 100);
 const LOSSY = LOSSY_MB * MB;
 
-kt(`host-side faults both ways (5 % loss, 1 % duplication, 5 % reordering): curl ${LOSSY_MB} MB, ${LOSSY_MB} MB each way, intact`, async () => {
-  if (lacks('curl')) return;
+kt(`host-side faults both ways (5 % loss, 1 % duplication, 5 % reordering): curl ${LOSSY_MB} MB, ${LOSSY_MB} MB each way, intact`, ['curl'], async () => {
   let faults: FaultLink | null = null;
   const fd = { loss: 0.05, duplicate: 0.01, reorder: 0.05, reorderDelayMs: 2 };
-  await withStackPeer({ wrap: (l) => (faults = withFaults(l, { seed: SEED, tx: fd, rx: fd })) }, async (p) => {
+  await withPeer({ wrap: (l) => (faults = withFaults(l, { seed: SEED, tx: fd, rx: fd })) }, async (p) => {
     await transfers(p, LOSSY, 'host faults', 300_000);
     const f = faults!.stats();
     console.log(`    faults: tx ${f.txLost} lost ${f.txDuplicated} dup ${f.txReordered} reord of ${f.txFrames}; ` +
@@ -334,9 +299,8 @@ kt(`host-side faults both ways (5 % loss, 1 % duplication, 5 % reordering): curl
   });
 });
 
-kt(`kernel-side loss through nftables (5 % on ingress and postrouting): curl ${LOSSY_MB} MB, ${LOSSY_MB} MB each way, intact`, async () => {
-  if (lacks('curl', 'nft')) return;
-  await withStackPeer({}, async (p) => {
+kt(`kernel-side loss through nftables (5 % on ingress and postrouting): curl ${LOSSY_MB} MB, ${LOSSY_MB} MB each way, intact`, ['curl', 'nft'], async () => {
+  await withPeer({}, async (p) => {
     const dev = p.tap.name;
     await p.ns.exec(['nft', '-f', '-'], { input: `
       table netdev shoal_loss {
@@ -356,9 +320,8 @@ kt(`kernel-side loss through nftables (5 % on ingress and postrouting): curl ${L
 
 // ---- resets ---------------------------------------------------------------------
 
-kt('a closed port on the stack: curl and nc -z get "connection refused" at once (the stack\'s RST)', async () => {
-  if (lacks('curl', 'nc')) return;
-  await withStackPeer({}, async ({ ns, stack }) => {
+kt('a closed port on the stack: curl and nc -z get "connection refused" at once (the stack\'s RST)', ['curl', 'nc'], async () => {
+  await withPeer({}, async ({ ns, stack }) => {
     const t0 = performance.now();
     const c = await ns.exec(['curl', '-sS', '--max-time', '5', `http://${STACK}:8081/`], { check: false });
     const ms = performance.now() - t0;
@@ -382,8 +345,8 @@ kt('a closed port on the stack: curl and nc -z get "connection refused" at once 
   });
 });
 
-kt('the stack connects to a closed kernel port: ECONNREFUSED at once', async () => {
-  await withStackPeer({}, async ({ stack }) => {
+kt('the stack connects to a closed kernel port: ECONNREFUSED at once', [], async () => {
+  await withPeer({}, async ({ stack }) => {
     const t0 = performance.now();
     const err = await within(new Promise<Error>((resolve, reject) => {
       const s = stack.net.connect({ port: 9, host: KERNEL });
@@ -410,7 +373,7 @@ s.write('hello');
 process.stdin.on('data', () => { s.write(Buffer.alloc(65536, 7)); });
 `;
 
-kt('a half-open connection: the stack restarts and forgets it; the kernel writes, gets RST, ECONNRESET', async () => {
+kt('a half-open connection: the stack restarts and forgets it; the kernel writes, gets RST, ECONNRESET', [], async () => {
   await withNetns(async (ns) => {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     const tap = await TapLink.open(devName());
@@ -456,9 +419,8 @@ kt('a half-open connection: the stack restarts and forgets it; the kernel writes
   }, 'shoaltcp');
 });
 
-kt('a half-open connection the other way: the kernel forgets it (ss -K, its RST dropped); the stack writes, gets RST, ECONNRESET', async () => {
-  if (lacks('ss', 'nft')) return;
-  await withStackPeer({}, async ({ ns, stack }) => {
+kt('a half-open connection the other way: the kernel forgets it (ss -K, its RST dropped); the stack writes, gets RST, ECONNRESET', ['ss', 'nft'], async () => {
+  await withPeer({}, async ({ ns, stack }) => {
     const src = `require('net').createServer((s) => { s.on('error', () => {}); s.on('data', () => s.write('hello')); })` +
       `.listen(9000, () => console.log('ready'));`;
     const child = ns.spawn([NODE, '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -491,9 +453,8 @@ kt('a half-open connection the other way: the kernel forgets it (ss -K, its RST 
 
 const FLOOD = Number(process.env.TCP_INTEROP_SYNS ?? 20_000);
 
-kt('a connection completed by a SYN cookie takes the data that follows at once (listen backlog 1, queue held by a spoofed SYN)', async () => {
-  if (lacks('hping3', 'curl')) return;
-  await withStackPeer({}, async ({ ns, stack }) => {
+kt('a connection completed by a SYN cookie takes the data that follows at once (listen backlog 1, queue held by a spoofed SYN)', ['hping3', 'curl'], async () => {
+  await withPeer({}, async ({ ns, stack }) => {
     const h = http.createServer((_req, res) => res.end('hello\n'));
     stack.net.createServer((c) => h.emit('connection', c)).listen(7000, undefined, 1);
     // One SYN from an address nobody answers for fills the SYN queue (backlog 1).
@@ -519,7 +480,7 @@ kt('a connection completed by a SYN cookie takes the data that follows at once (
  * curl keeps asking for "hello"; ≥ 90 % of curl's requests must succeed and
  * the stack's memory must not grow. */
 async function synFlood(limits: StackLimits | undefined): Promise<void> {
-  await withStackPeer({ limits }, async ({ ns, tap, stack }) => {
+  await withPeer({ limits }, async ({ ns, tap, stack }) => {
     const h = httpOnStack(stack, 80);
     try {
       const ok = await ns.exec(['curl', '-sS', '--max-time', '5', `http://${STACK}/`]);
@@ -574,16 +535,14 @@ async function synFlood(limits: StackLimits | undefined): Promise<void> {
   });
 }
 
-kt(`a SYN flood (hping3, ${FLOOD} SYNs from random addresses in the subnet) while curl keeps asking: ≥ 90 % served, memory capped`, async () => {
-  if (lacks('curl', 'hping3', 'nft')) return;
+kt(`a SYN flood (hping3, ${FLOOD} SYNs from random addresses in the subnet) while curl keeps asking: ≥ 90 % served, memory capped`, ['curl', 'hping3', 'nft'], async () => {
   await synFlood(undefined);
 });
 
 // The same with at most 4 frames waiting per unresolved neighbour: the flood's
 // SYN-ACKs to addresses nobody answers for cannot pin the packet pool
 // (default 64 per neighbour × 256 neighbours > the 5041 buffers of 8 MiB).
-kt(`the same SYN flood with limits.arpQueue = 4`, async () => {
-  if (lacks('curl', 'hping3', 'nft')) return;
+kt(`the same SYN flood with limits.arpQueue = 4`, ['curl', 'hping3', 'nft'], async () => {
   await synFlood({ arpQueue: 4 });
 });
 

@@ -8,7 +8,8 @@ import { Peer, PEER_IP, STACK_IP } from './peer.ts';
 import { SYN, ACK, FIN, RST, type Seg, segStr } from './helpers.ts';
 import type { Socket } from '../../host/net/net.ts';
 import type { StackLimits } from '../../host/stack.ts';
-import { ether, ipv4, icmp, ip4, mac, tcpSegment, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP } from '../fuzz/frames.ts';
+import { TCP_OPT } from '../../host/core-abi.ts';
+import { ether, ipv4, icmp, ip4, macBytes as mac, tcpSegment, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP } from '../helpers/frames.ts';
 
 const show = (segs: Seg[]) => segs.map((s) => segStr(s)).join('\n');
 const one = (segs: Seg[], what: string): Seg => {
@@ -45,9 +46,10 @@ async function established(limits?: StackLimits, opts: { ts?: boolean; mss?: num
 /** An ICMP error from the peer quoting a segment the stack sent (its IP header and the first bytes of TCP). */
 function icmpAbout(p: Peer, type: number, code: number, rest: number, s: { sport: number; dport: number; seq: number; ack?: number; flags: number }, quote = 28): void {
   const src = ip4(STACK_IP), dst = ip4(PEER_IP);
-  const d = ipv4({ src, dst, proto: PROTO_TCP, id: 7, df: true }, tcpSegment(src, dst, { ...s, ack: s.ack ?? 0 }));
+  const d = ipv4({ src, dst, proto: PROTO_TCP, id: 7, df: true, payload: tcpSegment({ src, dst, ...s, ack: s.ack ?? 0 }) });
   const stackMac = mac(p.stack.macs[0]);
-  const f = ether(stackMac, PEER_MAC, ETHERTYPE_IPV4, ipv4({ src: dst, dst: src, proto: PROTO_ICMP, id: 9 }, icmp(type, code, rest, d.slice(0, quote))));
+  const f = ether(stackMac, PEER_MAC, ETHERTYPE_IPV4,
+    ipv4({ src: dst, dst: src, proto: PROTO_ICMP, id: 9, payload: icmp({ type, code, rest, data: d.slice(0, quote) }) }));
   p.link.onFrame?.(f, 0);
   p.clock.advance(0);
 }
@@ -59,8 +61,8 @@ test('keep-alive: probes at idle then every interval; a silent peer is dropped w
   let err: (Error & { code?: string }) | null = null;
   c.sock.on('error', (e) => { err = e; });
   const core = c.p.stack.core, sd = sdOf(c.sock);
-  assert.is(core.tcp_setopt(sd, 3, 300), 0);   // interval
-  assert.is(core.tcp_setopt(sd, 4, 3), 0);     // probes
+  assert.is(core.tcp_setopt(sd, TCP_OPT.KEEPINTVL, 300), 0);
+  assert.is(core.tcp_setopt(sd, TCP_OPT.KEEPCNT, 3), 0);
   c.sock.setKeepAlive(true, 2000);
   await c.p.settle();
   const t0 = c.p.clock.now();
@@ -92,8 +94,8 @@ test('keep-alive: a peer that answers keeps the connection', async () => {
   let err: Error | null = null;
   c.sock.on('error', (e) => { err = e; });
   const core = c.p.stack.core, sd = sdOf(c.sock);
-  core.tcp_setopt(sd, 3, 300);
-  core.tcp_setopt(sd, 4, 2);
+  core.tcp_setopt(sd, TCP_OPT.KEEPINTVL, 300);
+  core.tcp_setopt(sd, TCP_OPT.KEEPCNT, 2);
   c.sock.setKeepAlive(true, 1000);
   await c.p.settle();
   let probes = 0;

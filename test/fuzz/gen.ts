@@ -1,170 +1,24 @@
-// Seeded frame generator for fuzzing the core: builders for every header the
-// core parses (Ethernet, ARP, IPv4 with options and fragments, ICMP with
-// quoted datagrams, UDP, TCP with options), a corpus of valid frames drawn
-// from a topology, mutations of them, and random bytes. Everything comes from
-// one Random, so a seed replays the same stream.
+// Seeded frame generator for fuzzing the core: a corpus of valid frames
+// drawn from a topology (Ethernet, ARP, IPv4 with options and fragments, ICMP
+// with quoted datagrams, UDP, TCP with options, built by test/helpers/frames.ts),
+// mutations of them, and random bytes. Everything comes from one Random, so a
+// seed replays the same stream.
 //
 // Reuse: new FrameGen(rng, topology, maxLen) then gen.next() for a frame;
 // gen.addKind(name, weight, fn) adds a valid-frame kind (TCP fuzzing: segments
-// against connections in every state), and tcpSegment()/tcpOptions() build
-// segments with any flags and options.
+// against connections in every state), and tcpOptions()/ipOptions() draw
+// options, well-formed or not.
 import { Random } from '../../host/random.ts';
+import {
+  BROADCAST, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_IPIP, PROTO_TCP, PROTO_UDP, TH_ACK, TH_FIN, TH_PSH,
+  TH_RST, TH_SYN, arp, concat, ether, fixIpChecksum, fixL4Checksum, get16, icmp, ip4, ipv4, macBytes, put16, put32, tcpSegment, udp,
+  type IpFields,
+} from '../helpers/frames.ts';
 
-export const ETH_HLEN = 14;
-export const ETHERTYPE_IPV4 = 0x0800;
-export const ETHERTYPE_ARP = 0x0806;
-export const PROTO_ICMP = 1;
-export const PROTO_IPIP = 4;
-export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
-export const TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10, TH_URG = 0x20;
-
-export const BCAST_MAC = new Uint8Array([255, 255, 255, 255, 255, 255]);
+const BCAST_MAC = macBytes(BROADCAST);
 
 /** One frame as it arrives: bytes, the interface index and the descriptor flags. */
 export interface Frame { bytes: Uint8Array; ifx: number; flags: number; kind: string }
-
-// ---------------------------------------------------------------- bytes
-
-export function ip4(s: string): number {
-  const p = s.split('.').map(Number);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
-}
-export function fmtIp(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-export function mac(s: string): Uint8Array { return new Uint8Array(s.split(':').map((x) => parseInt(x, 16))); }
-export function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  return s;
-}
-export function unhex(s: string): Uint8Array {
-  const t = s.replace(/[^0-9a-fA-F]/g, '');
-  const b = new Uint8Array(t.length >> 1);
-  for (let i = 0; i < b.length; i++) b[i] = parseInt(t.substr(2 * i, 2), 16);
-  return b;
-}
-
-export function get16(b: Uint8Array, o: number): number { return (b[o] << 8) | b[o + 1]; }
-export function get32(b: Uint8Array, o: number): number { return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0; }
-export function put16(b: Uint8Array, o: number, v: number): void { b[o] = v >>> 8; b[o + 1] = v; }
-export function put32(b: Uint8Array, o: number, v: number): void { b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v; }
-
-/** One's complement sum of 16-bit big-endian words (not folded). */
-export function sum16(b: Uint8Array, off: number, len: number, init = 0): number {
-  let s = init;
-  const end = off + (len & ~1);
-  for (let i = off; i < end; i += 2) s += (b[i] << 8) | b[i + 1];
-  if (len & 1) s += b[end] << 8;
-  return s;
-}
-export function fold16(s: number): number {
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 65536);
-  return s;
-}
-/** The checksum field for data whose sum (with the field zero) is s. */
-export function csum(s: number): number { return ~fold16(s) & 0xffff; }
-export function pseudo(src: number, dst: number, proto: number, len: number): number {
-  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + proto + len;
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-
-// ---------------------------------------------------------------- builders
-
-export function ether(dst: Uint8Array, src: Uint8Array, type: number, payload: Uint8Array): Uint8Array {
-  const f = new Uint8Array(ETH_HLEN + payload.length);
-  f.set(dst, 0);
-  f.set(src, 6);
-  put16(f, 12, type);
-  f.set(payload, ETH_HLEN);
-  return f;
-}
-
-export function arp(oper: number, sha: Uint8Array, spa: number, tha: Uint8Array, tpa: number): Uint8Array {
-  const a = new Uint8Array(28);
-  put16(a, 0, 1); put16(a, 2, 0x0800); a[4] = 6; a[5] = 4; put16(a, 6, oper);
-  a.set(sha, 8); put32(a, 14, spa); a.set(tha, 18); put32(a, 24, tpa);
-  return a;
-}
-
-export interface IpOpts {
-  src: number; dst: number; proto: number;
-  id?: number; ttl?: number; tos?: number; df?: boolean; mf?: boolean;
-  /** Fragment offset in bytes (a multiple of 8). */
-  off?: number;
-  /** Options, padded with EOL to a multiple of 4 (at most 40 bytes). */
-  options?: Uint8Array;
-}
-
-/** An IPv4 datagram with a valid header checksum. */
-export function ipv4(o: IpOpts, payload: Uint8Array): Uint8Array {
-  const olen = o.options ? (o.options.length + 3) & ~3 : 0;
-  const hlen = 20 + olen;
-  const p = new Uint8Array(hlen + payload.length);
-  p[0] = 0x40 | (hlen >> 2);
-  p[1] = o.tos ?? 0;
-  put16(p, 2, p.length & 0xffff);
-  put16(p, 4, o.id ?? 0);
-  put16(p, 6, (o.df ? 0x4000 : 0) | (o.mf ? 0x2000 : 0) | (((o.off ?? 0) >> 3) & 0x1fff));
-  p[8] = o.ttl ?? 64;
-  p[9] = o.proto;
-  put32(p, 12, o.src);
-  put32(p, 16, o.dst);
-  if (o.options) p.set(o.options, 20);
-  put16(p, 10, csum(sum16(p, 0, hlen)));
-  p.set(payload, hlen);
-  return p;
-}
-
-export function udp(src: number, dst: number, sport: number, dport: number, payload: Uint8Array,
-  mode: 'good' | 'zero' | 'bad' = 'good'): Uint8Array {
-  const u = new Uint8Array(8 + payload.length);
-  put16(u, 0, sport); put16(u, 2, dport); put16(u, 4, u.length & 0xffff);
-  u.set(payload, 8);
-  if (mode !== 'zero') {
-    let c = csum(sum16(u, 0, u.length, pseudo(src, dst, PROTO_UDP, u.length & 0xffff)));
-    if (c === 0) c = 0xffff;
-    if (mode === 'bad') c = (c + 1 + (c === 0xfffe ? 1 : 0)) & 0xffff || 1;
-    put16(u, 6, c);
-  }
-  return u;
-}
-
-export interface TcpSeg {
-  sport: number; dport: number; seq: number; ack: number; flags: number;
-  win?: number; urp?: number; options?: Uint8Array; payload?: Uint8Array;
-  /** Data offset override (header words); default from the options. */
-  doff?: number;
-  badCsum?: boolean;
-}
-
-/** A TCP segment with a valid checksum (unless badCsum). */
-export function tcpSegment(src: number, dst: number, s: TcpSeg): Uint8Array {
-  const olen = s.options ? (s.options.length + 3) & ~3 : 0;
-  const hlen = 20 + olen;
-  const pl = s.payload ?? new Uint8Array(0);
-  const t = new Uint8Array(hlen + pl.length);
-  put16(t, 0, s.sport); put16(t, 2, s.dport); put32(t, 4, s.seq); put32(t, 8, s.ack);
-  t[12] = (s.doff ?? hlen >> 2) << 4;
-  t[13] = s.flags;
-  put16(t, 14, s.win ?? 65535);
-  put16(t, 18, s.urp ?? 0);
-  if (s.options) t.set(s.options, 20);
-  t.set(pl, hlen);
-  let c = csum(sum16(t, 0, t.length, pseudo(src, dst, PROTO_TCP, t.length)));
-  if (s.badCsum) c ^= 0x0101;
-  put16(t, 16, c);
-  return t;
-}
 
 /** TCP options in any combination, some malformed; at most 40 bytes. */
 export function tcpOptions(r: Random): Uint8Array {
@@ -203,50 +57,6 @@ export function ipOptions(r: Random): Uint8Array {
   return new Uint8Array(out.slice(0, 40));
 }
 
-export function icmp(type: number, code: number, rest: number, body: Uint8Array): Uint8Array {
-  const m = new Uint8Array(8 + body.length);
-  m[0] = type; m[1] = code; put32(m, 4, rest);
-  m.set(body, 8);
-  put16(m, 2, csum(sum16(m, 0, m.length)));
-  return m;
-}
-
-/** Recomputes the IPv4 header checksum of a frame in place (if the header fits). */
-export function fixIpChecksum(f: Uint8Array): void {
-  if (f.length < ETH_HLEN + 20 || get16(f, 12) !== ETHERTYPE_IPV4) return;
-  const hlen = (f[ETH_HLEN] & 15) << 2;
-  if (hlen < 20 || ETH_HLEN + hlen > f.length) return;
-  put16(f, ETH_HLEN + 10, 0);
-  put16(f, ETH_HLEN + 10, csum(sum16(f, ETH_HLEN, hlen)));
-}
-
-/** Recomputes the UDP/TCP/ICMP checksum of an unfragmented IPv4 frame in place, over what the
- * IP total length covers (clamped to the frame). */
-export function fixL4Checksum(f: Uint8Array): void {
-  if (f.length < ETH_HLEN + 20 || get16(f, 12) !== ETHERTYPE_IPV4) return;
-  const ip = ETH_HLEN;
-  const hlen = (f[ip] & 15) << 2;
-  if (hlen < 20) return;
-  const end = Math.min(f.length, ip + get16(f, ip + 2));
-  const l4 = ip + hlen;
-  const len = end - l4;
-  if (len < 0) return;
-  const proto = f[ip + 9];
-  const src = get32(f, ip + 12), dst = get32(f, ip + 16);
-  if (proto === PROTO_UDP && len >= 8) {
-    const ulen = Math.min(get16(f, l4 + 4), len);
-    put16(f, l4 + 6, 0);
-    const c = csum(sum16(f, l4, ulen, pseudo(src, dst, PROTO_UDP, get16(f, l4 + 4))));
-    put16(f, l4 + 6, c || 0xffff);
-  } else if (proto === PROTO_TCP && len >= 20) {
-    put16(f, l4 + 16, 0);
-    put16(f, l4 + 16, csum(sum16(f, l4, len, pseudo(src, dst, PROTO_TCP, len))));
-  } else if (proto === PROTO_ICMP && len >= 8) {
-    put16(f, l4 + 2, 0);
-    put16(f, l4 + 2, csum(sum16(f, l4, len)));
-  }
-}
-
 // ---------------------------------------------------------------- topology
 
 export interface IfaceSpec { mac: Uint8Array; mtu: number; addrs: { ip: number; plen: number }[] }
@@ -272,22 +82,22 @@ export function defaultTopology(): Topology {
   const A = ip4('10.0.0.1'), B = ip4('192.168.7.1');
   return {
     ifaces: [
-      { mac: mac('02:00:00:00:00:01'), mtu: 1500, addrs: [{ ip: A, plen: 24 }, { ip: ip4('10.1.0.1'), plen: 16 }] },
-      { mac: mac('02:00:00:00:01:01'), mtu: 576, addrs: [{ ip: B, plen: 24 }] },
+      { mac: macBytes('02:00:00:00:00:01'), mtu: 1500, addrs: [{ ip: A, plen: 24 }, { ip: ip4('10.1.0.1'), plen: 16 }] },
+      { mac: macBytes('02:00:00:00:01:01'), mtu: 576, addrs: [{ ip: B, plen: 24 }] },
     ],
     routes: [{ dst: 0, plen: 0, gw: ip4('10.0.0.254'), ifx: 0 }],
     peers: [
-      { ip: ip4('10.0.0.2'), mac: mac('02:aa:00:00:00:02'), ifx: 0 },
-      { ip: ip4('10.0.0.3'), mac: mac('02:aa:00:00:00:03'), ifx: 0 },
-      { ip: ip4('10.0.0.254'), mac: mac('02:aa:00:00:00:fe'), ifx: 0 },
-      { ip: ip4('10.1.2.3'), mac: mac('02:aa:00:01:02:03'), ifx: 0 },
-      { ip: ip4('192.168.7.2'), mac: mac('02:bb:00:00:00:02'), ifx: 1 },
-      { ip: ip4('192.168.7.3'), mac: mac('02:bb:00:00:00:03'), ifx: 1 },
+      { ip: ip4('10.0.0.2'), mac: macBytes('02:aa:00:00:00:02'), ifx: 0 },
+      { ip: ip4('10.0.0.3'), mac: macBytes('02:aa:00:00:00:03'), ifx: 0 },
+      { ip: ip4('10.0.0.254'), mac: macBytes('02:aa:00:00:00:fe'), ifx: 0 },
+      { ip: ip4('10.1.2.3'), mac: macBytes('02:aa:00:01:02:03'), ifx: 0 },
+      { ip: ip4('192.168.7.2'), mac: macBytes('02:bb:00:00:00:02'), ifx: 1 },
+      { ip: ip4('192.168.7.3'), mac: macBytes('02:bb:00:00:00:03'), ifx: 1 },
     ],
     strangers: [
-      { ip: ip4('10.0.0.77'), mac: mac('02:cc:00:00:00:77'), ifx: 0 },
-      { ip: ip4('10.1.99.1'), mac: mac('02:cc:00:01:99:01'), ifx: 0 },
-      { ip: ip4('192.168.7.99'), mac: mac('02:cc:00:07:00:99'), ifx: 1 },
+      { ip: ip4('10.0.0.77'), mac: macBytes('02:cc:00:00:00:77'), ifx: 0 },
+      { ip: ip4('10.1.99.1'), mac: macBytes('02:cc:00:01:99:01'), ifx: 0 },
+      { ip: ip4('192.168.7.99'), mac: macBytes('02:cc:00:07:00:99'), ifx: 1 },
     ],
     remotes: [ip4('8.8.8.8'), ip4('203.0.113.9'), ip4('172.16.5.4')],
     udp: [
@@ -333,10 +143,10 @@ export class FrameGen {
     this.addKind('arp', 10, (g) => g.arpFrame());
     this.addKind('echo', 10, (g) => g.echoFrame());
     this.addKind('echo-reply', 3, (g) => g.emitIp(g.peerSrc(), g.localDst(), PROTO_ICMP,
-      icmp(0, 0, (g.pick(g.topo.pingIds) << 16) | g.r.int(65536), g.bytes(g.r.int(64))), 'echo-reply'));
+      icmp({ type: 0, code: 0, rest: (g.pick(g.topo.pingIds) << 16) | g.r.int(65536), data: g.bytes(g.r.int(64)) }), 'echo-reply'));
     this.addKind('icmp-error', 8, (g) => g.icmpErrorFrame());
     this.addKind('icmp-other', 2, (g) => g.emitIp(g.peerSrc(), g.localDst(), PROTO_ICMP,
-      icmp(g.pick([5, 13, 14, 15, 17, 9, 10, 42, 255]), g.r.int(4), g.r.u32(), g.bytes(g.r.int(40))), 'icmp-other'));
+      icmp({ type: g.pick([5, 13, 14, 15, 17, 9, 10, 42, 255]), code: g.r.int(4), rest: g.r.u32(), data: g.bytes(g.r.int(40)) }), 'icmp-other'));
     this.addKind('udp', 14, (g) => g.udpFrame());
     this.addKind('tcp', 10, (g) => g.tcpFrame());
     this.addKind('frag', 9, (g) => g.fragBurst());
@@ -415,16 +225,16 @@ export class FrameGen {
     const k = this.r.int(40);
     if (k === 0) return this.randMac();
     if (k === 1) return BCAST_MAC;
-    if (k === 2) return mac('01:00:5e:00:00:01');
+    if (k === 2) return macBytes('01:00:5e:00:00:01');
     if (dst === 0xffffffff || (dst & 0xff) === 0xff) return this.chance(0.8) ? BCAST_MAC : this.ifaceOf(ifx).mac;
     return this.ifaceOf(ifx).mac;
   }
 
   /** An IP frame from src to dst, with the right Ethernet header; arrives on src's interface. */
   emitIp(src: { ip: number; mac: Uint8Array; ifx: number }, dst: number, proto: number, l4: Uint8Array, kind: string,
-    extra: Partial<IpOpts> = {}): void {
+    extra: Partial<IpFields> = {}): void {
     const p = ipv4({ src: src.ip, dst, proto, id: this.r.int(65536), ttl: this.chance(0.05) ? this.r.int(3) : 64,
-      df: this.chance(0.3), tos: this.chance(0.1) ? this.r.int(256) : 0, ...extra }, l4);
+      df: this.chance(0.3), tos: this.chance(0.1) ? this.r.int(256) : 0, ...extra, payload: l4 });
     const ifx = this.chance(0.03) ? this.r.int(this.topo.ifaces.length) : src.ifx;
     this.emit(ether(this.dstMac(ifx, dst), src.mac, ETHERTYPE_IPV4, p), ifx, kind);
   }
@@ -439,15 +249,15 @@ export class FrameGen {
     const ours = this.pick(itf.addrs).ip;
     let f: Uint8Array;
     if (k < 4) {        // reply to us (resolves a pending neighbour)
-      f = ether(this.chance(0.9) ? itf.mac : BCAST_MAC, p.mac, ETHERTYPE_ARP, arp(2, p.mac, p.ip, itf.mac, ours));
+      f = ether(this.chance(0.9) ? itf.mac : BCAST_MAC, p.mac, ETHERTYPE_ARP, arp({ op: 2, sha: p.mac, spa: p.ip, tha: itf.mac, tpa: ours }));
     } else if (k < 7) { // request for our address
-      f = ether(BCAST_MAC, p.mac, ETHERTYPE_ARP, arp(1, p.mac, p.ip, new Uint8Array(6), this.chance(0.9) ? ours : this.localDst(p.ifx)));
+      f = ether(BCAST_MAC, p.mac, ETHERTYPE_ARP, arp({ op: 1, sha: p.mac, spa: p.ip, tha: new Uint8Array(6), tpa: this.chance(0.9) ? ours : this.localDst(p.ifx) }));
     } else if (k < 8) { // gratuitous / probe
-      f = ether(BCAST_MAC, p.mac, ETHERTYPE_ARP, arp(this.chance(0.5) ? 1 : 2, p.mac, this.chance(0.5) ? 0 : p.ip, new Uint8Array(6), p.ip));
+      f = ether(BCAST_MAC, p.mac, ETHERTYPE_ARP, arp({ op: this.chance(0.5) ? 1 : 2, sha: p.mac, spa: this.chance(0.5) ? 0 : p.ip, tha: new Uint8Array(6), tpa: p.ip }));
     } else if (k < 9) { // for someone else
-      f = ether(BCAST_MAC, p.mac, ETHERTYPE_ARP, arp(1, p.mac, p.ip, new Uint8Array(6), this.peerSrc().ip));
+      f = ether(BCAST_MAC, p.mac, ETHERTYPE_ARP, arp({ op: 1, sha: p.mac, spa: p.ip, tha: new Uint8Array(6), tpa: this.peerSrc().ip }));
     } else {            // odd fields
-      const a = arp(this.r.int(4), this.chance(0.3) ? this.randMac() : p.mac, this.peerSrc().ip, this.bytes(6), this.localDst(p.ifx));
+      const a = arp({ op: this.r.int(4), sha: this.chance(0.3) ? this.randMac() : p.mac, spa: this.peerSrc().ip, tha: this.bytes(6), tpa: this.localDst(p.ifx) });
       if (this.chance(0.3)) a[this.r.int(6)] = this.r.int(256);
       f = ether(this.dstMac(p.ifx, 0), p.mac, ETHERTYPE_ARP, a);
     }
@@ -458,7 +268,7 @@ export class FrameGen {
   echoFrame(): void {
     const src = this.peerSrc();
     const n = this.size(1400);
-    this.emitIp(src, this.localDst(src.ifx), PROTO_ICMP, icmp(8, 0, this.r.u32(), this.bytes(n)), 'echo');
+    this.emitIp(src, this.localDst(src.ifx), PROTO_ICMP, icmp({ type: 8, code: 0, rest: this.r.u32(), data: this.bytes(n) }), 'echo');
   }
 
   /** A datagram the core sent (to quote in an ICMP error). */
@@ -470,15 +280,15 @@ export class FrameGen {
     if (k === 0 || k === 1) {
       const s = this.pick(this.topo.udp);
       proto = PROTO_UDP;
-      l4 = udp(s.addr && s.addr !== 0xffffffff ? s.addr : us, peer, this.chance(0.8) ? s.port : this.r.int(65536), this.r.int(65536), this.bytes(this.r.int(20)));
+      l4 = udp({ src: s.addr && s.addr !== 0xffffffff ? s.addr : us, dst: peer, sport: this.chance(0.8) ? s.port : this.r.int(65536), dport: this.r.int(65536), payload: this.bytes(this.r.int(20)) });
     } else if (k === 2) {
       proto = PROTO_TCP;
-      l4 = tcpSegment(us, peer, { sport: this.r.int(65536), dport: this.pick([80, 443, this.r.int(65536)]), seq: this.r.u32(), ack: 0, flags: TH_SYN });
+      l4 = tcpSegment({ src: us, dst: peer, sport: this.r.int(65536), dport: this.pick([80, 443, this.r.int(65536)]), seq: this.r.u32(), ack: 0, flags: TH_SYN });
     } else {
       proto = PROTO_ICMP;
-      l4 = icmp(this.chance(0.8) ? 8 : this.r.int(20), 0, (this.pick(this.topo.pingIds) << 16) | this.r.int(65536), this.bytes(16));
+      l4 = icmp({ type: this.chance(0.8) ? 8 : this.r.int(20), code: 0, rest: (this.pick(this.topo.pingIds) << 16) | this.r.int(65536), data: this.bytes(16) });
     }
-    const d = ipv4({ src: us, dst: peer, proto, id: this.r.int(65536), options: this.chance(0.1) ? ipOptions(this.r) : undefined }, l4);
+    const d = ipv4({ src: us, dst: peer, proto, id: this.r.int(65536), options: this.chance(0.1) ? ipOptions(this.r) : undefined, payload: l4 });
     const hlen = (d[0] & 15) << 2;
     // RFC 792 quotes the header and 8 bytes; RFC 1812 routers quote more.
     const q = this.r.int(4) === 0 ? this.r.int(d.length + 1) : this.chance(0.7) ? hlen + 8 : d.length;
@@ -490,7 +300,7 @@ export class FrameGen {
     const code = type === 3 ? this.pick([0, 1, 2, 3, 3, 4, 13]) : this.r.int(3);
     const rest = type === 3 && code === 4 ? this.r.int(1500) : type === 12 ? this.r.int(256) << 24 : 0;
     const src = this.peerSrc();
-    this.emitIp(src, this.localDst(src.ifx), PROTO_ICMP, icmp(type, code, rest, this.quoted()), 'icmp-error');
+    this.emitIp(src, this.localDst(src.ifx), PROTO_ICMP, icmp({ type, code, rest, data: this.quoted() }), 'icmp-error');
   }
 
   udpFrame(): void {
@@ -514,7 +324,9 @@ export class FrameGen {
       dport = this.chance(0.5) ? this.pick([1, 137, 161, 4000, 65535]) : this.r.int(65536);
     }
     const mode = this.r.int(10) < 7 ? 'good' : this.chance(0.7) ? 'zero' : 'bad';
-    this.emitIp(src, dst, PROTO_UDP, udp(src.ip, dst, sport, dport, this.bytes(this.size(1472)), mode), 'udp');
+    const u = udp({ src: src.ip, dst, sport, dport, payload: this.bytes(this.size(1472)), checksum: mode === 'zero' ? 0 : undefined });
+    if (mode === 'bad') put16(u, 6, (get16(u, 6) % 0xffff) + 1);  // wrong, and not 0 (no checksum)
+    this.emitIp(src, dst, PROTO_UDP, u, 'udp');
   }
 
   tcpFrame(): void {
@@ -523,11 +335,9 @@ export class FrameGen {
     const flagSets = [TH_SYN, TH_SYN | TH_ACK, TH_ACK, TH_ACK | TH_PSH, TH_FIN | TH_ACK, TH_RST, TH_RST | TH_ACK, 0, TH_SYN | TH_FIN];
     const flags = this.chance(0.8) ? this.pick(flagSets) : this.r.int(256);
     const opts = this.chance(0.5) ? tcpOptions(this.r) : undefined;
-    const seg = tcpSegment(src.ip, dst, {
-      sport: this.r.int(65536), dport: this.chance(0.5) ? this.pick(this.topo.tcpPorts) : this.r.int(65536),
+    const seg = tcpSegment({ src: src.ip, dst, sport: this.r.int(65536), dport: this.chance(0.5) ? this.pick(this.topo.tcpPorts) : this.r.int(65536),
       seq: this.r.u32(), ack: this.r.u32(), flags, win: this.r.int(65536), urp: this.chance(0.1) ? this.r.int(65536) : 0,
-      options: opts, payload: this.bytes(this.size(1400)), badCsum: this.chance(0.05),
-    });
+      options: opts, payload: this.bytes(this.size(1400)), badCsum: this.chance(0.05), });
     this.emitIp(src, dst, PROTO_TCP, seg, 'tcp');
   }
 
@@ -536,9 +346,9 @@ export class FrameGen {
     const dst = this.localDst(src.ifx);
     const opts = ipOptions(this.r);
     const k = this.r.int(3);
-    const l4 = k === 0 ? icmp(8, 0, this.r.u32(), this.bytes(this.r.int(100)))
-      : k === 1 ? udp(src.ip, dst, this.r.int(65536), this.pick(this.topo.udp).port, this.bytes(this.r.int(100)))
-      : tcpSegment(src.ip, dst, { sport: this.r.int(65536), dport: 80, seq: this.r.u32(), ack: 0, flags: TH_SYN });
+    const l4 = k === 0 ? icmp({ type: 8, code: 0, rest: this.r.u32(), data: this.bytes(this.r.int(100)) })
+      : k === 1 ? udp({ src: src.ip, dst, sport: this.r.int(65536), dport: this.pick(this.topo.udp).port, payload: this.bytes(this.r.int(100)) })
+      : tcpSegment({ src: src.ip, dst, sport: this.r.int(65536), dport: 80, seq: this.r.u32(), ack: 0, flags: TH_SYN });
     this.emitIp(src, dst, k === 0 ? PROTO_ICMP : k === 1 ? PROTO_UDP : PROTO_TCP, l4, 'ip-options', { options: opts });
   }
 
@@ -546,11 +356,11 @@ export class FrameGen {
   otherFrame(): void {
     const p = this.pick(this.topo.peers);
     const k = this.r.int(5);
-    if (k === 0) this.emit(ether(this.randMac(), p.mac, ETHERTYPE_IPV4, ipv4({ src: p.ip, dst: this.localDst(p.ifx), proto: PROTO_UDP }, this.bytes(30))), p.ifx, 'not-for-us');
+    if (k === 0) this.emit(ether(this.randMac(), p.mac, ETHERTYPE_IPV4, ipv4({ src: p.ip, dst: this.localDst(p.ifx), proto: PROTO_UDP, payload: this.bytes(30) })), p.ifx, 'not-for-us');
     else if (k === 1) this.emit(ether(this.ifaceOf(p.ifx).mac, p.mac, this.pick([0x86dd, 0x8100, 0x88cc, 0x0842, 0x05dc, 0]), this.bytes(this.size(200))), p.ifx, 'not-for-us');
-    else if (k === 2) this.emitIp(p, this.pick([ip4('10.0.0.50'), ip4('1.2.3.4'), ip4('192.168.7.200')]), PROTO_UDP, udp(p.ip, 1, 1, 2, this.bytes(10)), 'not-for-us');
-    else if (k === 3) this.emitIp(p, this.pick([0xe0000001, 0xe00000fb, 0xefffffff]), PROTO_UDP, udp(p.ip, 1, 5353, 5353, this.bytes(20)), 'not-for-us');
-    else this.emit(ether(mac('01:00:5e:00:00:fb'), p.mac, ETHERTYPE_IPV4, ipv4({ src: p.ip, dst: 0xe00000fb, proto: PROTO_UDP }, this.bytes(30))), p.ifx, 'not-for-us');
+    else if (k === 2) this.emitIp(p, this.pick([ip4('10.0.0.50'), ip4('1.2.3.4'), ip4('192.168.7.200')]), PROTO_UDP, udp({ src: p.ip, dst: 1, sport: 1, dport: 2, payload: this.bytes(10) }), 'not-for-us');
+    else if (k === 3) this.emitIp(p, this.pick([0xe0000001, 0xe00000fb, 0xefffffff]), PROTO_UDP, udp({ src: p.ip, dst: 1, sport: 5353, dport: 5353, payload: this.bytes(20) }), 'not-for-us');
+    else this.emit(ether(macBytes('01:00:5e:00:00:fb'), p.mac, ETHERTYPE_IPV4, ipv4({ src: p.ip, dst: 0xe00000fb, proto: PROTO_UDP, payload: this.bytes(30) })), p.ifx, 'not-for-us');
   }
 
   /** The fragments of one datagram: in order, shuffled, reversed, with duplicates, overlaps or gaps. */
@@ -565,9 +375,9 @@ export class FrameGen {
       big === 0 ? 20000 + this.r.int(45480) : big < 5 ? 4000 + this.r.int(16000) : 16 + this.r.int(4000);
     const k = this.r.int(5);
     let proto = PROTO_ICMP, l4: Uint8Array;
-    if (k < 2) l4 = icmp(8, 0, this.r.u32(), this.bytes(n));
-    else if (k < 4) { proto = PROTO_UDP; l4 = udp(src.ip, dst, this.r.int(65536), this.pick(this.topo.udp).port, this.bytes(n), this.chance(0.9) ? 'good' : 'zero'); }
-    else { proto = PROTO_TCP; l4 = tcpSegment(src.ip, dst, { sport: 1234, dport: 80, seq: this.r.u32(), ack: this.r.u32(), flags: TH_ACK, payload: this.bytes(n) }); }
+    if (k < 2) l4 = icmp({ type: 8, code: 0, rest: this.r.u32(), data: this.bytes(n) });
+    else if (k < 4) { proto = PROTO_UDP; l4 = udp({ src: src.ip, dst, sport: this.r.int(65536), dport: this.pick(this.topo.udp).port, payload: this.bytes(n), checksum: this.chance(0.9) ? undefined : 0 }); }
+    else { proto = PROTO_TCP; l4 = tcpSegment({ src: src.ip, dst, sport: 1234, dport: 80, seq: this.r.u32(), ack: this.r.u32(), flags: TH_ACK, payload: this.bytes(n) }); }
     // Fragment unit: a multiple of 8; at most ~150 pieces.
     const u = Math.max(unit0, Math.ceil(l4.length / 150 / 8) * 8);
     const pieces: [number, number][] = [];
@@ -595,7 +405,7 @@ export class FrameGen {
       const [off, len] = pieces[i];
       let more = off + len < l4.length;
       if (kind === 'frag-lie' && this.chance(0.3)) more = !more;
-      const p = ipv4({ src: src.ip, dst, proto, id, off, mf: more, options: opts }, l4.subarray(off, off + len));
+      const p = ipv4({ src: src.ip, dst, proto, id, offset: off, mf: more, options: opts, payload: l4.subarray(off, off + len) });
       this.emit(ether(this.dstMac(src.ifx, dst), src.mac, ETHERTYPE_IPV4, p), src.ifx, kind);
     }
   }
