@@ -1,7 +1,7 @@
 // Segment text and FIN (RFC 9293 3.10.7.4, seventh and eighth): in-order
 // data into the receive queue, the rest into the out-of-order queue.
 import { seqLt } from '../wire/bytes';
-import { pktFreeChain, nbufs, PKT_TOTAL, PKT_QNEXT, PKT_B, PKT_C } from '../base/mem';
+import { pktFreeChain, nbufs, PKT_TOTAL, PKT_QNEXT, PKT_TCP_SEQ, PKT_TCP_FIN } from '../base/mem';
 import { SCB_FREE_COUNT, scbGet } from '../base/scb';
 import { count, C_TCP_OOO_DROP, C_TCP_DUP, C_TCP_WND_DROP } from '../base/counters';
 import { pktTrim } from '../iface/ip';
@@ -51,14 +51,14 @@ export function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): voi
     for (;;) {
       let o = <usize>k.oooHead;
       if (!o) break;
-      let os = load<u32>(o, PKT_B);
+      let os = load<u32>(o, PKT_TCP_SEQ);
       if (seqGt(os, rnxt)) break;
       k.oooHead = load<u32>(o, PKT_QNEXT);
       let olen = load<u32>(o, PKT_TOTAL);
       let nb = chainBufs(o);
       k.oooBytes -= olen;
       k.oooBufs -= nb;
-      let ofin = load<u32>(o, PKT_C) != 0;
+      let ofin = load<u32>(o, PKT_TCP_FIN) != 0;
       let d = rnxt - os;
       if (d >= olen) {
         pktFreeChain(o);

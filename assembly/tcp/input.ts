@@ -7,7 +7,7 @@ import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_FLAGS, TCP_WIN, TCP_HLEN, T
   tcpHlen } from '../wire/tcp';
 import { PROTO_TCP, ipSrc, ipDst, IP_HLEN } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT, UNREACH_PROTO, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { pktFreeChain, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_A } from '../base/mem';
+import { pktFreeChain, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_IP } from '../base/mem';
 import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_DUP, C_TCP_PAWS, C_TCP_NO_PORT, C_TCP_RST_RX, C_TCP_BAD_CSUM,
   C_TCP_ACK_UNSENT, C_TCP_CONNECT, C_TCP_RX_BYTES } from '../base/counters';
 import { now, NEVER } from '../base/time';
@@ -34,7 +34,7 @@ const TS_24DAYS: i64 = 24 * 86400 * 1000_000;
 /** TCP input; owns b. */
 export function tcpInput(b: usize): void {
   count(C_TCP_RX);
-  let ip = <usize>load<u32>(b, PKT_A);
+  let ip = <usize>load<u32>(b, PKT_IP);
   let th = <usize>load<u32>(b, PKT_DATA);
   let total = load<u32>(b, PKT_TOTAL);
   let hl0 = load<u32>(b, PKT_LEN);

@@ -2,8 +2,8 @@
 // in until the host copies it out; out-of-order segments wait, sorted, in a
 // bounded queue. The window we offer is computed from what they hold.
 import { seqLe } from '../wire/bytes';
-import { pktFree, pktFreeChain, pktUnits, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_B,
-  PKT_C } from '../base/mem';
+import { pktFree, pktFreeChain, pktUnits, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_TCP_SEQ,
+  PKT_TCP_FIN } from '../base/mem';
 import { SCB_FREE_COUNT, scbGet } from '../base/scb';
 import { count, C_TCP_OOO } from '../base/counters';
 import { pktTrim } from '../iface/ip';
@@ -125,12 +125,12 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
   k.lastOoo = seq;
   let prev: usize = 0;
   let c = <usize>k.oooHead;
-  while (c && seqLe(load<u32>(c, PKT_B), seq)) { prev = c; c = <usize>load<u32>(c, PKT_QNEXT); }
+  while (c && seqLe(load<u32>(c, PKT_TCP_SEQ), seq)) { prev = c; c = <usize>load<u32>(c, PKT_QNEXT); }
   if (prev) {
-    let pe = load<u32>(prev, PKT_B) + load<u32>(prev, PKT_TOTAL);
+    let pe = load<u32>(prev, PKT_TCP_SEQ) + load<u32>(prev, PKT_TOTAL);
     if (seqGe(pe, seq + len)) {
       // Already have all of it.
-      if (fin) store<u32>(prev, 1, PKT_C);
+      if (fin) store<u32>(prev, 1, PKT_TCP_FIN);
       pktFreeChain(b);
       return;
     }
@@ -138,12 +138,12 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
   }
   // Swallow the segments the new one covers; trim it against the next.
   while (c) {
-    let cs = load<u32>(c, PKT_B);
+    let cs = load<u32>(c, PKT_TCP_SEQ);
     if (seqGe(cs, seq + len)) break;
     let ce = cs + load<u32>(c, PKT_TOTAL);
     if (seqLe(ce, seq + len)) {
       let next = <usize>load<u32>(c, PKT_QNEXT);
-      if (load<u32>(c, PKT_C)) fin = true;
+      if (load<u32>(c, PKT_TCP_FIN)) fin = true;
       k.oooBytes -= load<u32>(c, PKT_TOTAL);
       k.oooBufs -= chainBufs(c);
       pktFreeChain(c);
@@ -155,8 +155,8 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
     fin = false;
     break;
   }
-  store<u32>(b, seq, PKT_B);
-  store<u32>(b, fin ? 1 : 0, PKT_C);
+  store<u32>(b, seq, PKT_TCP_SEQ);
+  store<u32>(b, fin ? 1 : 0, PKT_TCP_FIN);
   store<u32>(b, <u32>c, PKT_QNEXT);
   if (prev) store<u32>(prev, <u32>b, PKT_QNEXT); else k.oooHead = <u32>b;
   k.oooBytes += len;

@@ -1,7 +1,7 @@
 // SACK (RFC 2018): the scoreboard of the peer's blocks that loss recovery
 // (RFC 6675) reads, and the blocks we report from our out-of-order queue.
 import { seqLt, seqLe } from '../wire/bytes';
-import { PKT_TOTAL, PKT_QNEXT, PKT_B } from '../base/mem';
+import { PKT_TOTAL, PKT_QNEXT, PKT_TCP_SEQ } from '../base/mem';
 import { Tcb, NSACKMAX, seqGe, seqGt } from './tcb';
 import { opt } from './options';
 
@@ -106,10 +106,10 @@ export function sackBlocks(k: Tcb, maxn: u32): u32 {
   let first: i32 = -1;
   let last = k.lastOoo;
   while (b && n < 8) {
-    let a = load<u32>(b, PKT_B);
+    let a = load<u32>(b, PKT_TCP_SEQ);
     let e = a + load<u32>(b, PKT_TOTAL);
     b = <usize>load<u32>(b, PKT_QNEXT);
-    while (b && load<u32>(b, PKT_B) == e) { e += load<u32>(b, PKT_TOTAL); b = <usize>load<u32>(b, PKT_QNEXT); }
+    while (b && load<u32>(b, PKT_TCP_SEQ) == e) { e += load<u32>(b, PKT_TOTAL); b = <usize>load<u32>(b, PKT_QNEXT); }
     if (a == e) continue;
     store<u32>(SCRATCH + (<usize>n << 3), a);
     store<u32>(SCRATCH + (<usize>n << 3), e, 4);

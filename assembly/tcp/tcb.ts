@@ -63,7 +63,7 @@ export class Tcb {
   rqTail: u32;
   rqBytes: u32;
   rqBufs: u32;
-  oooHead: u32;      // out-of-order segments sorted by sequence (PKT_B: seq)
+  oooHead: u32;      // out-of-order segments sorted by sequence (PKT_TCP_SEQ: seq)
   oooBytes: u32;
   oooBufs: u32;
   segsUnacked: u32;
