@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Stack } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
-import { TestLink, ether, ipv4, udp, icmp, parse, hex, get32, ip4, ticks, ETHERTYPE_IPV4, PROTO_UDP, PROTO_ICMP } from '../helpers/frames.ts';
+import { TestLink, ether, ipv4, udp, icmp, hex, get32, ip4, ticks, ETHERTYPE_IPV4, PROTO_UDP, PROTO_ICMP } from '../helpers/frames.ts';
 
 const MAC = '02:00:00:00:00:01', PEER_MAC = '02:00:00:00:00:aa';
 const ME = '10.0.0.1', PEER = '10.0.0.9';

@@ -24,7 +24,7 @@ test('a connected UDP socket to an address nobody has: sends succeed, no error, 
   await ticks();
   await connected;
   const sent: (Error | null)[] = [];
-  sock.send(new Uint8Array(10), (e) => sent.push(e ?? null));
+  sock.send(new Uint8Array(10), (e: Error | null) => sent.push(e ?? null));
   await ticks();
   clock.advance(3000);
   await ticks();
@@ -32,11 +32,11 @@ test('a connected UDP socket to an address nobody has: sends succeed, no error, 
   assert.is(st.arpFailed, 1);
   assert.is(st.arpDropped, 1);
   // Later sends still succeed (and resolve anew), and nothing is reported.
-  sock.send(new Uint8Array(10), (e) => sent.push(e ?? null));
+  sock.send(new Uint8Array(10), (e: Error | null) => sent.push(e ?? null));
   await ticks();
   clock.advance(3000);
   await ticks();
-  sock.send(new Uint8Array(10), (e) => sent.push(e ?? null));
+  sock.send(new Uint8Array(10), (e: Error | null) => sent.push(e ?? null));
   await ticks();
   st = a.stats();
   assert.is(st.arpFailed, 2);
