@@ -124,12 +124,9 @@ const OPT_ROUTE_PENDING: u32 = 1;
 function optCheck(ip: usize, hlen: u32): u32 {
   let seen: u32 = 0;
   let pending = false;
-  let at = IP_HLEN;
-  while (at < hlen) {
+  for (let at = optFind(ip, IP_HLEN, hlen); at < hlen;) {
     let o = ip + at;
     let t = <u32>load<u8>(o);
-    if (t == IPOPT_EOL) break;
-    if (t == IPOPT_NOP) { at++; continue; }
     if (at + 1 == hlen) return at;
     let len = <u32>load<u8>(o, IPOPT_LEN);
     if (len < 2 || len > hlen - at) return at + 1;
@@ -148,9 +145,20 @@ function optCheck(ip: usize, hlen: u32): u32 {
       else if (ptr <= len) { if (ptr + entry - 1 > len) return at + 2; }
       else if ((fl & 15) != IPOPT_TS_PRESPEC && (fl >> 4) == 15) return at + 3;
     }
-    at += len;
+    at = optFind(ip, at + len, hlen);
   }
   return pending ? OPT_ROUTE_PENDING : 0;
+}
+
+/** The offset of the first option from at on that has a length octet (past
+ * NOPs), or hlen at the end-of-list or the header's end. */
+function optFind(ip: usize, at: u32, hlen: u32): u32 {
+  for (; at < hlen; at++) {
+    let t = <u32>load<u8>(ip + at);
+    if (t == IPOPT_EOL) break;
+    if (t != IPOPT_NOP) return at;
+  }
+  return hlen;
 }
 
 /** Writes at out the Record Route and Timestamp options of the echo request
@@ -161,12 +169,9 @@ function optCheck(ip: usize, hlen: u32): u32 {
 export function ipEchoOptions(out: usize, ip: usize, me: u32): u32 {
   let hlen = ipHlen(ip);
   let n: u32 = 0;
-  let at = IP_HLEN;
-  while (at < hlen) {
+  for (let at = optFind(ip, IP_HLEN, hlen); at < hlen;) {
     let o = ip + at;
     let t = <u32>load<u8>(o);
-    if (t == IPOPT_EOL) break;
-    if (t == IPOPT_NOP) { at++; continue; }
     let len = <u32>load<u8>(o, IPOPT_LEN);
     if (t == IPOPT_RR || t == IPOPT_TS) {
       memory.copy(out + n, o, len);
@@ -174,7 +179,7 @@ export function ipEchoOptions(out: usize, ip: usize, me: u32): u32 {
       optEnter(out + n, me, false);
       n += len;
     }
-    at += len;
+    at = optFind(ip, at + len, hlen);
   }
   let padded = (n + 3) & ~3;
   memory.fill(out + n, <u8>IPOPT_EOL, padded - n);
