@@ -16,6 +16,7 @@
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { Stack } from '../host/stack.ts';
+import { LIMITS, presetNote } from './preset.ts';
 import { TapLink } from '../host/link/tap.ts';
 import type { TapOffload, TapStats } from '../host/link/tap.ts';
 import type { Socket } from '../host/net/net.ts';
@@ -127,7 +128,8 @@ async function veth(): Promise<Figures> {
 async function shoal(): Promise<Figures & { stats: Record<string, number>; tap: TapStats; offload: TapOffload }> {
   const ns = new Netns('shoalbt');
   const link = await TapLink.open(`bt${process.pid}`);
-  const stack = await Stack.create({ name: 'bench', link, address: '10.83.0.2/24', seed: 1 });
+  const stack = await Stack.create({ name: 'bench', link, address: '10.83.0.2/24', seed: 1, limits: LIMITS });
+  console.log(presetNote(stack));
   try {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     ns.moveIn(link.name);

@@ -206,6 +206,6 @@ export const COUNTERS = [
   'tcpListenDrop', 'tcpTableFull', 'tcpTwReclaim', 'tcpZeroWindowProbe', 'tcpKeepalive', 'tcpTimeout',
   'tcpRstRx', 'tcpBadChecksum', 'tcpAckUnsent', 'tcpWindowDrop', 'tcpAccept', 'tcpConnect',
   'tcpDelayedAck', 'tcpRxBytes', 'tcpTxBytes', 'rxChainBad', 'ipChainBad', 'txGsoDrop',
-  'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered',
+  'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered', 'ipBadOption', 'ipSourceRoute',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];

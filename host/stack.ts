@@ -20,7 +20,6 @@ const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MO
 const EV_TCP_END = EV.TCP + 16;
 /** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
 const MAX_FRAME = 65535 + 18;
-const LARGE_POOL_BYTES = 4 << 20;
 
 export interface InterfaceOptions {
   link: Link;
@@ -32,11 +31,16 @@ export interface InterfaceOptions {
   offload?: boolean;
 }
 
+/** Limits on what a stack holds; its memory is laid out once, at creation.
+ * The defaults keep a stack to about 3.7 MiB of linear memory and still fill
+ * the pipe for a few connections at a time; `Stack.BULK` is the preset for
+ * many parallel bulk transfers (about 31 MiB). */
 export interface StackLimits {
-  /** Bytes of packet buffers (default 8 MiB). */
+  /** Bytes of packet buffers (default 1 MiB; `Stack.BULK`: 8 MiB). */
   poolBytes?: number;
   /** Bytes of large receive buffers, each holding a 64 KiB segment whole, where
-   * a link merges segments (GSO) and the MTU is below 65535 (default 4 MiB; 0: none). */
+   * a link merges segments (GSO) and the MTU is below 65535 (default 512 KiB;
+   * `Stack.BULK`: 4 MiB; 0: none). */
   largePoolBytes?: number;
   rxRing?: number;
   txArena?: number;
@@ -51,12 +55,14 @@ export interface StackLimits {
   neighbourTtlMs?: number;
   /** init fails if the core would need more linear memory than this. */
   memoryBytes?: number;
-  /** TCBs: connections, listeners and TIME-WAIT entries together (default 4096). */
+  /** TCBs: connections, listeners and TIME-WAIT entries together (default 1024; `Stack.BULK`: 4096). */
   tcpSockets?: number;
-  /** Default per-socket send / receive buffer in bytes (default 1 MiB each). */
+  /** Default per-socket send buffer in bytes (default 256 KiB; `Stack.BULK`: 1 MiB). */
   tcpSendBuffer?: number;
+  /** Default per-socket receive buffer in bytes: the window it offers (default 256 KiB; `Stack.BULK`: 1 MiB). */
   tcpReceiveBuffer?: number;
-  /** Bytes of send-buffer chunks shared by every socket (default 16 MiB, in 16 KiB chunks). */
+  /** Bytes of send-buffer chunks shared by every socket, in 16 KiB chunks
+   * (default 512 KiB; `Stack.BULK`: 16 MiB). */
   tcpSendPoolBytes?: number;
   /** Maximum segment lifetime; TIME-WAIT lasts twice this (default 30000 ms). */
   tcpMslMs?: number;
@@ -73,6 +79,20 @@ export interface StackLimits {
   /** Initial congestion window in segments (default 10, RFC 6928). */
   tcpInitialCwnd?: number;
 }
+
+/** What a stack gets unless its options say otherwise: a few MiB. */
+const DEFAULT_LIMITS: Readonly<StackLimits> = Object.freeze({
+  poolBytes: 1 << 20, largePoolBytes: 512 << 10, tcpSockets: 1024,
+  tcpSendBuffer: 256 << 10, tcpReceiveBuffer: 256 << 10, tcpSendPoolBytes: 512 << 10,
+});
+
+/** The preset for bulk transfer (`limits: Stack.BULK`, or spread into your
+ * own): buffers for many connections each filling a 1 MiB window, 4096 TCBs;
+ * about 31 MiB per stack. */
+const BULK_LIMITS: Readonly<StackLimits> = Object.freeze({
+  poolBytes: 8 << 20, largePoolBytes: 4 << 20, tcpSockets: 4096,
+  tcpSendBuffer: 1 << 20, tcpReceiveBuffer: 1 << 20, tcpSendPoolBytes: 16 << 20,
+});
 
 /** Every limit's name, so that a misspelt one is an error, not silently ignored. */
 const LIMIT_NAMES: Record<keyof StackLimits, true> = {
@@ -96,6 +116,7 @@ export interface StackOptions {
   clock?: Clock;
   /** Secret for ISNs and port choice; a number gives a reproducible stack. Default: random. */
   seed?: number;
+  /** Default: a few MiB (see StackLimits); `Stack.BULK` for bulk transfer. */
   limits?: StackLimits;
   /** Run the debug core (assertions on). */
   debug?: boolean;
@@ -126,6 +147,8 @@ function seedWords(seed: number | undefined): number[] {
 }
 
 export class Stack {
+  /** Limits for bulk transfer: `Stack.create({ …, limits: Stack.BULK })` (see StackLimits). */
+  static readonly BULK = BULK_LIMITS;
   readonly name: string;
   readonly clock: Clock;
   readonly dgram: DgramFactory;
@@ -177,8 +200,9 @@ export class Stack {
 
   private setup(opts: StackOptions, ifaces: InterfaceOptions[]): void {
     const c = this.core, v = this.view;
-    const l = opts.limits ?? {};
-    for (const k of Object.keys(l)) if (!(k in LIMIT_NAMES)) throw new RangeError(`Stack.create: unknown limit "${k}"`);
+    const given = opts.limits ?? {};
+    for (const k of Object.keys(given)) if (!(k in LIMIT_NAMES)) throw new RangeError(`Stack.create: unknown limit "${k}"`);
+    const l: StackLimits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
     const maxMtu = Math.max(1500, ...ifaces.map((i) => i.link.mtu));
     const put = (off: number, val: number | undefined) => {
       if (val === undefined) return;
@@ -187,7 +211,7 @@ export class Stack {
     };
     put(CFG.MAX_FRAME, maxMtu + 14);
     put(CFG.POOL_BYTES, l.poolBytes);
-    put(CFG.LARGE_BYTES, l.largePoolBytes ?? LARGE_POOL_BYTES);
+    put(CFG.LARGE_BYTES, l.largePoolBytes);
     put(CFG.RX_RING, l.rxRing);
     put(CFG.TX_ARENA, l.txArena);
     put(CFG.NEIGH, l.neighbours);

@@ -329,7 +329,7 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 94          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+#define SHOAL_NCOUNTERS 96          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
 /* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 

@@ -97,7 +97,9 @@ export const C_NEIGH_PROBE_FAILED = 90;       // a neighbour past its lifetime t
 export const C_TCP_TLP = 91;                   // tail-loss probes sent (RFC 8985 7)
 export const C_LOOPBACK = 92;                  // frames to our own addresses taken in through the loopback (not rxFrames)
 export const C_TX_GATHERED = 93;               // frames sent with their payload left in place (scatter-gather, if_offload)
-export const C_COUNT = 94;
+export const C_IP_BAD_OPTION = 94;            // malformed IPv4 options (answered with a Parameter Problem)
+export const C_IP_SOURCE_ROUTE = 95;           // a source route with hops left: not for us (RFC 1122 3.3.5)
+export const C_COUNT = 96;
 
 const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
   "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
@@ -107,7 +109,7 @@ const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxE
   "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
   "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
   "tcpRx,tcpBad,tcpRstTx," +
-  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered";
+  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered,ipBadOption,ipSourceRoute";
 
 const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
 

@@ -57,7 +57,7 @@ async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: bo
 }
 
 test('passive open: SYN-ACK carries MSS, SACK-permitted, timestamps, window scale', async () => {
-  const p = new Peer();
+  const p = new Peer({ limits: { tcpReceiveBuffer: 1 << 20 } });
   p.stack.net.createServer(() => {}).listen(80);
   await p.settle();
   p.send({ seq: 1000, flags: SYN, mss: 1400, ws: 7, sackOk: true, ts: [100, 0] });
@@ -94,7 +94,7 @@ test('passive open: a repeated SYN gets the SYN-ACK again; an ACK for another IS
 });
 
 test('active open: SYN options, then ACK of the SYN-ACK and connect', async () => {
-  const p = new Peer();
+  const p = new Peer({ limits: { tcpReceiveBuffer: 1 << 20 } });
   let connected = false;
   const s = p.stack.net.connect({ port: 80, host: PEER_IP }, () => { connected = true; });
   await p.settle();
@@ -103,7 +103,7 @@ test('active open: SYN options, then ACK of the SYN-ACK and connect', async () =
   assert.is(syn.mss, 1460);
   assert.ok(syn.sackOk);
   assert.ok(syn.ts);
-  assert.is(syn.ws, 5);
+  assert.is(syn.ws, 5, 'window scale for a 1 MiB receive buffer');
   assert.ok(syn.sport >= 49152, 'an ephemeral port');
   p.send({ sport: 80, dport: syn.sport, seq: 7000, ack: syn.seq + 1, flags: SYN | ACK, mss: 1460, ws: 2, sackOk: true, ts: [9, syn.ts![0]] });
   await p.settle();
