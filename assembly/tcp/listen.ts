@@ -150,6 +150,8 @@ function cookieChild(l: Tcb, k: Tcb, b: usize, src: u32, sport: u32, dst: u32, d
   k.iss = iss;
   k.sndUna = ack; k.sndNxt = ack; k.sndMax = ack;
   k.sndSml = ack;
+  k.recover = iss;
+  k.highSack = iss;
   k.sbSeq = ack;
   k.irs = seq - 1;
   k.rcvNxt = seq;
