@@ -66,9 +66,16 @@ export function tcpInput(b: usize): void {
       k = null;
     }
   }
+  // SYN with FIN or RST makes no sense before a connection is synchronized:
+  // neither a listener nor SYN-SENT answers it (as Linux).
+  let badSyn = (flags & TH_SYN) != 0 && (flags & (TH_FIN | TH_RST)) != 0;
   if (!k) {
     let l = listenLookup(dst, dport);
-    if (l) { listenInput(l, b, src, sport, dst, dport, seq, ack, flags, wnd, dlen); return; }
+    if (l) {
+      if (badSyn) { count(C_TCP_BAD); pktFreeChain(b); return; }
+      listenInput(l, b, src, sport, dst, dport, seq, ack, flags, wnd, dlen);
+      return;
+    }
     count(C_TCP_NO_PORT);
     if (!(flags & TH_RST)) {
       if (flags & TH_ACK) sendReset(dst, src, dport, sport, ack, 0, TH_RST);
@@ -79,7 +86,11 @@ export function tcpInput(b: usize): void {
   }
   k.lastRx = now;
   k.kaProbes = 0;
-  if (k.state == S_SYN_SENT) { synSentInput(k, b, seq, ack, flags, wnd, dlen); return; }
+  if (k.state == S_SYN_SENT) {
+    if (badSyn) { count(C_TCP_BAD); pktFreeChain(b); return; }
+    synSentInput(k, b, seq, ack, flags, wnd, dlen);
+    return;
+  }
   segInput(k, b, seq, ack, flags, wnd, dlen);
 }
 
