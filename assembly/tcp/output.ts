@@ -206,24 +206,23 @@ export function sendAck(k: Tcb): void {
   sendSegment(k, k.sndNxt, 0, TH_ACK);
 }
 
-let chalRate: u32 = 1000;
-let chalTokens: i64 = 0;
-let chalLast: i64 = 0;
+let chalGap: i64 = 500_000;
+let chalBurst: i64 = 500_000;
 
-/** Challenge ACKs a second (a full bucket to start with). */
+/** Challenge ACKs a second on each connection, a second's worth at once. */
 export function challengeInit(rate: u32): void {
-  chalRate = rate;
-  chalTokens = <i64>rate * 1000_000;
-  chalLast = now;
+  chalGap = 1000_000 / <i64>max<u32>(rate, 1);
+  chalBurst = 1000_000 - chalGap;
 }
 
-/** A challenge ACK (RFC 5961 7), under a stack-wide rate limit. */
+/** A challenge ACK (RFC 5961 7), limited per connection as Linux does since
+ * CVE-2016-5696: a budget the whole stack shares is a side channel through
+ * which an off-path attacker learns whether its guess hit a connection. The
+ * bucket is kept as the time it is next full (k.chalAt, GCRA). */
 export function challengeAck(k: Tcb): void {
-  let cap = <i64>chalRate * 1000_000;
-  chalTokens = min<i64>(cap, chalTokens + (now - chalLast) * <i64>chalRate);
-  chalLast = now;
-  if (chalTokens < 1000_000) { count(C_TCP_CHALLENGE_LIMITED); return; }
-  chalTokens -= 1000_000;
+  let at = max<i64>(k.chalAt, now);
+  if (at - now > chalBurst) { count(C_TCP_CHALLENGE_LIMITED); return; }
+  k.chalAt = at + chalGap;
   count(C_TCP_CHALLENGE_ACK);
   sendAck(k);
 }
