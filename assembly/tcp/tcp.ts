@@ -228,13 +228,15 @@ export function tcpRecv(sd: i32, max: u32): i32 {
   }
   k.rqHead = <u32>b;
   if (!b) { k.rqTail = 0; clrF(k, F_RD_EV); }
-  // Reading opened the window: say so if it grew enough to matter.
+  // Reading opened the window: say so if it grew enough to matter. Not
+  // beyond what the window field can say: an update that cannot show more
+  // than the last ACK would be its duplicate (RFC 5681 4.2).
   if (n > 0) {
     let st = k.state;
     if (st == S_ESTABLISHED || st == S_FIN_WAIT_1 || st == S_FIN_WAIT_2) {
       let rn = k.rcvNxt, adv = k.rcvAdv;
       let cur: u32 = seqGt(adv, rn) ? adv - rn : 0;
-      let after = rcvSpace(k);
+      let after = min<u32>(rcvSpace(k), <u32>65535 << rcvWs(k));
       let rm = k.rmss;
       if (after > before && after >= cur + min<u32>(2 * rm, k.rcvbuf >> 1) || (cur < rm && after >= rm)) {
         setF(k, F_ACKNOW);
