@@ -12,6 +12,8 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_DUP, C_TCP_PAWS, C_TCP_NO_POR
   C_TCP_ACK_UNSENT, C_TCP_CONNECT, C_TCP_RX_BYTES } from '../base/counters';
 import { now, NEVER } from '../base/time';
 import { pktBroadcast, pktCsumOk, pktSum } from '../iface/ip';
+import { routeLookup } from '../iface/iface';
+import { neighConfirm, neighDelaying } from '../iface/neigh';
 import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_WRITABLE, F_ACKNOW, F_ACTIVE,
   F_ATTACHED, F_FIN_QUEUED, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_SACK, F_TIMING, F_TLP_DONE, F_TLP_RXT,
   F_TS, F_WR_WANT, F_WS, RTX_PERSIST, RTX_RTO, S_CLOSED, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2,
@@ -24,7 +26,7 @@ import { armKeepalive, armRtx, rttSample } from './timers';
 import { ccOnAck, ccOnLoss } from './cc';
 import { sackUpdate, sackedBelow, skipSacked } from './sack';
 import { rcvSpace } from './rcvbuf';
-import { challengeAck, enterRecovery, sendAck, sendReset, sendRstFor, sendSyn } from './output';
+import { challengeAck, enterRecovery, rt, sendAck, sendReset, sendRstFor, sendSyn } from './output';
 import { acceptQueue, childUnlink, connDrop, enterTimeWait, negotiate } from './conn';
 import { dataInput } from './data';
 import { listenInput } from './listen';
@@ -327,6 +329,9 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     }
   }
   if (seqGt(ack, una)) {
+    // New data acknowledged: the next hop is reachable (Linux's dst_confirm),
+    // which spares it the probe of a neighbour in DELAY.
+    if (neighDelaying && routeLookup(k.raddr, rt) && !rt.local) neighConfirm(rt.nexthop);
     let acked = ack - una;
     let wasLimited = (smax - una) + mss >= k.cwnd || hasF(k, F_RECOVERY);
     // RTT (RFC 7323 4.1 with timestamps; else Karn's timed segment). An echo
