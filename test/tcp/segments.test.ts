@@ -721,4 +721,23 @@ test('SYN cookies when the SYN queue is full; the cookie ACK makes a connection'
   assert.is(p.stack.stats().tcpCookieBad, 1);
 });
 
+test('a SYN cookie answers a SYN without timestamps with no window scale or SACK (only a timestamp could carry them back)', async () => {
+  const p = new Peer();
+  const conns: Socket[] = [];
+  p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80, undefined, 1);
+  await p.settle();
+  p.send({ sport: 1111, seq: 100, flags: SYN, mss: 1460 });
+  one(p.take(), 'SYN-ACK');
+  p.send({ sport: 2222, seq: 200, flags: SYN, mss: 1460, ws: 3, sackOk: true });
+  const ck = one(p.take(), 'cookie SYN-ACK');
+  assert.is(p.stack.stats().tcpCookieTx, 1);
+  assert.equal([ck.mss, ck.ws, ck.sackOk, ck.ts], [1460, undefined, undefined, undefined]);
+  assert.is(ck.hlen, 24);
+  p.send({ sport: 2222, seq: 201, ack: ck.seq + 1, flags: ACK });
+  await p.settle();
+  assert.is(conns.length, 1);
+  assert.is(conns[0].info()!.sndWscale, 0, 'both ends unscaled, as the SYN-ACK said');
+  assert.is(conns[0].info()!.rcvWscale, 0);
+});
+
 test.run();
