@@ -26,8 +26,10 @@ import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpR
 import { tcpTimers } from './tcp/timeouts';
 import { tcpFlush } from './tcp/output';
 import { tcpReleaseLoans } from './tcp/rcvbuf';
+import { CC_NEWRENO } from './tcp/tcb';
 import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
-  tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
+  tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTcbInfo,
+  tcpTables } from './tcp/tcp';
 import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
 
@@ -49,6 +51,9 @@ export function init(): i32 {
   let maxFrame = cfg(CFG_MAX_FRAME, 1514);
   if (maxFrame < 590 || maxFrame > 65535 + ETH_HLEN) return E_INVAL;
   setMaxFrame(maxFrame);
+  // As tcp_setopt's OPT_CC; zero, the word left alone, is CUBIC, the default.
+  let cc = scbGet(CFG_TCP_CC);
+  if (cc > CC_NEWRENO) return E_INVAL;
   let rxRing = cfg(CFG_RX_RING, 1024);
   rxDesc = arenaReserve(<usize>rxRing * DESC_BYTES);
   txLayout(cfg(CFG_TX_ARENA, max<u32>(1 << 20, maxFrame * 8)), cfg(CFG_TX_RING, 2048));
@@ -74,8 +79,8 @@ export function init(): i32 {
   ipInit();
   icmpInit(cfg(CFG_ICMP_RATE, 100));
   tcpConfig(cfg(CFG_TCP_MSL, 30_000), cfg(CFG_TCP_FIN_TIMEOUT, 60_000), cfg(CFG_TCP_MIN_RTO, 200),
-    cfg(CFG_TCP_DELACK, 40), cfg(CFG_TCP_CC, 1) - 1, cfg(CFG_TCP_SNDBUF, 1 << 20), cfg(CFG_TCP_RCVBUF, 1 << 20),
-    cfg(CFG_TCP_OOO, 0), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 1000),
+    cfg(CFG_TCP_DELACK, 40), cc, cfg(CFG_TCP_SNDBUF, 1 << 20), cfg(CFG_TCP_RCVBUF, 1 << 20),
+    cfg(CFG_TCP_OOO, 0), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 2),
     cfg(CFG_TCP_INIT_RTO, 1000));
   ready = true;
   return 0;
@@ -211,5 +216,7 @@ export function tcp_abort(sd: i32): i32 { sync(); return tcpAbort(sd); }
 export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { sync(); return tcpSetopt(sd, opt, val); }
 /** State, addresses and counters of a socket into io words 0..25. */
 export function tcp_info(sd: i32): i32 { return tcpInfo(sd); }
+/** tcp_info's record for TCB i, whether or not the host holds it (diagnostics: orphans, SYN-RECEIVED, TIME-WAIT). */
+export function tcp_tcb_info(i: u32): i32 { return tcpTcbInfo(i); }
 /** TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */
 export function tcp_tables(): i32 { return tcpTables(); }

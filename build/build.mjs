@@ -31,7 +31,7 @@ const ABI_GROUPS = [
   [/^OPT_(\w+)$/, 'TCP_OPT', 'tcp_setopt options.'],
   [/^S_(\w+)$/, 'TCP_STATE', 'TCP states, as tcp_info reports them.'],
   [/^ADDR_(\w+)$/, 'ADDR', 'Address flags (addr_add_flags).'],
-  [/^CC_(\w+)$/, 'TCP_CC', 'Congestion controls (tcp_setopt OPT_CC; CFG_TCP_CC holds one + 1).'],
+  [/^CC_(\w+)$/, 'TCP_CC', 'Congestion controls (tcp_setopt OPT_CC and CFG_TCP_CC).'],
   [/^(?:ABI_VERSION|DESC_BYTES)$/, null, ''],
   [/^CHUNK$/, 'TCP_CHUNK', 'Send-buffer chunk bytes: the most tcp_send_space offers at once.'],
 ];

@@ -150,7 +150,7 @@ export const ADDR = {
   NOARP: 1,
   ANNOUNCE: 2,
 } as const;
-/** Congestion controls (tcp_setopt OPT_CC; CFG_TCP_CC holds one + 1). */
+/** Congestion controls (tcp_setopt OPT_CC and CFG_TCP_CC). */
 export const TCP_CC = {
   CUBIC: 0,
   NEWRENO: 1,

@@ -233,7 +233,7 @@ export class Stack {
     put(CFG.TCP_FIN_TIMEOUT, l.tcpFinTimeoutMs);
     if (l.tcpCongestion !== undefined) {
       if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw new RangeError(`Stack.create: tcpCongestion must be 'cubic' or 'newreno'`);
-      put(CFG.TCP_CC, (l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO) + 1);
+      put(CFG.TCP_CC, l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO);
     }
     put(CFG.TCP_MIN_RTO, l.tcpMinRtoMs);
     put(CFG.TCP_INIT_RTO, l.tcpInitialRtoMs);

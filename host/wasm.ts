@@ -67,6 +67,7 @@ export interface CoreExports {
   tcp_abort(sd: number): number;
   tcp_setopt(sd: number, opt: number, val: number): number;
   tcp_info(sd: number): number;
+  tcp_tcb_info(i: number): number;
   tcp_tables(): number;
 }
 

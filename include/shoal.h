@@ -125,6 +125,9 @@ int32_t shoal_tcp_abort(shoal_t *s, int32_t sd);
 int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val);
 /* State, addresses and numbers into the io area as a shoal_tcp_info_t. */
 int32_t shoal_tcp_info(shoal_t *s, int32_t sd);
+/* The same for TCB number i whether or not the host holds it (orphans, children
+ * not yet accepted, TIME-WAIT), for diagnostics; -EBADF for a free one. */
+int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i);
 /* TCP table occupancy into the io area as a shoal_tcp_tables_t (§11). */
 int32_t shoal_tcp_tables(shoal_t *s);
 
@@ -199,10 +202,10 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_TCP_CHUNKS   228  /* SHOAL_TCP_CHUNK-byte send-buffer chunks shared by all sockets (1024) */
 #define SHOAL_CFG_TCP_OOO      232  /* out-of-order segments per socket (0: as many as the window holds) */
 #define SHOAL_CFG_TCP_FIN_TIMEOUT 236 /* ms an orphaned FIN-WAIT-2 waits (60000) */
-#define SHOAL_CFG_TCP_CC       240  /* default congestion control + 1: 1 CUBIC, 2 NewReno (0: CUBIC) */
+#define SHOAL_CFG_TCP_CC       240  /* default congestion control, as SHOAL_TCP_OPT_CC: SHOAL_TCP_CC_* (0: CUBIC) */
 #define SHOAL_CFG_TCP_MIN_RTO  244  /* ms (200) */
 #define SHOAL_CFG_TCP_DELACK   248  /* ms (40) */
-#define SHOAL_CFG_TCP_CHALLENGE 252 /* challenge ACKs per second, stack-wide (1000) */
+#define SHOAL_CFG_TCP_CHALLENGE 252 /* challenge ACKs per second on each connection (2) */
 #define SHOAL_CFG_TCP_SYN_RETRIES 256 /* (6) */
 #define SHOAL_CFG_TCP_INIT_CWND 260 /* segments (10) */
 #define SHOAL_CFG_TCP_INIT_RTO 264  /* ms (1000) */

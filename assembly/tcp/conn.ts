@@ -162,6 +162,11 @@ export function initConn(k: Tcb, laddr: u32, lport: u32, raddr: u32, rport: u32)
   k.iss = iss;
   k.sndUna = iss; k.sndNxt = iss; k.sndMax = iss;
   k.sndSml = iss;
+  // Marks in sequence space start at the ISS, not 0 (RFC 6582 3.2 (1)): 0
+  // lies ahead of an ISS at or above 2^31, and recovery then waits for the
+  // RTO (recover) or resends the whole flight (highSack, without SACK).
+  k.recover = iss;
+  k.highSack = iss;
   k.sbSeq = iss + 1;
   k.tsOff = tsOffFor(laddr, lport, raddr, rport);
   k.rto = initRto;

@@ -85,6 +85,7 @@ export class Tcb {
   kaAt: i64;         // µs: keep-alive; in an orphaned FIN-WAIT-2 and in TIME-WAIT, the end of the state
   timerKey: i64;     // µs: the key under which it sits in the heap
   lastRx: i64;       // µs: last segment received
+  chalAt: i64;       // µs: when this connection's challenge-ACK bucket is next full (challengeAck)
   cubicWMax: f64;    // bytes (CUBIC)
   cubicK: f64;       // seconds (CUBIC)
   cubicEpoch: i64;   // µs, 0: no epoch (CUBIC)

@@ -91,5 +91,6 @@ int32_t shoal_tcp_close(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_close)
 int32_t shoal_tcp_abort(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_abort)(&s->inst, (uint32_t)sd); }
 int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val) { return (int32_t)W2C(tcp_setopt)(&s->inst, (uint32_t)sd, opt, val); }
 int32_t shoal_tcp_info(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_info)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i) { return (int32_t)W2C(tcp_tcb_info)(&s->inst, i); }
 int32_t shoal_tcp_tables(shoal_t *s) { return (int32_t)W2C(tcp_tables)(&s->inst); }
 int32_t shoal_tables(shoal_t *s) { return (int32_t)W2C(tables)(&s->inst); }
