@@ -79,7 +79,7 @@ test('passive open: SYN-ACK carries MSS, SACK-permitted, timestamps, window scal
 });
 
 test('passive open: for each of the 16 sets of options a SYN offers, the SYN-ACK answers exactly those, parsed as Linux parses', async () => {
-  const p = new Peer();
+  const p = new Peer({ limits: { tcpReceiveBuffer: 1 << 20 } });
   const conns: Socket[] = [];
   p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80);
   await p.settle();
@@ -93,7 +93,7 @@ test('passive open: for each of the 16 sets of options a SYN offers, the SYN-ACK
     assert.is(sa.mss, 1460, `${what}: MSS`);
     assert.is(sa.sackOk, sack ? true : undefined, `${what}: SACK-permitted`);
     assert.equal(sa.ts, ts ? [sa.ts![0], 100] : undefined, `${what}: timestamps`);
-    assert.is(sa.ws, ws ? 5 : undefined, `${what}: window scale`);
+    assert.is(sa.ws, ws ? 5 : undefined, `${what}: window scale (for a 1 MiB receive buffer)`);
     assert.is(sa.hlen, 20 + 4 + (ts ? 12 : sack ? 4 : 0) + (ws ? 4 : 0), `${what}: Linux's layout, no padding to spare`);
     p.send({ sport, seq: 1001, ack: sa.seq + 1, flags: ACK, ts: ts ? [101, sa.ts![0]] : undefined });
     await p.settle();
