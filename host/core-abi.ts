@@ -85,6 +85,7 @@ export const EV = {
   ECHO_REPLY: 2,
   UNREACHABLE: 3,
   UDP_ERROR: 4,
+  ADDR_CONFLICT: 5,
   TCP: 16,
   TCP_CONNECTED: 16,
   TCP_ACCEPT: 17,
@@ -206,6 +207,6 @@ export const COUNTERS = [
   'tcpListenDrop', 'tcpTableFull', 'tcpTwReclaim', 'tcpZeroWindowProbe', 'tcpKeepalive', 'tcpTimeout',
   'tcpRstRx', 'tcpBadChecksum', 'tcpAckUnsent', 'tcpWindowDrop', 'tcpAccept', 'tcpConnect',
   'tcpDelayedAck', 'tcpRxBytes', 'tcpTxBytes', 'rxChainBad', 'ipChainBad', 'txGsoDrop',
-  'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered',
+  'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered', 'arpConflict',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
