@@ -9,6 +9,7 @@
 import type { Link, LinkOffload } from './link.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
 import { fits, joined, normalize } from './offload.ts';
+import { ShoalError } from '../errors.ts';
 
 export interface SwitchPortOptions { mtu?: number }
 
@@ -19,6 +20,8 @@ export class VirtualSwitch {
   readonly mtu: number;
   private ports = new Set<Port>();
   private macs = new Map<number, Port>();
+  /** MACs the stacks on its ports said they send from (Link.claimMac): one port each. */
+  private claimed = new Map<number, Port>();
   private counters = { frames: 0, flooded: 0, dropped: 0, tooBig: 0 };
 
   constructor(opts: { mtu?: number } = {}) {
@@ -126,6 +129,18 @@ export class VirtualSwitch {
     this.ports.delete(p);
     this.cFrom = null;
     for (const [k, v] of this.macs) if (v === p) this.macs.delete(k);
+    for (const [k, v] of this.claimed) if (v === p) this.claimed.delete(k);
+  }
+
+  /** @internal Port p's stack sends from mac: refused while another port's does. */
+  claim(p: Port, mac: string): void {
+    const m = parseInt(mac.replace(/:/g, ''), 16);
+    const owner = this.claimed.get(m);
+    if (owner && owner !== p) {
+      throw new ShoalError(`MAC ${mac} is already used on this switch by another port: give each stack its own "mac" (or leave it derived)`,
+        'ERR_DUPLICATE_MAC');
+    }
+    this.claimed.set(m, p);
   }
 
   /** @internal A frame (or its segments) larger than a port's MTU, going in or out. */
@@ -164,6 +179,7 @@ class Port implements Link {
     this.sw.forwardParts(this, parts, len, flags, gso);
   }
   flush(): void { this.sw.flushAll(); }
+  claimMac(mac: string): void { if (this.open) this.sw.claim(this, mac); }
   close(): void {
     if (!this.open) return;
     this.open = false;
