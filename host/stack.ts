@@ -13,6 +13,8 @@ import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts
 import { ShoalError, argError, optionError, stackClosed, sysError } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
 import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
+import { StackFetch, StackHttp } from './http.ts';
+import type { RequestInfo, RequestInit, Response } from 'undici';
 import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
@@ -183,6 +185,9 @@ export class Stack extends EventEmitter<StackEvents> {
   readonly clock: Clock;
   readonly dgram: DgramFactory;
   readonly net: NetFactory;
+  /** node:http over this stack: `new stack.http.Agent({ keepAlive })`. */
+  readonly http: StackHttp;
+  private readonly fetcher: StackFetch;
   /** @internal */ readonly core: CoreExports;
   /** @internal */ readonly view: CoreView;
   private readonly links: Link[] = [];
@@ -214,6 +219,8 @@ export class Stack extends EventEmitter<StackEvents> {
     this.probe = opts.probeAddresses === true;
     this.dgram = new DgramFactory(this);
     this.net = new NetFactory(this);
+    this.http = new StackHttp(this);
+    this.fetcher = new StackFetch(this);
   }
 
   static async create(opts: StackOptions): Promise<Stack> {
@@ -603,6 +610,9 @@ export class Stack extends EventEmitter<StackEvents> {
     });
   }
 
+  /** WHATWG fetch (http:) over this stack, through undici: `await stack.fetch('http://10.0.0.2/')`. */
+  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> { return this.fetcher.fetch(input, init); }
+
   /** Every counter of the core (drop reasons among them), the host's own, and the pool. */
   stats(): StackStats {
     this.live('stats');
@@ -696,6 +706,7 @@ export class Stack extends EventEmitter<StackEvents> {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.fetcher.close();
     // What is open ends with ERR_STACK_CLOSED: an error for whoever listens for one, then 'close'.
     for (const s of [...this.udp.values()]) s._stackClosing(stackClosed('close'));
     for (const h of [...this.tcp.values()]) h._stackClosing(stackClosed('close'));
