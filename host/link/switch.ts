@@ -11,7 +11,10 @@ import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
 import { fits, joined, normalize } from './offload.ts';
 import { ShoalError } from '../errors.ts';
 
-export interface SwitchPortOptions { mtu?: number }
+export interface SwitchPortOptions {
+  /** The port's MTU, 576..65535 (default: the switch's). */
+  mtu?: number;
+}
 
 const MAX_MACS = 4096;
 const TAKES_ALL: LinkOffload = Object.freeze({ csum: true, gso: 65535 });
@@ -24,6 +27,7 @@ export class VirtualSwitch {
   private claimed = new Map<number, Port>();
   private counters = { frames: 0, flooded: 0, dropped: 0, tooBig: 0 };
 
+  /** opts.mtu: every port's default MTU, 576..65535 (default 1500). */
   constructor(opts: { mtu?: number } = {}) {
     this.mtu = checkMtu(opts.mtu ?? 1500);
   }

@@ -40,7 +40,16 @@ export class DgramFactory {
   }
 }
 
-export class UdpSocket extends EventEmitter {
+/** Events of a UDP socket, as node:dgram's. */
+export interface UdpSocketEvents {
+  message: [msg: Buffer, rinfo: RemoteInfo];
+  listening: [];
+  connect: [];
+  close: [];
+  error: [err: Error & { code?: string }];
+}
+
+export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   private sd: number;
   private bound = false;
   private closed = false;

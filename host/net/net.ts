@@ -197,9 +197,42 @@ function tcpInfo(stack: Stack, sd: number): TcpInfo | null {
   };
 }
 
+/** Events of a Socket, beside a Duplex's own ('data', 'end', 'drain', …), as node:net's. */
+export interface SocketEvents {
+  connect: [];
+  ready: [];
+  timeout: [];
+  close: [hadError: boolean];
+  error: [err: Error & { code?: string }];
+  lookup: [err: Error | null, address: string, family: number, host: string];
+}
+
+type SocketEvent = keyof SocketEvents;
+type Listener<E extends SocketEvent> = (...args: SocketEvents[E]) => void;
+
+// Typed listeners on top of the Duplex's, as @types/node declares node:net's.
+export interface Socket {
+  on<E extends SocketEvent>(event: E, listener: Listener<E>): this;
+  on(event: 'data', listener: (data: Buffer) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends SocketEvent>(event: E, listener: Listener<E>): this;
+  once(event: 'data', listener: (data: Buffer) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener<E extends SocketEvent>(event: E, listener: Listener<E>): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** Events of a Server, as node:net's. */
+export interface ServerEvents {
+  listening: [];
+  connection: [socket: Socket];
+  close: [];
+  error: [err: Error & { code?: string }];
+}
+
 type PendingWrite = { chunks: Uint8Array[]; i: number; off: number; cb: (err?: Error | null) => void };
 
-export class Socket extends Duplex implements TcpHandle {
+export class Socket extends Duplex {
   /** @internal */ sd = -1;
   connecting = false;
   pending = true;
@@ -533,7 +566,7 @@ export class Socket extends Duplex implements TcpHandle {
   unref(): this { return this; }
 }
 
-export class Server extends EventEmitter implements TcpHandle {
+export class Server extends EventEmitter<ServerEvents> {
   /** @internal */ sd = -1;
   maxConnections = 0;
   private readonly stack: Stack;
@@ -593,7 +626,7 @@ export class Server extends EventEmitter implements TcpHandle {
       if (r < 0) throw sysError(r, 'listen', host ?? '0.0.0.0', port);
     } catch (e) {
       if (sd >= 0) c.tcp_close(sd);
-      process.nextTick(() => this.emit('error', e));
+      process.nextTick(() => this.emit('error', e as Error));
       return this;
     }
     this.sd = sd;

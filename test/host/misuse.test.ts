@@ -2,7 +2,7 @@
 // stacks share, options that cannot work, and errors shaped like Node's.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import { Stack, VirtualSwitch, ShoalError, ERROR_CODES, ERRNO_CODES, type StackOptions } from '../../host/index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestLink } from '../helpers/frames.ts';
@@ -64,7 +64,7 @@ test('close() destroys open sockets and servers with ERR_STACK_CLOSED, then clos
   u.on('error', (e) => errs.push(['udp', e]));
   srv.on('error', (e) => errs.push(['server', e]));
   // Not events.once: it would reject on the 'error' that comes first.
-  const closes = [c, u, srv].map((x) => new Promise<void>((r) => x.on('close', () => r())));
+  const closes = [c, u, srv].map((x) => new Promise<void>((r) => (x as EventEmitter).on('close', () => r())));
   await a.close();
   await b.close();
   await Promise.all(closes);
