@@ -9,7 +9,7 @@
 import type { Link, LinkOffload } from './link.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
 import { fits, joined, normalize } from './offload.ts';
-import { ShoalError } from '../errors.ts';
+import { ShoalError, argError } from '../errors.ts';
 
 export interface SwitchPortOptions {
   /** The port's MTU, 576..65535 (default: the switch's). */
@@ -197,6 +197,6 @@ function mac(f: Uint8Array, at: number): number {
 }
 
 function checkMtu(mtu: number): number {
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new RangeError(`switch MTU must be an integer in 576..65535, got ${mtu}`);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `switch MTU must be an integer in 576..65535, got ${mtu}`);
   return mtu;
 }

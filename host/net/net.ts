@@ -10,7 +10,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { Stack } from '../stack.ts';
 import type { Timer } from '../clock.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
-import { stackClosed, sysError } from '../errors.ts';
+import { ShoalError, argError, stackClosed, sysError } from '../errors.ts';
 import { EV, TCP_CC, TCP_OPT } from '../core-abi.ts';
 
 /** Not a core event: the core lost events, so every socket looks at its state again. */
@@ -169,7 +169,7 @@ function ccCode(c: Congestion | undefined): number | undefined {
   if (c === undefined) return undefined;
   if (c === 'cubic') return TCP_CC.CUBIC;
   if (c === 'newreno') return TCP_CC.NEWRENO;
-  throw new TypeError(`congestion must be 'cubic' or 'newreno', got ${String(c)}`);
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `congestion must be 'cubic' or 'newreno', got ${String(c)}`);
 }
 
 function applyOptions(stack: Stack, sd: number, o: SocketOptions): void {
@@ -296,7 +296,8 @@ export class Socket extends Duplex {
         this.emit('lookup', err, address, family, host);
         if (!this.connecting || this.destroyed) return;
         if (!err && !isIPv4(address)) {
-          err = Object.assign(new Error(`connect EAFNOSUPPORT ${address}:${port} (Shoal speaks IPv4)`), { code: 'EAFNOSUPPORT' });
+          err = new ShoalError(`connect EAFNOSUPPORT ${address}:${port} (Shoal speaks IPv4)`, 'EAFNOSUPPORT',
+            { errno: -97, syscall: 'connect', address, port });
         }
         if (err) this.destroy(err);
         else this.open(address, port, o);
