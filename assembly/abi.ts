@@ -23,9 +23,12 @@ import { icmpInit, icmpEcho } from './iface/icmp';
 import { frameInput, loopbackInput, lowerTimers } from './net/demux';
 import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpRecv, udpClose, udpLocal,
   udpSetBroadcast } from './udp/udp';
-import { tcpLayout, tcpConfig, tcpTimers, tcpFlush, tcpReleaseLoans, tcpOpen, tcpListen, tcpConnect, tcpAccept,
+import { tcpTimers } from './tcp/timeouts';
+import { tcpFlush } from './tcp/output';
+import { tcpReleaseLoans } from './tcp/rcvbuf';
+import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
-import { chunksSent } from './tcp/tcb';
+import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
 
 
