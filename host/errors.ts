@@ -2,6 +2,7 @@
 // errno values) has `code` ("ECONNREFUSED"), a negative `errno`, `syscall`,
 // and `address`/`port` where node:net and node:dgram set them; misuse of the
 // API has a Shoal or Node `ERR_…` code. No name of a core export reaches the user.
+import type { EventEmitter } from 'node:events';
 import { ERRNO } from './core-abi.ts';
 
 const NAMES: Record<number, string> = {};
@@ -77,3 +78,10 @@ export function stackClosed(op: string): ShoalError {
   return new ShoalError(`${op}: the stack is closed`, 'ERR_STACK_CLOSED');
 }
 
+
+/** Whether someone handles an 'error' from e, so that the stack's closing may
+ * end it with one. Readable.pipe's own listener (onerror) does not count:
+ * alone, it rethrows, and `sock.pipe(sock)` would bring the process down. */
+export function listensForErrors(e: EventEmitter): boolean {
+  return e.listeners('error').some((l) => l.name !== 'onerror');
+}

@@ -2,10 +2,17 @@
 import { EventEmitter } from 'node:events';
 import type { Stack } from '../stack.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
-import { argError, sysError } from '../errors.ts';
+import { argError, listensForErrors, sysError } from '../errors.ts';
 import { ERRNO } from '../core-abi.ts';
 
 export interface RemoteInfo { address: string; family: 'IPv4'; port: number; size: number }
+export interface BindOptions {
+  /** The local port (default 0: an ephemeral port). */
+  port?: number;
+  /** The local address (default '0.0.0.0': every address of the stack). */
+  address?: string;
+}
+
 type SendCallback = (err: Error | null, bytes?: number) => void;
 type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 
@@ -65,13 +72,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   bind(port?: number, address?: string, callback?: () => void): this;
   bind(port?: number, callback?: () => void): this;
   bind(callback?: () => void): this;
-  bind(options: { port?: number; address?: string }, callback?: () => void): this;
+  bind(options: BindOptions, callback?: () => void): this;
   bind(...args: unknown[]): this {
     let port = 0, address = '0.0.0.0';
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
     if (args[0] && typeof args[0] === 'object') {
-      const o = args[0] as { port?: number; address?: string };
+      const o = args[0] as BindOptions;
       port = o.port ?? 0; address = o.address ?? address;
     } else {
       if (args[0] !== undefined) port = Number(args[0]);
@@ -190,7 +197,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
 
   /** @internal The stack closes: an error for whoever listens for one, then closed. */
   _stackClosing(err: Error): void {
-    if (this.listenerCount('error')) this.emit('error', err);
+    if (listensForErrors(this)) this.emit('error', err);
     this.close();
   }
 

@@ -10,7 +10,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { Stack } from '../stack.ts';
 import type { Timer } from '../clock.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
-import { ShoalError, argError, stackClosed, sysError } from '../errors.ts';
+import { ShoalError, argError, listensForErrors, stackClosed, sysError } from '../errors.ts';
 import { EV, TCP_CC, TCP_OPT } from '../core-abi.ts';
 
 /** Not a core event: the core lost events, so every socket looks at its state again. */
@@ -486,7 +486,7 @@ export class Socket extends Duplex {
   }
 
   /** @internal */
-  _stackClosing(err: Error): void { this.destroy(this.listenerCount('error') ? err : undefined); }
+  _stackClosing(err: Error): void { this.destroy(listensForErrors(this) ? err : undefined); }
 
   /** Closes with a RST (node:net resetAndDestroy). */
   resetAndDestroy(): this {
@@ -667,7 +667,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** @internal */
   _stackClosing(err: Error): void {
     if (this.sd < 0) return;
-    if (this.listenerCount('error')) this.emit('error', err);
+    if (listensForErrors(this)) this.emit('error', err);
     this.close();
   }
 

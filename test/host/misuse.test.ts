@@ -72,6 +72,20 @@ test('close() destroys open sockets and servers with ERR_STACK_CLOSED, then clos
   assert.ok(c.destroyed);
 });
 
+test('close() with a socket nobody handles errors of (sock.pipe(sock)): closed quietly, no crash', async () => {
+  const { a, b } = pair();
+  let accepted: EventEmitter | null = null;
+  b.net.createServer((sock) => { accepted = sock; sock.pipe(sock); }).listen(7);
+  const c = a.net.connect(7, '10.0.0.2');
+  c.on('error', () => {});
+  await once(c, 'connect');
+  while (!accepted) await sleep(1);
+  const closed = new Promise((r) => accepted!.on('close', r));
+  await b.close();
+  await closed;
+  await a.close();
+});
+
 test('two stacks with the same name get different MACs and talk; a switch refuses a MAC in use', async () => {
   const sw = new VirtualSwitch();
   const a = Stack.createSync({ name: 'same', link: sw.connect(), address: '10.0.0.1/24' });
