@@ -315,7 +315,8 @@ export class Stack extends EventEmitter<StackEvents> {
   private addInterface(itf: InterfaceOptions, i: number, opt: string): void {
     if (!itf || !itf.link) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "interfaces[${i}].link" is missing`);
     if (itf.address === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "${opt}address" is missing`);
-    // Two stacks of one name (or one seed) must not meet on a switch with one MAC: the salt tells them apart.
+    // Two stacks of one name must not share a MAC: the salt (the seed, else a random number) tells
+    // them apart, and a switch refuses what still collides (the same name and seed).
     const mac = itf.mac ?? formatMac(0x0200 | ((fnv(this.name) >>> 24) & 0xff), fnv(`${this.name}/${i}/${this.macSalt}`));
     const [hi, lo] = parseMac(mac);
     itf.link.claimMac?.(mac);
