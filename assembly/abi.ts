@@ -15,8 +15,8 @@ import { eventsLayout, eventsInit } from './base/events';
 import { setNow, resetDeadline, deadline, NEVER } from './base/time';
 import { randomInit } from './base/random';
 import { ETH_HLEN } from './wire/ether';
-import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, routeAdd, routeDel, setMaxFrame, ADDR_ANNOUNCE } from './iface/iface';
-import { neighLayout, neighCount, arpAnnounce } from './iface/neigh';
+import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, arpIface, routeAdd, routeDel, setMaxFrame, ADDR_ANNOUNCE } from './iface/iface';
+import { neighLayout, neighCount, arpAnnounce, arpProbe } from './iface/neigh';
 import { reasmLayout, reasmHeld } from './iface/reasm';
 import { ipInit } from './iface/ip';
 import { icmpInit, icmpEcho } from './iface/icmp';
@@ -103,6 +103,13 @@ export function addr_add_flags(ifx: u32, addr: u32, prefixLen: u32, flags: u32):
   let r = addrAdd(ifx, addr, prefixLen, flags);
   if (r == 0 && (flags & ADDR_ANNOUNCE)) { sync(); arpAnnounce(ifx, addr); }
   return r;
+}
+/** An RFC 5227 probe for addr, one of ifx's: its holder elsewhere answers, an EV_ADDR_CONFLICT. */
+export function arp_probe(ifx: u32, addr: u32): i32 {
+  if (!ready || arpIface(addr) != <i32>ifx) return E_INVAL;
+  sync();
+  arpProbe(ifx, addr);
+  return 0;
 }
 export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVAL; }
 /** gw 0: a directly connected route. */

@@ -85,6 +85,7 @@ export const EV = {
   ECHO_REPLY: 2,
   UNREACHABLE: 3,
   UDP_ERROR: 4,
+  ADDR_CONFLICT: 5,
   TCP: 16,
   TCP_CONNECTED: 16,
   TCP_ACCEPT: 17,
@@ -207,5 +208,6 @@ export const COUNTERS = [
   'tcpRstRx', 'tcpBadChecksum', 'tcpAckUnsent', 'tcpWindowDrop', 'tcpAccept', 'tcpConnect',
   'tcpDelayedAck', 'tcpRxBytes', 'tcpTxBytes', 'rxChainBad', 'ipChainBad', 'txGsoDrop',
   'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered', 'ipBadOption', 'ipSourceRoute',
+  'arpConflict',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];

@@ -4,15 +4,18 @@
 // them over with the time, and everything the core produced — frames and
 // events — is drained right after every call.
 import { webcrypto } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Link } from './link/link.ts';
 import { joined } from './link/offload.ts';
 import { realClock, type Clock, type Timer } from './clock.ts';
 import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
-import { shoalError } from './errors.ts';
+import { ShoalError, argError, optionError, stackClosed, sysError } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
 import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
-import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK } from './core-abi.ts';
+import { StackFetch, StackHttp } from './http.ts';
+import type { RequestInfo, RequestInit, Response } from 'undici';
+import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
 const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE } = FRAME;
@@ -22,10 +25,12 @@ const EV_TCP_END = EV.TCP + 16;
 const MAX_FRAME = 65535 + 18;
 
 export interface InterfaceOptions {
+  /** The link this interface sends and receives on (a switch port, a TAP, middleware around one). Required. */
   link: Link;
-  /** "10.0.0.1/24", or several. */
+  /** Its address(es) with prefix length: "10.0.0.1/24", or several. Required. */
   address: string | string[];
-  /** Default: derived from the stack's name and the interface index (locally administered). */
+  /** Default: derived from the stack's name, the interface index and the seed (or, without one, a random
+   * number), locally administered; a switch refuses a MAC another of its ports uses. */
   mac?: string;
   /** Use the link's offloads (partial checksums, large TCP segments) where it has any (default true). */
   offload?: boolean;
@@ -42,18 +47,29 @@ export interface StackLimits {
    * a link merges segments (GSO) and the MTU is below 65535 (default 512 KiB;
    * `Stack.BULK`: 4 MiB; 0: none). */
   largePoolBytes?: number;
+  /** Receive descriptors: frames handed over in one poll at most (default 1024). */
   rxRing?: number;
+  /** Bytes of the transmit arena frames are built in (default 1 MiB, or 8 frames if larger). */
   txArena?: number;
+  /** Neighbour (ARP) cache entries (default 256). */
   neighbours?: number;
+  /** Frames waiting for one neighbour's ARP resolution (default 64, at most 255). */
   arpQueue?: number;
+  /** Datagrams reassembled at once (default 16). */
   reassembly?: number;
+  /** Packet buffers reassembly may hold (default 0: a share of the pool). */
   reassemblyBuffers?: number;
+  /** How long a partly reassembled datagram waits for its fragments (default 30000 ms). */
   reassemblyTimeoutMs?: number;
+  /** UDP sockets (default 64). */
   udpSockets?: number;
+  /** Datagrams queued per UDP socket (default 256). */
   udpQueue?: number;
+  /** ICMP errors sent per second at most (default 100). */
   icmpErrorsPerSecond?: number;
+  /** How long a neighbour entry stays reachable before it is revalidated (default 60000 ms). */
   neighbourTtlMs?: number;
-  /** init fails if the core would need more linear memory than this. */
+  /** init fails if the core would need more linear memory than this (default: no limit). */
   memoryBytes?: number;
   /** TCBs: connections, listeners and TIME-WAIT entries together (default 1024; `Stack.BULK`: 4096). */
   tcpSockets?: number;
@@ -68,13 +84,19 @@ export interface StackLimits {
   tcpMslMs?: number;
   /** Out-of-order segments kept per connection (default: as many as the receive buffer holds). */
   tcpOutOfOrder?: number;
+  /** How long FIN-WAIT-2 waits for the peer's FIN once the socket is closed (default 60000 ms). */
   tcpFinTimeoutMs?: number;
   /** Default congestion control (default 'cubic'). */
   tcpCongestion?: 'cubic' | 'newreno';
+  /** Lower bound of the retransmission timeout (default 200 ms). */
   tcpMinRtoMs?: number;
+  /** Retransmission timeout before any RTT is measured (default 1000 ms, RFC 6298). */
   tcpInitialRtoMs?: number;
+  /** Delayed-ACK timeout (default 40 ms). */
   tcpDelayedAckMs?: number;
+  /** RFC 5961 challenge ACKs per second at most (default 1000). */
   tcpChallengeAcksPerSecond?: number;
+  /** SYN retransmissions before a connect fails with ETIMEDOUT (default 6). */
   tcpSynRetries?: number;
   /** Initial congestion window in segments (default 10, RFC 6928). */
   tcpInitialCwnd?: number;
@@ -105,24 +127,55 @@ const LIMIT_NAMES: Record<keyof StackLimits, true> = {
 };
 
 export interface StackOptions {
+  /** Names the stack in messages and derives its MACs (default "stack1", "stack2", …). */
   name?: string;
+  /** One interface: its link (with `address`; or give `interfaces`). */
   link?: Link;
+  /** With `link`: its address(es) with prefix length, "10.0.0.1/24" (required with `link`). */
   address?: string | string[];
+  /** With `link`: its MAC (default: derived, see InterfaceOptions.mac). */
   mac?: string;
-  /** For `link`: use its offloads (default true); see InterfaceOptions. */
+  /** With `link`: use its offloads (default true); see InterfaceOptions. */
   offload?: boolean;
+  /** Several interfaces, instead of `link`/`address` (default none). */
   interfaces?: InterfaceOptions[];
+  /** Default route's next hop: an address on one of the interfaces' subnets (default: no default route). */
   gateway?: string;
+  /** Timers and time (default real time; VirtualClock for deterministic tests). */
   clock?: Clock;
   /** Secret for ISNs and port choice; a number gives a reproducible stack. Default: random. */
   seed?: number;
   /** Default: a few MiB (see StackLimits); `Stack.BULK` for bulk transfer. */
   limits?: StackLimits;
-  /** Run the debug core (assertions on). */
+  /** Run the debug core, assertions on (default false). */
   debug?: boolean;
+  /** Probe for each address as it is added (RFC 5227 2.1.1), so that a silent holder elsewhere shows as
+   * 'addressConflict' at once (default false: the stack sends nothing until used; a conflict still shows
+   * as soon as the other holder sends ARP, which it defends against). */
+  probeAddresses?: boolean;
 }
 
-export interface PingOptions { timeout?: number; size?: number }
+export interface PingOptions {
+  /** How long to wait for the reply before rejecting with ETIMEDOUT (default 5000 ms). */
+  timeout?: number;
+  /** Payload bytes of the echo request (default 56). */
+  size?: number;
+}
+
+/** What the host adds to the core's counters in stats(): its own drops, table and pool sizes. */
+type HostStat = 'rxNoBuffer' | 'rxTooBig' | 'rxAfterClose' | 'rxLarge' | 'linksDown' | 'neighbours' | 'reassemblyBuffers' |
+  'tcpSockets' | 'tcpTimeWait' | 'tcpChunksUsed' | 'tcpChunks' | 'tcpTimers' | 'buffers' | 'buffersFree' | 'largeBuffers' |
+  'largeBuffersFree' | 'memoryBytes';
+
+/** stats(): every counter of the core (drop reasons among them, core-abi.ts COUNTERS) and the host's, by name. */
+export type StackStats = Record<CounterName | HostStat, number> & { readonly [name: string]: number };
+
+/** Events of a Stack. */
+export interface StackEvents {
+  /** Another host on a link claims one of the stack's addresses (RFC 5227): an error with code
+   * ERR_ADDRESS_CONFLICT, `address` (ours) and `mac` (the other host's); also counted, `arpConflict`. */
+  addressConflict: [err: ShoalError];
+}
 
 type PendingPing = { resolve: (ms: number) => void; reject: (e: Error) => void; t0: number; timer: Timer; dst: number };
 
@@ -146,13 +199,16 @@ function seedWords(seed: number | undefined): number[] {
   });
 }
 
-export class Stack {
+export class Stack extends EventEmitter<StackEvents> {
   /** Limits for bulk transfer: `Stack.create({ …, limits: Stack.BULK })` (see StackLimits). */
   static readonly BULK = BULK_LIMITS;
   readonly name: string;
   readonly clock: Clock;
   readonly dgram: DgramFactory;
   readonly net: NetFactory;
+  /** node:http over this stack: `new stack.http.Agent({ keepAlive })`. */
+  readonly http: StackHttp;
+  private readonly fetcher: StackFetch;
   /** @internal */ readonly core: CoreExports;
   /** @internal */ readonly view: CoreView;
   private readonly links: Link[] = [];
@@ -164,6 +220,9 @@ export class Stack {
   private busy = false;
   private closed = false;
   private pingId: number;
+  /** Part of every derived MAC: the seed, or a random number. */
+  private readonly macSalt: number;
+  private readonly probe: boolean;
   private pingSeq = 0;
   private pings = new Map<number, PendingPing>();
   /** @internal */ readonly udp = new Map<number, UdpSocket>();
@@ -171,13 +230,18 @@ export class Stack {
   private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0, rxLarge: 0, linksDown: 0 };
 
   private constructor(opts: StackOptions) {
+    super();
     this.name = opts.name ?? `stack${++stackCount}`;
     this.clock = opts.clock ?? realClock;
     this.core = instantiateCore(opts.debug ? 'debug' : 'release');
     this.view = new CoreView(this.core);
     this.pingId = fnv(this.name) & 0xffff;
+    this.macSalt = opts.seed ?? seedWords(undefined)[0];
+    this.probe = opts.probeAddresses === true;
     this.dgram = new DgramFactory(this);
     this.net = new NetFactory(this);
+    this.http = new StackHttp(this);
+    this.fetcher = new StackFetch(this);
   }
 
   static async create(opts: StackOptions): Promise<Stack> {
@@ -186,12 +250,17 @@ export class Stack {
 
   /** The same as create(), for callers that cannot await (tests on a virtual clock). */
   static createSync(opts: StackOptions): Stack {
-    if (!opts || typeof opts !== 'object') throw new TypeError('Stack.create: options object required');
+    if (!opts || typeof opts !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Stack.create: options object required');
     const ifaces: InterfaceOptions[] = opts.interfaces ? [...opts.interfaces] : [];
     if (opts.link) {
-      if (opts.interfaces) throw new TypeError('Stack.create: give either link/address or interfaces, not both');
-      if (opts.address === undefined) throw new TypeError('Stack.create: link given without address');
+      if (opts.interfaces) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Stack.create: give either "link" (with "address") or "interfaces", not both');
+      if (opts.address === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Stack.create: the option "link" needs an "address"');
       ifaces.push({ link: opts.link, address: opts.address, mac: opts.mac, offload: opts.offload });
+    } else {
+      // Without a link these would be silently ignored.
+      for (const k of ['address', 'mac', 'offload'] as const) {
+        if (opts[k] !== undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "${k}" needs a "link" (or give "interfaces")`);
+      }
     }
     const s = new Stack(opts);
     s.setup(opts, ifaces);
@@ -201,12 +270,12 @@ export class Stack {
   private setup(opts: StackOptions, ifaces: InterfaceOptions[]): void {
     const c = this.core, v = this.view;
     const given = opts.limits ?? {};
-    for (const k of Object.keys(given)) if (!(k in LIMIT_NAMES)) throw new RangeError(`Stack.create: unknown limit "${k}"`);
+    for (const k of Object.keys(given)) if (!(k in LIMIT_NAMES)) throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: unknown limit "${k}"`);
     const l: StackLimits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
     const maxMtu = Math.max(1500, ...ifaces.map((i) => i.link.mtu));
     const put = (off: number, val: number | undefined) => {
       if (val === undefined) return;
-      if (!Number.isInteger(val) || val < 0 || val > 0xffffffff) throw new RangeError(`Stack.create: bad limit ${val}`);
+      if (!Number.isInteger(val) || val < 0 || val > 0xffffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `Stack.create: a limit must be an integer in 0..2^32-1, got ${val}`);
       v.setW(off, val);
     };
     put(CFG.MAX_FRAME, maxMtu + 14);
@@ -232,7 +301,7 @@ export class Stack {
     put(CFG.TCP_OOO, l.tcpOutOfOrder);
     put(CFG.TCP_FIN_TIMEOUT, l.tcpFinTimeoutMs);
     if (l.tcpCongestion !== undefined) {
-      if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw new RangeError(`Stack.create: tcpCongestion must be 'cubic' or 'newreno'`);
+      if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the limit "tcpCongestion" must be 'cubic' or 'newreno'`);
       put(CFG.TCP_CC, l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO);
     }
     put(CFG.TCP_MIN_RTO, l.tcpMinRtoMs);
@@ -243,7 +312,10 @@ export class Stack {
     put(CFG.TCP_INIT_CWND, l.tcpInitialCwnd);
     seedWords(opts.seed).forEach((w, i) => put(CFG.SEED0 + 4 * i, w));
     const r = c.init();
-    if (r < 0) throw shoalError(r, 'init', r === ERRNO.NOMEM ? '(memory limit too small for the configured pools)' : '');
+    if (r < 0) {
+      throw r === ERRNO.NOMEM ? optionError('limits.memoryBytes', l.memoryBytes, 'too small to initialise the configured pools', r)
+        : optionError('limits', l, 'the core refused them', r);
+    }
     v.refresh();
     if (v.w(S.ABI_VERSION) !== ABI_VERSION) {
       throw new Error(`Stack.create: the core speaks ABI ${v.w(S.ABI_VERSION)}, this host ${ABI_VERSION}: rebuild them together ("npm run build")`);
@@ -252,22 +324,28 @@ export class Stack {
     this.rxRoom = v.w(S.BUF_SIZE) - v.w(S.BUF_DATA);
     this.largeMin = v.w(S.LARGE_NBUFS) ? v.w(S.LARGE_SIZE) >>> 2 : Infinity;
     this.counterNames = v.counterNames();
-    ifaces.forEach((itf, i) => this.addInterface(itf, i));
-    if (opts.gateway !== undefined) this.addRoute('0.0.0.0/0', opts.gateway);
+    ifaces.forEach((itf, i) => this.addInterface(itf, i, opts.interfaces ? `interfaces[${i}].` : ''));
+    if (opts.gateway !== undefined) {
+      const gw = parseIPv4(opts.gateway);
+      const ifx = this.connectedIface(gw);
+      if (ifx < 0) throw optionError('gateway', opts.gateway, `not on a connected subnet (${this.addresses.join(', ') || 'no addresses'})`);
+      this.addRoute('0.0.0.0/0', opts.gateway, ifx);
+    }
   }
 
-  private addInterface(itf: InterfaceOptions, i: number): void {
-    if (!itf || !itf.link) throw new TypeError(`Stack.create: interface ${i} has no link`);
-    const mac = itf.mac ?? formatMac(0x0200 | ((fnv(this.name) >>> 24) & 0xff), fnv(`${this.name}/${i}`));
+  /** opt: how the options name this interface ("" or "interfaces[i]."), for errors. */
+  private addInterface(itf: InterfaceOptions, i: number, opt: string): void {
+    if (!itf || !itf.link) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "interfaces[${i}].link" is missing`);
+    if (itf.address === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "${opt}address" is missing`);
+    // Two stacks of one name must not share a MAC: the salt (the seed, else a random number) tells
+    // them apart, and a switch refuses what still collides (the same name and seed).
+    const mac = itf.mac ?? formatMac(0x0200 | ((fnv(this.name) >>> 24) & 0xff), fnv(`${this.name}/${i}/${this.macSalt}`));
     const [hi, lo] = parseMac(mac);
+    itf.link.claimMac?.(mac);
     const ifx = this.core.if_add(hi, lo, itf.link.mtu);
-    if (ifx < 0) throw shoalError(ifx, 'if_add', `(mtu ${itf.link.mtu})`);
+    if (ifx < 0) throw optionError(`${opt}link`, undefined, `its MTU ${itf.link.mtu} is outside 576..65535, or too many interfaces`, ifx);
     const addrs = Array.isArray(itf.address) ? itf.address : [itf.address];
-    for (const a of addrs) {
-      const [ip, plen] = parseCidr(a);
-      const r = this.core.addr_add(ifx, ip, plen);
-      if (r < 0) throw shoalError(r, 'addr_add', a);
-    }
+    for (const a of addrs) this.addAddressOn(ifx, a, `${opt}address`);
     this.interfaces.push({ mac, mtu: itf.link.mtu, addresses: [...addrs] });
     this.links[ifx] = itf.link;
     // Offloads the link takes let TCP leave checksums and segmenting to it;
@@ -277,8 +355,8 @@ export class Stack {
     const off = itf.offload === false ? undefined : itf.link.offload;
     if (off && (off.csum || off.gso)) {
       const sg = off.csum && typeof itf.link.sendv === 'function' ? 2 : 0;
-      this.check(this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0), 'if_offload',
-        `(link offload ${JSON.stringify(off)}: gso needs csum and is at most 65535)`);
+      const r = this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0);
+      if (r < 0) throw optionError(`${opt}offload`, off, 'the link\'s offload is not usable: gso needs csum and is at most 65535', r);
     }
     itf.link.rxOffload = { csum: true, gso: 65535 };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, null, frame.length, ifx, flags);
@@ -295,27 +373,51 @@ export class Stack {
     };
   }
 
-  /** Adds an address to interface ifx (default 0): "10.0.0.100/24". */
+  /** Adds an address to interface ifx (default 0): "10.0.0.100/24" (probed for with probeAddresses). */
   addAddress(cidr: string, ifx = 0): void {
+    this.live('addAddress');
+    if (!this.interfaces[ifx]) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `addAddress: no interface ${ifx}`);
+    this.addAddressOn(ifx, cidr, 'cidr');
+    this.interfaces[ifx].addresses.push(cidr);
+    this.drain();
+  }
+
+  /** Adds an address and sends its probe; opt names where it came from, for errors. */
+  private addAddressOn(ifx: number, cidr: string, opt: string): void {
     const [ip, plen] = parseCidr(cidr);
     const r = this.core.addr_add(ifx, ip, plen);
-    if (r < 0) throw shoalError(r, 'addr_add', cidr);
-    this.interfaces[ifx]?.addresses.push(cidr);
+    if (r < 0) {
+      const why = r === ERRNO.EXIST ? 'the stack has this address already' : r === ERRNO.NOSPC ? 'too many addresses' : 'not a unicast host address';
+      throw optionError(opt, cidr, why, r);
+    }
+    if (this.probe) { this.syncTime(); this.core.arp_probe(ifx, ip); }
   }
 
   removeAddress(address: string): void {
+    this.live('removeAddress');
     const ip = parseIPv4(address.split('/')[0]);
     const r = this.core.addr_del(ip);
-    if (r < 0) throw shoalError(r, 'addr_del', address);
+    if (r < 0) throw optionError('address', address, 'not an address of this stack', r);
     for (const i of this.interfaces) i.addresses = i.addresses.filter((a) => a.split('/')[0] !== address.split('/')[0]);
   }
 
   /** Adds a route: "0.0.0.0/0" via "10.0.0.254"; without a gateway, directly on interface ifx. */
   addRoute(dest: string, via?: string, ifx = 0): void {
+    this.live('addRoute');
     const [dst, plen] = parseCidr(dest);
     const gw = via ? parseIPv4(via) : 0;
+    if (via && this.connectedIface(gw) < 0) throw optionError('via', via, `not on a connected subnet (${this.addresses.join(', ') || 'no addresses'})`);
     const r = this.core.route_add(dst, plen, gw, ifx);
-    if (r < 0) throw shoalError(r, 'route_add', `${dest}${via ? ' via ' + via : ''}`);
+    if (r < 0) throw optionError('dest', `${dest}${via ? ' via ' + via : ''}`, r === ERRNO.NOSPC ? 'too many routes' : `no such route possible on interface ${ifx}`, r);
+  }
+
+  /** The interface with a subnet (prefix below /32) that holds address a, or -1. */
+  private connectedIface(a: number): number {
+    return this.interfaces.findIndex((itf) => itf.addresses.some((c) => {
+      const [ip, plen] = parseCidr(c);
+      const mask = plen === 0 ? 0 : (~0 << (32 - plen)) >>> 0;
+      return plen < 32 && a !== ip && ((a ^ ip) & mask) === 0;
+    }));
   }
 
   get addresses(): string[] { return this.interfaces.flatMap((i) => i.addresses); }
@@ -494,6 +596,12 @@ export class Stack {
         break;
       }
       case EV.UDP_ERROR: this.udp.get(a)?._unreachable(c, b); break;
+      case EV.ADDR_CONFLICT: {
+        const address = formatIPv4(a), mac = formatMac(b & 0xffff, c), ifx = b >>> 16;
+        this.emit('addressConflict', new ShoalError(`address conflict: ${address} (interface ${ifx}) is also claimed by ${mac}`,
+          'ERR_ADDRESS_CONFLICT', { address, mac }));
+        break;
+      }
     }
   }
 
@@ -510,25 +618,28 @@ export class Stack {
     const timeout = opts.timeout ?? 5000;
     const size = opts.size ?? 56;
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error('ping: stack is closed'));
+      if (this.closed) return reject(stackClosed('ping'));
       const dst = parseIPv4(address);
       this.pingSeq = (this.pingSeq + 1) & 0xffff;
       const key = ((this.pingId << 16) | this.pingSeq) >>> 0;
       this.syncTime();
       const r = this.core.ping(dst, this.pingId, this.pingSeq, size);
-      if (r < 0) { this.drain(); return reject(shoalError(r, 'ping', address)); }
+      if (r < 0) { this.drain(); return reject(sysError(r, 'ping', address)); }
       const timer = this.clock.setTimer(() => {
-        this.settlePing(key, Object.assign(new Error(`ping ${address}: no reply within ${timeout} ms`), { code: 'ETIMEDOUT' }));
+        this.settlePing(key, sysError(ERRNO.TIMEDOUT, 'ping', address, undefined, `no reply within ${timeout} ms`));
       }, timeout);
       this.pings.set(key, { resolve, reject, t0: this.clock.now(), timer, dst });
       this.drain();
     });
   }
 
+  /** WHATWG fetch (http:) over this stack, through undici: `await stack.fetch('http://10.0.0.2/')`. */
+  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> { return this.fetcher.fetch(input, init); }
+
   /** Every counter of the core (drop reasons among them), the host's own, and the pool. */
-  stats(): Record<string, number> {
-    const out: Record<string, number> = {};
-    if (this.closed) return out;
+  stats(): StackStats {
+    this.live('stats');
+    const out = {} as Record<string, number>;
     const v = this.view;
     this.counterNames.forEach((n, i) => { out[n] = v.counter(i); });
     Object.assign(out, this.host);
@@ -547,7 +658,7 @@ export class Stack {
     out.largeBuffers = this.w(S.LARGE_NBUFS);
     out.largeBuffersFree = this.w(S.LARGE_FREE_COUNT);
     out.memoryBytes = this.core.memory.buffer.byteLength;
-    return out;
+    return out as StackStats;
   }
 
   /** @internal A socket's tcp_info, or null when there is none. */
@@ -606,16 +717,23 @@ export class Stack {
   }
 
   /** @internal Raises a core error as a Node-style error. */
-  check(r: number, syscall: string, detail = ''): number {
-    if (r < 0) throw shoalError(r, syscall, detail);
+  check(r: number, syscall: string, address?: string, port?: number, why?: string): number {
+    if (r < 0) throw sysError(r, syscall, address, port, why);
     return r;
+  }
+
+  /** @internal Throws ERR_STACK_CLOSED once the stack is closed. */
+  live(op: string): void {
+    if (this.closed) throw stackClosed(op);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const s of [...this.udp.values()]) s.close();
-    for (const h of [...this.tcp.values()]) h._stackClosing();
-    for (const k of [...this.pings.keys()]) this.settlePing(k, new Error('ping: stack closed'));
+    this.fetcher.close();
+    // What is open ends with ERR_STACK_CLOSED: an error for whoever listens for one, then 'close'.
+    for (const s of [...this.udp.values()]) s._stackClosing(stackClosed('close'));
+    for (const h of [...this.tcp.values()]) h._stackClosing(stackClosed('close'));
+    for (const k of [...this.pings.keys()]) this.settlePing(k, stackClosed('ping'));
     this.closed = true;
     if (this.pollTimer) this.clock.clearTimer(this.pollTimer);
     if (this.kickTimer) this.clock.clearTimer(this.kickTimer);
@@ -626,5 +744,5 @@ export class Stack {
 }
 
 function unreachable(addr: number, why: string): Error {
-  return Object.assign(new Error(`${formatIPv4(addr)}: host unreachable (${why})`), { code: 'EHOSTUNREACH' });
+  return sysError(ERRNO.HOSTUNREACH, 'ping', formatIPv4(addr), undefined, why);
 }

@@ -40,6 +40,7 @@ export interface CoreExports {
   if_up(ifx: number, up: number): number;
   addr_add(ifx: number, addr: number, prefixLen: number): number;
   addr_add_flags(ifx: number, addr: number, prefixLen: number, flags: number): number;
+  arp_probe(ifx: number, addr: number): number;
   addr_del(addr: number): number;
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;
   route_del(dst: number, prefixLen: number, gw: number): number;

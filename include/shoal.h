@@ -61,6 +61,8 @@ int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_
 int32_t shoal_addr_add_flags(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len, uint32_t flags);
 #define SHOAL_ADDR_NOARP    1u
 #define SHOAL_ADDR_ANNOUNCE 2u
+/* An ARP probe for addr, one of ifx's (RFC 5227): a holder elsewhere answers, and the core reports SHOAL_EV_ADDR_CONFLICT. */
+int32_t shoal_arp_probe(shoal_t *s, uint32_t ifx, uint32_t addr);
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr);
 /* gw 0: a directly connected route on ifx. */
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx);
@@ -238,6 +240,7 @@ typedef struct shoal_event {
 #define SHOAL_EV_ECHO_REPLY    2    /* a: id << 16 | seq, b: source address, c: payload bytes */
 #define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq of the echo (0 for ARP) */
 #define SHOAL_EV_UDP_ERROR     4    /* a: UDP socket, b: ICMP type << 8 | code, c: the address it was about */
+#define SHOAL_EV_ADDR_CONFLICT 5    /* a: our address another MAC claims, b: ifx << 16 | its MAC's first 2 bytes, c: its last 4 */
 #define SHOAL_EV_TCP          16    /* TCP event numbers start here; a: socket */
 #define SHOAL_EV_TCP_CONNECTED 16  /* active open completed */
 #define SHOAL_EV_TCP_ACCEPT    17  /* a: listener with a connection to accept */
@@ -332,8 +335,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 96          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93). Names: SHOAL_SCB_NAMES. */
+#define SHOAL_NCOUNTERS 97          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92), txGathered (93), ipBadOption (94), ipSourceRoute (95) and arpConflict (96). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

@@ -99,7 +99,8 @@ export const C_LOOPBACK = 92;                  // frames to our own addresses ta
 export const C_TX_GATHERED = 93;               // frames sent with their payload left in place (scatter-gather, if_offload)
 export const C_IP_BAD_OPTION = 94;            // malformed IPv4 options (answered with a Parameter Problem)
 export const C_IP_SOURCE_ROUTE = 95;           // a source route with hops left: not for us (RFC 1122 3.3.5)
-export const C_COUNT = 96;
+export const C_ARP_CONFLICT = 96;              // ARP from another host claiming one of our addresses (RFC 5227 2.4; EV_ADDR_CONFLICT)
+export const C_COUNT = 97;
 
 const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
   "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
@@ -109,7 +110,7 @@ const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxE
   "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
   "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
   "tcpRx,tcpBad,tcpRstTx," +
-  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered,ipBadOption,ipSourceRoute";
+  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered,ipBadOption,ipSourceRoute,arpConflict";
 
 const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
 

@@ -11,6 +11,9 @@
 // the address it had. In every one of these states frames keep going to that
 // address; only if three probes go unanswered is it dropped and resolved anew.
 // So a long transfer never stalls, or loses a 64 KiB segment, as entries age.
+// Address conflicts (RFC 5227): the host may probe each address it adds; ARP
+// from another MAC claiming one of ours is counted, reported to the host
+// and defended by one announcement per DEFEND_INTERVAL, never learnt.
 import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
 import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
@@ -20,9 +23,9 @@ import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { arenaReserve, pktAlloc, pktFree, pktFreeQueue, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_DATA, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
-  C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED } from '../base/counters';
+  C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED, C_ARP_CONFLICT } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
-import { emit, EV_UNREACHABLE } from '../base/events';
+import { emit, EV_UNREACHABLE, EV_ADDR_CONFLICT } from '../base/events';
 import { ifMac, arpIface, srcForHop } from './iface';
 
 const FREE: u8 = 0;
@@ -46,6 +49,8 @@ const PROBE: u32 = 8;
 const MAX_TRIES: u8 = 3;
 const RETRY: i64 = 1000_000;
 const DELAY_FIRST_PROBE: i64 = 5000_000;   // Linux's delay_first_probe_time
+/** RFC 5227's DEFEND_INTERVAL: at most one defending announcement in this long. */
+const DEFEND_INTERVAL: i64 = 10_000_000;
 
 let table: usize = 0;
 let size: u32 = 0;
@@ -58,6 +63,7 @@ let ttl: i64 = 0;
 let nextDue: i64 = NEVER;
 /** Some entry may be in DELAY: upper layers' confirmations are wanted (neighConfirm). */
 export let neighDelaying = false;
+let defendFrom: i64 = 0;
 
 export function neighLayout(n: u32, queue: u32, ttlMs: u32): void {
   size = 8;
@@ -137,6 +143,10 @@ function sendArp(ifx: u32, oper: u32, dst: usize, tha: usize, tpa: u32, spa: u32
  * (RFC 5227 2.3's announcement: a broadcast request with a as both sender
  * and target), so neighbours' caches move to us as a routing stack takes a VIPA. */
 export function arpAnnounce(ifx: u32, a: u32): void { sendArp(ifx, ARP_REQUEST, 0, 0, a, a); }
+
+/** RFC 5227 2.1.1's probe for address a on ifx: a broadcast request from
+ * sender address 0, which the address's holder, if any, answers (a conflict). */
+export function arpProbe(ifx: u32, a: u32): void { sendArp(ifx, ARP_REQUEST, 0, 0, a, 0); }
 
 /** A request for e's address: broadcast, or (revalidating) straight to the address it had. */
 function request(e: usize): void {
@@ -318,6 +328,12 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
       macEq(a + ARP_SHA, ifMac(ifx))) {
     count(C_ARP_BAD); pktFree(b); return;
   }
+  if (spa != 0 && arpIface(spa) == <i32>ifx) {
+    count(C_ARP_CONFLICT);
+    emit(EV_ADDR_CONFLICT, spa, (ifx << 16) | ld16(a + ARP_SHA), ld32(a + ARP_SHA + 2));
+    if (now >= defendFrom) { defendFrom = now + DEFEND_INTERVAL; arpAnnounce(ifx, spa); }
+    pktFree(b); return;
+  }
   let merged = false;
   let known = false;
   // Only a reply to us alone shows that our frames reach its sender (Linux:
@@ -339,7 +355,8 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
     store<u8>(e, INCOMPLETE, E_STATE);
     learn(e, a + ARP_SHA, ifx, true);
   }
-  if (oper == ARP_REQUEST && spa != 0) sendArp(ifx, ARP_REPLY, a + ARP_SHA, a + ARP_SHA, spa, tpa);
+  // A probe (sender address 0) is answered too, to its sender's MAC: it then sees the address taken.
+  if (oper == ARP_REQUEST) sendArp(ifx, ARP_REPLY, a + ARP_SHA, a + ARP_SHA, spa, tpa);
   pktFree(b);
 }
 

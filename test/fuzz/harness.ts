@@ -18,7 +18,7 @@ const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'ar
   'icmpOtherRx', 'rxChainBad', 'ipChainBad', 'loopback', 'ipBadOption', 'ipSourceRoute'] as const;
 type CounterName = typeof COUNTERS[number];
 
-export const { UDP_READABLE: EV_UDP_READABLE, ECHO_REPLY: EV_ECHO_REPLY, UNREACHABLE: EV_UNREACHABLE, UDP_ERROR: EV_UDP_ERROR, TCP: EV_TCP } = EV;
+export const { UDP_READABLE: EV_UDP_READABLE, ECHO_REPLY: EV_ECHO_REPLY, UNREACHABLE: EV_UNREACHABLE, UDP_ERROR: EV_UDP_ERROR, ADDR_CONFLICT: EV_ADDR_CONFLICT, TCP: EV_TCP } = EV;
 const { MORE, CSUM_PARTIAL, GSO } = FRAME;
 
 export interface CoreConfig {
@@ -314,7 +314,8 @@ export class FuzzCore {
     const eb = this.w(S.EV) >>> 2;
     for (let i = 0; i < ne; i++) {
       const t = this.u32[eb + 4 * i], a = this.u32[eb + 4 * i + 1];
-      if (t !== EV_UDP_READABLE && t !== EV_ECHO_REPLY && t !== EV_UNREACHABLE && t !== EV_UDP_ERROR && !(t >= EV_TCP && this.tcp)) {
+      if (t !== EV_UDP_READABLE && t !== EV_ECHO_REPLY && t !== EV_UNREACHABLE && t !== EV_UDP_ERROR && t !== EV_ADDR_CONFLICT &&
+        !(t >= EV_TCP && this.tcp)) {
         throw new FuzzFailure(`event of unexpected type ${t}`);
       }
       if ((t === EV_UDP_READABLE || t === EV_UDP_ERROR) && !this.socks.includes(a)) throw new FuzzFailure(`event ${t} for UDP socket ${a}, not open`);
