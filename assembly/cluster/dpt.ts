@@ -75,6 +75,9 @@ export function dptLayout(n: u32, perRow: u32, maglev: u32): void {
   return slots + (<usize>((r - rows) / ROW) * slotsPerRow + i) * SLOT;
 }
 
+/** Row i (in use or not: its R_VIPA says), or 0 past the last. */
+export function dptRowAt(i: u32): usize { return i < nrows ? rows + <usize>i * ROW : 0; }
+
 /** The row of VIPA:port, or 0. */
 export function dptFind(vipa: u32, port: u32): usize {
   for (let i: u32 = 0; i < nrows; i++) {

@@ -134,6 +134,15 @@ export function localIface(a: u32): i32 {
   return -1;
 }
 
+/** The flags (ADDR_*) address a was added with; 0 when it is not ours. */
+export function addrFlags(a: u32): u32 {
+  for (let i: u32 = 0; i < nAddrs; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p) == a) return load<u32>(p, 12);
+  }
+  return 0;
+}
+
 /** The interface that holds address a and answers ARP for it, or -1. */
 export function arpIface(a: u32): i32 {
   for (let i: u32 = 0; i < nAddrs; i++) {
