@@ -696,6 +696,9 @@ export class Stack {
       d.setUint32(o + 8, 0);
       o += 12;
     }
+    // Forwarded datagrams must fit the link once encapsulated: merged (GSO) frames reach a routing stack cut into
+    // segments, as a router with GRO off takes them.
+    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { csum: l.rxOffload.csum, gso: 0 };
     this.syncTime();
     const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0);
     this.drain();
