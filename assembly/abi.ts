@@ -31,7 +31,7 @@ import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
 import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
-import { clusterLayout, clusterInit, clusterPoll, clusterJoin, clusterConnect, vipaRoute, vipaUnroute, clusterView, dptRows,
+import { clusterLayout, clusterInit, clusterPrefetch, clusterPoll, clusterJoin, clusterConnect, vipaRoute, vipaUnroute, clusterView, dptRows,
   crtRows, DptRec, CrtRec } from './cluster/cluster';
 
 
@@ -127,6 +127,7 @@ export function poll(nowMs: f64): f64 {
   // its buffers are chained behind the first, which holds the headers.
   let head: usize = 0, tail: usize = 0, hp: usize = 0, hlen: u32 = 0, hword: u32 = 0, more: u32 = 0;
   let inFrame = false, bad = false;
+  clusterPrefetch(rxDesc, n, <u32>DESC_BYTES);
   for (let i: u32 = 0; i < n; i++) {
     let d = rxDesc + <usize>i * DESC_BYTES;
     let p = <usize>load<u32>(d), len = load<u32>(d, 4), word = load<u32>(d, 8);

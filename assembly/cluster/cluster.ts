@@ -40,13 +40,13 @@ import { tcb, ntcbs, listenGen, connLookup, S_LISTEN, S_SYN_RCVD } from '../tcp/
 import { sendReset } from '../tcp/output';
 import { ENDS, endsN, endsOn, endsClear } from '../tcp/ends';
 import { hmacKey } from './hmac';
-import { crtLayout, crtInit, crtSetIdle, crtLookup, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
+import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
   ENT_CLIENT, ENT_VIPA, ENT_PORTS, ENT_TARGET, ENT_LAST, ENT_STATE, ENT_ORIGIN, ENT_FRAMES, ENT_CREATED, EXPIRED_RECORD,
-  ORIGIN_SYN, ORIGIN_OUTBOUND } from './crt';
+  CRT_ESTABLISHED, ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT, crtEntries } from './crt';
 import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, bodyOk, annRange, annBackup, annTarget,
   annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, CTL_MAC, H_SENDER, T_ANNOUNCE, T_STATUS,
-  T_CONN_NEW, T_CONN_END, A_VIPA, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
-  ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY } from './control';
+  T_CONN_NEW, T_CONN_END, T_REPORT, reportBegin, R_FIXED, R_NPORTS, R_NCONNS, REPORT_RECONCILE, REPORT_LAST, A_VIPA, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
+  ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY, R_VIPA as RP_VIPA } from './control';
 import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
   dptConnEnd, R_VIPA, R_PORT, R_METHOD, R_NSLOTS, D_ADDR, D_ID, D_WEIGHT, D_LISTENERS, D_TOTAL, D_ACTIVE, D_SYNS,
   D_ESTABLISHED, D_OVERFLOWS, D_UNANSWERED, HEALTH_SYNS } from './dpt';
@@ -60,10 +60,14 @@ export const ROLE_ROUTING: u32 = 1;
 export const ROLE_TARGET: u32 = 2;
 
 export const ANNOUNCE_MS: u32 = 1000;
+/** How often a target reports its connections on each VIPA (reconciliation). */
+export const REPORT_MS: u32 = 5000;
 /** CRT entries of a SYN, or of a connection the client is closing, go after this long idle. */
 const SYN_IDLE_MS: u32 = 60_000;
-/** Slots of the CRT idle expiry looks at per poll: a poll never scans the whole table. */
+/** Slots of the CRT idle expiry looks at per step, a step every EXPIRE_MS at most: no poll scans the whole
+ * table, and a full one of a million entries is gone over in a few seconds. */
 const EXPIRE_BUDGET: u32 = 4096;
+const EXPIRE_MS: i64 = 10;
 
 // Caps on an announcement (so each VIPA's entry has a fixed size).
 const MAX_VIPAS: u32 = 16;
@@ -90,8 +94,9 @@ const VE: u32 = (<u32>V_BODY + BODY_MAX + 15) & ~15;
 let vipas: usize = 0;
 /** Target id → own address (0: unused). */
 const IDS: usize = memory.data(<i32>(MAX_IDS + 1) * 4, 4);
-/** The VIPAs this stack routes, for the data path's one scan per datagram. */
+/** The VIPAs this stack routes, for the data path's one scan per datagram, and their entries. */
 const ROUTED: usize = memory.data(<i32>MAX_VIPAS * 4, 4);
+const ROUTED_V: usize = memory.data(<i32>MAX_VIPAS * 4, 4);
 let nRouted: u32 = 0;
 
 export let clusterOn = false;
@@ -100,6 +105,8 @@ let ctlPort: u32 = 0;
 let epoch: u32 = 0;
 let seq: u32 = 0;
 let nextAnnounce: i64 = 0;
+let nextExpire: i64 = 0;
+let nextReport: i64 = 0;
 /** Messages are built here: a header, a body and the MAC. */
 const MSG: usize = memory.data(1536, 16);
 const MSG_BODY_MAX: u32 = 1400;
@@ -180,7 +187,9 @@ function routedSet(): void {
   nRouted = 0;
   for (let i: u32 = 0; i < MAX_VIPAS; i++) {
     let v = vipaAt(i);
-    if (load<u32>(v, V_ADDR) && load<u8>(v, V_ROLE) == ROLE_ROUTING) store<u32>(ROUTED + (<usize>(nRouted++) << 2), load<u32>(v, V_ADDR));
+    if (load<u32>(v, V_ADDR) == 0 || load<u8>(v, V_ROLE) != ROLE_ROUTING) continue;
+    store<u32>(ROUTED + (<usize>nRouted << 2), load<u32>(v, V_ADDR));
+    store<u32>(ROUTED_V + (<usize>(nRouted++) << 2), <u32>v);
   }
 }
 
@@ -356,12 +365,55 @@ function take(type: u8, from: u32, b: usize): bool {
       let v = vipaFind(ctlGet32(c + 4));
       let id = v && load<u8>(v, V_ROLE) == ROLE_ROUTING ? targetId(v, from) : -1;
       if (id < 0) { ok = false; continue; }
-      if (type == T_CONN_NEW) outbound(v, ctlGet32(c), ctlGet16(c + 8), ctlGet16(c + 10), <u32>id);
+      if (type == T_CONN_NEW) adopt(v, ctlGet32(c), ctlGet16(c + 8), ctlGet16(c + 10), <u32>id, ORIGIN_OUTBOUND);
       else ended(v, ctlGet32(c), ctlGet16(c + 8), ctlGet16(c + 10), <u32>id);
     }
     return ok;
   }
-  return true;   // heartbeats and reports: for the backups (issue 14)
+  if (type == T_REPORT) {
+    let v = vipaFind(ctlGet32(b + RP_VIPA));
+    let id = v && load<u8>(v, V_ROLE) == ROLE_ROUTING ? targetId(v, from) : -1;
+    if (id < 0) return false;
+    let a = load<u32>(v, V_ADDR);
+    let c = b + R_FIXED + (<usize>ctlGet16(b + R_NPORTS) << 2);
+    for (let i: u32 = 0, n = ctlGet16(b + R_NCONNS); i < n; i++, c += 8) {
+      let client = ctlGet32(c), cport = ctlGet16(c + 4), vport = ctlGet16(c + 6);
+      let e = crtLookup(client, cport, a, vport);
+      if (e == 0) e = adopt(v, client, cport, vport, <u32>id, ORIGIN_REPORT);
+      if (e && <u32>load<u16>(e, ENT_TARGET) == <u32>id) store<u32>(e, nowMs(), ENT_LAST);
+    }
+    return true;
+  }
+  return true;   // heartbeats: for the backups (issue 14)
+}
+
+/** A target's report on v, in parts: every connection it has from the VIPA. The routing stack keeps their
+ * entries (an idle but live connection is not expired) and makes the ones it lacks (a new-connection message
+ * lost); an entry no report names and no packet touches idles out, so a lost end message leaks nothing. */
+function report(v: usize): void {
+  let b = MSG + CTL_HEADER;
+  let a = load<u32>(v, V_ADDR);
+  let n: u32 = 0, part: u32 = 0;
+  for (let i: u32 = 0; i < ntcbs; i++) {
+    let k = tcb(i);
+    if (k.state < S_SYN_RCVD || k.laddr != a) continue;
+    reportSetConnAt(b, n++, k.raddr, k.rport, k.lport);
+    if (R_FIXED + (n + 1) * 8 > MSG_BODY_MAX) { reportSend(v, part++, n, 0); n = 0; }
+  }
+  reportSend(v, part, n, REPORT_LAST);
+}
+
+function reportSend(v: usize, part: u32, n: u32, flags: u8): void {
+  let b = MSG + CTL_HEADER;
+  send(ctlGet32(body(v) + A_ROUTING), T_REPORT, reportBegin(b, load<u32>(v, V_ADDR), REPORT_RECONCILE, flags, part, 0, n));
+}
+
+/** Writes connection i of a report with no ports (its connections start right after the fixed part). */
+function reportSetConnAt(b: usize, i: u32, client: u32, cport: u32, vport: u32): void {
+  let e = b + R_FIXED + (<usize>i << 3);
+  st32be(e, client);
+  store<u16>(e + 4, bswap<u16>(<u16>cport));
+  store<u16>(e + 6, bswap<u16>(<u16>vport));
 }
 
 /** An announcement from its routing stack. */
@@ -414,14 +466,17 @@ function applyStatus(v: usize, id: u32, b: usize): void {
   }
 }
 
-/** A target's outbound connection from VIPA:vport to client:cport: its entry, so the replies reach it. */
-function outbound(v: usize, client: u32, cport: u32, vport: u32, id: u32): void {
-  if (load<u32>(v, V_ENTRIES) >= load<u32>(v, V_CRT_MAX)) { count(C_CLU_CRT_FULL); return; }
+/** An entry for a connection target id told of (its outbound connection, or one in its report), so the
+ * packets to it reach it; 0 (counted) when v's share of the CRT is full. */
+function adopt(v: usize, client: u32, cport: u32, vport: u32, id: u32, origin: u8): usize {
   let a = load<u32>(v, V_ADDR);
-  let fresh = crtLookup(client, cport, a, vport) == 0;
-  let e = crtInsert(client, cport, a, vport, id, ORIGIN_OUTBOUND, nowMs());
-  if (e == 0) { count(C_CLU_CRT_FULL); return; }
-  if (fresh) store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
+  let e = crtLookup(client, cport, a, vport);
+  if (e) return e;
+  if (load<u32>(v, V_ENTRIES) < load<u32>(v, V_CRT_MAX)) e = crtInsert(client, cport, a, vport, id, origin, nowMs());
+  if (e == 0) { count(C_CLU_CRT_FULL); return 0; }
+  store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
+  if (origin == ORIGIN_REPORT) store<u8>(e, CRT_ESTABLISHED, ENT_STATE);
+  return e;
 }
 
 /** A connection of target id ended: its entry goes. */
@@ -448,6 +503,24 @@ function connEnd(a: u32, port: u32, id: u32): void {
 
 // ---- the data path ----
 
+let touched: u32 = 0;
+
+/** Before a received batch is processed (n descriptors at desc): reads the
+ * home CRT slot of every TCP frame to a routed VIPA, so the cache misses of
+ * a large table overlap instead of coming one after another. */
+export function clusterPrefetch(desc: usize, n: u32, stride: u32): void {
+  if (nRouted == 0) return;
+  for (let i: u32 = 0; i < n; i++) {
+    let d = desc + <usize>i * stride;
+    let f = <usize>load<u32>(d);
+    if (load<u32>(d, 4) < 54 || load<u16>(f, 12) != 0x0008 || load<u8>(f, 14) != 0x45 || load<u8>(f, 23) != PROTO_TCP) continue;
+    let dst = ld32(f + 30);
+    for (let k: u32 = 0; k < nRouted; k++) {
+      if (load<u32>(ROUTED + (<usize>k << 2)) == dst) touched += crtTouch(ld32(f + 26), ld16(f + 34), dst, ld16(f + 36));
+    }
+  }
+}
+
 /** Every datagram for this stack, before the protocol switch: 0 when the
  * cluster took it; else the datagram for the protocols (b itself, or the one
  * an IP-in-IP packet held, now addressed to the VIPA). */
@@ -456,7 +529,9 @@ export function clusterInput(b: usize): usize {
   let proto = <u32>load<u8>(ip, IP_PROTO);
   let dst = ipDst(ip);
   if (proto == PROTO_TCP) {
-    for (let i: u32 = 0; i < nRouted; i++) if (load<u32>(ROUTED + (<usize>i << 2)) == dst) return route(b, ip, dst);
+    for (let i: u32 = 0; i < nRouted; i++) {
+      if (load<u32>(ROUTED + (<usize>i << 2)) == dst) return route(b, ip, dst, <usize>load<u32>(ROUTED_V + (<usize>i << 2)));
+    }
     return b;
   }
   if (proto == PROTO_UDP) {
@@ -469,14 +544,13 @@ export function clusterInput(b: usize): usize {
 }
 
 /** A TCP datagram to a VIPA this stack routes. */
-function route(b: usize, ip: usize, vipa: u32): usize {
+function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
   let th = <usize>load<u32>(b, PKT_DATA);
   if (load<u32>(b, PKT_LEN) < TCP_HLEN) return b;    // TCP counts it
   let client = ipSrc(ip), cport = ld16(th + TCP_SPORT), vport = ld16(th + TCP_DPORT);
   let flags = <u32>load<u8>(th, TCP_FLAGS);
   let t = nowMs();
   let e = crtLookup(client, cport, vipa, vport);
-  let v = vipaFind(vipa);
   if (e == 0) {
     // RFC 9293 answers the rest, as for a port with no connection.
     if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN || !inRanges(v, vport)) return b;
@@ -572,7 +646,7 @@ export function clusterConnect(laddr: u32, lport: u32, raddr: u32, rport: u32): 
     if (lport == 0) return E_ADDRNOTAVAIL;
   }
   let id = <u32>ctlGet16(t + 4);
-  if (load<u8>(v, V_ROLE) == ROLE_ROUTING) outbound(v, raddr, rport, lport, id);
+  if (load<u8>(v, V_ROLE) == ROLE_ROUTING) adopt(v, raddr, rport, lport, id, ORIGIN_OUTBOUND);
   else {
     let n = connBegin(MSG + CTL_HEADER, 1);
     connSet(MSG + CTL_HEADER, 0, raddr, laddr, rport, lport);
@@ -591,13 +665,21 @@ export function clusterPoll(): void {
   let periodic = t >= nextAnnounce;
   if (periodic) nextAnnounce = t + <i64>ANNOUNCE_MS * 1000;
   wakeAt(nextAnnounce);
+  let reconcile = t >= nextReport;
+  if (reconcile) nextReport = t + <i64>REPORT_MS * 1000;
+  wakeAt(nextReport);
   for (let i: u32 = 0; i < MAX_VIPAS; i++) {
     let v = vipaAt(i);
     if (load<u32>(v, V_ADDR) == 0) continue;
     if (periodic && load<u8>(v, V_ROLE) == ROLE_ROUTING) announce(v);
     statusDue(v, periodic);
+    if (reconcile && load<u8>(v, V_ROLE) == ROLE_TARGET) report(v);
   }
-  if (nRouted) expire();
+  if (crtEntries && t >= nextExpire) {
+    nextExpire = t + EXPIRE_MS * 1000;
+    expire();
+  }
+  if (crtEntries) wakeAt(nextExpire);
 }
 
 /** The ends TCP queued: on a routing stack serving itself, the entries go at once; else end messages, one per VIPA and batch. */

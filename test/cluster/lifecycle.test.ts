@@ -85,6 +85,40 @@ test('a lost end message leaks no entry for good: idle expiry removes it', async
   assert.is(k.r.portTable(VIPA)[0].active, 0);
 });
 
+test('reconciliation: a target\'s reports keep an idle but live connection\'s entry past the idle timeout', async () => {
+  const k = rig(1);
+  k.route({ idleTimeoutSeconds: 6 });
+  echo(k.t[0]);
+  await k.settle(() => ready(k.r).length === 1, 'ready');
+  const s = k.c.net.connect({ host: VIPA, port: 80 });
+  let got = '';
+  s.on('data', (d: Buffer) => { got += d; });
+  await k.settle(() => k.r.routingTable(VIPA)[0]?.state === 'established', 'an established entry');
+  const t0 = k.clock.now();
+  await k.settle(() => k.clock.now() - t0 > 20_000, 'twenty idle seconds', 30_000);
+  assert.is(k.r.routingTable(VIPA).length, 1, 'still there');
+  assert.is(k.r.stats().clusterCrtExpired, 0);
+  s.write('awake');
+  await k.settle(() => got === 'awake', 'served after the idle time');
+  s.destroy();
+});
+
+test('reconciliation: an entry the routing stack lost is made again from the target\'s next report', async () => {
+  const k = rig(1);
+  // Shorter than the reports' interval: the entry idles out between two reports, and the next one brings it back.
+  k.route({ idleTimeoutSeconds: 2 });
+  echo(k.t[0]);
+  await k.settle(() => ready(k.r).length === 1, 'ready');
+  const s = k.c.net.connect({ host: VIPA, port: 80 });
+  let got = '';
+  s.on('data', (d: Buffer) => { got += d; });
+  await k.settle(() => k.r.stats().clusterCrtExpired >= 1, 'lost', 20_000);
+  await k.settle(() => k.r.routingTable(VIPA)[0]?.origin === 'report', 'made again', 10_000);
+  s.write('back');
+  await k.settle(() => got === 'back', 'served through the entry made again');
+  s.destroy();
+});
+
 test('CRT full: a new SYN gets a RST and a count; established connections keep their entries', async () => {
   const k = rig(1);
   k.route({ crtSize: 2 });
