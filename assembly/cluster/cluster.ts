@@ -31,7 +31,7 @@ import { now, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
 import { FRAME_CSUM_OK } from '../base/scb';
 import { E_INVAL, E_NOSPC, E_ADDRNOTAVAIL, E_NOENT } from '../base/errno';
-import { localIface, addrAdd, addrDel, addrFlags, ifMtu, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
+import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
 import { arpAnnounce } from '../iface/neigh';
 import { ipRoute, ipEncap, ipInput } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
@@ -114,7 +114,10 @@ const EXPIRED: usize = memory.data(<i32>EXPIRED_RECORD * 64, 4);
 /** Ports of a status being built: port | listeners << 16. */
 const PORTS: usize = memory.data(64 * 4, 4);
 const MAX_STATUS_PORTS: u32 = 64;
+/** The route to the last target forwarded to (rtTo), while the interfaces' generation is rtGen. */
 const rt = changetype<Route>(memory.data(ROUTE_SLOT));
+let rtTo: u32 = 0;
+let rtGen: u32 = 0;
 
 /** Reserves the CRT, the DPT and the replay guard (init). */
 export function clusterLayout(crtMax: u32, rows: u32, perRow: u32, maglev: u32, senders: u32): void {
@@ -585,7 +588,11 @@ function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
 /** Sends the datagram in b on to target address to, IP-in-IP, in place. */
 function forward(b: usize, ip: usize, to: u32): void {
   let tot = ld16(ip + IP_LEN);
-  if (load<u32>(b, PKT_NEXT) || !ipRoute(to, rt)) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
+  if (to != rtTo || rtGen != ifaceGen) {
+    rtTo = ipRoute(to, rt) ? to : 0;
+    rtGen = ifaceGen;
+  }
+  if (load<u32>(b, PKT_NEXT) || rtTo != to) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
   let mtu = ifMtu(rt.ifx);
   if (tot + IP_HLEN > mtu) {
     // Never fragmented: a DF datagram learns the path MTU, as from a router (RFC 1191); others are dropped.
