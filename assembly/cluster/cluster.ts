@@ -45,11 +45,11 @@ import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen
   CRT_ESTABLISHED, ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT, crtEntries } from './crt';
 import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, bodyOk, annRange, annBackup, annTarget,
   annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, CTL_MAC, H_SENDER, T_ANNOUNCE, T_STATUS,
-  T_CONN_NEW, T_CONN_END, T_REPORT, reportBegin, R_FIXED, R_NPORTS, R_NCONNS, REPORT_RECONCILE, REPORT_LAST, A_VIPA, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
+  T_CONN_NEW, T_CONN_END, T_REPORT, reportBegin, R_FIXED, R_NPORTS, R_NCONNS, REPORT_RECONCILE, REPORT_LAST, A_VIPA, A_AFFINITY, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
   ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY, R_VIPA as RP_VIPA } from './control';
 import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
   dptConnEnd, R_VIPA, R_PORT, R_METHOD, R_NSLOTS, D_ADDR, D_ID, D_WEIGHT, D_LISTENERS, D_TOTAL, D_ACTIVE, D_SYNS,
-  D_ESTABLISHED, D_OVERFLOWS, D_UNANSWERED, HEALTH_SYNS } from './dpt';
+  D_ESTABLISHED, D_OVERFLOWS, D_UNANSWERED, HEALTH_SYNS, dptReady } from './dpt';
 import { selectTarget } from './select';
 
 /** A VIPA this stack knows of but has no part in. */
@@ -494,6 +494,7 @@ function ended(v: usize, client: u32, cport: u32, vport: u32, id: u32): void {
 /** The DPT's and the VIPA's counts for an entry about to go. */
 function entryGone(v: usize, e: usize): void {
   store<u32>(v, load<u32>(v, V_ENTRIES) - 1, V_ENTRIES);
+  affinity(v, load<u32>(e, ENT_CLIENT), load<u16>(e, ENT_TARGET));
   connEnd(load<u32>(v, V_ADDR), load<u32>(e, ENT_PORTS) & 0xffff, load<u16>(e, ENT_TARGET));
 }
 
@@ -502,6 +503,37 @@ function connEnd(a: u32, port: u32, id: u32): void {
   if (r == 0) return;
   let s = dptSlotOf(r, id);
   if (s >= 0) dptConnEnd(r, <u32>s);
+}
+
+// ---- timed affinity ----
+// A direct-mapped table of (client, VIPA) → target and until when, for the
+// VIPAs with an affinity time: a client's new connection goes to the target
+// of its last one while that target is ready, up to the affinity time after
+// its last connection ended. A slot another client takes only costs a choice.
+const AFF_N: u32 = 1024;
+const AFF: usize = memory.data(<i32>AFF_N * 16, 16);
+
+// @ts-ignore: decorator
+@inline function affSlot(client: u32, vipa: u32): usize { return AFF + (<usize>((client ^ vipa) * 0x9e3779b1 >> 22) << 4); }
+
+/** Remembers client's target on v until affinity seconds from now (0: v has none). */
+function affinity(v: usize, client: u32, id: u32): void {
+  let secs = ctlGet32(body(v) + A_AFFINITY);
+  if (secs == 0) return;
+  let a = affSlot(client, load<u32>(v, V_ADDR));
+  store<u32>(a, client);
+  store<u32>(a, load<u32>(v, V_ADDR), 4);
+  store<u32>(a, id, 8);
+  store<u32>(a, nowMs() + secs * 1000, 12);
+}
+
+/** The DPT slot of client's remembered target in row r of v, while it is ready and the time lasts; else -1. */
+function affine(v: usize, r: usize, client: u32): i32 {
+  let a = affSlot(client, load<u32>(v, V_ADDR));
+  if (ctlGet32(body(v) + A_AFFINITY) == 0 || load<u32>(a) != client || load<u32>(a, 4) != load<u32>(v, V_ADDR)
+    || <i32>(load<u32>(a, 12) - nowMs()) < 0) return -1;
+  let s = dptSlotOf(r, load<u32>(a, 8));
+  return s >= 0 && dptReady(dptSlot(r, <u32>s)) ? s : -1;
 }
 
 // ---- the data path ----
@@ -558,7 +590,8 @@ function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
     // RFC 9293 answers the rest, as for a port with no connection.
     if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN || !inRanges(v, vport)) return b;
     let r = dptFind(vipa, vport);
-    let s = r ? selectTarget(r, client, t) : -1;
+    let s = r ? affine(v, r, client) : -1;
+    if (r && s < 0) s = selectTarget(r, client, t);
     let c = C_CLU_NO_TARGET;
     if (s >= 0 && load<u32>(v, V_ENTRIES) < load<u32>(v, V_CRT_MAX)) {
       e = crtInsert(client, cport, vipa, vport, load<u16>(dptSlot(r, <u32>s), D_ID), ORIGIN_SYN, t);
@@ -572,6 +605,7 @@ function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
     }
     store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
     dptConnNew(r, <u32>s);
+    affinity(v, client, load<u16>(e, ENT_TARGET));
   }
   let id = <u32>load<u16>(e, ENT_TARGET);
   if (crtSeen(e, flags, t)) {
@@ -725,6 +759,7 @@ function expire(): void {
     count(C_CLU_EXPIRED);
     if (v == 0) continue;
     store<u32>(v, load<u32>(v, V_ENTRIES) - 1, V_ENTRIES);
+    affinity(v, load<u32>(o), load<u32>(o, 12) & 0xffff);
     connEnd(load<u32>(o, 4), load<u32>(o, 8) & 0xffff, load<u32>(o, 12) & 0xffff);
   }
 }

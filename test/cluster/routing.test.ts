@@ -125,6 +125,29 @@ test('the CRT holds each connection while it lives, with its target, and frames 
   s.destroy();
 });
 
+test('timed affinity: a client\'s new connections go to the target of its last one, until the time after it ended runs out', async () => {
+  const k = rig(2);
+  k.route({ affinitySeconds: 30 });
+  k.t.forEach((t) => hello(t));
+  await k.settle(() => ready(k.r).length === 2, 'ready');
+  const answers: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const a = ask(k.c);
+    await k.settle(() => a.done, 'an answer');
+    answers.push(a.answer);
+  }
+  assert.equal(new Set(answers).size, 1, `one target for all (${answers})`);
+  const t0 = k.clock.now();
+  await k.settle(() => k.clock.now() - t0 > 40_000, 'the affinity time', 50_000);
+  const later: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const a = ask(k.c);
+    await k.settle(() => a.done, 'an answer');
+    later.push(a.answer);
+  }
+  assert.ok(later.includes(answers[0] === 't1' ? 't2' : 't1'), `round robin again once it ran out (${later})`);
+});
+
 test('the routing stack may itself be a target: local delivery, no encapsulation', async () => {
   const k = rig(1);
   k.route({ targets: [{ address: '10.0.0.1', weight: 1 }] });
