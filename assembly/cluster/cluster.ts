@@ -49,7 +49,7 @@ import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, c
   ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY, R_VIPA as RP_VIPA } from './control';
 import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
   dptConnEnd, R_VIPA, R_PORT, R_METHOD, R_NSLOTS, D_ADDR, D_ID, D_WEIGHT, D_LISTENERS, D_TOTAL, D_ACTIVE, D_SYNS,
-  D_ESTABLISHED, D_OVERFLOWS, D_UNANSWERED, HEALTH_SYNS, dptReady } from './dpt';
+  D_ESTABLISHED, D_OVERFLOWS, dptReady, dptHealthy } from './dpt';
 import { selectTarget } from './select';
 
 /** A VIPA this stack knows of but has no part in. */
@@ -604,7 +604,7 @@ function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
       return 0;
     }
     store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
-    dptConnNew(r, <u32>s);
+    dptConnNew(r, <u32>s, t);
     affinity(v, client, load<u16>(e, ENT_TARGET));
   }
   let id = <u32>load<u16>(e, ENT_TARGET);
@@ -798,7 +798,7 @@ const DPT_REC: u32 = offsetof<DptRec>();
 
 /** The DPT rows of VIPA a, a record per target, at out (room for cap); how many. */
 export function dptRows(a: u32, out: usize, cap: u32): i32 {
-  let n: u32 = 0;
+  let n: u32 = 0, t = nowMs();
   for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
     if (load<u32>(r, R_VIPA) != a || a == 0) continue;
     for (let k: u32 = 0, m = <u32>load<u8>(r, R_NSLOTS); k < m && n < cap; k++) {
@@ -814,7 +814,7 @@ export function dptRows(a: u32, out: usize, cap: u32): i32 {
       d.synsForwarded = load<u32>(s, D_SYNS);
       d.established = load<u32>(s, D_ESTABLISHED);
       d.acceptOverflows = load<u32>(s, D_OVERFLOWS);
-      d.healthy = load<u32>(s, D_UNANSWERED) < HEALTH_SYNS ? 1 : 0;
+      d.healthy = dptHealthy(s, t) ? 1 : 0;
     }
   }
   return <i32>n;

@@ -148,6 +148,53 @@ test('timed affinity: a client\'s new connections go to the target of its last o
   assert.ok(later.includes(answers[0] === 't1' ? 't2' : 't1'), `round robin again once it ran out (${later})`);
 });
 
+test('a listener withdrawn mid-traffic: its established connections go on, new ones go to the others', async () => {
+  const k = rig(2);
+  k.route();
+  const srvs = k.t.map((t) => t.net.createServer((c: Socket) => { c.on('data', (d: Buffer) => c.write(d)); c.on('error', () => {}); }));
+  srvs.forEach((srv) => srv.listen(80));
+  await k.settle(() => ready(k.r).length === 2, 'ready');
+  const socks = [0, 1].map(() => k.c.net.connect({ host: VIPA, port: 80 }));
+  const errs: string[] = [];
+  socks.forEach((s) => s.on('error', (e) => { errs.push(`${s.localPort} ${e.message} at ${k.clock.now()}`); }));
+  await k.settle(() => socks.every((s) => s.info()?.state === 'ESTABLISHED'), 'connected');
+  await k.settle(() => k.r.routingTable(VIPA).length === 2 && k.t.every((t) => t.stats().tcpAccept === 1), 'accepted');
+  const t1Port = k.r.routingTable(VIPA).find((e) => e.target === '10.0.0.11')!.clientPort;
+  const onT1 = socks.find((s) => s.localPort === t1Port)!;
+  srvs[0].close();
+  await k.settle(() => ready(k.r).length === 1, 'withdrawn');
+  let got = '';
+  onT1.on('data', (d: Buffer) => { got += d; });
+  onT1.write('still');
+  await k.settle(() => got === 'still', 'the established connection to the withdrawn target still served').catch((e) => { throw new Error(`${e.message}: ${errs}`); });
+  const more = [0, 1, 2].map(() => ask(k.c));
+  await k.settle(() => more.every((a) => a.answer === 'hi'), 'new ones echoed');
+  assert.is(k.r.portTable(VIPA).find((d) => d.target === '10.0.0.11')!.total, 1, 'no new connection to the withdrawn one');
+  socks.forEach((s) => s.destroy());
+});
+
+/** 30 connections through the routing stack by method; how many each target served. */
+async function spread(method: 'weighted' | 'leastconn' | 'hotstandby' | 'hash', weights = [1, 1, 1]): Promise<Record<string, number>> {
+  const k = rig(3);
+  k.route({ method, targets: k.t.map((t, i) => ({ address: t.localhost, weight: weights[i] })) });
+  k.t.forEach((t) => t.net.createServer((c: Socket) => { c.on('error', () => {}); }).listen(80));
+  await k.settle(() => ready(k.r).length === 3, 'ready');
+  const socks = Array.from({ length: 30 }, () => k.c.net.connect({ host: VIPA, port: 80 }));
+  await k.settle(() => socks.every((s) => s.info()?.state === 'ESTABLISHED'), 'connected');
+  const n: Record<string, number> = {};
+  for (const d of k.r.portTable(VIPA)) n[d.target] = d.active;
+  socks.forEach((s) => s.destroy());
+  return n;
+}
+
+test('methods through the routing stack: weighted keeps active connections in proportion, hotstandby uses the preferred one, hash one target per client', async () => {
+  assert.equal(await spread('weighted', [1, 2, 3]), { '10.0.0.11': 5, '10.0.0.12': 10, '10.0.0.13': 15 });
+  assert.equal(await spread('leastconn'), { '10.0.0.11': 10, '10.0.0.12': 10, '10.0.0.13': 10 });
+  assert.equal(await spread('hotstandby'), { '10.0.0.11': 30, '10.0.0.12': 0, '10.0.0.13': 0 });
+  const h = await spread('hash');
+  assert.equal(Object.values(h).sort(), [0, 0, 30], 'one client address: one target');
+});
+
 test('the routing stack may itself be a target: local delivery, no encapsulation', async () => {
   const k = rig(1);
   k.route({ targets: [{ address: '10.0.0.1', weight: 1 }] });
