@@ -23,7 +23,7 @@ import { IP_HLEN, IP_LEN, IP_FRAG, IP_DF, IP_PROTO, IP_BROADCAST, PROTO_TCP, PRO
 import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
 import { UDP_DPORT, UDP_LEN, UDP_HLEN } from '../wire/udp';
 import { ICMP_UNREACH, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_RX } from '../base/mem';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_NEXT, PKT_RX } from '../base/mem';
 import { count, C_CLU_FORWARDED, C_CLU_LOCAL, C_CLU_NO_TARGET, C_CLU_CRT_FULL, C_CLU_TOO_BIG, C_CLU_FWD_DROP,
   C_CLU_DECAP, C_CLU_IPIP_REFUSED, C_CLU_CTL_RX, C_CLU_CTL_TX, C_CLU_CTL_SHORT, C_CLU_CTL_STRANGER, C_CLU_VIPA_FULL,
   C_CLU_EXPIRED, C_CLU_ENDED, C_TCP_LISTEN_DROP, counterGet } from '../base/counters';
@@ -43,9 +43,10 @@ import { hmacKey } from './hmac';
 import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
   ENT_CLIENT, ENT_VIPA, ENT_PORTS, ENT_TARGET, ENT_LAST, ENT_STATE, ENT_ORIGIN, ENT_FRAMES, ENT_CREATED, EXPIRED_RECORD,
   CRT_ESTABLISHED, ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT, crtEntries } from './crt';
-import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, bodyOk, annRange, annBackup, annTarget,
-  annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, CTL_MAC, H_SENDER, T_ANNOUNCE, T_STATUS,
-  T_CONN_NEW, T_CONN_END, T_REPORT, reportBegin, R_FIXED, R_NPORTS, R_NCONNS, REPORT_RECONCILE, REPORT_LAST, A_VIPA, A_AFFINITY, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
+import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, bodyOk, annRange,
+  annBackup, annTarget, annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, H_SENDER, T_ANNOUNCE, T_STATUS,
+  T_CONN_NEW, T_CONN_END, T_REPORT, reportBegin, R_FIXED, R_NPORTS, R_NCONNS, REPORT_RECONCILE, REPORT_LAST,
+  A_VIPA, A_AFFINITY, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
   ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY, R_VIPA as RP_VIPA } from './control';
 import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
   dptConnEnd, R_VIPA, R_PORT, R_METHOD, R_NSLOTS, D_ADDR, D_ID, D_WEIGHT, D_LISTENERS, D_TOTAL, D_ACTIVE, D_SYNS,
