@@ -34,9 +34,15 @@ const ABI_GROUPS = [
   [/^CC_(\w+)$/, 'TCP_CC', 'Congestion controls (tcp_setopt OPT_CC and CFG_TCP_CC).'],
   [/^(?:ABI_VERSION|DESC_BYTES)$/, null, ''],
   [/^CHUNK$/, 'TCP_CHUNK', 'Send-buffer chunk bytes: the most tcp_send_space offers at once.'],
+  [/^METHOD_(\w+)$/, 'CLUSTER_METHOD', 'A VIPA\'s methods of choosing a target (an announcement\'s method byte).'],
+  [/^ROLE_(\w+)$/, 'VIPA_ROLE', 'This stack\'s part in a VIPA (cluster_view).'],
+  [/^CRT_(SYN|ESTABLISHED|CLOSING)$/, 'CRT_STATE', 'CRT entry states (CrtRec.state).'],
+  [/^ORIGIN_(\w+)$/, 'CRT_ORIGIN', 'How a CRT entry came (CrtRec.origin).'],
 ];
 /** Layouts the core writes for the host, as @unmanaged classes: field → byte offset. */
-const ABI_STRUCTS = [['TcpInfo', 'TCP_INFO', 'tcp_info(sd)\'s record in the io area: field → byte offset.']];
+const ABI_STRUCTS = [['TcpInfo', 'TCP_INFO', 'tcp_info(sd)\'s record in the io area: field → byte offset.'],
+  ['DptRec', 'DPT_REC', 'dpt_rows(vipa)\'s records in the io area: field → byte offset.'],
+  ['CrtRec', 'CRT_REC', 'crt_rows(vipa, start)\'s records in the io area (from byte 16): field → byte offset.']];
 
 function tsFiles(dir) {
   return readdirSync(dir).sort().flatMap((n) => {

@@ -15,7 +15,8 @@ import { DgramFactory, type UdpSocket } from './net/dgram.ts';
 import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
 import { StackFetch, StackHttp } from './http.ts';
 import type { RequestInfo, RequestInit, Response } from 'undici';
-import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, type CounterName } from './core-abi.ts';
+import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, CLUSTER_METHOD, VIPA_ROLE, CRT_STATE,
+  CRT_ORIGIN, DPT_REC, DPT_REC_BYTES, CRT_REC, CRT_REC_BYTES, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
 const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE } = FRAME;
@@ -100,12 +101,68 @@ export interface StackLimits {
   tcpSynRetries?: number;
   /** Initial congestion window in segments (default 10, RFC 6928). */
   tcpInitialCwnd?: number;
+  /** CRT entries of all the VIPAs this stack routes together (default 1024; 36.6 bytes each). */
+  crtEntries?: number;
+  /** DPT rows: VIPA:port pairs with a listening target (default 64). */
+  dptRows?: number;
+  /** Targets per DPT row (default 16, at most 255). */
+  dptTargets?: number;
+  /** Maglev tables (64 KiB each) for DPT rows of the `hash` method (default 1). */
+  maglevTables?: number;
+  /** Stacks of the cluster whose control messages the replay guard follows (default 64). */
+  clusterStacks?: number;
+}
+
+export type ClusterMethod = 'roundrobin' | 'weighted' | 'leastconn' | 'hotstandby' | 'hash';
+
+/** stack.clusterJoin's options. */
+export interface ClusterJoin {
+  /** The cluster key (HMAC-SHA-256 of every control message), at least 16 bytes. */
+  key: Uint8Array;
+  /** UDP port of the control messages (default 7310). */
+  controlPort?: number;
+}
+
+/** stack.vipaRoute's config of one VIPA. */
+export interface VipaRoute {
+  vipa: string;
+  ports: { lo: number; hi: number }[];
+  method: ClusterMethod;
+  /** Candidate targets' own addresses, in rank order (hotstandby). */
+  targets: { address: string; weight: number }[];
+  /** Ranked backup routing stacks' own addresses. */
+  backups: string[];
+  /** Timed affinity, seconds (0: none). */
+  affinitySeconds: number;
+  /** Established CRT entries idle this long go. */
+  idleTimeoutSeconds: number;
+  /** The most CRT entries this VIPA may hold. */
+  crtSize: number;
+}
+
+/** What a stack knows of one VIPA (stack.clusterView). */
+export interface ClusterVipa {
+  vipa: string; routing: string; backups: string[]; targets: string[];
+  ports: { lo: number; hi: number }[]; role: 'routing' | 'target' | 'none';
+}
+
+/** One DPT row: a target of VIPA:port. */
+export interface DptRow {
+  vipa: string; port: number; target: string; ready: boolean; listeners: number; weight: number; total: number;
+  active: number; synsForwarded: number; established: number; acceptOverflows: number; health: 'ok' | 'unresponsive';
+}
+
+/** One CRT entry: a connection and its target. */
+export interface CrtRow {
+  client: string; clientPort: number; vipa: string; port: number; target: string;
+  state: 'syn' | 'established' | 'closing'; idleMs: number; frames: number; origin: 'syn' | 'outbound' | 'report';
 }
 
 /** What a stack gets unless its options say otherwise: a few MiB. */
 const DEFAULT_LIMITS: Readonly<StackLimits> = Object.freeze({
   poolBytes: 1 << 20, largePoolBytes: 512 << 10, tcpSockets: 1024,
   tcpSendBuffer: 256 << 10, tcpReceiveBuffer: 256 << 10, tcpSendPoolBytes: 512 << 10,
+  crtEntries: 1024, maglevTables: 1,
 });
 
 /** The preset for bulk transfer (`limits: Stack.BULK`, or spread into your
@@ -123,7 +180,8 @@ const LIMIT_NAMES: Record<keyof StackLimits, true> = {
   true, neighbourTtlMs: true, memoryBytes: true, tcpSockets: true, tcpSendBuffer: true, tcpReceiveBuffer: true,
   tcpSendPoolBytes: true, tcpMslMs: true, tcpOutOfOrder: true, tcpFinTimeoutMs: true, tcpCongestion: true,
   tcpMinRtoMs: true, tcpInitialRtoMs: true, tcpDelayedAckMs: true, tcpChallengeAcksPerSecond: true,
-  tcpSynRetries: true, tcpInitialCwnd: true,
+  tcpSynRetries: true, tcpInitialCwnd: true, crtEntries: true, dptRows: true, dptTargets: true, maglevTables: true,
+  clusterStacks: true,
 };
 
 export interface StackOptions {
@@ -310,6 +368,11 @@ export class Stack extends EventEmitter<StackEvents> {
     put(CFG.TCP_CHALLENGE, l.tcpChallengeAcksPerSecond);
     put(CFG.TCP_SYN_RETRIES, l.tcpSynRetries);
     put(CFG.TCP_INIT_CWND, l.tcpInitialCwnd);
+    put(CFG.CRT_ENTRIES, l.crtEntries);
+    put(CFG.DPT_ROWS, l.dptRows);
+    put(CFG.DPT_TARGETS, l.dptTargets);
+    put(CFG.MAGLEV, l.maglevTables);
+    put(CFG.CLUSTER_STACKS, l.clusterStacks);
     seedWords(opts.seed).forEach((w, i) => put(CFG.SEED0 + 4 * i, w));
     const r = c.init();
     if (r < 0) {
@@ -714,6 +777,127 @@ export class Stack extends EventEmitter<StackEvents> {
   udpLocal(sd: number): [number, number] {
     this.check(this.core.udp_local(sd), 'getsockname');
     return [this.view.ioWord(0), this.view.ioWord(1)];
+  }
+
+  // ---- the cluster (docs/ABI.md, Cluster) ----
+
+  /** Joins the cluster: this stack takes authenticated control messages on
+   * its own address (its first) at the control port, learns VIPAs from
+   * announcements and, where one names it a candidate target, holds the VIPA
+   * without answering ARP for it, reports its listeners on the VIPA's ports
+   * and takes IP-in-IP for it from its routing stack and backups only. */
+  clusterJoin(opts: ClusterJoin): void {
+    const key = opts.key;
+    if (!(key instanceof Uint8Array) || key.length < 16 || key.length > this.ioCap) {
+      throw optionError('key', undefined, 'a Uint8Array of at least 16 bytes is needed', ERRNO.INVAL);
+    }
+    this.view.putIo(key);
+    // The epoch grows from one start to the next (seconds), and so does the first sequence number within a second.
+    const t = Date.now();
+    this.syncTime();
+    const r = this.core.cluster_join(parseIPv4(this.localhost), opts.controlPort ?? 7310, key.length,
+      Math.floor(t / 1000) >>> 0, ((t % 1000) * 0x100000) >>> 0);
+    this.drain();
+    this.check(r, 'clusterJoin');
+  }
+
+  /** Makes this stack the VIPA's routing stack: it takes the VIPA (answered
+   * in ARP, a gratuitous ARP now), announces it at once and every second, and
+   * routes each new connection to a ready target by the method. Again for
+   * the same VIPA: the new config, established connections kept. */
+  vipaRoute(r: VipaRoute): void {
+    const method = (CLUSTER_METHOD as Record<string, number>)[String(r.method).toUpperCase()];
+    const bad = (why: string) => sysError(ERRNO.INVAL, 'vipaRoute', undefined, undefined, why);
+    if (method === undefined) throw bad(`method ${r.method}`);
+    const { ports, backups, targets } = r;
+    if (!ports.length || !targets.length) throw bad('no ports or no targets');
+    for (const p of ports) if (!(p.lo >= 1 && p.lo <= p.hi && p.hi <= 65535)) throw bad(`ports ${p.lo}-${p.hi}`);
+    const len = 16 + 4 * ports.length + 4 * backups.length + 12 * targets.length;
+    if (len > this.ioCap) throw bad('too large');
+    const d = this.view.ioData(len);
+    d.setUint32(0, parseIPv4(r.vipa));
+    d.setUint32(4, 0);
+    d.setUint8(8, method);
+    d.setUint8(9, ports.length);
+    d.setUint8(10, backups.length);
+    d.setUint8(11, targets.length);
+    d.setUint32(12, r.affinitySeconds >>> 0);
+    let o = 16;
+    for (const p of ports) { d.setUint16(o, p.lo); d.setUint16(o + 2, p.hi); o += 4; }
+    for (const b of backups) { d.setUint32(o, parseIPv4(b)); o += 4; }
+    for (const t of targets) {
+      d.setUint32(o, parseIPv4(t.address));
+      d.setUint32(o + 4, 0);
+      d.setUint16(o + 6, Math.min(Math.max(t.weight | 0, 1), 65535));
+      d.setUint32(o + 8, 0);
+      o += 12;
+    }
+    // Forwarded datagrams must fit the link once encapsulated: merged (GSO) frames reach a routing stack cut into
+    // segments, as a router with GRO off takes them.
+    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { csum: l.rxOffload.csum, gso: 0 };
+    this.syncTime();
+    const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0);
+    this.drain();
+    this.check(res, 'vipaRoute', r.vipa);
+  }
+
+  /** Stops routing the VIPA: its address and DPT go; its CRT entries idle out. */
+  vipaUnroute(vipa: string): void {
+    this.check(this.core.vipa_unroute(parseIPv4(vipa)), 'vipaUnroute', vipa);
+  }
+
+  /** What this stack knows of each VIPA: from its own config or the announcements it heard. */
+  clusterView(): ClusterVipa[] {
+    const out: ClusterVipa[] = [];
+    const roles: Record<number, ClusterVipa['role']> = { [VIPA_ROLE.ROUTING]: 'routing', [VIPA_ROLE.TARGET]: 'target', [VIPA_ROLE.NONE]: 'none' };
+    for (let i = 0, n = 0; (n = this.core.cluster_view(i)) >= 0; i++) {
+      if (n === 0) continue;
+      const d = this.view.ioData(n);
+      const nr = d.getUint8(8 + 9), nb = d.getUint8(8 + 10), nt = d.getUint8(8 + 11);
+      let o = 8 + 16;
+      const ports = [], backups = [], targets = [];
+      for (let k = 0; k < nr; k++, o += 4) ports.push({ lo: d.getUint16(o), hi: d.getUint16(o + 2) });
+      for (let k = 0; k < nb; k++, o += 4) backups.push(formatIPv4(d.getUint32(o)));
+      for (let k = 0; k < nt; k++, o += 12) targets.push(formatIPv4(d.getUint32(o)));
+      out.push({ vipa: formatIPv4(d.getUint32(8)), routing: formatIPv4(d.getUint32(12)), backups, targets, ports,
+        role: roles[d.getUint32(0, true)] ?? 'none' });
+    }
+    return out;
+  }
+
+  /** The DPT of a VIPA this stack routes: a row per port and target ([] elsewhere). */
+  portTable(vipa: string): DptRow[] {
+    const n = this.core.dpt_rows(parseIPv4(vipa));
+    const d = this.view.ioData(Math.max(n, 0) * DPT_REC_BYTES);
+    const out: DptRow[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = (f: keyof typeof DPT_REC) => d.getUint32(i * DPT_REC_BYTES + DPT_REC[f], true);
+      out.push({ vipa, port: w('port'), target: formatIPv4(w('target')), ready: w('ready') !== 0, listeners: w('listeners'),
+        weight: w('weight'), total: w('total'), active: w('active'), synsForwarded: w('synsForwarded'),
+        established: w('established'), acceptOverflows: w('acceptOverflows'), health: w('healthy') ? 'ok' : 'unresponsive' });
+    }
+    return out;
+  }
+
+  /** The CRT entries of a VIPA this stack routes ([] elsewhere). */
+  routingTable(vipa: string): CrtRow[] {
+    const states: Record<number, CrtRow['state']> = { [CRT_STATE.SYN]: 'syn', [CRT_STATE.ESTABLISHED]: 'established', [CRT_STATE.CLOSING]: 'closing' };
+    const origins: Record<number, CrtRow['origin']> = { [CRT_ORIGIN.SYN]: 'syn', [CRT_ORIGIN.OUTBOUND]: 'outbound', [CRT_ORIGIN.REPORT]: 'report' };
+    const out: CrtRow[] = [];
+    const a = parseIPv4(vipa), cap = Math.floor((this.ioCap - 16) / CRT_REC_BYTES);
+    this.syncTime();
+    for (let start = 0, n = cap; n === cap;) {
+      n = this.core.crt_rows(a, start);
+      const d = this.view.ioData(16 + n * CRT_REC_BYTES);
+      start = d.getUint32(0, true);
+      for (let i = 0; i < n; i++) {
+        const w = (f: keyof typeof CRT_REC) => d.getUint32(16 + i * CRT_REC_BYTES + CRT_REC[f], true);
+        out.push({ client: formatIPv4(w('client')), clientPort: w('clientPort'), vipa: formatIPv4(w('vipa')), port: w('port'),
+          target: formatIPv4(w('target')), state: states[w('state')], idleMs: w('idleMs'), frames: w('frames'),
+          origin: origins[w('origin')] });
+      }
+    }
+    return out;
   }
 
   /** @internal Raises a core error as a Node-style error. */

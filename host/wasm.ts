@@ -70,6 +70,12 @@ export interface CoreExports {
   tcp_info(sd: number): number;
   tcp_tcb_info(i: number): number;
   tcp_tables(): number;
+  cluster_join(me: number, port: number, keyLen: number, epoch: number, seq0: number): number;
+  vipa_route(len: number, idleMs: number, crtMax: number): number;
+  vipa_unroute(vipa: number): number;
+  cluster_view(i: number): number;
+  dpt_rows(vipa: number): number;
+  crt_rows(vipa: number, start: number): number;
 }
 
 /** Instantiates the core. The debug build imports env.abort (assertion

@@ -133,6 +133,19 @@ int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i);
 /* TCP table occupancy into the io area as a shoal_tcp_tables_t (§11). */
 int32_t shoal_tcp_tables(shoal_t *s);
 
+/* The cluster (§13). Joins as own address me, control port port, the key's keyLen bytes in the io
+ * area; epoch and seq0 grow from one start of the instance to the next. */
+int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0);
+/* Routes the VIPA an announcement body (len bytes in the io area) describes; again: reconfigures it. */
+int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax);
+int32_t shoal_vipa_unroute(shoal_t *s, uint32_t vipa);
+/* The i-th VIPA known, into the io area: role, body length, announcement body; bytes (0: free; -1: past the last). */
+int32_t shoal_cluster_view(shoal_t *s, uint32_t i);
+/* A VIPA's DPT into the io area as shoal_dpt_rec_t records; how many. */
+int32_t shoal_dpt_rows(shoal_t *s, uint32_t vipa);
+/* CRT entries of a VIPA (0: all) from slot start: io word 0 the slot to go on from, shoal_crt_rec_t from byte 16; how many. */
+int32_t shoal_crt_rows(shoal_t *s, uint32_t vipa, uint32_t start);
+
 /* ---- Exports: introspection ------------------------------------------- */
 
 /* Neighbour entries in use and buffers held by reassembly, into io words 0 and 1. */
@@ -212,6 +225,11 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_TCP_INIT_CWND 260 /* segments (10) */
 #define SHOAL_CFG_TCP_INIT_RTO 264  /* ms (1000) */
 #define SHOAL_CFG_LARGE_BYTES  268  /* bytes of large buffers (0: none; none either when MAX_FRAME is 65549) */
+#define SHOAL_CFG_CRT_ENTRIES  272  /* CRT entries, all routed VIPAs together (4096; 36.6 bytes each) (§13) */
+#define SHOAL_CFG_DPT_ROWS     276  /* DPT rows: VIPA:port pairs with a listening target (64) */
+#define SHOAL_CFG_DPT_TARGETS  280  /* targets per DPT row (16; at most 255) */
+#define SHOAL_CFG_MAGLEV       284  /* Maglev tables, 64 KiB each, for rows of the hash method (2) */
+#define SHOAL_CFG_CLUSTER_STACKS 288 /* stacks the control messages' replay guard follows (64) */
 
 /* ---- Rings and records in linear memory (§6, §7) ---------------------- */
 
@@ -321,6 +339,15 @@ typedef struct shoal_tcp_tables {
 } shoal_tcp_tables_t;
 #define SHOAL_TCP_TABLES_WORDS 6
 
+/* A dpt_rows record (§13): one target of one VIPA:port. */
+typedef struct shoal_dpt_rec {
+  uint32_t port, target, ready, listeners, weight, total, active, synsForwarded, established, acceptOverflows, healthy;
+} shoal_dpt_rec_t;
+/* A crt_rows record (§13): one connection and its target. */
+typedef struct shoal_crt_rec {
+  uint32_t client, clientPort, vipa, port, target, state, idleMs, frames, origin, ageMs;
+} shoal_crt_rec_t;
+
 /* A tcp_recv record is one shoal_seg_t (below): address and length of received bytes. */
 
 /* A udp_recv record in the io area: this header, then nseg shoal_seg_t. */
@@ -335,8 +362,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 97          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92), txGathered (93), ipBadOption (94), ipSourceRoute (95) and arpConflict (96). Names: SHOAL_SCB_NAMES. */
+#define SHOAL_NCOUNTERS 120         /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92), txGathered (93), ipBadOption (94), ipSourceRoute (95) arpConflict (96) and the cluster's clusterForwarded (97) to clusterEnded (119). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

@@ -76,6 +76,11 @@ export const CFG_TCP_SYN_RETRIES: usize = 256; // default 6
 export const CFG_TCP_INIT_CWND: usize = 260; // segments (default 10)
 export const CFG_TCP_INIT_RTO: usize = 264; // ms (default 1000)
 export const CFG_LARGE_BYTES: usize = 268;  // bytes of large buffers (default 0: none)
+export const CFG_CRT_ENTRIES: usize = 272;  // CRT entries, all routed VIPAs together (default 4096)
+export const CFG_DPT_ROWS: usize = 276;     // DPT rows: VIPA:port pairs with a listening target (default 64)
+export const CFG_DPT_TARGETS: usize = 280;  // targets per DPT row (default 16, at most 255)
+export const CFG_MAGLEV: usize = 284;       // Maglev tables (64 KiB each) for DPT rows of the hash method (default 2)
+export const CFG_CLUSTER_STACKS: usize = 288; // stacks whose control messages the replay guard follows (default 64)
 
 export const ABI_VERSION: u32 = 2;
 

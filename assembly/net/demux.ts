@@ -18,6 +18,7 @@ import { neighTimer } from '../iface/neigh';
 import { reasmTimer } from '../iface/reasm';
 import { udpInput, udpIcmpError } from '../udp/udp';
 import { tcpInput, tcpIcmpError } from '../tcp/input';
+import { clusterOn, clusterInput } from '../cluster/cluster';
 
 /** One received frame (see linkInput). */
 export function frameInput(p: usize, len: u32, word: u32, b: usize, more: u32): void {
@@ -39,10 +40,11 @@ export function loopbackInput(): void {
 
 /** Hands a whole datagram (PKT_IP: its header; payload at PKT_DATA) to its
  * protocol, which owns it from then on. The cluster layer takes its VIPAs'
- * datagrams here, before the protocol switch. */
+ * datagrams, control messages and IP-in-IP here, before the protocol switch. */
 export function deliver(b: usize): void {
   let bad = pktParamProblem(b);
   if (bad) { icmpError(b, ICMP_PARAM_PROBLEM, 0, bad << 24); pktFreeChain(b); return; }
+  if (clusterOn) { b = clusterInput(b); if (!b) return; }
   let ip = <usize>load<u32>(b, PKT_IP);
   let proto = <u32>load<u8>(ip, IP_PROTO);
   if (proto == PROTO_UDP) udpInput(b);

@@ -108,7 +108,7 @@ export function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dp
 }
 
 function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, wnd: u32): void {
-  let pm = routeMss(src);
+  let pm = routeMss(dst, src);
   let peer = opt.mss ? opt.mss : 536;
   let want = min<u32>(peer, pm);
   let mi: u32 = 0;

@@ -351,13 +351,18 @@ export function listenConflict(addr: u32, port: u32): bool {
   return false;
 }
 
+/** Moves on whenever a listener comes or goes: the cluster layer's cue to report its listeners again. */
+export let listenGen: u32 = 0;
+
 export function listenHashIn(k: Tcb): void {
+  listenGen++;
   let h = lbucket(k.lport);
   k.hashNext = load<u32>(h);
   store<u32>(h, idx(k) + 1);
 }
 
 export function listenHashOut(k: Tcb): void {
+  listenGen++;
   let h = lbucket(k.lport);
   let me = idx(k) + 1;
   let i = load<u32>(h);

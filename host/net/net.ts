@@ -633,6 +633,8 @@ export class Server extends EventEmitter<ServerEvents> {
     this.sd = sd;
     this.closing = false;
     this.stack.tcp.set(sd, this);
+    // A poll soon: a cluster target reports its new listener at once.
+    this.stack.drain();
     process.nextTick(() => this.emit('listening'));
     return this;
   }
