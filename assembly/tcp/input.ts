@@ -20,7 +20,7 @@ import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_W
 import { sbDrop } from './sndbuf';
 import { opt, parseOptions } from './options';
 import { finTimeout, msl2 } from './config';
-import { armKeepalive, armRtx, rttSample } from './timers';
+import { armKeepalive, armReo, armRtx, rttSample } from './timers';
 import { ccOnAck, ccOnLoss } from './cc';
 import { sackUpdate, sackedBelow, skipSacked } from './sack';
 import { rcvSpace } from './rcvbuf';
@@ -387,7 +387,10 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
   }
   if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && k.sndMax != k.sndUna) {
     if (k.dupAcks >= 3 || (hasF(k, F_SACK) && k.sacked > 2 * mss)) lost = true;
-    if (lost && seqGt(k.sndUna, k.recover - 1)) enterRecovery(k);
+    if (seqGt(k.sndUna, k.recover - 1)) {
+      if (lost) enterRecovery(k);
+      else if (hasF(k, F_SACK)) armReo(k);
+    }
   }
 }
 

@@ -108,7 +108,7 @@ export class Tcb {
   rtxTs: u32;        // our timestamp on the last timeout retransmission (F_RTX_TS)
   rxtMark: u32;      // snd_max when the latest hole was retransmitted in SACK recovery (F_RXT_MARK)
   tlpHigh: u32;      // snd_max after the tail-loss probe (F_TLP_DONE)
-  rtxKind: u32;      // RTX_RTO, RTX_PERSIST or RTX_TLP
+  rtxKind: u32;      // RTX_RTO, RTX_PERSIST, RTX_TLP or RTX_REO
   sacks: u64;        // the scoreboard: NSACKMAX (start, end) pairs from here, the last field
 
   // A listener keeps the head of its SYN queue where a connection keeps its receive queue.
@@ -185,6 +185,7 @@ export const EHOSTUNREACH: u32 = 113;
 export const RTX_RTO: u32 = 0;      // retransmission timeout (RFC 6298); in SYN-SENT / SYN-RECEIVED, of the SYN
 export const RTX_PERSIST: u32 = 1;  // zero-window probe, or the SWS override (RFC 9293 3.8.6)
 export const RTX_TLP: u32 = 2;      // tail-loss probe timeout (RFC 8985 7.2), ahead of the RTO
+export const RTX_REO: u32 = 3;      // RACK's reordering window (RFC 8985 6.3) over a hole below SACKed data, ahead of the RTO
 
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;
