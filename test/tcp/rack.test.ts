@@ -193,4 +193,18 @@ test('after a timeout, data SACKed beyond what was out then starts SACK recovery
   assert.is(c.p.stack.stats().tcpRto, 1, 'no second timeout');
 });
 
+test('our SACK blocks start with the latest arrival even beyond the eighth block, then the blocks just below it', async () => {
+  const c = await established();
+  const L = 1000;
+  // The peer's segments 1, 3, 5, … 23 arrive; 0, 2, 4, … are lost: twelve blocks.
+  let last: Seg | undefined;
+  for (let i = 1; i < 24; i += 2) {
+    c.p.send({ seq: 1001 + i * L, ack: c.iss, flags: ACK, win: 65535, ts: [c.tsv++, c.tsEcr], data: Buffer.alloc(L, 7) });
+    await c.p.settle();
+    last = c.take().at(-1) ?? last;
+  }
+  const blocks = last!.sack!.map(([a, b]) => [(a - 1001) / L, (b - 1001) / L]);
+  assert.equal(blocks, [[23, 24], [21, 22], [19, 20]], 'the latest, then the nearest below (3 blocks beside timestamps)');
+});
+
 test.run();
