@@ -20,15 +20,14 @@ import { spawnSync } from 'node:child_process';
 import { Stack } from '../host/stack.ts';
 import { TapLink } from '../host/link/tap.ts';
 import { withFaults } from '../host/link/faults.ts';
-import type { Socket } from '../host/net/net.ts';
 import { netnsUnavailable, Netns } from '../test/interop/netns.ts';
+import { kernelToStack, listening, socatSink, socatSource, stackToKernel } from './kernel-peer.ts';
 
 const MB = 1_000_000;
 const BYTES = Number(process.env.BENCH_LOSSY_MB ?? 64) * MB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOSSES = [0.01, 0.05];
 const STALL_S = 20;
-const TIMEOUT_MS = 120_000;
 const SEED = 8985;
 
 const has = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
@@ -41,26 +40,9 @@ if (why) {
   process.exit(0);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbit = (bytes: number, ms: number) => (bytes * 8) / ms / 1e3;
 const OFF = ['tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off', 'rx', 'off', 'sg', 'off'];
-
-async function listening(ns: Netns, port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (ns.execSync(['ss', '-ltnH', `sport = :${port}`]).trim()) return;
-    await sleep(10);
-  }
-  throw new Error(`nothing listens on ${port} in ${ns.name}`);
-}
-
-function socatSink(ns: Netns, port: number): Promise<unknown> {
-  return ns.exec(['socat', '-u', '-b', '262144', `TCP-LISTEN:${port},reuseaddr`, 'OPEN:/dev/null'], { timeoutMs: TIMEOUT_MS });
-}
-
-function socatSource(ns: Netns, host: string, port: number): Promise<unknown> {
-  return ns.exec(['sh', '-c', `head -c ${BYTES} /dev/zero | socat -u -b 262144 - TCP:${host}:${port}`], { timeoutMs: TIMEOUT_MS });
-}
 
 /** nftables loss of `loss` on dev's ingress in ns. */
 function nftLoss(ns: Netns, dev: string, loss: number): void {
@@ -79,7 +61,7 @@ async function kernelTransfer(src: Netns, dst: Netns, addr: string): Promise<num
   const sink = socatSink(dst, 5001);
   await listening(dst, 5001);
   const t0 = performance.now();
-  await socatSource(src, addr, 5001);
+  await socatSource(src, addr, 5001, BYTES);
   await sink;
   return mbit(BYTES, performance.now() - t0);
 }
@@ -121,49 +103,10 @@ async function tapPath(loss: number, lossAtStack: boolean, tag: string) {
     if (!lossAtStack) nftLoss(ns, link.name, loss);
     await stack.ping('10.85.0.1');
     const s = stack;
-    const toKernel = async (): Promise<number> => {
-      const sink = socatSink(ns, 5001);
-      await listening(ns, 5001);
-      const t0 = performance.now();
-      const chunk = Buffer.alloc(256 * 1024);
-      await new Promise<void>((resolve, reject) => {
-        const c = s.net.connect({ port: 5001, host: '10.85.0.1' }) as Socket;
-        let left = BYTES;
-        const go = () => {
-          while (left > 0) {
-            const n = Math.min(chunk.length, left);
-            left -= n;
-            if (!c.write(n === chunk.length ? chunk : chunk.subarray(0, n))) { c.once('drain', go); return; }
-          }
-          c.end();
-        };
-        c.on('connect', go);
-        c.on('error', reject);
-        c.on('close', () => resolve());
-        c.resume();
-      });
-      await sink;
-      return mbit(BYTES, performance.now() - t0);
-    };
-    const fromKernel = async (): Promise<number> => {
-      const srv = s.net.createServer();
-      let t0 = 0;
-      const done = new Promise<number>((resolve, reject) => {
-        srv.on('connection', (c: Socket) => {
-          t0 = performance.now();
-          let got = 0;
-          c.on('data', (d: Buffer) => { got += d.length; });
-          c.on('end', () => { c.end(); got === BYTES ? resolve(performance.now()) : reject(new Error(`got ${got} of ${BYTES}`)); });
-          c.on('error', reject);
-        });
-      });
-      srv.listen(5002);
-      try {
-        await socatSource(ns, '10.85.0.2', 5002);
-        return mbit(BYTES, (await done) - t0);
-      } finally { srv.close(); }
-    };
-    return { run: lossAtStack ? fromKernel : toKernel, stats: () => s.stats(), close };
+    const run = async () => mbit(BYTES, lossAtStack
+      ? await kernelToStack(s, ns, '10.85.0.2', 5002, BYTES)
+      : await stackToKernel(s, ns, '10.85.0.1', 5001, BYTES));
+    return { run, stats: () => s.stats(), close };
   } catch (e) {
     await close();
     throw e;
