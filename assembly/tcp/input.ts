@@ -22,7 +22,7 @@ import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_W
 import { sbDrop } from './sndbuf';
 import { opt, parseOptions } from './options';
 import { finTimeout, msl2 } from './config';
-import { armKeepalive, armRtx, rttSample } from './timers';
+import { armKeepalive, armReo, armRtx, rttSample } from './timers';
 import { ccOnAck, ccOnLoss } from './cc';
 import { sackUpdate, sackedBelow, skipSacked } from './sack';
 import { rcvSpace } from './rcvbuf';
@@ -354,7 +354,9 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     if (seqGt(upto, sbSeq)) sbDrop(k, upto - sbSeq);
     k.sndUna = ack;
     if (seqLt(k.sndNxt, ack)) k.sndNxt = ack;
-    if (seqGe(ack, smax)) clrF(k, F_RTO_LOSS);
+    // The timeout's episode ends with what was out when it fired (RFC 6582 recover);
+    // losses among data sent since are recovered from as any other.
+    if (seqGe(ack, k.recover)) clrF(k, F_RTO_LOSS);
     if (hasF(k, F_SACK)) sackUpdate(k);
     lostRetransmit(k, false);
     // Loss recovery (RFC 6582 / RFC 6675).
@@ -385,14 +387,17 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
       notify(k, EV_TCP_WRITABLE, 0);
     }
     wantOutput(k);
-  } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una && swin != 0) {
-    // A duplicate ACK (RFC 5681 2).
+  } else if (ack == una && smax != una) {
+    // What the peer SACKs tells of lost retransmissions whatever else the ACK
+    // carries: a receiver whose window grows changes it in every ACK.
     lostRetransmit(k, sackedBelow(k, k.rxtNxt) > rxtSacked);
-    let d = k.dupAcks + 1;
-    k.dupAcks = d;
-    if (hasF(k, F_RECOVERY)) {
-      if (!hasF(k, F_SACK)) k.cwnd += mss;
-      wantOutput(k);
+    if (dlen == 0 && !(flags & TH_FIN) && !wndChanged && swin != 0) {
+      // A duplicate ACK (RFC 5681 2).
+      k.dupAcks++;
+      if (hasF(k, F_RECOVERY)) {
+        if (!hasF(k, F_SACK)) k.cwnd += mss;
+        wantOutput(k);
+      }
     }
   }
   let lost = false;
@@ -401,9 +406,21 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     if (seqGe(k.highSack, k.tlpHigh) && seqLt(ack, k.tlpHigh)) lost = true;
     else if (seqGe(ack, k.tlpHigh)) tlpEnd(k, ack == una && !opt.nsack && dlen == 0 && !wndChanged);
   }
+  // After a timeout, data sent beyond its recover point left after every hole
+  // below it was sent again: SACKed, it says those holes were lost again (RACK,
+  // RFC 8985 6.2, in the timeout's recovery), which would otherwise wait for
+  // another, backed-off, timeout.
+  if (hasF(k, F_RTO_LOSS) && hasF(k, F_SACK) && seqGt(k.highSack, k.recover) && seqGt(k.sndNxt, k.sndUna) &&
+      skipSacked(k, k.sndUna) == k.sndUna) {
+    clrF(k, F_RTO_LOSS);
+    enterRecovery(k);
+  }
   if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && k.sndMax != k.sndUna) {
     if (k.dupAcks >= 3 || (hasF(k, F_SACK) && k.sacked > 2 * mss)) lost = true;
-    if (lost && seqGt(k.sndUna, k.recover - 1)) enterRecovery(k);
+    if (seqGt(k.sndUna, k.recover - 1)) {
+      if (lost) enterRecovery(k);
+      else if (hasF(k, F_SACK)) armReo(k);
+    }
   }
 }
 
