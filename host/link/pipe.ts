@@ -58,7 +58,9 @@ export class PipeLink implements Link {
 
   send(frame: Uint8Array): void {
     if (!this.open) return;
-    if (frame.length < 14 || frame.length > this.mtu + 14) { this.counters.tooBig++; return; }
+    if (frame.length > this.mtu + 14) { this.counters.tooBig++; return; }
+    // Shorter than an Ethernet header: the far end would take it for a broken framing.
+    if (frame.length < 14) { this.counters.dropped++; return; }
     if (this.queued + HEADER + frame.length > this.maxQueued) { this.counters.dropped++; return; }
     const b = Buffer.allocUnsafe(HEADER + frame.length);
     b.writeUInt32BE(frame.length, 0);
