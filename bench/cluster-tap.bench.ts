@@ -5,7 +5,7 @@
 // server answering 100 bytes. The baseline: the same http server on kernel
 // sockets in another namespace, reached from the same client namespace over
 // a veth pair, `ab` with the same flags. The two alternate, median of
-// BENCH_ROUNDS each after a warm-up; the client's SYNs cross the routing
+// BENCH_ROUNDS each after a warm-up; every client segment crosses the routing
 // stack, the targets' replies go straight to the TAP.
 // Needs root, /dev/net/tun and ab (apache2-utils).
 //   BENCH_AB (default 20000): requests per ab run, one connection each;
@@ -56,7 +56,7 @@ async function ab(ns: Netns, url: string): Promise<AbRun> {
 // these rates. A target whose TIME-WAIT for the old connection still lives
 // then takes the new SYN but reports the old connection's end, which removes
 // the new one's CRT entry, and the routing stack resets the client's next
-// segment: at the default MSL (30 s) thousands of requests fail. A TIME-WAIT
+// segment: at the default MSL (30 s) ab gives up on resets. A TIME-WAIT
 // shorter than that round (BENCH_MSL_MS, default 50: 0.1 s) keeps the runs clean.
 const MSL_MS = Number(process.env.BENCH_MSL_MS ?? 50);
 const TARGET_LIMITS: StackLimits = { ...LIMITS, tcpSockets: 16_384, tcpMslMs: MSL_MS };
