@@ -270,6 +270,8 @@ export class Stack extends EventEmitter<StackEvents> {
   /** @internal */ readonly core: CoreExports;
   /** @internal */ readonly view: CoreView;
   private readonly links: Link[] = [];
+  /** Per interface: the largest IP packet the core sends on it merged (GSO), 0 for none. */
+  private readonly gsoOut: number[] = [];
   private readonly interfaces: { mac: string; mtu: number; addresses: string[] }[] = [];
   private counterNames: string[] = [];
   private pollTimer: Timer | null = null;
@@ -421,7 +423,8 @@ export class Stack extends EventEmitter<StackEvents> {
       const r = this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0);
       if (r < 0) throw optionError(`${opt}offload`, off, 'the link\'s offload is not usable: gso needs csum and is at most 65535', r);
     }
-    itf.link.rxOffload = { csum: true, gso: 65535 };
+    this.gsoOut[ifx] = off?.csum ? off.gso : 0;
+    itf.link.rxOffload = { csum: true, gso: 65535, ipip: true };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, null, frame.length, ifx, flags);
     itf.link.onFrameV = (parts, flags) => {
       let len = 0;
@@ -832,9 +835,10 @@ export class Stack extends EventEmitter<StackEvents> {
       d.setUint32(o + 8, 0);
       o += 12;
     }
-    // Forwarded datagrams must fit the link once encapsulated: merged (GSO) frames reach a routing stack cut into
-    // segments, as a router with GRO off takes them.
-    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { csum: l.rxOffload.csum, gso: 0 };
+    // A merged (GSO) segment is forwarded whole, and merged (so the link must send GSO) with room for the outer
+    // header; larger ones the link cuts into segments, as a router with GRO off takes them.
+    const room = Math.min(...this.gsoOut) - 20;
+    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { ...l.rxOffload, gso: room > l.mtu ? Math.min(l.rxOffload.gso, room) : 0 };
     this.syncTime();
     const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0);
     this.drain();

@@ -354,12 +354,13 @@ export function txFrameCopy(dst: usize, f: usize, len: u32, off: u32, n: u32): v
   }
 }
 
-/** Posts a frame that lives in a packet buffer; the buffer is freed once sent.
+/** Posts a frame that lives in a packet buffer (word: ifx | tx flags << 16,
+ * and its GSO size); the buffer is freed once sent.
  * Returns false (caller keeps the buffer) when the ring is full. */
-export function txPostBuf(b: usize, p: usize, len: u32, ifx: u32): bool {
+export function txPostBuf(b: usize, p: usize, len: u32, word: u32, gso: u32 = 0): bool {
   let n = scbGet(SCB_TX_COUNT);
   if (n >= txCap) { count(C_TX_ARENA_FULL); return false; }
-  txPost(p, len, ifx, 0, n);
+  txPost(p, len, word, gso, n);
   store<u32>(b, <u32>txHeld, PKT_QNEXT);
   txHeld = b;
   return true;

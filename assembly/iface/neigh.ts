@@ -180,8 +180,8 @@ function flush(e: usize): void {
 /** Sends a frame (Ethernet source and type already written) to next hop ip
  * on ifx, with its tx flags and GSO size. The frame is built in the tx arena
  * (b 0: if the neighbour is unresolved it is copied into a packet buffer and
- * queued), or lies in packet buffer b (tx flags 0), which is sent, or queued,
- * as it is, and freed once sent. */
+ * queued), or lies in packet buffer b, which is sent, or queued (without
+ * flags: not a GSO frame), as it is, and freed once sent. */
 export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32, gso: u32): void {
   let e = find(ip);
   if (e) {
@@ -193,7 +193,7 @@ export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txF
     if ((st == REACHABLE && t > now) || st == DELAY_STATE || st == PROBE_STATE || stale) {
       copyMac(f + ETH_DST, e + E_MAC);
       if (!b) txCommit(f, len, ifx | (txFlags << 16), gso);
-      else if (!txPostBuf(b, f, len, ifx)) pktFree(b);
+      else if (!txPostBuf(b, f, len, ifx | (txFlags << 16), gso)) pktFree(b);
       if (stale) {
         store<u8>(e, DELAY_STATE, E_STATE);
         // Never longer than a lifetime: a short-lived configuration re-probes as fast as it expires.
