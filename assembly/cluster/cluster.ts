@@ -31,7 +31,7 @@ import { now, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
 import { FRAME_CSUM_OK } from '../base/scb';
 import { E_INVAL, E_NOSPC, E_ADDRNOTAVAIL, E_NOENT } from '../base/errno';
-import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifGsoMax, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
+import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifGsoMax, ifScatterGather, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
 import { arpAnnounce } from '../iface/neigh';
 import { ipRoute, ipEncap, ipInput } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
@@ -627,13 +627,15 @@ function forward(b: usize, ip: usize, to: u32): void {
     rtTo = ipRoute(to, rt) ? to : 0;
     rtGen = ifaceGen;
   }
-  if (load<u32>(b, PKT_NEXT) || rtTo != to) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
+  // A segment over a chain of buffers goes out in pieces, which the link must take.
+  let chained = load<u32>(b, PKT_NEXT) != 0;
+  if (rtTo != to || (chained && !ifScatterGather(rt.ifx))) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
   let mtu = ifMtu(rt.ifx);
   let rx = load<u32>(b, PKT_RX);
   let hl = ipHlen(ip);
   let th = ip + hl;
   let gso: u32 = 0;
-  if (tot + IP_HLEN > mtu) {
+  if (tot + IP_HLEN > mtu || chained) {
     // Larger than the link it came in on: a segment the link merged (GSO), its checksum left partial. It goes on
     // whole, cut into segments that fit only where a link needs it (as Linux's ipip GSO); it was never a datagram to fragment.
     if (tot > ifMtu(rx & 0xffff) && tot + IP_HLEN <= ifGsoMax(rt.ifx) && ((rx >> 16) & FRAME_CSUM_OK)) {
@@ -652,7 +654,7 @@ function forward(b: usize, ip: usize, to: u32): void {
     st16(th + TCP_CSUM, finish(sumBytes(th, n, pseudoSum(ipSrc(ip), ipDst(ip), PROTO_TCP, n))));
   }
   store<u32>(b, <u32>ip, PKT_DATA);
-  store<u32>(b, tot, PKT_LEN);
+  store<u32>(b, load<u32>(b, PKT_LEN) + hl, PKT_LEN);
   if (ipEncap(rt, b, self, to, gso) == 0) count(C_CLU_FORWARDED);
   else count(C_CLU_FWD_DROP);
 }
