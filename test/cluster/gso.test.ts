@@ -76,6 +76,7 @@ test('offloads on: the routing stack forwards merged segments whole, the target 
   k.route({ targets: [{ address: t.localhost, weight: 1 }] });
   await k.settle(() => ready(k.r).length === 1, 'ready');
   await bulk(k, BYTES);
+  const r = k.r.stats();
   assert.ok(seen.gso > 0, 'GSO frames reach the target');
   assert.ok(seen.largest > 1514 * 4, `merged frames (largest ${seen.largest} bytes)`);
   assert.ok(r.clusterForwarded < BYTES / 1448 / 4, `fewer, larger frames forwarded (${r.clusterForwarded})`);
