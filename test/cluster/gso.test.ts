@@ -55,8 +55,12 @@ function badIpip(f: Uint8Array): string {
   return '';
 }
 
-/** Sends n bytes from the client to the VIPA and waits for the target's digest of them. */
-async function bulk(k: ReturnType<typeof rig>, n: number) {
+/** A cluster with one target (offloads on its link or not); n bytes from the client to the VIPA, checked by the target's digest. */
+async function bulk(offloads: boolean, n: number) {
+  const k = rig(0);
+  const { t, seen } = target(k, offloads);
+  k.route({ targets: [{ address: t.localhost, weight: 1 }] });
+  await k.settle(() => ready(k.r).length === 1, 'ready');
   const data = Buffer.alloc(n);
   for (let i = 0; i < n; i++) data[i] = (i * 2654435761) >>> 24;
   const s = k.c.net.connect({ host: VIPA, port: 80 });
@@ -66,16 +70,13 @@ async function bulk(k: ReturnType<typeof rig>, n: number) {
   await k.settle(() => answer.length === 64, 'the digest', 60_000);
   assert.is(answer, createHash('sha256').update(data).digest('hex'), 'the bytes arrive intact');
   s.destroy();
+  return { k, t, seen };
 }
 
 const BYTES = 4 << 20;
 
 test('offloads on: the routing stack forwards merged segments whole, the target takes them whole', async () => {
-  const k = rig(0);
-  const { t, seen } = target(k, true);
-  k.route({ targets: [{ address: t.localhost, weight: 1 }] });
-  await k.settle(() => ready(k.r).length === 1, 'ready');
-  await bulk(k, BYTES);
+  const { k, t, seen } = await bulk(true, BYTES);
   const r = k.r.stats();
   assert.ok(seen.gso > 0, 'GSO frames reach the target');
   assert.ok(seen.largest > 1514 * 4, `merged frames (largest ${seen.largest} bytes)`);
@@ -87,11 +88,7 @@ test('offloads on: the routing stack forwards merged segments whole, the target 
 });
 
 test('a target behind a link without offloads: the switch cuts them into IP-in-IP segments, each valid', async () => {
-  const k = rig(0);
-  const { t, seen } = target(k, false);
-  k.route({ targets: [{ address: t.localhost, weight: 1 }] });
-  await k.settle(() => ready(k.r).length === 1, 'ready');
-  await bulk(k, BYTES);
+  const { k, t, seen } = await bulk(false, BYTES);
   assert.is(seen.gso, 0);
   assert.ok(seen.frames >= BYTES / 1448, `wire-sized segments (${seen.frames})`);
   assert.ok(seen.largest <= 1514);
