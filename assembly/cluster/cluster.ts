@@ -20,10 +20,10 @@
 import { ld16, ld32, st16 } from '../wire/bytes';
 import { sumBytes, finish, pseudoSum } from '../wire/checksum';
 import { IP_HLEN, IP_LEN, IP_FRAG, IP_DF, IP_PROTO, IP_BROADCAST, PROTO_TCP, PROTO_UDP, PROTO_IPIP, ipHlen, ipSrc, ipDst } from '../wire/ipv4';
-import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
+import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_OFF, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
 import { UDP_DPORT, UDP_LEN, UDP_HLEN } from '../wire/udp';
 import { ICMP_UNREACH, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_NEXT, PKT_RX } from '../base/mem';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_RX } from '../base/mem';
 import { count, C_CLU_FORWARDED, C_CLU_LOCAL, C_CLU_NO_TARGET, C_CLU_CRT_FULL, C_CLU_TOO_BIG, C_CLU_FWD_DROP,
   C_CLU_DECAP, C_CLU_IPIP_REFUSED, C_CLU_CTL_RX, C_CLU_CTL_TX, C_CLU_CTL_SHORT, C_CLU_CTL_STRANGER, C_CLU_VIPA_FULL,
   C_CLU_EXPIRED, C_CLU_ENDED, C_TCP_LISTEN_DROP, counterGet } from '../base/counters';
@@ -31,7 +31,7 @@ import { now, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
 import { FRAME_CSUM_OK } from '../base/scb';
 import { E_INVAL, E_NOSPC, E_ADDRNOTAVAIL, E_NOENT } from '../base/errno';
-import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
+import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifGsoMax, ifScatterGather, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
 import { arpAnnounce } from '../iface/neigh';
 import { ipRoute, ipEncap, ipInput } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
@@ -627,26 +627,35 @@ function forward(b: usize, ip: usize, to: u32): void {
     rtTo = ipRoute(to, rt) ? to : 0;
     rtGen = ifaceGen;
   }
-  if (load<u32>(b, PKT_NEXT) || rtTo != to) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
+  // A segment over a chain of buffers goes out in pieces, which the link must take.
+  let chained = load<u32>(b, PKT_NEXT) != 0;
+  if (rtTo != to || (chained && !ifScatterGather(rt.ifx))) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
   let mtu = ifMtu(rt.ifx);
-  if (tot + IP_HLEN > mtu) {
-    // Never fragmented: a DF datagram learns the path MTU, as from a router (RFC 1191); others are dropped.
-    count(C_CLU_TOO_BIG);
-    if (ld16(ip + IP_FRAG) & IP_DF) icmpError(b, ICMP_UNREACH, UNREACH_NEEDFRAG, mtu - IP_HLEN);
-    pktFreeChain(b);
-    return;
-  }
-  // A checksum the link vouched for may be a partial one (an offloading sender): complete it, the target checks it.
-  if ((load<u32>(b, PKT_RX) >> 16) & FRAME_CSUM_OK) {
-    let hl = ipHlen(ip);
-    let th = ip + hl;
+  let rx = load<u32>(b, PKT_RX);
+  let hl = ipHlen(ip);
+  let th = ip + hl;
+  let gso: u32 = 0;
+  if (tot + IP_HLEN > mtu || chained) {
+    // Larger than the link it came in on: a segment the link merged (GSO), its checksum left partial. It goes on
+    // whole, cut into segments that fit only where a link needs it (as Linux's ipip GSO); it was never a datagram to fragment.
+    if (tot > ifMtu(rx & 0xffff) && tot + IP_HLEN <= ifGsoMax(rt.ifx) && ((rx >> 16) & FRAME_CSUM_OK)) {
+      gso = mtu - IP_HLEN - hl - (<u32>load<u8>(th + TCP_OFF) >> 4 << 2);
+    } else {
+      // Never fragmented: a DF datagram learns the path MTU, as from a router (RFC 1191); others are dropped.
+      count(C_CLU_TOO_BIG);
+      if (ld16(ip + IP_FRAG) & IP_DF) icmpError(b, ICMP_UNREACH, UNREACH_NEEDFRAG, mtu - IP_HLEN);
+      pktFreeChain(b);
+      return;
+    }
+  } else if ((rx >> 16) & FRAME_CSUM_OK) {
+    // A checksum the link vouched for may be a partial one (an offloading sender): complete it, the target checks it.
     let n = tot - hl;
     store<u16>(th + TCP_CSUM, 0);
     st16(th + TCP_CSUM, finish(sumBytes(th, n, pseudoSum(ipSrc(ip), ipDst(ip), PROTO_TCP, n))));
   }
   store<u32>(b, <u32>ip, PKT_DATA);
-  store<u32>(b, tot, PKT_LEN);
-  if (ipEncap(rt, b, self, to) == 0) count(C_CLU_FORWARDED);
+  store<u32>(b, load<u32>(b, PKT_LEN) + hl, PKT_LEN);
+  if (ipEncap(rt, b, self, to, gso) == 0) count(C_CLU_FORWARDED);
   else count(C_CLU_FWD_DROP);
 }
 
@@ -655,14 +664,15 @@ function decap(b: usize, ip: usize): usize {
   let inner = <usize>load<u32>(b, PKT_DATA);
   let len = load<u32>(b, PKT_LEN);
   let v: usize = 0;
-  if (clusterOn && len >= IP_HLEN && load<u32>(b, PKT_NEXT) == 0) {
+  if (clusterOn && len >= IP_HLEN) {
     v = vipaFind(ipDst(inner));
     if (v && (load<u8>(v, V_ROLE) != ROLE_TARGET || !mayForward(v, ipSrc(ip)))) v = 0;
   }
   if (v == 0) { count(C_CLU_IPIP_REFUSED); pktFreeChain(b); return 0; }
   count(C_CLU_DECAP);
   let rx = load<u32>(b, PKT_RX);
-  return ipInput(b, inner, len, rx & 0xffff, 0, 0);
+  // A whole forwarded GSO segment keeps its partial checksum: what the link vouched for, it vouched for inside too.
+  return ipInput(b, inner, len, rx & 0xffff, (rx >> 16) & FRAME_CSUM_OK, load<u32>(b, PKT_TOTAL) - len);
 }
 
 // ---- outbound connections (tcp_connect from a VIPA) ----
