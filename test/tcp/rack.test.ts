@@ -193,6 +193,23 @@ test('after a timeout, data SACKed beyond what was out then starts SACK recovery
   assert.is(c.p.stack.stats().tcpRto, 1, 'no second timeout');
 });
 
+test('a timeout within a recovery episode (the retransmission lost) reduces the window once, not again', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(10 * MSS, 1));
+  await c.p.settle();
+  assert.is(c.take().length, 10);
+  c.p.advance(RTT);
+  c.ack(0, [[1, 2]]); c.ack(0, [[1, 3]]); c.ack(0, [[1, 4]]);
+  assert.equal(c.take().map(c.n), [0], 'fast retransmit');
+  const ssthresh = c.sock.info()!.ssthresh;
+  // The retransmission and everything after 3 are lost: only the RTO repairs it.
+  const { segs } = waitSend(c);
+  assert.equal(segs.map(c.n), [0], show(segs));
+  assert.is(c.p.stack.stats().tcpRto, 1);
+  assert.is(c.sock.info()!.ssthresh, ssthresh, 'ssthresh as the episode set it');
+  assert.is(c.sock.info()!.cwnd, MSS);
+});
+
 test('our SACK blocks start with the latest arrival even beyond the eighth block, then the blocks just below it', async () => {
   const c = await established();
   const L = 1000;
