@@ -809,7 +809,8 @@ export class Stack extends EventEmitter<StackEvents> {
   /** Makes this stack the VIPA's routing stack: it takes the VIPA (answered
    * in ARP, a gratuitous ARP now), announces it at once and every second, and
    * routes each new connection to a ready target by the method. Again for
-   * the same VIPA: the new config, established connections kept. */
+   * the same VIPA: the new config for new connections; established ones run
+   * to their end, a target left out draining (weight 0) until its last. */
   vipaRoute(r: VipaRoute): void {
     const method = (CLUSTER_METHOD as Record<string, number>)[String(r.method).toUpperCase()];
     const bad = (why: string) => sysError(ERRNO.INVAL, 'vipaRoute', undefined, undefined, why);
@@ -847,7 +848,8 @@ export class Stack extends EventEmitter<StackEvents> {
     this.check(res, 'vipaRoute', r.vipa);
   }
 
-  /** Stops routing the VIPA: its address and DPT go; its CRT entries idle out. */
+  /** Withdraws the VIPA: new connections are refused, established ones run to
+   * their end; the address and DPT go with the last (docs/ABI.md §13). */
   vipaUnroute(vipa: string): void {
     this.check(this.core.vipa_unroute(parseIPv4(vipa)), 'vipaUnroute', vipa);
   }
