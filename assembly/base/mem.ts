@@ -167,6 +167,15 @@ export function pktFreeChain(b: usize): void {
   }
 }
 
+/** Returns a queue (PKT_QNEXT) of packets, each a chain of buffers (PKT_NEXT). */
+export function pktFreeQueueChains(b: usize): void {
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_QNEXT);
+    pktFreeChain(b);
+    b = next;
+  }
+}
+
 /** Returns a queue of packets chained by PKT_QNEXT (each a single buffer). */
 export function pktFreeQueue(b: usize): void {
   while (b) {

@@ -3,7 +3,7 @@
 // bounded queue. The window we offer is computed from what they hold.
 import { seqLe } from '../wire/bytes';
 import { pktFree, pktFreeChain, pktUnits, bufSize, nbufs, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_TCP_SEQ,
-  PKT_TCP_FIN } from '../base/mem';
+  PKT_TCP_FIN, pktFreeQueueChains } from '../base/mem';
 import { SCB_FREE_COUNT, scbGet } from '../base/scb';
 import { count, C_TCP_OOO } from '../base/counters';
 import { pktTrim } from '../iface/ip';
@@ -21,11 +21,7 @@ export function loan(b: usize): void {
 export function tcpReleaseLoans(): void {
   let b = loaned;
   loaned = 0;
-  while (b) {
-    let next = <usize>load<u32>(b, PKT_QNEXT);
-    pktFreeChain(b);
-    b = next;
-  }
+  pktFreeQueueChains(b);
 }
 
 export function queueFree(b: usize): u32 {

@@ -7,7 +7,7 @@ import { sumBytes, copySum, fold, finish, pseudoSum } from '../wire/checksum';
 import { UDP_SPORT, UDP_DPORT, UDP_LEN, UDP_CSUM, UDP_HLEN } from '../wire/udp';
 import { PROTO_UDP, ipSrc, ipDst, IP_BROADCAST } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT } from '../wire/icmp';
-import { arenaReserve, pktFreeChain, PKT_IP, PKT_UDP_SRC, PKT_UDP_SPORT, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT } from '../base/mem';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_UDP_SRC, PKT_UDP_SPORT, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, pktFreeQueueChains } from '../base/mem';
 import { SCB_IO, SCB_IO_CAP, scbGet } from '../base/scb';
 import { count, C_UDP_RX, C_UDP_BAD_CSUM, C_UDP_BAD_LEN, C_UDP_NO_PORT, C_UDP_RCVBUF, C_UDP_TX } from '../base/counters';
 import { emit, EV_UDP_READABLE, EV_UDP_ERROR } from '../base/events';
@@ -62,11 +62,7 @@ function valid(sd: i32): bool { return sd >= 0 && <u32>sd < nsocks && load<u32>(
 export function udpReleaseLoans(): void {
   let b = loaned;
   loaned = 0;
-  while (b) {
-    let next = <usize>load<u32>(b, PKT_QNEXT);
-    pktFreeChain(b);
-    b = next;
-  }
+  pktFreeQueueChains(b);
 }
 
 export function udpOpen(): i32 {
@@ -170,12 +166,7 @@ export function udpClose(sd: i32): i32 {
   let k = sock(<u32>sd);
   let port = load<u32>(k, K_LPORT);
   if (port) hashOut(<u32>sd, port);
-  let b = <usize>load<u32>(k, K_QHEAD);
-  while (b) {
-    let next = <usize>load<u32>(b, PKT_QNEXT);
-    pktFreeChain(b);
-    b = next;
-  }
+  pktFreeQueueChains(<usize>load<u32>(k, K_QHEAD));
   store<u32>(k, 0, K_STATE);
   return 0;
 }
