@@ -8,3 +8,6 @@ export { TapLink } from './link/tap.ts';
 export { VirtualClock, realClock, type Clock } from './clock.ts';
 export { UdpSocket, type RemoteInfo } from './net/dgram.ts';
 export { NetFactory, Server, Socket, TCP_STATES, type TcpInfo, type ConnectOptions, type ServerOptions, type SocketOptions, type Congestion } from './net/net.ts';
+export { Cluster, type ClusterOptions, type ClusterDptRow, type ClusterCrtRow, type DptRow, type CrtRow, type VipaRoute, type ClusterJoin, type StackEvent, type ReconfigureEvent } from './cluster/cluster.ts';
+export { parseClusterConfig, clusterKey, ClusterConfigError, type ClusterConfig } from './cluster/config.ts';
+export { BUILTIN_APPS, type AppContext, type ConnectionHandler } from './cluster/apps.ts';
