@@ -44,11 +44,11 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   }
 }
 
-/** GET / on the VIPA over a new connection from `client`; resolves with the body. */
+/** GET / on the VIPA over a new connection from `client` (no agent: `Connection: close`); resolves with the body. */
 function get(cluster: Cluster): Promise<string> {
   const client = cluster.stack('client');
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: VIPA, port: 80, path: '/', agent: false, createConnection: () => client.net.connect({ host: VIPA, port: 80 }) }, (res) => {
+    const req = http.request({ host: VIPA, port: 80, path: '/', createConnection: () => client.net.connect({ host: VIPA, port: 80 }) }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve(body)).on('error', reject);
     });
