@@ -28,6 +28,8 @@ export interface RunningApp {
   readonly stack: string;
   readonly serve: string;
   readonly listen: string;
+  /** False while it waits for its VIPA. */
+  readonly listening: boolean;
   /** Stops listening; its connections run to their end. */
   close(): void;
 }
@@ -65,22 +67,46 @@ export async function loadHandler(serve: string, baseDir: string, where: string)
   return () => h as ConnectionHandler;
 }
 
-/** Starts an app on one stack; resolves once it listens, rejects with the listen error. */
+/** How often an app bound to a VIPA its stack does not hold yet tries again. */
+const RETRY_MS = 20;
+
+/** Starts an app on one stack. Resolves once it listens, or, for an app on a
+ * VIPA the stack does not hold yet (a target holds it once the routing
+ * stack's announcement arrives), once it is waiting for it: it listens as
+ * soon as it can, until closed. Rejects with any other listen error. */
 export function startApp(stack: Stack, app: AppConfig, make: () => ConnectionHandler): Promise<RunningApp> {
   const address = formatIPv4(app.address);
   const ctx: AppContext = { name: stack.name, stack, address, port: app.port };
   const handler = make();
-  const server: Server = stack.net.createServer((s) => {
-    try { handler(s, ctx); } catch (e) { s.destroy(e as Error); }
-  });
+  let server: Server | null = null;
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
+  const running: RunningApp = {
+    stack: stack.name, serve: app.serve, listen: `${app.address === 0 ? '' : address}:${app.port}`,
+    get listening() { return server?.listening ?? false; },
+    close: () => {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      if (server?.listening) server.close();
+    },
+  };
   return new Promise((resolveApp, reject) => {
-    server.once('error', reject);
-    server.listen(app.port, app.address === 0 ? undefined : address, () => {
-      server.off('error', reject);
-      resolveApp({
-        stack: stack.name, serve: app.serve, listen: `${app.address === 0 ? '' : address}:${app.port}`,
-        close: () => { if (server.listening) server.close(); },
+    const attempt = () => {
+      retry = null;
+      if (closed || stack.isClosed) return;
+      const srv = stack.net.createServer((s) => {
+        try { handler(s, ctx); } catch (e) { s.destroy(e as Error); }
       });
-    });
+      srv.once('error', (e: Error & { code?: string }) => {
+        if (e.code !== 'EADDRNOTAVAIL') { reject(e); return; }
+        resolveApp(running);
+        retry = setTimeout(attempt, RETRY_MS);
+      });
+      srv.listen(app.port, app.address === 0 ? undefined : address, () => {
+        server = srv;
+        resolveApp(running);
+      });
+    };
+    attempt();
   });
 }

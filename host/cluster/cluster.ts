@@ -221,7 +221,12 @@ export class Cluster extends EventEmitter {
     return n;
   }
 
-  private addressOf = (name: string): string => formatIPv4(this.node(name).config.address);
+  /** A config stack's own address, from the config in force (its stack may not have started yet). */
+  private addressOf = (name: string): string => {
+    const s = this.cfg.stacks.find((x) => x.name === name);
+    if (!s) throw new RangeError(`cluster: no stack "${name}"`);
+    return formatIPv4(s.address);
+  };
 
   private nameOf(address: string): string {
     for (const n of this.nodes.values()) if (formatIPv4(n.config.address) === address) return n.config.name;

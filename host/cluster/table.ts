@@ -9,7 +9,7 @@ import type { Cluster } from './cluster.ts';
 /** Counters that count frames the routing stack forwarded to targets. */
 const FORWARDED = /forward/i;
 /** Counters that count a drop, by reason (Stack.stats() names each reason). */
-const DROP = /Bad|Runt|NotForUs|Ethertype|Martian|NoRoute|Full|Drop|Dropped|NoMem|Lost|Empty|NoBuffer|TooBig|Refused|Replay|Unauth|Malformed|NoTarget/;
+const DROP = /Bad|Runt|Ethertype|Martian|NotLocal|NoRoute|NoPort|Full|Drop|NoMem|Lost|Empty|NoBuffer|TooBig/;
 
 const sum = (stats: Record<string, number>, re: RegExp) => Object.entries(stats).reduce((a, [k, v]) => (re.test(k) ? a + v : a), 0);
 

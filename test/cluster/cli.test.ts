@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { up } from '../../host/cluster/up.ts';
+import { renderTable } from '../../host/cluster/table.ts';
 import { maybe } from '../helpers/needs.ts';
 import { VIPA, TARGETS, noRouting, smallConfig, ready, until } from './harness.ts';
 
@@ -105,34 +106,40 @@ maybe(test, noRouting, 'up: HTTP on the VIPA from a client stack, answered by ev
   let printed = '';
   out.on('data', (d) => { printed += d; });
   const run = await up(configFile(helloConfig()), { metrics: 0, table: 'log', out });
-  await ready(run.cluster, TARGETS);
-  const client = run.cluster.stack('client');
-  const served: string[] = [];
-  for (let i = 0; i < 6; i++) {
-    served.push(await new Promise<string>((resolve, reject) => {
-      http.get({ host: VIPA, path: '/', createConnection: () => client.net.connect({ host: VIPA, port: 80 }) as never }, (res) => {
-        let t = '';
-        res.setEncoding('utf8').on('data', (x: string) => { t += x; }).on('end', () => resolve(t));
-      }).on('error', reject);
-    }));
+  try {
+    await ready(run.cluster, TARGETS);
+    const client = run.cluster.stack('client');
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      served.push(await new Promise<string>((resolve, reject) => {
+        http.get({ host: VIPA, path: '/', createConnection: () => client.net.connect({ host: VIPA, port: 80 }) as never }, (res) => {
+          let t = '';
+          res.setEncoding('utf8').on('data', (x: string) => { t += x; }).on('end', () => resolve(t));
+        }).on('error', reject);
+      }));
+    }
+    assert.equal([...new Set(served)].sort(), TARGETS.map((t) => `hello from ${t}\n`));
+    const m = await get(`http://127.0.0.1:${run.metricsPort}/metrics`);
+    assert.is(m.status, 200);
+    assert.match(m.type, /^text\/plain; version=0\.0\.4/);
+    const s = parseMetrics(m.body);
+    assert.is(s.get('shoal_stack_up{stack="t1"}'), 1);
+    assert.ok(s.get('shoal_rx_frames_total{stack="r1"}')! > 0);
+    assert.ok(s.has('shoal_memory_bytes{stack="client"}'));
+    for (const t of TARGETS) {
+      assert.is(s.get(`shoal_dpt_ready{vipa="${VIPA}",port="80",target="${t}"}`), 1, t);
+      assert.is(s.get(`shoal_dpt_connections_total{vipa="${VIPA}",port="80",target="${t}"}`), 2, t);
+    }
+    assert.ok(s.has(`shoal_crt_entries{vipa="${VIPA}"}`));
+    assert.match(printed, /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    assert.match(printed, new RegExp(`VIPA ${VIPA.replace(/\./g, '\\.')}  ports 80  routing r1  method roundrobin  CRT \\d+/65536`));
+    const table = renderTable(run.cluster).join('\n');
+    assert.match(table, /PORT +TARGET +READY +LISTENERS +WEIGHT +ACTIVE +TOTAL +SYNS +ESTABLISHED +HEALTH/);
+    for (const t of TARGETS) assert.match(table, new RegExp(`\\n  80 +${t} 10\\.0\\.0\\.1\\d +yes +1 +1 +\\d+ +2 `), t);
+    assert.match(table, /\nr1 +10\.0\.0\.1\/24 +up +\d+/);
+  } finally {
+    await run.close();
   }
-  assert.equal([...new Set(served)].sort(), TARGETS.map((t) => `hello from ${t}\n`));
-  const m = await get(`http://127.0.0.1:${run.metricsPort}/metrics`);
-  assert.is(m.status, 200);
-  assert.match(m.type, /^text\/plain; version=0\.0\.4/);
-  const s = parseMetrics(m.body);
-  assert.is(s.get('shoal_stack_up{stack="t1"}'), 1);
-  assert.ok(s.get('shoal_rx_frames_total{stack="r1"}')! > 0);
-  assert.ok(s.has('shoal_memory_bytes{stack="client"}'));
-  for (const t of TARGETS) {
-    assert.is(s.get(`shoal_dpt_ready{vipa="${VIPA}",port="80",target="${t}"}`), 1, t);
-    assert.is(s.get(`shoal_dpt_connections_total{vipa="${VIPA}",port="80",target="${t}"}`), 2, t);
-  }
-  assert.ok(s.has(`shoal_crt_entries{vipa="${VIPA}"}`));
-  assert.match(printed, /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/);
-  assert.match(printed, new RegExp(`VIPA ${VIPA.replace(/\./g, '\\.')}  ports 80  routing r1  method roundrobin  CRT \\d+/65536`));
-  assert.match(printed, /PORT +TARGET +READY/);
-  await run.close();
 });
 
 maybe(test, noRouting, 'up as a process: SIGHUP reloads (a bad file is refused, the old config kept), SIGTERM exits 0', async () => {

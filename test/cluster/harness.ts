@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stack } from '../../host/stack.ts';
 import type { Cluster } from '../../host/cluster/cluster.ts';
-import type { Socket } from '../../host/net/net.ts';
+import type { Server, Socket } from '../../host/net/net.ts';
 
 export const VIPA = '10.0.0.100';
 export const TARGETS = ['t1', 't2', 't3'];
@@ -51,6 +51,11 @@ export function ready(cluster: Cluster, names: string[], port = 80): Promise<voi
   return until(`ready targets ${want}`, () => cluster.portTable(VIPA).filter((r) => r.ready && r.port === port).map((r) => r.stack).sort().join(',') === want);
 }
 
+/** What the whoami module does, as a server the test holds: listens on port 80 (any address) of `stack`. */
+export function whoamiServer(stack: Stack): Server {
+  return stack.net.createServer((s) => { s.on('error', () => {}); s.write(`${stack.name}\n`); s.pipe(s); }).listen(80);
+}
+
 /** A connection to VIPA:80 from `client` to a whoami app: resolves with the serving stack's name and the open socket. */
 export function whoami(client: Stack, localAddress?: string): Promise<{ name: string; sock: Socket }> {
   return new Promise((resolve, reject) => {
@@ -61,6 +66,7 @@ export function whoami(client: Stack, localAddress?: string): Promise<{ name: st
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       sock.off('data', onData);
+      sock.off('error', reject);
       resolve({ name: buf.slice(0, nl), sock });
     };
     sock.on('data', onData);
@@ -74,7 +80,7 @@ export function echo(sock: Socket, line: string): Promise<void> {
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString();
-      if (buf.includes(line)) { sock.off('data', onData); resolve(); }
+      if (buf.includes(line)) { sock.off('data', onData); sock.off('error', reject); resolve(); }
     };
     sock.on('data', onData);
     sock.once('error', reject);
