@@ -49,7 +49,8 @@ export async function up(file: string, opts: UpOptions): Promise<Up> {
   }
   const say = (s: string) => opts.out.write(`${s}\n`);
   const n = cluster.config;
-  say(`shoal: ${n.stacks.length} stacks, ${n.vipas.length} VIPAs from ${path}` +
+  const count = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  say(`shoal: ${count(n.stacks.length, 'stack')}, ${count(n.vipas.length, 'VIPA')} from ${path}` +
     (metrics ? `; metrics on http://127.0.0.1:${portOf(metrics)}/metrics` : ''));
 
   let last = '';
