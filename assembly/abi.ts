@@ -10,23 +10,25 @@ import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI
   CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
 import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, pktFreeChain, txLayout, txInit, txSync, txFreeSent, setInPoll,
   PKT_DATA, PKT_LEN, PKT_NEXT } from './base/mem';
-import { count, countN, countersInit, C_RX_FRAMES, C_RX_BYTES, C_RX_BAD_DESC, C_RX_RUNT, C_RX_NOT_FOR_US,
-  C_RX_ETHERTYPE, C_RX_BAD_IFACE, C_RX_CHAIN_BAD } from './base/counters';
+import { count, countersInit, C_RX_BAD_DESC } from './base/counters';
 import { eventsLayout, eventsInit } from './base/events';
 import { setNow, resetDeadline, deadline, NEVER } from './base/time';
 import { randomInit } from './base/random';
-import { ld16 } from './wire/bytes';
-import { ETH_DST, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP, isBroadcast, isGroup, macEq } from './wire/ether';
-import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, routeAdd, routeDel, ifMac, nIfaces, setMaxFrame } from './iface/iface';
-import { neighLayout, neighTimer, arpInput, neighCount } from './iface/neigh';
-import { reasmLayout, reasmTimer, reasmHeld } from './iface/reasm';
-import { ipInit, ipInput, loopInput } from './iface/ip';
+import { ETH_HLEN } from './wire/ether';
+import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, routeAdd, routeDel, setMaxFrame, ADDR_ANNOUNCE } from './iface/iface';
+import { neighLayout, neighCount, arpAnnounce } from './iface/neigh';
+import { reasmLayout, reasmHeld } from './iface/reasm';
+import { ipInit } from './iface/ip';
 import { icmpInit, icmpEcho } from './iface/icmp';
+import { frameInput, loopbackInput, lowerTimers } from './net/demux';
 import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpRecv, udpClose, udpLocal,
   udpSetBroadcast } from './udp/udp';
-import { tcpLayout, tcpConfig, tcpTimers, tcpFlush, tcpReleaseLoans, tcpOpen, tcpListen, tcpConnect, tcpAccept,
+import { tcpTimers } from './tcp/timeouts';
+import { tcpFlush } from './tcp/output';
+import { tcpReleaseLoans } from './tcp/rcvbuf';
+import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
-import { chunksSent } from './tcp/tcb';
+import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
 
 
@@ -88,6 +90,15 @@ export function if_offload(ifx: u32, csum: u32, gsoMax: u32): i32 { return ready
 /** The link under ifx went down (up 0; it starts up) or came back (1): routes over it are skipped while it is down. */
 export function if_up(ifx: u32, up: u32): i32 { return ready ? ifUp(ifx, up) : E_INVAL; }
 export function addr_add(ifx: u32, addr: u32, prefixLen: u32): i32 { return ready ? addrAdd(ifx, addr, prefixLen, 0) : E_INVAL; }
+/** addr_add with flags (docs/ABI.md): 1 noarp, local but never answered in ARP
+ * nor chosen as a source (a target holding a VIPA); 2 announce, a gratuitous
+ * ARP goes out as it is added (the routing stack taking a VIPA). */
+export function addr_add_flags(ifx: u32, addr: u32, prefixLen: u32, flags: u32): i32 {
+  if (!ready) return E_INVAL;
+  let r = addrAdd(ifx, addr, prefixLen, flags);
+  if (r == 0 && (flags & ADDR_ANNOUNCE)) { sync(); arpAnnounce(ifx, addr); }
+  return r;
+}
 export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVAL; }
 /** gw 0: a directly connected route. */
 export function route_add(dst: u32, prefixLen: u32, gw: u32, ifx: u32): i32 { return ready ? routeAdd(dst, prefixLen, gw, ifx) : E_INVAL; }
@@ -114,7 +125,7 @@ export function poll(nowMs: f64): f64 {
     let d = rxDesc + <usize>i * DESC_BYTES;
     let p = <usize>load<u32>(d), len = load<u32>(d, 4), word = load<u32>(d, 8);
     let cont = (word & (FRAME_MORE << 16)) != 0;
-    if (!inFrame && !cont) { input(p, len, word, 0, 0); continue; }
+    if (!inFrame && !cont) { frameInput(p, len, word, 0, 0); continue; }
     let b = pktClaim(p, len);
     if (!b) { count(C_RX_BAD_DESC); bad = true; }
     else if (!inFrame) { head = b; tail = b; hp = p; hlen = len; hword = word; more = 0; }
@@ -128,46 +139,23 @@ export function poll(nowMs: f64): f64 {
     inFrame = true;
     if (!cont) {
       if (bad) { if (head) pktFreeChain(head); }
-      else input(hp, hlen, hword, head, more);
+      else frameInput(hp, hlen, hword, head, more);
       head = 0; inFrame = false; bad = false;
     }
   }
   // A frame still open at the end of the batch was never finished: refuse it.
   if (inFrame) { count(C_RX_BAD_DESC); if (head) pktFreeChain(head); }
-  loopInput();
+  loopbackInput();
   scbSet(SCB_RX_COUNT, 0);
   setInPoll(false);
   // Buffers the host held on loan or had to send are freed only now: a descriptor
   // naming one of them in this batch was refused as a buffer the core holds.
   udpReleaseLoans();
   txFreeSent();
-  neighTimer();
-  reasmTimer();
+  lowerTimers();
   tcpTimers();
   tcpFlush();
   return deadline == NEVER ? -1 : <f64>deadline / 1000.0;
-}
-
-/** Takes one frame: p, len in the first buffer (claimed already as b when
- * the frame spans several, with more bytes in the buffers chained to it). */
-function input(p: usize, len: u32, word: u32, b: usize, more: u32): void {
-  if (!b) {
-    b = pktClaim(p, len);
-    if (!b) { count(C_RX_BAD_DESC); return; }
-  }
-  count(C_RX_FRAMES);
-  countN(C_RX_BYTES, len + more);
-  let ifx = word & 0xffff;
-  if (ifx >= nIfaces) { count(C_RX_BAD_IFACE); pktFreeChain(b); return; }
-  if (len < ETH_HLEN) { count(C_RX_RUNT); pktFreeChain(b); return; }
-  if (isGroup(p + ETH_DST) ? !isBroadcast(p + ETH_DST) : !macEq(p + ETH_DST, ifMac(ifx))) {
-    count(C_RX_NOT_FOR_US); pktFreeChain(b); return;
-  }
-  let type = ld16(p + ETH_TYPE);
-  if (type == ETHERTYPE_IPV4) ipInput(b, p + ETH_HLEN, len - ETH_HLEN, ifx, word >> 16, more);
-  else if (load<u32>(b, PKT_NEXT)) { count(C_RX_CHAIN_BAD); pktFreeChain(b); }
-  else if (type == ETHERTYPE_ARP) arpInput(b, p, len, ifx);
-  else { count(C_RX_ETHERTYPE); pktFree(b); }
 }
 
 /** Sends an ICMP echo request with len payload bytes. */

@@ -1,27 +1,23 @@
-// One stack: one wasm instance. The only module that touches wasm memory.
+// One stack: one wasm instance. With core-view.ts, the only module that touches wasm memory.
 // Frames arrive from links and are copied once into buffers the core posted
 // on its free stack; a poll (deferred, so many frames share one call) hands
 // them over with the time, and everything the core produced — frames and
 // events — is drained right after every call.
 import { webcrypto } from 'node:crypto';
-import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, type Link } from './link/link.ts';
+import type { Link } from './link/link.ts';
 import { joined } from './link/offload.ts';
 import { realClock, type Clock, type Timer } from './clock.ts';
 import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
-import { shoalError, errnoName, ERR } from './errors.ts';
+import { shoalError } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
-import { NetFactory, TCP_EV, type TcpHandle } from './net/net.ts';
-import { S, CFG } from './scb.ts';
+import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
+import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK } from './core-abi.ts';
+import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
-/** TCP events start here (assembly/base/events.ts); see TCP_EV in net/net.ts. */
-const EV_TCP = 16;
-const TCP_CHUNK = 16384;
-const EV = { UDP_READABLE: 1, ECHO_REPLY: 2, UNREACHABLE: 3, UDP_ERROR: 4 } as const;
-/** Rx descriptor flag (docs/ABI.md §6): the next descriptor continues this frame. */
-const FRAME_MORE = 2;
-/** Descriptors: ptr, len, ifindex | flags << 16, gso (u32 words). */
-const DESC_WORDS = 4;
+const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE } = FRAME;
+/** TCP event types run from EV.TCP to below this. */
+const EV_TCP_END = EV.TCP + 16;
 /** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
 const MAX_FRAME = 65535 + 18;
 const LARGE_POOL_BYTES = 4 << 20;
@@ -135,11 +131,9 @@ export class Stack {
   readonly dgram: DgramFactory;
   readonly net: NetFactory;
   /** @internal */ readonly core: CoreExports;
+  /** @internal */ readonly view: CoreView;
   private readonly links: Link[] = [];
   private readonly interfaces: { mac: string; mtu: number; addresses: string[] }[] = [];
-  private u8!: Uint8Array;
-  private u32!: Uint32Array;
-  private scb = 0;
   private counterNames: string[] = [];
   private pollTimer: Timer | null = null;
   private kickTimer: Timer | null = null;
@@ -157,6 +151,7 @@ export class Stack {
     this.name = opts.name ?? `stack${++stackCount}`;
     this.clock = opts.clock ?? realClock;
     this.core = instantiateCore(opts.debug ? 'debug' : 'release');
+    this.view = new CoreView(this.core);
     this.pingId = fnv(this.name) & 0xffff;
     this.dgram = new DgramFactory(this);
     this.net = new NetFactory(this);
@@ -181,16 +176,14 @@ export class Stack {
   }
 
   private setup(opts: StackOptions, ifaces: InterfaceOptions[]): void {
-    const c = this.core;
-    this.scb = c.scb();
-    this.views();
+    const c = this.core, v = this.view;
     const l = opts.limits ?? {};
     for (const k of Object.keys(l)) if (!(k in LIMIT_NAMES)) throw new RangeError(`Stack.create: unknown limit "${k}"`);
     const maxMtu = Math.max(1500, ...ifaces.map((i) => i.link.mtu));
-    const put = (off: number, v: number | undefined) => {
-      if (v === undefined) return;
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`Stack.create: bad limit ${v}`);
-      this.u32[(this.scb + off) >>> 2] = v;
+    const put = (off: number, val: number | undefined) => {
+      if (val === undefined) return;
+      if (!Number.isInteger(val) || val < 0 || val > 0xffffffff) throw new RangeError(`Stack.create: bad limit ${val}`);
+      v.setW(off, val);
     };
     put(CFG.MAX_FRAME, maxMtu + 14);
     put(CFG.POOL_BYTES, l.poolBytes);
@@ -216,7 +209,7 @@ export class Stack {
     put(CFG.TCP_FIN_TIMEOUT, l.tcpFinTimeoutMs);
     if (l.tcpCongestion !== undefined) {
       if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw new RangeError(`Stack.create: tcpCongestion must be 'cubic' or 'newreno'`);
-      put(CFG.TCP_CC, l.tcpCongestion === 'cubic' ? 1 : 2);
+      put(CFG.TCP_CC, (l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO) + 1);
     }
     put(CFG.TCP_MIN_RTO, l.tcpMinRtoMs);
     put(CFG.TCP_INIT_RTO, l.tcpInitialRtoMs);
@@ -224,15 +217,17 @@ export class Stack {
     put(CFG.TCP_CHALLENGE, l.tcpChallengeAcksPerSecond);
     put(CFG.TCP_SYN_RETRIES, l.tcpSynRetries);
     put(CFG.TCP_INIT_CWND, l.tcpInitialCwnd);
-    seedWords(opts.seed).forEach((w, i) => put(CFG.SEED + 4 * i, w));
+    seedWords(opts.seed).forEach((w, i) => put(CFG.SEED0 + 4 * i, w));
     const r = c.init();
-    if (r < 0) throw shoalError(r, 'init', r === -12 ? '(memory limit too small for the configured pools)' : '');
-    this.views();
-    this.ioArea = Object.freeze({ ptr: this.w(S.IO), cap: this.w(S.IO_CAP) });
-    this.rxRoom = this.w(S.BUF_SIZE) - this.w(S.BUF_DATA);
-    this.largeMin = this.w(S.LARGE_NBUFS) ? this.w(S.LARGE_SIZE) >>> 2 : Infinity;
-    const names = new Uint16Array(this.u8.buffer, this.w(S.NAMES), this.w(S.NAMES_BYTES) >>> 1);
-    this.counterNames = String.fromCharCode(...names).split(',');
+    if (r < 0) throw shoalError(r, 'init', r === ERRNO.NOMEM ? '(memory limit too small for the configured pools)' : '');
+    v.refresh();
+    if (v.w(S.ABI_VERSION) !== ABI_VERSION) {
+      throw new Error(`Stack.create: the core speaks ABI ${v.w(S.ABI_VERSION)}, this host ${ABI_VERSION}: rebuild them together ("npm run build")`);
+    }
+    this.ioCap = v.w(S.IO_CAP);
+    this.rxRoom = v.w(S.BUF_SIZE) - v.w(S.BUF_DATA);
+    this.largeMin = v.w(S.LARGE_NBUFS) ? v.w(S.LARGE_SIZE) >>> 2 : Infinity;
+    this.counterNames = v.counterNames();
     ifaces.forEach((itf, i) => this.addInterface(itf, i));
     if (opts.gateway !== undefined) this.addRoute('0.0.0.0/0', opts.gateway);
   }
@@ -304,23 +299,13 @@ export class Stack {
   get localhost(): string { return this.addresses[0]?.split('/')[0] ?? '127.0.0.1'; }
   get macs(): string[] { return this.interfaces.map((i) => i.mac); }
 
-  private views(): void {
-    this.u8 = new Uint8Array(this.core.memory.buffer);
-    this.u32 = new Uint32Array(this.core.memory.buffer);
-  }
-
   /** @internal Gives the core the time before a call that may start timers. */
   syncTime(): void { this.core.time(this.clock.now()); }
 
-  /** @internal SCB word. */
-  w(off: number): number { return this.u32[(this.scb + off) >>> 2]; }
-  private setW(off: number, v: number): void { this.u32[(this.scb + off) >>> 2] = v; }
-  /** @internal */ get mem8(): Uint8Array { return this.u8; }
-  /** @internal */ get mem32(): Uint32Array { return this.u32; }
-  /** @internal Address and size of the io area (fixed by init). */
-  get io(): { readonly ptr: number; readonly cap: number } { return this.ioArea; }
-  private ioArea = { ptr: 0, cap: 0 };
-  /** Fixed by init: a packet buffer's room for a frame, and the smallest frame worth a large buffer. */
+  private w(off: number): number { return this.view.w(off); }
+  private setW(off: number, v: number): void { this.view.setW(off, v); }
+  /** Fixed by init: the io area's size, a packet buffer's room for a frame, and the smallest frame worth a large buffer. */
+  private ioCap = 0;
   private rxRoom = 0;
   private largeMin = Infinity;
 
@@ -343,7 +328,7 @@ export class Stack {
     const step = large ? len : room;
     // A partial checksum came through memory or from the local kernel: nothing could corrupt it.
     const word = ifx | (flags & (FRAME_CSUM_OK | FRAME_CSUM_PARTIAL) ? FRAME_CSUM_OK << 16 : 0);
-    const u8 = this.u8, u32 = this.u32, bufData = this.w(S.BUF_DATA);
+    const u8 = this.view.u8, u32 = this.view.u32, bufData = this.w(S.BUF_DATA);
     const freeAt = this.w(large ? S.LARGE_FREE : S.FREE) >>> 2, freeCount = large ? S.LARGE_FREE_COUNT : S.FREE_COUNT;
     let free = this.w(freeCount);
     const rx = this.w(S.RX_COUNT);
@@ -418,7 +403,7 @@ export class Stack {
     const n = this.w(S.TX_COUNT);
     if (n === 0) return;
     const base = this.w(S.TX_DESC) >>> 2;
-    const u8 = this.u8, u32 = this.u32, links = this.links;
+    const u8 = this.view.u8, u32 = this.view.u32, links = this.links;
     let used = 0;   // bit per interface index (the first 31), the rest flushed together
     for (let i = 0; i < n; i++) {
       const d = base + i * DESC_WORDS;
@@ -456,18 +441,18 @@ export class Stack {
     const lost = this.w(S.EV_LOST);
     if (n === 0 && lost === 0) return;
     const base = this.w(S.EV) >>> 2;
-    const evs = this.u32.slice(base, base + n * 4);   // a copy: handlers call the core, which reuses the ring
+    const evs = this.view.u32.slice(base, base + n * 4);   // a copy: handlers call the core, which reuses the ring
     this.setW(S.EV_COUNT, 0);
     this.setW(S.EV_LOST, 0);
     for (let i = 0; i < evs.length; i += 4) this.event(evs[i], evs[i + 1], evs[i + 2], evs[i + 3]);
     if (lost) {
       for (const s of this.udp.values()) s._readable();
-      for (const h of [...this.tcp.values()]) h._tcpEvent(TCP_EV.RESCAN, 0);
+      for (const h of [...this.tcp.values()]) h._tcpEvent(TCP_RESCAN, 0);
     }
   }
 
   private event(type: number, a: number, b: number, c: number): void {
-    if (type >= EV_TCP && type < EV_TCP + 16) { this.tcp.get(a)?._tcpEvent(type - EV_TCP, b); return; }
+    if (type >= EV.TCP && type < EV_TCP_END) { this.tcp.get(a)?._tcpEvent(type, b); return; }
     switch (type) {
       case EV.UDP_READABLE: this.udp.get(a)?._readable(); break;
       case EV.ECHO_REPLY: {
@@ -520,26 +505,80 @@ export class Stack {
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
     if (this.closed) return out;
-    const base = this.w(S.COUNTERS) >>> 2;
-    this.counterNames.forEach((n, i) => { out[n] = this.u32[base + i]; });
+    const v = this.view;
+    this.counterNames.forEach((n, i) => { out[n] = v.counter(i); });
     Object.assign(out, this.host);
     this.syncTime();
     this.core.tables();
-    const io = this.w(S.IO) >>> 2;
-    out.neighbours = this.u32[io];
-    out.reassemblyBuffers = this.u32[io + 1];
+    out.neighbours = v.ioWord(0);
+    out.reassemblyBuffers = v.ioWord(1);
     this.core.tcp_tables();
-    out.tcpSockets = this.u32[io];
-    out.tcpTimeWait = this.u32[io + 1];
-    out.tcpChunksUsed = this.u32[io + 2];
-    out.tcpChunks = this.u32[io + 3];
-    out.tcpTimers = this.u32[io + 5];
+    out.tcpSockets = v.ioWord(0);
+    out.tcpTimeWait = v.ioWord(1);
+    out.tcpChunksUsed = v.ioWord(2);
+    out.tcpChunks = v.ioWord(3);
+    out.tcpTimers = v.ioWord(5);
     out.buffers = this.w(S.NBUFS);
     out.buffersFree = this.w(S.FREE_COUNT);
     out.largeBuffers = this.w(S.LARGE_NBUFS);
     out.largeBuffersFree = this.w(S.LARGE_FREE_COUNT);
     out.memoryBytes = this.core.memory.buffer.byteLength;
     return out;
+  }
+
+  /** @internal A socket's tcp_info, or null when there is none. */
+  tcpInfo(sd: number): TcpInfoWords | null {
+    if (sd < 0 || this.closed || this.core.tcp_info(sd) < 0) return null;
+    return this.view.tcpInfo();
+  }
+
+  /** @internal Takes up to max received bytes of sd; returns them (0: none
+   * queued; < 0: -errno). They are loans: tcpCopyOut them before the next call. */
+  tcpRecv(sd: number, max: number): number {
+    const n = this.core.tcp_recv(sd, max);
+    if (n <= 0) return n;
+    this.recvRecords = n;
+    return this.recvBytes = this.view.recordBytes(n);
+  }
+
+  /** @internal Copies out what tcpRecv took, in pieces of at most `piece` bytes. */
+  tcpCopyOut(piece: number, sink: PieceSink): void {
+    this.view.copyRecords(this.recvRecords, this.recvBytes, piece, sink);
+  }
+  private recvRecords = 0;
+  private recvBytes = 0;
+
+  /** @internal Puts as much of chunk from off on as fits into sd's send buffer;
+   * more: the caller has more to write at once (MSG_MORE). Returns the bytes
+   * taken (0: full; < 0: -errno). */
+  tcpWrite(sd: number, chunk: Uint8Array, off: number, more: boolean): number {
+    const n = this.core.tcp_send_space(sd);
+    if (n <= 0) return n;
+    const take = Math.min(n, chunk.length - off);
+    this.view.putSendSpace(take === chunk.length ? chunk : chunk.subarray(off, off + take));
+    this.core.tcp_send_commit(sd, take, more || off + take < chunk.length ? 1 : 0);
+    return take;
+  }
+
+  /** @internal Sends a datagram from sd (addr and port 0 on a connected socket); returns its length or -errno. */
+  udpSend(sd: number, data: Uint8Array, addr: number, port: number): number {
+    if (data.length > this.ioCap) return ERRNO.MSGSIZE;
+    this.view.putIo(data);
+    this.syncTime();
+    return this.core.udp_send(sd, addr, port, data.length);
+  }
+
+  /** @internal Up to max datagrams of sd, copied out into got as (payload, source, port); returns how many or -errno. */
+  udpRecv(sd: number, max: number, got: [Buffer, number, number][]): number {
+    const n = this.core.udp_recv(sd, max);
+    if (n > 0) this.view.udpRecords(n, got);
+    return n;
+  }
+
+  /** @internal sd's local address and port. */
+  udpLocal(sd: number): [number, number] {
+    this.check(this.core.udp_local(sd), 'getsockname');
+    return [this.view.ioWord(0), this.view.ioWord(1)];
   }
 
   /** @internal Raises a core error as a Node-style error. */
@@ -565,5 +604,3 @@ export class Stack {
 function unreachable(addr: number, why: string): Error {
   return Object.assign(new Error(`${formatIPv4(addr)}: host unreachable (${why})`), { code: 'EHOSTUNREACH' });
 }
-
-export { errnoName, ERR };

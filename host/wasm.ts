@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringAt } from './core-view.ts';
 
 export type CoreKind = 'release' | 'debug';
 const FILES: Record<CoreKind, string> = { release: 'shoal.wasm', debug: 'shoal.debug.wasm' };
@@ -38,6 +39,7 @@ export interface CoreExports {
   if_offload(ifx: number, csum: number, gsoMax: number): number;
   if_up(ifx: number, up: number): number;
   addr_add(ifx: number, addr: number, prefixLen: number): number;
+  addr_add_flags(ifx: number, addr: number, prefixLen: number, flags: number): number;
   addr_del(addr: number): number;
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;
   route_del(dst: number, prefixLen: number, gw: number): number;
@@ -72,11 +74,7 @@ export interface CoreExports {
  * messages); the release build imports nothing. */
 export function instantiateCore(kind: CoreKind): CoreExports {
   let memory: WebAssembly.Memory | undefined;
-  const str = (p: number) => {
-    if (!p || !memory) return '';
-    const len = new Uint32Array(memory.buffer, p - 4, 1)[0] >>> 1;
-    return String.fromCharCode(...new Uint16Array(memory.buffer, p, len));
-  };
+  const str = (p: number) => (memory ? stringAt(memory, p) : '');
   const imports = {
     env: {
       abort(msg: number, file: number, line: number, col: number) {

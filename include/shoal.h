@@ -1,8 +1,9 @@
 /*
  * shoal.h — the ABI of the Shoal core for embedders in C (and a map for any
  * other language). docs/ABI.md explains every item; this header matches it,
- * and test/embed/header.test.ts checks it against the real wasm artifacts
- * and the core's sources, so the three cannot drift apart.
+ * test/embed/header.test.ts checks it against the real wasm artifacts, and
+ * test/embed/header-abi.test.ts checks every number in it against the
+ * core's sources, so the three cannot drift apart.
  *
  * The core is a wasm32 module, one instance per stack:
  *   build/shoal.wasm       imports nothing; a start function runs on instantiation
@@ -54,6 +55,12 @@ int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_m
 int32_t shoal_if_up(shoal_t *s, uint32_t ifx, uint32_t up);
 /* Adds addr/prefix_len to interface ifx (and its connected route). */
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len);
+/* addr_add for a cluster's shared address (VIPA); flags 0 is shoal_addr_add. SHOAL_ADDR_NOARP: local,
+ * never answered in ARP nor chosen as a source (a target holding it); SHOAL_ADDR_ANNOUNCE: answered,
+ * and a gratuitous ARP announces it as it is added (the routing stack taking it). Not both. */
+int32_t shoal_addr_add_flags(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len, uint32_t flags);
+#define SHOAL_ADDR_NOARP    1u
+#define SHOAL_ADDR_ANNOUNCE 2u
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr);
 /* gw 0: a directly connected route on ifx. */
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx);

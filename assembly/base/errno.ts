@@ -17,3 +17,9 @@ export const E_NOBUFS: i32 = -105;
 export const E_ISCONN: i32 = -106;
 export const E_NOTCONN: i32 = -107;
 export const E_ALREADY: i32 = -114;
+// Errors TCP reports, positive, in EV_TCP_ERROR (b) and tcp_info's softError.
+export const E_CONNABORTED: i32 = -103;
+export const E_CONNRESET: i32 = -104;
+export const E_TIMEDOUT: i32 = -110;
+export const E_CONNREFUSED: i32 = -111;
+export const E_HOSTUNREACH: i32 = -113;

@@ -1,7 +1,7 @@
 // Events from core to host: socket readiness, ping replies, unreachable
 // neighbours. The host drains the ring after every call. A full ring loses the
 // event but counts it; the host then rescans its sockets (SCB_EV_LOST).
-import { SCB, SCB_EV, SCB_EV_CAP, SCB_EV_COUNT, SCB_EV_LOST, scbGet, scbSet } from './scb';
+import { SCB_EV, SCB_EV_CAP, SCB_EV_COUNT, SCB_EV_LOST, scbGet, scbSet } from './scb';
 import { count, C_EV_LOST } from './counters';
 import { arenaReserve } from './mem';
 

@@ -3,7 +3,7 @@
 // packet-buffer pool goes last and ends exactly at the end of linear memory,
 // so a frame placed flush against the end of its buffer traps on any read
 // past its length (the fuzz harness relies on this).
-import { SCB, SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
+import { SCB_FREE, SCB_FREE_COUNT, SCB_BUF_SIZE, SCB_BUF_DATA, SCB_POOL, SCB_NBUFS, SCB_MEM_END,
   SCB_LARGE_FREE, SCB_LARGE_FREE_COUNT, SCB_LARGE_SIZE, SCB_LARGE_POOL, SCB_LARGE_NBUFS, SCB_TX_DESC, FRAME_MORE, SCB_TX_CAP, SCB_TX_COUNT, DESC_BYTES, scbGet, scbSet } from './scb';
 import { count, countN, C_POOL_EMPTY, C_TX_ARENA_FULL, C_TX_FRAMES, C_TX_BYTES, C_TX_GATHERED } from './counters';
 
@@ -27,18 +27,38 @@ export function arenaReserve(bytes: usize): usize {
 
 // Packet buffers: [meta 64 B][headroom][frame ...]. The host writes a
 // received frame at BUF_DATA; the headroom lets the core prepend headers
-// (IP-in-IP on a routing stack) without moving the frame.
+// (IP-in-IP on a routing stack: ipEncap) without moving the frame.
 export const PKT_NEXT: usize = 0;    // next buffer of the same packet (fragments)
 export const PKT_QNEXT: usize = 4;   // next packet in a queue
 export const PKT_DATA: usize = 8;    // address of this buffer's payload
 export const PKT_LEN: usize = 12;    // payload bytes in this buffer
 export const PKT_TOTAL: usize = 16;  // payload bytes of the whole packet (head buffer)
-export const PKT_A: usize = 20;      // owner's words (addresses, ports, offsets)
+export const PKT_A: usize = 20;      // the owner's words: see the names below
 export const PKT_B: usize = 24;
 export const PKT_C: usize = 28;
 export const PKT_D: usize = 32;
+// What each owner keeps in those words. A received datagram keeps IP's two
+// (PKT_IP, PKT_RX) all the way up; the words a layer below is done with are
+// taken over above it, so B and C mean one thing per owner:
+//   A  PKT_IP         IP input on: the address of the IPv4 header
+//   B  PKT_FRAG_OFF   reassembly, each fragment it holds: its offset in the datagram
+//   B  PKT_UDP_SRC    UDP, each datagram in a socket's queue: source address
+//   C  PKT_UDP_SPORT  ... and source port
+//   B  PKT_TCP_SEQ    TCP, each segment in the out-of-order queue: its first sequence number
+//   C  PKT_TCP_FIN    ... and 1 if it carries a FIN
+//   D  PKT_RX         IP input on: ifx | rx flags << 16 | bit 31 for a broadcast
+//                     destination; in the loopback's queue, the ifx alone
+export const PKT_IP: usize = PKT_A;
+export const PKT_FRAG_OFF: usize = PKT_B;
+export const PKT_UDP_SRC: usize = PKT_B;
+export const PKT_UDP_SPORT: usize = PKT_C;
+export const PKT_TCP_SEQ: usize = PKT_B;
+export const PKT_TCP_FIN: usize = PKT_C;
+export const PKT_RX: usize = PKT_D;
 export const PKT_STATE: usize = 36;  // STATE_FREE or STATE_USED
 export const BUF_DATA: u32 = 128;
+/** Where a buffer's metadata ends and its headroom starts. */
+export const BUF_META: u32 = 64;
 
 const STATE_FREE: u32 = 0;
 const STATE_USED: u32 = 0x55534544;
@@ -147,6 +167,15 @@ export function pktFreeChain(b: usize): void {
   }
 }
 
+/** Returns a queue of packets chained by PKT_QNEXT (each a single buffer). */
+export function pktFreeQueue(b: usize): void {
+  while (b) {
+    let next = <usize>load<u32>(b, PKT_QNEXT);
+    pktFree(b);
+    b = next;
+  }
+}
+
 /** Claims the buffer holding [p, p+len) for a received frame; 0 if the host
  * handed us something that is not a buffer it took from the free stack. */
 export function pktClaim(p: usize, len: u32): usize {
@@ -235,11 +264,7 @@ export function txSync(): bool {
 export function txFreeSent(): void {
   let b = txSent;
   txSent = 0;
-  while (b) {
-    let next = <usize>load<u32>(b, PKT_QNEXT);
-    pktFree(b);
-    b = next;
-  }
+  pktFreeQueue(b);
 }
 
 /** Space for a frame of up to len bytes, or 0 (counted) when the arena or ring is full. */

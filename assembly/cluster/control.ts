@@ -55,11 +55,11 @@ export const B_INTERVAL: usize = 2;    // u16 centiseconds
 export const B_SIZE: u32 = 4;
 
 // Status: a target's listeners on one VIPA and its load.
-export const S_VIPA: usize = 0;        // u32
-export const S_LOAD: usize = 4;        // u32 active connections
-export const S_OVERFLOWS: usize = 8;   // u32 accept-queue overflows since it started
-export const S_COUNT: usize = 12;      // u16 ports that follow (4 B: port, listeners; 0 listeners = unlisten)
-export const S_FIXED: u32 = 16;
+export const ST_VIPA: usize = 0;        // u32
+export const ST_LOAD: usize = 4;        // u32 active connections
+export const ST_OVERFLOWS: usize = 8;   // u32 accept-queue overflows since it started
+export const ST_COUNT: usize = 12;      // u16 ports that follow (4 B: port, listeners; 0 listeners = unlisten)
+export const ST_FIXED: u32 = 16;
 
 // Connection new / end: one or more connections on a VIPA.
 export const C_COUNT: usize = 0;       // u16 (at least 1)
@@ -152,15 +152,15 @@ export function heartbeatPut(b: usize, priority: u8, intervalCs: u32): u32 {
 }
 
 export function statusBegin(b: usize, vipa: u32, active: u32, overflows: u32, nports: u32): u32 {
-  put32(b + S_VIPA, vipa);
-  put32(b + S_LOAD, active);
-  put32(b + S_OVERFLOWS, overflows);
-  put16(b + S_COUNT, nports);
-  put16(b + S_COUNT + 2, 0);
-  return S_FIXED + (nports << 2);
+  put32(b + ST_VIPA, vipa);
+  put32(b + ST_LOAD, active);
+  put32(b + ST_OVERFLOWS, overflows);
+  put16(b + ST_COUNT, nports);
+  put16(b + ST_COUNT + 2, 0);
+  return ST_FIXED + (nports << 2);
 }
 export function statusSetPort(b: usize, i: u32, port: u32, listeners: u32): void {
-  let e = b + S_FIXED + (<usize>i << 2);
+  let e = b + ST_FIXED + (<usize>i << 2);
   put16(e, port); put16(e + 2, listeners);
 }
 
@@ -239,7 +239,7 @@ function bodyOk(type: u8, b: usize, n: u32): bool {
     return true;
   }
   if (type == T_HEARTBEAT) return n == B_SIZE;
-  if (type == T_STATUS) return n >= S_FIXED && n == S_FIXED + (get16(b + S_COUNT) << 2);
+  if (type == T_STATUS) return n >= ST_FIXED && n == ST_FIXED + (get16(b + ST_COUNT) << 2);
   if (type == T_CONN_NEW || type == T_CONN_END) {
     if (n < C_FIXED) return false;
     let c = get16(b + C_COUNT);

@@ -21,16 +21,16 @@ export const CRT_ENTRY: u32 = 32;
 const ENTRY_SHIFT: u32 = 5;
 
 // Entry layout (little-endian words, host-order addresses and ports).
-export const E_CLIENT: usize = 0;    // u32 client address; 0 marks an empty slot
-export const E_VIPA: usize = 4;      // u32 VIPA
-export const E_PORTS: usize = 8;     // u32: VIPA port | client port << 16
-export const E_HASH: usize = 12;     // u32 the key's hash: its home slot, without hashing again
-export const E_LAST: usize = 16;     // u32 last activity, ms (wrapping)
-export const E_TARGET: usize = 20;   // u16 target id
-export const E_STATE: usize = 22;    // u8 CRT_SYN, CRT_ESTABLISHED or CRT_CLOSING
-export const E_ORIGIN: usize = 23;   // u8 how it came: ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT
-export const E_FRAMES: usize = 24;   // u32 frames forwarded (wrapping)
-export const E_CREATED: usize = 28;  // u32 creation time, ms (wrapping)
+export const ENT_CLIENT: usize = 0;    // u32 client address; 0 marks an empty slot
+export const ENT_VIPA: usize = 4;      // u32 VIPA
+export const ENT_PORTS: usize = 8;     // u32: VIPA port | client port << 16
+export const ENT_HASH: usize = 12;     // u32 the key's hash: its home slot, without hashing again
+export const ENT_LAST: usize = 16;     // u32 last activity, ms (wrapping)
+export const ENT_TARGET: usize = 20;   // u16 target id
+export const ENT_STATE: usize = 22;    // u8 CRT_SYN, CRT_ESTABLISHED or CRT_CLOSING
+export const ENT_ORIGIN: usize = 23;   // u8 how it came: ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT
+export const ENT_FRAMES: usize = 24;   // u32 frames forwarded (wrapping)
+export const ENT_CREATED: usize = 28;  // u32 creation time, ms (wrapping)
 
 /** The routing stack forwarded the client's SYN. */
 export const CRT_SYN: u8 = 1;
@@ -115,7 +115,7 @@ export function crtSlots(): u32 { return nslots; }
   for (;;) {
     let e = slot(i);
     let a = load<u64>(e);
-    if ((a == addrs && load<u32>(e, E_PORTS) == ports) || <u32>a == 0) return e;
+    if ((a == addrs && load<u32>(e, ENT_PORTS) == ports) || <u32>a == 0) return e;
     i = next(i);
   }
   return 0;   // not reached
@@ -146,14 +146,14 @@ export function crtInsert(client: u32, cport: u32, vipa: u32, vport: u32, target
   if (load<u32>(e) != 0) return e;
   if (crtEntries >= maxEntries) { crtFull++; return 0; }
   store<u64>(e, addrs);
-  store<u32>(e, ports, E_PORTS);
-  store<u32>(e, h, E_HASH);
-  store<u32>(e, nowMs, E_LAST);
-  store<u16>(e, <u16>target, E_TARGET);
-  store<u8>(e, CRT_SYN, E_STATE);
-  store<u8>(e, origin, E_ORIGIN);
-  store<u32>(e, 0, E_FRAMES);
-  store<u32>(e, nowMs, E_CREATED);
+  store<u32>(e, ports, ENT_PORTS);
+  store<u32>(e, h, ENT_HASH);
+  store<u32>(e, nowMs, ENT_LAST);
+  store<u16>(e, <u16>target, ENT_TARGET);
+  store<u8>(e, CRT_SYN, ENT_STATE);
+  store<u8>(e, origin, ENT_ORIGIN);
+  store<u32>(e, 0, ENT_FRAMES);
+  store<u32>(e, nowMs, ENT_CREATED);
   crtEntries++;
   crtInserted++;
   return e;
@@ -163,15 +163,15 @@ export function crtInsert(client: u32, cport: u32, vipa: u32, vport: u32, target
  * the state the routing stack can see. True when this packet is the client's
  * ACK that completes the handshake (a health signal for the target). */
 export function crtSeen(e: usize, tcpFlags: u32, nowMs: u32): bool {
-  store<u32>(e, nowMs, E_LAST);
-  store<u32>(e, load<u32>(e, E_FRAMES) + 1, E_FRAMES);
-  let s = load<u8>(e, E_STATE);
+  store<u32>(e, nowMs, ENT_LAST);
+  store<u32>(e, load<u32>(e, ENT_FRAMES) + 1, ENT_FRAMES);
+  let s = load<u8>(e, ENT_STATE);
   if (tcpFlags & (FIN | RST)) {
-    store<u8>(e, CRT_CLOSING, E_STATE);
+    store<u8>(e, CRT_CLOSING, ENT_STATE);
     return false;
   }
   if (s == CRT_SYN && (tcpFlags & (SYN | ACK)) == ACK) {
-    store<u8>(e, CRT_ESTABLISHED, E_STATE);
+    store<u8>(e, CRT_ESTABLISHED, ENT_STATE);
     return true;
   }
   return false;
@@ -187,7 +187,7 @@ export function crtDelete(e: usize): void {
     let f = slot(j);
     if (load<u32>(f) == 0) break;
     // f may fill the hole at i if its home is not in (i, j].
-    if (dist(home(load<u32>(f, E_HASH)), j) >= dist(i, j)) {
+    if (dist(home(load<u32>(f, ENT_HASH)), j) >= dist(i, j)) {
       memory.copy(slot(i), f, CRT_ENTRY);
       i = j;
     }
@@ -201,7 +201,7 @@ export function crtDelete(e: usize): void {
 export function crtRemove(client: u32, cport: u32, vipa: u32, vport: u32): i32 {
   let e = crtLookup(client, cport, vipa, vport);
   if (e == 0) return -1;
-  let t = <i32>load<u16>(e, E_TARGET);
+  let t = <i32>load<u16>(e, ENT_TARGET);
   crtDelete(e);
   crtRemoved++;
   return t;
@@ -225,12 +225,12 @@ export function crtExpire(nowMs: u32, budget: u32, out: usize, outCap: u32): u32
     budget--;
     let e = slot(i);
     if (load<u32>(e) != 0) {
-      let s = load<u8>(e, E_STATE);
+      let s = load<u8>(e, ENT_STATE);
       let limit = s == CRT_ESTABLISHED ? idleTimeout : synTimeout;
-      if (nowMs - load<u32>(e, E_LAST) > limit) {
+      if (nowMs - load<u32>(e, ENT_LAST) > limit) {
         let o = out + <usize>n * EXPIRED_RECORD;
         memory.copy(o, e, 12);
-        store<u32>(o, <u32>load<u16>(e, E_TARGET) | (<u32>s << 16), 12);
+        store<u32>(o, <u32>load<u16>(e, ENT_TARGET) | (<u32>s << 16), 12);
         n++;
         crtDelete(e);
         crtExpired++;

@@ -1,22 +1,22 @@
 // ICMPv4 (RFC 792, RFC 1122 3.2.2): echo both ways, errors out (rate-limited
 // by a token bucket, never about broadcasts, fragments other than the first,
-// or other ICMP errors) and errors in (reported to the socket or ping that
-// caused them).
+// or other ICMP errors) and errors in (reported to the ping that caused them
+// here, to a socket through the demultiplexer above).
 import { ld16, st16 } from '../wire/bytes';
 import { sumBytes, copySum, fold, finish } from '../wire/checksum';
 import { IP_PROTO, IP_FRAG, IP_OFFMASK, IP_HLEN, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst, ipHlen } from '../wire/ipv4';
 import { ICMP_TYPE, ICMP_CODE, ICMP_CSUM, ICMP_ID, ICMP_SEQ, ICMP_HLEN, ICMP_ECHO, ICMP_ECHO_REPLY,
   ICMP_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM } from '../wire/icmp';
-import { pktFreeChain, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT } from '../base/mem';
+import { PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT } from '../base/mem';
 import { count, C_ICMP_RX, C_ICMP_BAD, C_ICMP_ECHO_RX, C_ICMP_ECHO_REPLY_RX, C_ICMP_UNREACH_RX,
   C_ICMP_OTHER_RX, C_ICMP_TX, C_ICMP_RATE_LIMITED } from '../base/counters';
 import { now } from '../base/time';
 import { emit, EV_ECHO_REPLY, EV_UNREACHABLE } from '../base/events';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktSum, L4, DEFAULT_TTL } from './ip';
-import { rtSrc } from './iface';
+import { Route, ROUTE_SLOT } from './iface';
 import { E_NETUNREACH, E_NOBUFS } from '../base/errno';
-import { udpIcmpError } from '../udp/udp';
-import { tcpIcmpError } from '../tcp/input';
+
+const rt = changetype<Route>(memory.data(ROUTE_SLOT));
 
 let rate: u32 = 0;           // tokens per second
 let tokens: i64 = 0;         // in millionths of a token
@@ -37,15 +37,18 @@ function takeToken(): bool {
   return true;
 }
 
-/** ICMP input; owns b and every buffer chained to it (a reassembled message). Checksum is verified over the whole message. */
-export function icmpInput(b: usize): void {
+/** ICMP input (b: a whole message, maybe reassembled over a chain; not
+ * consumed). Checksum is verified over the whole message. Returns true for
+ * an error about a UDP or TCP datagram of ours, with the quote checked to
+ * hold its IP header and 8 bytes: the caller reports it to that transport. */
+export function icmpInput(b: usize): bool {
   count(C_ICMP_RX);
   let total = load<u32>(b, PKT_TOTAL);
   let p = <usize>load<u32>(b, PKT_DATA);
   if (total < ICMP_HLEN || load<u32>(b, PKT_LEN) < ICMP_HLEN || fold(pktSum(b, 0)) != 0xffff) {
-    count(C_ICMP_BAD); pktFreeChain(b); return;
+    count(C_ICMP_BAD); return false;
   }
-  let ip = <usize>load<u32>(b, PKT_A);
+  let ip = <usize>load<u32>(b, PKT_IP);
   let type = <u32>load<u8>(p, ICMP_TYPE);
   if (type == ICMP_ECHO) {
     count(C_ICMP_ECHO_RX);
@@ -56,32 +59,32 @@ export function icmpInput(b: usize): void {
     emit(EV_ECHO_REPLY, (ld16(p + ICMP_ID) << 16) | ld16(p + ICMP_SEQ), ipSrc(ip), total - ICMP_HLEN);
   } else if (type == ICMP_UNREACH || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAM_PROBLEM) {
     count(C_ICMP_UNREACH_RX);
-    errorInput(p, load<u32>(b, PKT_LEN), type, <u32>load<u8>(p, ICMP_CODE));
+    return errorInput(p, load<u32>(b, PKT_LEN), type, <u32>load<u8>(p, ICMP_CODE));
   } else {
     count(C_ICMP_OTHER_RX);
   }
-  pktFreeChain(b);
+  return false;
 }
 
-/** An error about a datagram we sent: the quoted header names the socket or ping. */
-function errorInput(p: usize, len: u32, type: u32, code: u32): void {
-  if (len < ICMP_HLEN + IP_HLEN + 8) return;
+/** An error about a datagram we sent: the quoted header names the socket
+ * (true: for the caller) or ping. */
+function errorInput(p: usize, len: u32, type: u32, code: u32): bool {
+  if (len < ICMP_HLEN + IP_HLEN + 8) return false;
   let q = p + ICMP_HLEN;
   let qh = ipHlen(q);
-  if (qh < IP_HLEN || len < ICMP_HLEN + qh + 8) return;
+  if (qh < IP_HLEN || len < ICMP_HLEN + qh + 8) return false;
   let proto = <u32>load<u8>(q, IP_PROTO);
   let l4 = q + qh;
-  let what = (type << 8) | code;
-  if (proto == PROTO_UDP) udpIcmpError(ipSrc(q), ld16(l4), ipDst(q), ld16(l4 + 2), what);
-  else if (proto == PROTO_TCP) tcpIcmpError(q, l4, what);
-  else if (proto == PROTO_ICMP && load<u8>(l4) == ICMP_ECHO) {
-    emit(EV_UNREACHABLE, ipDst(q), what, (ld16(l4 + ICMP_ID) << 16) | ld16(l4 + ICMP_SEQ));
+  if (proto == PROTO_UDP || proto == PROTO_TCP) return true;
+  if (proto == PROTO_ICMP && load<u8>(l4) == ICMP_ECHO) {
+    emit(EV_UNREACHABLE, ipDst(q), (type << 8) | code, (ld16(l4 + ICMP_ID) << 16) | ld16(l4 + ICMP_SEQ));
   }
+  return false;
 }
 
 function echoReply(b: usize, ip: usize, total: u32): void {
   let src = ipSrc(ip);
-  if (!ipRoute(src)) return;
+  if (!ipRoute(src, rt)) return;
   let f = ipBegin(total);
   if (!f) return;
   let out = f + L4;
@@ -95,12 +98,12 @@ function echoReply(b: usize, ip: usize, total: u32): void {
   store<u16>(out + ICMP_CSUM, 0);
   st16(out + ICMP_CSUM, finish(sumBytes(out, total, 0)));
   // Reply from the address the request was sent to, so the peer matches it.
-  if (ipSend(f, total, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL) == 0) count(C_ICMP_TX);
+  if (ipSend(rt, f, total, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL) == 0) count(C_ICMP_TX);
 }
 
 /** Sends an echo request with len bytes of payload; 0 or a negative errno. */
 export function icmpEcho(dst: u32, id: u32, seq: u32, len: u32): i32 {
-  if (!ipRoute(dst)) return E_NETUNREACH;
+  if (!ipRoute(dst, rt)) return E_NETUNREACH;
   let f = ipBegin(ICMP_HLEN + len);
   if (!f) return E_NOBUFS;
   let out = f + L4;
@@ -111,14 +114,14 @@ export function icmpEcho(dst: u32, id: u32, seq: u32, len: u32): i32 {
   st16(out + ICMP_SEQ, seq);
   for (let i: u32 = 0; i < len; i++) store<u8>(out + ICMP_HLEN + i, <u8>(0x10 + i));
   st16(out + ICMP_CSUM, finish(sumBytes(out, ICMP_HLEN + len, 0)));
-  let r = ipSend(f, ICMP_HLEN + len, PROTO_ICMP, rtSrc, dst, false, DEFAULT_TTL);
+  let r = ipSend(rt, f, ICMP_HLEN + len, PROTO_ICMP, rt.src, dst, false, DEFAULT_TTL);
   if (r == 0) count(C_ICMP_TX);
   return r;
 }
 
 /** Sends an ICMP error about the datagram in b (not consumed). */
 export function icmpError(b: usize, type: u32, code: u32, info: u32): void {
-  let ip = <usize>load<u32>(b, PKT_A);
+  let ip = <usize>load<u32>(b, PKT_IP);
   if (pktBroadcast(b) || (ld16(ip + IP_FRAG) & IP_OFFMASK) != 0) return;
   let hlen = ipHlen(ip);
   if (<u32>load<u8>(ip, IP_PROTO) == PROTO_ICMP) {
@@ -127,7 +130,7 @@ export function icmpError(b: usize, type: u32, code: u32, info: u32): void {
   }
   if (!takeToken()) return;
   let src = ipSrc(ip);
-  if (!ipRoute(src)) return;
+  if (!ipRoute(src, rt)) return;
   // Quote the header and the first 8 bytes that follow (RFC 792), all in the head buffer.
   let avail = <u32>(load<u32>(b, PKT_DATA) - <u32>ip) + load<u32>(b, PKT_LEN);
   let quote = min<u32>(hlen + 8, avail);
@@ -141,5 +144,5 @@ export function icmpError(b: usize, type: u32, code: u32, info: u32): void {
   st16(out + ICMP_SEQ, info);
   let sum = copySum(out + ICMP_HLEN, ip, quote, sumBytes(out, ICMP_HLEN, 0));
   st16(out + ICMP_CSUM, finish(sum));
-  if (ipSend(f, ICMP_HLEN + quote, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL) == 0) count(C_ICMP_TX);
+  if (ipSend(rt, f, ICMP_HLEN + quote, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL) == 0) count(C_ICMP_TX);
 }

@@ -1,7 +1,8 @@
 // Interfaces, their addresses, and the route table. Small fixed tables: a
 // stack has a handful of interfaces and addresses, so lookups are short scans
-// over contiguous memory. Addresses carry flags so a cluster layer can add
-// addresses it owns (a VIPA) beside the ordinary ones.
+// over contiguous memory. Addresses carry flags so a cluster can hold a VIPA
+// quietly on a target (ADDR_NOARP) or own and announce it on the routing
+// stack (ADDR_ANNOUNCE).
 import { copyMac } from '../wire/bytes';
 import { prefixMask, IP_BROADCAST } from '../wire/ipv4';
 import { E_EXIST, E_INVAL, E_NOENT, E_NOSPC } from '../base/errno';
@@ -77,7 +78,10 @@ export function ifOffload(ifx: u32, csum: u32, gsoMax: u32): i32 {
 @inline export function ifGsoMax(ifx: u32): u32 { return load<u32>(IFACES + (<usize>ifx << 4), 12) >> 16; }
 
 // Address: 16 bytes: addr, mask, ifx, flags. Dense: entries [0, nAddrs) are in use.
-export const ADDR_USED: u32 = 1;
+/** addr_add_flags: local, but never answered in ARP nor picked as a source (a target holding a VIPA). */
+export const ADDR_NOARP: u32 = 1;
+/** addr_add_flags: answered in ARP, and announced by a gratuitous ARP when added (the routing stack taking a VIPA). */
+export const ADDR_ANNOUNCE: u32 = 2;
 const ADDRS: usize = memory.data(<i32>MAX_ADDRS * 16, 16);
 let nAddrs: u32 = 0;
 
@@ -86,13 +90,14 @@ let nAddrs: u32 = 0;
 
 export function addrAdd(ifx: u32, a: u32, plen: u32, flags: u32): i32 {
   if (ifx >= nIfaces || plen > 32 || a == 0 || a == IP_BROADCAST) return E_INVAL;
+  if (flags & ~(ADDR_NOARP | ADDR_ANNOUNCE) || flags == (ADDR_NOARP | ADDR_ANNOUNCE)) return E_INVAL;
   if (localIface(a) >= 0) return E_EXIST;
   if (nAddrs >= MAX_ADDRS) return E_NOSPC;
   let p = addrAt(nAddrs++);
   store<u32>(p, a);
   store<u32>(p, prefixMask(plen), 4);
   store<u32>(p, ifx, 8);
-  store<u32>(p, flags | ADDR_USED, 12);
+  store<u32>(p, flags, 12);
   if (plen < 32) routeAdd(a & prefixMask(plen), plen, 0, ifx);
   return 0;
 }
@@ -129,6 +134,15 @@ export function localIface(a: u32): i32 {
   return -1;
 }
 
+/** The interface that holds address a and answers ARP for it, or -1. */
+export function arpIface(a: u32): i32 {
+  for (let i: u32 = 0; i < nAddrs; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p) == a) return load<u32>(p, 12) & ADDR_NOARP ? -1 : <i32>load<u32>(p, 8);
+  }
+  return -1;
+}
+
 /** True if a is the directed broadcast of a subnet on interface ifx. */
 export function isSubnetBroadcast(ifx: u32, a: u32): bool {
   for (let i: u32 = 0; i < nAddrs; i++) {
@@ -147,12 +161,13 @@ export function isAnyBroadcast(a: u32): bool {
   return false;
 }
 
-/** An address of ifx in the subnet (net, mask), else any address of ifx, else 0. */
-export function srcFor(ifx: u32, net: u32, mask: u32): u32 {
+/** An address of ifx in the subnet (net, mask), else any address of ifx, else 0.
+ * Never an ADDR_NOARP one: as a source it would tell the link the address is here. */
+function srcFor(ifx: u32, net: u32, mask: u32): u32 {
   let any: u32 = 0;
   for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 8) != ifx) continue;
+    if (load<u32>(p, 8) != ifx || (load<u32>(p, 12) & ADDR_NOARP)) continue;
     let a = load<u32>(p);
     if ((a & mask) == net) return a;
     if (any == 0) any = a;
@@ -201,35 +216,45 @@ export function routeDel(dst: u32, plen: u32, gw: u32): i32 {
   return E_NOENT;
 }
 
-// The result of routeLookup.
-export let rtIfx: u32 = 0;
-export let rtNexthop: u32 = 0;
-export let rtSrc: u32 = 0;
-/** dst is one of our own addresses: the datagram loops back, it never reaches a link. */
-export let rtLocal = false;
+/** Where a datagram goes: the result of routeLookup, in a slot its caller
+ * owns (ROUTE_SLOT bytes of static memory), so it compiles to plain loads
+ * and stores and no call in between can change it. */
+// @ts-ignore: decorator
+@unmanaged export class Route {
+  /** The interface it leaves by. */
+  ifx: u32;
+  /** The address to resolve on that link: dst, or the gateway. */
+  nexthop: u32;
+  /** Our address to send from. */
+  src: u32;
+  /** dst is one of our own addresses: the datagram loops back, it never reaches a link. */
+  local: bool;
+}
+export const ROUTE_SLOT: i32 = 16;
 
-/** Longest-prefix match for dst; fills rtIfx, rtNexthop, rtSrc and rtLocal. */
-export function routeLookup(dst: u32): bool {
+/** Longest-prefix match for dst, into rt. */
+export function routeLookup(dst: u32, rt: Route): bool {
   let own = localIface(dst);
-  rtLocal = own >= 0;
-  if (rtLocal) { rtIfx = <u32>own; rtNexthop = dst; rtSrc = dst; return true; }
+  rt.local = own >= 0;
+  if (own >= 0) { rt.ifx = <u32>own; rt.nexthop = dst; rt.src = dst; return true; }
   // 127.0.0.0/8 never leaves a host (RFC 1122 3.2.1.3), not even by a default route.
   if ((dst >>> 24) == 127) return false;
   if (dst == IP_BROADCAST) {
     if (nIfaces == 0 || !ifIsUp(0)) return false;
-    rtIfx = 0; rtNexthop = dst; rtSrc = srcFor(0, 0, 0xffffffff);
-    return rtSrc != 0;
+    let src = srcFor(0, 0, 0xffffffff);
+    rt.ifx = 0; rt.nexthop = dst; rt.src = src;
+    return src != 0;
   }
   for (let i: u32 = 0; i < nRoutes; i++) {
     let p = ROUTES + <usize>i * 20;
     let mask = load<u32>(p, 4);
     if ((dst & mask) != load<u32>(p) || !ifIsUp(load<u32>(p, 16))) continue;
     let gw = load<u32>(p, 12);
-    rtIfx = load<u32>(p, 16);
+    let ifx = load<u32>(p, 16);
     // Prefer a source in the subnet of the next hop (RFC 1122 3.3.4.3).
-    if (gw == 0) { rtNexthop = dst; rtSrc = srcFor(rtIfx, dst & mask, mask); }
-    else { rtNexthop = gw; rtSrc = srcForHop(rtIfx, gw); }
-    return rtSrc != 0;
+    let src = gw == 0 ? srcFor(ifx, dst & mask, mask) : srcForHop(ifx, gw);
+    rt.ifx = ifx; rt.nexthop = gw == 0 ? dst : gw; rt.src = src;
+    return src != 0;
   }
   return false;
 }
@@ -238,7 +263,7 @@ export function routeLookup(dst: u32): bool {
 export function srcForHop(ifx: u32, hop: u32): u32 {
   for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
-    if (load<u32>(p, 8) != ifx) continue;
+    if (load<u32>(p, 8) != ifx || (load<u32>(p, 12) & ADDR_NOARP)) continue;
     let mask = load<u32>(p, 4);
     if ((load<u32>(p) & mask) == (hop & mask)) return load<u32>(p);
   }

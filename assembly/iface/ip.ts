@@ -1,29 +1,26 @@
 // IPv4 input and output (RFC 791, RFC 1122 3.2.1). Input validates once, up
-// front, then hands a packet to reassembly or straight to its protocol.
+// front, and gives back whole datagrams (through reassembly when fragmented)
+// for the demultiplexer above (net/demux.ts) to hand to their protocol.
 // Output builds the header, fragments to the link MTU, and resolves the next
 // hop; a datagram to one of our own addresses loops back to input at the next
-// poll, as through Linux's lo. The input path is where a cluster layer will
-// take packets for addresses it distributes (ipInput's "not local" branch).
+// poll, as through Linux's lo. A packet already in a buffer goes out in place,
+// and IP-in-IP (RFC 2003) puts its outer header in the buffer's headroom.
 import { ld16, st16, st32 } from '../wire/bytes';
 import { sumBytes, fold, finish, swapSum } from '../wire/checksum';
 import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
-  IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
+  IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_IPIP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
   isMartianSource, isMulticast } from '../wire/ipv4';
-import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, txFrameCopy, bufSize, BUF_DATA, PKT_A, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_D } from '../base/mem';
+import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, txFrameCopy, txPostBuf, bufSize, BUF_DATA, BUF_META, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_RX } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
-  C_IP_NOT_LOCAL, C_IP_BAD_PROTO, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
+  C_IP_NOT_LOCAL, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
   C_IP_CHAIN_BAD, C_LOOPBACK, C_POOL_EMPTY } from '../base/counters';
 import { rand32 } from '../base/random';
-import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, rtIfx, rtNexthop, rtSrc, rtLocal } from './iface';
+import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, Route } from './iface';
 import { now, wakeAt } from '../base/time';
 import { neighOutput } from './neigh';
 import { reasmInput } from './reasm';
-import { icmpInput, icmpError } from './icmp';
-import { ICMP_UNREACH, UNREACH_PROTO } from '../wire/icmp';
-import { udpInput } from '../udp/udp';
-import { tcpInput } from '../tcp/input';
-import { E_MSGSIZE, E_NOBUFS } from '../base/errno';
+import { E_INVAL, E_MSGSIZE, E_NOBUFS } from '../base/errno';
 import { FRAME_CSUM_OK, FRAME_GSO, SCB_FREE_COUNT, scbGet } from '../base/scb';
 
 
@@ -39,132 +36,155 @@ let ipId: u32 = 0;
 export function ipInit(): void { ipId = rand32() & 0xffff; }
 
 /** Validates an IPv4 packet at ip (len bytes after the Ethernet header, and
- * moreLen more in the buffers chained to b when the frame spans several) and
- * delivers it. Owns b and its chain. */
-export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, moreLen: u32, loop: bool = false): void {
+ * moreLen more in the buffers chained to b when the frame spans several).
+ * Owns b and its chain: returns the whole datagram to deliver (PKT_IP, PKT_RX
+ * set; payload at PKT_DATA, PKT_TOTAL bytes over the chain), or 0 when it was
+ * dropped or is a fragment reassembly keeps. */
+export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, moreLen: u32, loop: bool = false): usize {
   count(C_IP_RX);
-  if (len < IP_HLEN) { count(C_IP_BAD_LEN); pktFreeChain(b); return; }
+  if (len < IP_HLEN) { count(C_IP_BAD_LEN); pktFreeChain(b); return 0; }
   let vihl = <u32>load<u8>(ip, IP_VIHL);
-  if ((vihl >> 4) != 4) { count(C_IP_BAD_VERSION); pktFreeChain(b); return; }
+  if ((vihl >> 4) != 4) { count(C_IP_BAD_VERSION); pktFreeChain(b); return 0; }
   let hlen = (vihl & 15) << 2;
-  if (hlen < IP_HLEN || hlen > len) { count(C_IP_BAD_HLEN); pktFreeChain(b); return; }
+  if (hlen < IP_HLEN || hlen > len) { count(C_IP_BAD_HLEN); pktFreeChain(b); return 0; }
   let tot = ld16(ip + IP_LEN);
-  if (tot < hlen || tot > len + moreLen) { count(C_IP_BAD_LEN); pktFreeChain(b); return; }
-  if (fold(sumBytes(ip, hlen, 0)) != 0xffff) { count(C_IP_BAD_CSUM); pktFreeChain(b); return; }
+  if (tot < hlen || tot > len + moreLen) { count(C_IP_BAD_LEN); pktFreeChain(b); return 0; }
+  if (fold(sumBytes(ip, hlen, 0)) != 0xffff) { count(C_IP_BAD_CSUM); pktFreeChain(b); return 0; }
   let src = ipSrc(ip);
   let dst = ipDst(ip);
   // Our own source address is a martian from a link, and what the loopback carries.
-  if (isMartianSource(src) || isAnyBroadcast(src) || (!loop && localIface(src) >= 0)) { count(C_IP_MARTIAN); pktFreeChain(b); return; }
+  if (isMartianSource(src) || isAnyBroadcast(src) || (!loop && localIface(src) >= 0)) { count(C_IP_MARTIAN); pktFreeChain(b); return 0; }
   let bcast = dst == IP_BROADCAST || isSubnetBroadcast(ifx, dst);
   if (!bcast && localIface(dst) < 0) {
     if (isMulticast(dst)) count(C_IP_MCAST); else count(C_IP_NOT_LOCAL);
     pktFreeChain(b);
-    return;
+    return 0;
   }
-  store<u32>(b, <u32>ip, PKT_A);
+  store<u32>(b, <u32>ip, PKT_IP);
   // Only the defined flag bits: bit 31 of this word is ours (broadcast), and reserved bits mean nothing.
-  store<u32>(b, ifx | ((flags & RX_FLAGS) << 16) | (bcast ? 0x80000000 : 0), PKT_D);
+  store<u32>(b, ifx | ((flags & RX_FLAGS) << 16) | (bcast ? RX_BROADCAST : 0), PKT_RX);
   let frag = ld16(ip + IP_FRAG);
   if (load<u32>(b, PKT_NEXT)) {
     // A large segment over several buffers (a GSO frame from the link): never a fragment, only TCP or UDP.
     let proto = <u32>load<u8>(ip, IP_PROTO);
     if ((frag & (IP_MF | IP_OFFMASK)) || (proto != PROTO_TCP && proto != PROTO_UDP)) {
-      count(C_IP_CHAIN_BAD); pktFreeChain(b); return;
+      count(C_IP_CHAIN_BAD); pktFreeChain(b); return 0;
     }
     store<u32>(b, <u32>(ip + hlen), PKT_DATA);
     store<u32>(b, len - hlen, PKT_LEN);
     pktTrim(b, tot - hlen);
   } else if (frag & (IP_MF | IP_OFFMASK)) {
-    b = reasmInput(b, ip, hlen, tot, frag);
-    if (!b) return;
+    return reasmInput(b, ip, hlen, tot, frag);
   } else {
     store<u32>(b, <u32>(ip + hlen), PKT_DATA);
     store<u32>(b, tot - hlen, PKT_LEN);
     store<u32>(b, tot - hlen, PKT_TOTAL);
     store<u32>(b, 0, PKT_NEXT);
   }
-  deliver(b);
+  return b;
 }
 
-/** Hands a whole datagram (possibly reassembled) to its protocol. */
-export function deliver(b: usize): void {
-  let ip = <usize>load<u32>(b, PKT_A);
-  let proto = <u32>load<u8>(ip, IP_PROTO);
-  if (proto == PROTO_UDP) udpInput(b);
-  else if (proto == PROTO_TCP) tcpInput(b);
-  else if (proto == PROTO_ICMP) icmpInput(b);
-  else {
-    count(C_IP_BAD_PROTO);
-    if (!(load<u32>(b, PKT_D) & 0x80000000)) icmpError(b, ICMP_UNREACH, UNREACH_PROTO, 0);
-    pktFreeChain(b);
-  }
-}
+/** PKT_RX's bit for a datagram that arrived for a broadcast address. */
+const RX_BROADCAST: u32 = 0x80000000;
 
 /** True if the packet arrived for a broadcast address (no ICMP errors for it). */
 // @ts-ignore: decorator
-@inline export function pktBroadcast(b: usize): bool { return (load<u32>(b, PKT_D) & 0x80000000) != 0; }
+@inline export function pktBroadcast(b: usize): bool { return (load<u32>(b, PKT_RX) & RX_BROADCAST) != 0; }
+/** True if the link vouched for the L4 checksum (FRAME_CSUM_OK). */
 // @ts-ignore: decorator
-@inline export function pktIface(b: usize): u32 { return load<u32>(b, PKT_D) & 0xffff; }
-// @ts-ignore: decorator
-@inline export function pktCsumOk(b: usize): bool { return ((load<u32>(b, PKT_D) >> 16) & 1) != 0; }
+@inline export function pktCsumOk(b: usize): bool { return ((load<u32>(b, PKT_RX) >> 16) & FRAME_CSUM_OK) != 0; }
 
 /** Space in the tx arena for an IP datagram carrying up to l4max bytes; the
  * L4 header goes at the returned address + L4. 0 when the arena is full. */
 export function ipBegin(l4max: u32): usize { return txBegin(<u32>L4 + l4max); }
 
-/** Routes dst; fills rtIfx, rtNexthop, rtSrc. Counted when there is no route. */
-export function ipRoute(dst: u32): bool {
-  if (routeLookup(dst)) return true;
+/** Routes dst into rt (a slot the caller owns). Counted when there is no route. */
+export function ipRoute(dst: u32, rt: Route): bool {
+  if (routeLookup(dst, rt)) return true;
   count(C_IP_NO_ROUTE);
   return false;
 }
 
-/** Finishes and sends a datagram built at f by ipBegin, along the route
- * last found by ipRoute. txFlags: FRAME_CSUM_PARTIAL when the L4 checksum
- * is left to the link, with FRAME_GSO (and gso, the segment size) for a TCP
- * segment the link cuts up: it may then exceed the MTU, up to the
- * interface's GSO limit. Returns 0 or a negative errno. */
-export function ipSend(f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df: bool, ttl: u32,
-  txFlags: u32 = 0, gso: u32 = 0): i32 {
-  let ip = f + ETH_HLEN;
-  let tot = IP_HLEN + l4len;
+/** Writes an IPv4 header (no options) at ip, with the next ID. Inlined: it is on every segment's way out. */
+// @ts-ignore: decorator
+@inline function putHeader(ip: usize, tot: u32, tos: u32, frag: u32, ttl: u32, proto: u32, src: u32, dst: u32): void {
   store<u8>(ip, 0x45, IP_VIHL);
-  store<u8>(ip, 0, IP_TOS);
+  store<u8>(ip, <u8>tos, IP_TOS);
   st16(ip + IP_LEN, tot);
   st16(ip + IP_ID, ipId);
   ipId = (ipId + 1) & 0xffff;
-  st16(ip + IP_FRAG, df ? IP_DF : 0);
+  st16(ip + IP_FRAG, frag);
   store<u8>(ip, <u8>ttl, IP_TTL);
   store<u8>(ip, <u8>proto, IP_PROTO);
   st32(ip + IP_SRC, src);
   st32(ip + IP_DST, dst);
   store<u16>(ip + IP_CSUM, 0);
   st16(ip + IP_CSUM, finish(sumBytes(ip, IP_HLEN, 0)));
-  putMac(f + ETH_SRC, rtIfx);
+}
+
+/** Finishes and sends a datagram built at f by ipBegin, along rt (from
+ * ipRoute). txFlags: FRAME_CSUM_PARTIAL when the L4 checksum
+ * is left to the link, with FRAME_GSO (and gso, the segment size) for a TCP
+ * segment the link cuts up: it may then exceed the MTU, up to the
+ * interface's GSO limit. Returns 0 or a negative errno. */
+export function ipSend(rt: Route, f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df: bool, ttl: u32,
+  txFlags: u32 = 0, gso: u32 = 0): i32 {
+  let tot = IP_HLEN + l4len;
+  putHeader(f + ETH_HLEN, tot, 0, df ? IP_DF : 0, ttl, proto, src, dst);
+  let ifx = rt.ifx;
+  putMac(f + ETH_SRC, ifx);
   st16(f + ETH_TYPE, ETHERTYPE_IPV4);
   count(C_IP_TX);
-  let mtu = ifMtu(rtIfx);
-  if (tot <= mtu) { linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags & ~FRAME_GSO, 0); return 0; }
-  if ((txFlags & FRAME_GSO) && gso && (rtLocal || tot <= ifGsoMax(rtIfx))) {
+  let mtu = ifMtu(ifx);
+  if (tot <= mtu) { linkOutput(rt, 0, f, ETH_HLEN + tot, txFlags & ~FRAME_GSO, 0); return 0; }
+  if ((txFlags & FRAME_GSO) && gso && (rt.local || tot <= ifGsoMax(ifx))) {
     // Each segment the link cuts takes the next ID (as Linux does): skip past them.
     ipId = (ipId + (tot - IP_HLEN) / gso) & 0xffff;
-    linkOutput(f, ETH_HLEN + tot, rtIfx, rtNexthop, txFlags, gso);
+    linkOutput(rt, 0, f, ETH_HLEN + tot, txFlags, gso);
     return 0;
   }
   if (df) { count(C_IP_FRAG_DF); return E_MSGSIZE; }
-  return fragment(f, tot, mtu);
+  return fragment(rt, f, tot, mtu);
 }
 
-function linkOutput(f: usize, len: u32, ifx: u32, nexthop: u32, txFlags: u32, gso: u32): void {
-  if (rtLocal) loopOutput(f, len, ifx);
+/** Encapsulates the IPv4 datagram in packet buffer b (at PKT_DATA, PKT_LEN
+ * bytes, one buffer) in an outer header from src to dst (RFC 2003), written
+ * in the headroom in front of it, and sends the buffer in place along rt (to
+ * dst, from ipRoute): nothing is copied, and the buffer is freed once the
+ * host has sent it. TOS and DF come from the inner header (RFC 2003 3.1).
+ * Owns b. Returns 0 or a negative errno (too large for the link: E_MSGSIZE,
+ * counted; no headroom: E_INVAL). */
+export function ipEncap(rt: Route, b: usize, src: u32, dst: u32): i32 {
+  let inner = <usize>load<u32>(b, PKT_DATA);
+  let len = load<u32>(b, PKT_LEN);
+  let f = inner - ETH_HLEN - IP_HLEN;
+  if (f < b + BUF_META || len < IP_HLEN) { pktFree(b); return E_INVAL; }
+  let tot = IP_HLEN + len;
+  if (tot > ifMtu(rt.ifx)) { count(C_IP_FRAG_DF); pktFree(b); return E_MSGSIZE; }
+  putHeader(f + ETH_HLEN, tot, load<u8>(inner, IP_TOS), ld16(inner + IP_FRAG) & IP_DF, DEFAULT_TTL, PROTO_IPIP, src, dst);
+  putMac(f + ETH_SRC, rt.ifx);
+  st16(f + ETH_TYPE, ETHERTYPE_IPV4);
+  count(C_IP_TX);
+  linkOutput(rt, b, f, ETH_HLEN + tot, 0, 0);
+  return 0;
+}
+
+/** Sends the frame at f (len bytes, Ethernet source and type written) along
+ * rt: a frame built in the tx arena (b 0, with its tx flags and GSO size), or
+ * one in packet buffer b, which goes out (or waits for ARP) in place and is
+ * freed once sent. */
+function linkOutput(rt: Route, b: usize, f: usize, len: u32, txFlags: u32, gso: u32): void {
+  let ifx = rt.ifx, nexthop = rt.nexthop;
+  if (rt.local) { loopOutput(f, len, ifx); if (b) pktFree(b); }
   else if (nexthop == IP_BROADCAST || isSubnetBroadcast(ifx, nexthop)) {
     // A broadcast is for us too (as Linux loops it back): our own sockets hear it.
     loopOutput(f, len, ifx);
     store<u32>(f, 0xffffffff);
     store<u16>(f, 0xffff, 4);
-    txCommit(f, len, ifx | (txFlags << 16), gso);
+    if (!b) txCommit(f, len, ifx | (txFlags << 16), gso);
+    else if (!txPostBuf(b, f, len, ifx)) pktFree(b);
   } else {
-    neighOutput(f, len, ifx, nexthop, txFlags, gso);
+    neighOutput(b, f, len, ifx, nexthop, txFlags, gso);
   }
 }
 
@@ -189,34 +209,34 @@ function loopOutput(f: usize, len: u32, ifx: u32): void {
     if (tail) store<u32>(tail, <u32>b, PKT_NEXT); else head = b;
     tail = b;
   }
-  store<u32>(head, ifx, PKT_D);
+  store<u32>(head, ifx, PKT_RX);
   store<u32>(head, len, PKT_TOTAL);
   if (loopTail) store<u32>(loopTail, <u32>head, PKT_QNEXT); else loopHead = head;
   loopTail = head;
   wakeAt(now);
 }
 
-/** Takes the frames the loopback held, as received (checksums trusted: they
- * crossed no wire). From poll; what they cause to loop waits for the next one. */
-export function loopInput(): void {
+/** Takes the frames the loopback holds, chained by PKT_QNEXT: what they
+ * cause to loop waits for the next call. */
+export function loopTake(): usize {
   let b = loopHead;
   loopHead = 0;
   loopTail = 0;
-  while (b) {
-    let next = <usize>load<u32>(b, PKT_QNEXT);
-    store<u32>(b, 0, PKT_QNEXT);
-    let p = <usize>load<u32>(b, PKT_DATA);
-    let first = load<u32>(b, PKT_LEN);
-    count(C_LOOPBACK);
-    ipInput(b, p + ETH_HLEN, first - ETH_HLEN, load<u32>(b, PKT_D), FRAME_CSUM_OK, load<u32>(b, PKT_TOTAL) - first, true);
-    b = next;
-  }
+  return b;
+}
+
+/** IP input for one frame from the loopback (loopTake), as received:
+ * checksums trusted, they crossed no wire. Returns what ipInput does. */
+export function loopInput(b: usize): usize {
+  let p = <usize>load<u32>(b, PKT_DATA);
+  let first = load<u32>(b, PKT_LEN);
+  count(C_LOOPBACK);
+  return ipInput(b, p + ETH_HLEN, first - ETH_HLEN, load<u32>(b, PKT_RX), FRAME_CSUM_OK, load<u32>(b, PKT_TOTAL) - first, true);
 }
 
 /** Splits the datagram at f into fragments of at most mtu bytes (RFC 791 3.2). */
-function fragment(f: usize, tot: u32, mtu: u32): i32 {
+function fragment(rt: Route, f: usize, tot: u32, mtu: u32): i32 {
   txReserve(f, ETH_HLEN + tot);
-  let ifx = rtIfx, nexthop = rtNexthop;
   let chunk = (mtu - IP_HLEN) & ~7;
   // All fragments or none: a datagram with a hole is worth nothing.
   let nfrag = (tot - IP_HLEN + chunk - 1) / chunk;
@@ -236,7 +256,7 @@ function fragment(f: usize, tot: u32, mtu: u32): i32 {
     store<u16>(ip + IP_CSUM, 0);
     st16(ip + IP_CSUM, finish(sumBytes(ip, IP_HLEN, 0)));
     count(C_IP_FRAG_TX);
-    linkOutput(g, ETH_HLEN + IP_HLEN + n, ifx, nexthop, 0, 0);
+    linkOutput(rt, 0, g, ETH_HLEN + IP_HLEN + n, 0, 0);
     off += n;
     left -= n;
   }

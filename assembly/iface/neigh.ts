@@ -1,27 +1,25 @@
 // The neighbour (ARP) cache, RFC 826 with RFC 1122 2.3.2 timing. A bounded
 // open-addressing table; each unresolved entry holds a bounded queue of
 // frames. Requests are retried once a second; after the last try the queue is
-// dropped (counted), TCP is told about each segment in it, and the host that
-// the address is unreachable.
+// dropped (counted), its frames go back to the demultiplexer to tell their
+// senders, and the host learns that the address is unreachable.
 // An entry past its lifetime is revalidated as RFC 1122 2.3.2.1 suggests (and
 // Linux does): frames keep going to the address it had while unicast requests
 // ask its owner; only if three go unanswered is it dropped and resolved anew.
 // So a long transfer never stalls, or loses a 64 KiB segment, at expiry.
 import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
-import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, ETHERTYPE_IPV4, isGroup, macEq } from '../wire/ether';
+import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
   ARP_REQUEST, ARP_REPLY } from '../wire/arp';
-import { isMartianSource, ipHlen, IP_HLEN, IP_PROTO, PROTO_TCP } from '../wire/ipv4';
-import { TCP_HLEN } from '../wire/tcp';
-import { tcpIcmpError } from '../tcp/input';
+import { isMartianSource } from '../wire/ipv4';
 import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
-import { arenaReserve, pktAlloc, pktFree, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_LEN } from '../base/mem';
+import { arenaReserve, pktAlloc, pktFree, pktFreeQueue, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_DATA, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
   C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
 import { emit, EV_UNREACHABLE } from '../base/events';
-import { ifMac, localIface, srcForHop } from './iface';
+import { ifMac, arpIface, srcForHop } from './iface';
 
 const FREE: u8 = 0;
 const INCOMPLETE: u8 = 1;
@@ -75,29 +73,15 @@ function find(ip: u32): usize {
   return 0;
 }
 
-function dropQueue(e: usize, counter: i32, unresolved: bool = false): void {
+/** Takes e's queue, counted as dropped: its frames, chained by PKT_QNEXT. */
+function takeQueue(e: usize, counter: i32): usize {
   queued -= <u32>load<u8>(e, E_QLEN);
   let b = <usize>load<u32>(e, E_QHEAD);
   store<u32>(e, 0, E_QHEAD);
   store<u32>(e, 0, E_QTAIL);
   store<u8>(e, 0, E_QLEN);
-  while (b) {
-    let next = <usize>load<u32>(b, PKT_QNEXT);
-    if (unresolved) tellTcp(b + BUF_DATA, load<u32>(b, PKT_LEN));
-    pktFree(b);
-    count(counter);
-    b = next;
-  }
-}
-
-/** A TCP segment that never left because its next hop did not resolve is an
- * error for its connection, as Linux reports it (arp_error_report): a connect
- * fails with EHOSTUNREACH once ARP gives up, not after all its SYN retries. */
-function tellTcp(f: usize, len: u32): void {
-  if (len < ETH_HLEN + IP_HLEN + TCP_HLEN || ld16(f + ETH_TYPE) != ETHERTYPE_IPV4) return;
-  let ip = f + ETH_HLEN;
-  let hl = ipHlen(ip);
-  if (load<u8>(ip, IP_PROTO) == PROTO_TCP && len >= ETH_HLEN + hl + TCP_HLEN) tcpIcmpError(ip, ip + hl, 0);
+  for (let c = b; c; c = <usize>load<u32>(c, PKT_QNEXT)) count(counter);
+  return b;
 }
 
 /** A slot for ip: free, else expired, else the oldest in its probe window (evicted). */
@@ -111,7 +95,7 @@ function claim(ip: u32): usize {
     if (victim == 0 || load<i64>(e, E_TIME) < load<i64>(victim, E_TIME)) victim = e;
   }
   count(C_NEIGH_EVICTED);
-  if (load<u8>(victim, E_STATE) == INCOMPLETE) dropQueue(victim, C_ARP_DROPPED);
+  if (load<u8>(victim, E_STATE) == INCOMPLETE) pktFreeQueue(takeQueue(victim, C_ARP_DROPPED));
   // Free, so the caller starts it afresh (an INCOMPLETE victim would otherwise keep its address and interface).
   store<u8>(victim, FREE, E_STATE);
   return victim;
@@ -141,6 +125,11 @@ function sendArp(ifx: u32, oper: u32, dst: usize, tha: usize, tpa: u32, spa: u32
   count(C_ARP_TX);
 }
 
+/** Tells the link that address a is here now, on ifx: a gratuitous ARP
+ * (RFC 5227 2.3's announcement: a broadcast request with a as both sender
+ * and target), so neighbours' caches move to us as a routing stack takes a VIPA. */
+export function arpAnnounce(ifx: u32, a: u32): void { sendArp(ifx, ARP_REQUEST, 0, 0, a, a); }
+
 /** A request for e's address: broadcast, or (revalidating) straight to the address it had. */
 function request(e: usize): void {
   let ifx = <u32>load<u8>(e, E_IFX);
@@ -163,7 +152,7 @@ function flush(e: usize): void {
   store<u8>(e, 0, E_QLEN);
   while (b) {
     let next = <usize>load<u32>(b, PKT_QNEXT);
-    let f = b + BUF_DATA;
+    let f = <usize>load<u32>(b, PKT_DATA);
     copyMac(f + ETH_DST, e + E_MAC);
     if (!txPostBuf(b, f, load<u32>(b, PKT_LEN), <u32>load<u8>(e, E_IFX))) pktFree(b);
     b = next;
@@ -171,9 +160,11 @@ function flush(e: usize): void {
 }
 
 /** Sends a frame (Ethernet source and type already written) to next hop ip
- * on ifx, with its tx flags and GSO size. The frame lives in the tx arena; if
- * the neighbour is unresolved it is copied into a packet buffer and queued. */
-export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32, gso: u32): void {
+ * on ifx, with its tx flags and GSO size. The frame is built in the tx arena
+ * (b 0: if the neighbour is unresolved it is copied into a packet buffer and
+ * queued), or lies in packet buffer b (tx flags 0), which is sent, or queued,
+ * as it is, and freed once sent. */
+export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32, gso: u32): void {
   let e = find(ip);
   if (e) {
     let st = load<u8>(e, E_STATE);
@@ -182,7 +173,8 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
     let stale = st == REACHABLE && t <= now && t > now - ttl;
     if ((st == REACHABLE && t > now) || st == PROBE_STATE || stale) {
       copyMac(f + ETH_DST, e + E_MAC);
-      txCommit(f, len, ifx | (txFlags << 16), gso);
+      if (!b) txCommit(f, len, ifx | (txFlags << 16), gso);
+      else if (!txPostBuf(b, f, len, ifx)) pktFree(b);
       if (stale) {
         store<u8>(e, PROBE_STATE, E_STATE);
         store<u8>(e, 1, E_TRIES);
@@ -211,12 +203,18 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
   if (txFlags & FRAME_GSO) count(C_TX_GSO_DROP);
   else if (<u32>load<u8>(e, E_QLEN) >= qmax || queued >= (nbufs >> 3)) count(C_ARP_QUEUE_FULL);
   else {
-    let b = pktAlloc();
+    if (!b) {
+      b = pktAlloc();
+      if (b) {
+        // A payload left in place (scatter-gather) joins its headers: the frame waits whole.
+        let d = b + BUF_DATA;
+        txFrameCopy(d, f, len, 0, len);
+        if (txFlags & FRAME_CSUM_PARTIAL) csumComplete(d);
+        f = d;
+      }
+    }
     if (b) {
-      // A payload left in place (scatter-gather) joins its headers: the frame waits whole.
-      let d = b + BUF_DATA;
-      txFrameCopy(d, f, len, 0, len);
-      if (txFlags & FRAME_CSUM_PARTIAL) csumComplete(d);
+      store<u32>(b, <u32>f, PKT_DATA);
       store<u32>(b, len, PKT_LEN);
       let tail = <usize>load<u32>(e, E_QTAIL);
       if (tail) store<u32>(tail, <u32>b, PKT_QNEXT);
@@ -224,17 +222,23 @@ export function neighOutput(f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32,
       store<u32>(e, <u32>b, E_QTAIL);
       store<u8>(e, load<u8>(e, E_QLEN) + 1, E_QLEN);
       queued++;
+      b = 0;
     }
   }
+  if (b) pktFree(b);
   // The frame waits (or was dropped): a payload it left in place must not go out with the request.
   txGatherClear();
   if (fresh) request(e);
 }
 
-/** Retries and gives up on unresolved neighbours and on ones being revalidated. */
-export function neighTimer(): void {
-  if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return; }
+/** Retries and gives up on unresolved neighbours and on ones being
+ * revalidated. Returns the frames that waited for the ones it gave up on
+ * (chained by PKT_QNEXT: frame at PKT_DATA, PKT_LEN bytes), for the caller
+ * to tell their senders and free. */
+export function neighTimer(): usize {
+  if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return 0; }
   nextDue = NEVER;
+  let failed: usize = 0, failedTail: usize = 0;
   for (let i: u32 = 0; i < size; i++) {
     let e = table + (<usize>i << 5);
     let st = load<u8>(e, E_STATE);
@@ -251,7 +255,12 @@ export function neighTimer(): void {
       if (tries >= MAX_TRIES) {
         count(C_ARP_FAILED);
         store<u8>(e, FREE, E_STATE);
-        dropQueue(e, C_ARP_DROPPED, true);
+        let qtail = <usize>load<u32>(e, E_QTAIL);
+        let q = takeQueue(e, C_ARP_DROPPED);
+        if (q) {
+          if (failedTail) store<u32>(failedTail, <u32>q, PKT_QNEXT); else failed = q;
+          failedTail = qtail;
+        }
         emit(EV_UNREACHABLE, load<u32>(e, E_IP), 0, 0);
         continue;
       }
@@ -263,6 +272,7 @@ export function neighTimer(): void {
     }
     schedule(t);
   }
+  return failed;
 }
 
 /** ARP input, with RFC 826's merge rule. Frees the buffer. */
@@ -288,7 +298,7 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
     // (its queued frames were built for that link's MTU and source MAC).
     if (e) { known = true; if (<u32>load<u8>(e, E_IFX) == ifx) { learn(e, a + ARP_SHA, ifx); merged = true; } }
   }
-  if (localIface(tpa) != <i32>ifx) { count(C_ARP_NOT_FOR_US); pktFree(b); return; }
+  if (arpIface(tpa) != <i32>ifx) { count(C_ARP_NOT_FOR_US); pktFree(b); return; }
   if (!known && spa != 0) {
     let e = claim(spa);
     store<u32>(e, spa, E_IP);

@@ -5,12 +5,10 @@
 // duplicates are dropped on their own, since networks do duplicate.
 import { ld16 } from '../wire/bytes';
 import { IP_ID, IP_PROTO, IP_MF, IP_OFFMASK, ipSrc, ipDst } from '../wire/ipv4';
-import { ICMP_TIME_EXCEEDED, TIMXCEED_REASS } from '../wire/icmp';
-import { arenaReserve, pktFree, nbufs, PKT_B, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT } from '../base/mem';
+import { arenaReserve, pktFree, nbufs, PKT_QNEXT, PKT_FRAG_OFF, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT } from '../base/mem';
 import { count, C_IP_FRAG_RX, C_REASM_OK, C_REASM_TIMEOUT, C_REASM_OVERLAP, C_REASM_DUP, C_REASM_NOMEM,
   C_REASM_BAD } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
-import { icmpError } from './icmp';
 
 // Slot, 40 bytes: src, dst, id|proto<<16, state, head buffer, total (0: unknown),
 // have (payload bytes), nfrags, deadline (µs).
@@ -96,7 +94,7 @@ function kill(s: usize, counter: i32): void {
 }
 
 /** Takes a fragment (owns b). Returns the head of the whole datagram once
- * complete (PKT_A: first fragment's IP header, payload chained through
+ * complete (PKT_IP: first fragment's IP header, payload chained through
  * PKT_NEXT, PKT_TOTAL: its length), else 0. */
 export function reasmInput(b: usize, ip: usize, hlen: u32, tot: u32, frag: u32): usize {
   count(C_IP_FRAG_RX);
@@ -118,17 +116,17 @@ export function reasmInput(b: usize, ip: usize, hlen: u32, tot: u32, frag: u32):
   // Find the place by offset; reject overlaps, drop exact duplicates.
   let prev: usize = 0;
   let cur = <usize>load<u32>(s, S_HEAD);
-  while (cur && load<u32>(cur, PKT_B) < off) { prev = cur; cur = <usize>load<u32>(cur, PKT_NEXT); }
-  if (cur && load<u32>(cur, PKT_B) == off && load<u32>(cur, PKT_LEN) == len) { count(C_REASM_DUP); pktFree(b); return 0; }
+  while (cur && load<u32>(cur, PKT_FRAG_OFF) < off) { prev = cur; cur = <usize>load<u32>(cur, PKT_NEXT); }
+  if (cur && load<u32>(cur, PKT_FRAG_OFF) == off && load<u32>(cur, PKT_LEN) == len) { count(C_REASM_DUP); pktFree(b); return 0; }
   if (!more && cur) { kill(s, C_REASM_BAD); pktFree(b); return 0; }
-  if ((prev && load<u32>(prev, PKT_B) + load<u32>(prev, PKT_LEN) > off) || (cur && off + len > load<u32>(cur, PKT_B))) {
+  if ((prev && load<u32>(prev, PKT_FRAG_OFF) + load<u32>(prev, PKT_LEN) > off) || (cur && off + len > load<u32>(cur, PKT_FRAG_OFF))) {
     kill(s, C_REASM_OVERLAP); pktFree(b); return 0;
   }
   let n = load<u32>(s, S_NFRAGS);
   if (n >= MAX_FRAGS || held >= (maxBufs ? maxBufs : nbufs >> 1)) { kill(s, C_REASM_NOMEM); pktFree(b); return 0; }
   store<u32>(b, <u32>(ip + hlen), PKT_DATA);
   store<u32>(b, len, PKT_LEN);
-  store<u32>(b, off, PKT_B);
+  store<u32>(b, off, PKT_FRAG_OFF);
   store<u32>(b, <u32>cur, PKT_NEXT);
   if (prev) store<u32>(prev, <u32>b, PKT_NEXT); else store<u32>(s, <u32>b, S_HEAD);
   held++;
@@ -146,10 +144,13 @@ export function reasmInput(b: usize, ip: usize, hlen: u32, tot: u32, frag: u32):
   return head;
 }
 
-/** Drops datagrams whose time is up; tells the sender if we had its first fragment (RFC 792). */
-export function reasmTimer(): void {
-  if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return; }
+/** Drops datagrams whose time is up. Returns those whose first fragment we
+ * had, chained by PKT_QNEXT, for the caller to tell their senders (RFC 792:
+ * ICMP time exceeded, quoting that fragment) and free. */
+export function reasmTimer(): usize {
+  if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return 0; }
   nextDue = NEVER;
+  let expired: usize = 0, tail: usize = 0;
   for (let i: u32 = 0; i < nslots; i++) {
     let s = slots + <usize>i * SLOT;
     let st = load<u32>(s, S_STATE);
@@ -159,11 +160,17 @@ export function reasmTimer(): void {
     if (st == ACTIVE) {
       count(C_REASM_TIMEOUT);
       let head = <usize>load<u32>(s, S_HEAD);
-      if (head && load<u32>(head, PKT_B) == 0) icmpError(head, ICMP_TIME_EXCEEDED, TIMXCEED_REASS, 0);
-      release(s);
+      if (head && load<u32>(head, PKT_FRAG_OFF) == 0) {
+        for (let c = head; c; c = <usize>load<u32>(c, PKT_NEXT)) held--;
+        store<u32>(s, 0, S_HEAD);
+        store<u32>(head, 0, PKT_QNEXT);
+        if (tail) store<u32>(tail, <u32>head, PKT_QNEXT); else expired = head;
+        tail = head;
+      } else release(s);
     }
     store<u32>(s, FREE, S_STATE);
   }
+  return expired;
 }
 
 /** Buffers held by reassembly. */

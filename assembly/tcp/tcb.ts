@@ -2,112 +2,131 @@
 // stack of slots, a hash of the 4-tuple for demultiplexing (never a scan), a
 // small hash of listeners by port, a FIFO of TIME-WAIT blocks (the oldest is
 // reclaimed when the table is full), the timer heap (each TCB is in it once,
-// keyed by its earliest deadline), and the pool of send-buffer chunks.
-import { arenaReserve, txGathered } from '../base/mem';
+// keyed by its earliest deadline), the list of TCBs with output pending, and
+// the events the host hears about them.
+import { arenaReserve } from '../base/mem';
 import { now, NEVER, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
-import { twReclaim, chunkWaiterReady } from './tcp';
+import { emit, EV_TCP } from '../base/events';
 
-// ---- TCB fields (byte offsets) ----
-export const T_STATE: usize = 0;
-export const T_FLAGS: usize = 4;
-export const T_LADDR: usize = 8;
-export const T_LPORT: usize = 12;
-export const T_RADDR: usize = 16;
-export const T_RPORT: usize = 20;
-export const T_HNEXT: usize = 24;      // hash chain (index + 1): connections, or listeners by port
-export const T_PARENT: usize = 28;     // listener (index + 1) of a child not yet accepted
-export const T_ACCNEXT: usize = 32;    // accept-queue link (index + 1)
-export const T_ISS: usize = 36;
-export const T_IRS: usize = 40;
-export const T_SND_UNA: usize = 44;
-export const T_SND_NXT: usize = 48;
-export const T_SND_MAX: usize = 52;    // highest sequence number sent + 1
-export const T_SND_WND: usize = 56;    // bytes (scaled)
-export const T_SND_WL1: usize = 60;
-export const T_SND_WL2: usize = 64;
-export const T_MAX_SNDWND: usize = 68;
-export const T_RCV_NXT: usize = 72;
-export const T_RCV_ADV: usize = 76;    // right edge of the window we advertised
-export const T_WSCALE: usize = 80;     // byte 0: peer's shift (send), byte 1: ours (receive)
-export const T_MSS: usize = 84;        // payload bytes per segment we send (options excluded)
-export const T_RMSS: usize = 88;       // the MSS we advertised
-export const T_TS_RECENT: usize = 92;
-export const T_TS_OFF: usize = 96;     // our timestamp clock's offset (RFC 7323 5.4)
-export const T_LAST_ACK_SENT: usize = 100;
-export const T_SRTT: usize = 104;      // µs (0: no sample yet)
-export const T_RTTVAR: usize = 108;    // µs
-export const T_RTO: usize = 112;       // ms
-export const T_BACKOFF: usize = 116;   // consecutive timeouts
-export const T_RTT_SEQ: usize = 120;   // segment being timed (no timestamps)
-export const T_RTT_TIME: usize = 124;  // ms when it was sent
-export const T_CWND: usize = 128;
-export const T_SSTHRESH: usize = 132;
-export const T_RECOVER: usize = 136;
-export const T_DUPACKS: usize = 140;
-export const T_RXT_NXT: usize = 144;   // loss recovery: next hole byte to retransmit
-export const T_SB_SEQ: usize = 148;    // sequence number of the first byte in the send buffer
-export const T_SB_LEN: usize = 152;    // bytes in the send buffer
-export const T_SB_OFF: usize = 156;    // offset of that first byte in the head chunk
-export const T_SB_HEAD: usize = 160;   // head chunk (index + 1)
-export const T_SB_TAIL: usize = 164;
-export const T_SB_NCH: usize = 168;    // chunks held
-export const T_SNDBUF: usize = 172;
-export const T_RCVBUF: usize = 176;
-export const T_RQ_HEAD: usize = 180;   // in-order received segments (buffers, PKT_QNEXT)
-export const T_RQ_TAIL: usize = 184;
-export const T_RQ_BYTES: usize = 188;
-export const T_RQ_BUFS: usize = 192;
-export const T_OOO_HEAD: usize = 196;  // out-of-order segments sorted by sequence (PKT_B: seq)
-export const T_OOO_BYTES: usize = 200;
-export const T_OOO_BUFS: usize = 204;
-export const T_SEGS_UNACKED: usize = 208;
-export const T_OUTNEXT: usize = 212;   // pending-output list link (index + 1)
-export const T_HEAPIDX: usize = 216;   // position in the timer heap + 1 (0: not in it)
-export const T_TWNEXT: usize = 220;    // TIME-WAIT FIFO / chunk-waiter list links (index + 1)
-export const T_TWPREV: usize = 224;
-export const T_ERR: usize = 228;       // soft error (positive errno) seen by ICMP
-export const T_KA_IDLE: usize = 232;   // ms (0: keep-alive off)
-export const T_KA_INTVL: usize = 236;  // ms
-export const T_KA_CNT: usize = 240;
-export const T_KA_PROBES: usize = 244;
-export const T_CC: usize = 248;        // CC_CUBIC or CC_NEWRENO
-export const T_SACKED: usize = 252;    // bytes the peer SACKed above snd_una
-export const T_HIGH_SACK: usize = 256; // end of the highest SACKed range
-export const T_NSACK: usize = 260;     // ranges in the scoreboard
-export const T_SACKS: usize = 264;     // NSACKMAX × (start, end)
+// ---- the TCB ----
+/** One connection (or listener). Fields the host never sees; tcp_info copies
+ * what it needs into TcpInfo. Links to other TCBs are (index + 1), 0: none. */
+@unmanaged
+export class Tcb {
+  state: u32;
+  flags: u32;
+  laddr: u32;
+  lport: u32;
+  raddr: u32;
+  rport: u32;
+  hashNext: u32;     // hash chain: connections, or listeners by port
+  parent: u32;       // listener of a child not yet accepted
+  accNext: u32;      // SYN / accept queue link
+  iss: u32;
+  irs: u32;
+  sndUna: u32;
+  sndNxt: u32;
+  sndMax: u32;       // highest sequence number sent + 1
+  sndWnd: u32;       // bytes (scaled)
+  sndWl1: u32;
+  sndWl2: u32;
+  maxSndWnd: u32;
+  rcvNxt: u32;
+  rcvAdv: u32;       // right edge of the window we advertised
+  wscale: u32;       // byte 0: peer's shift (send), byte 1: ours (receive)
+  mss: u32;          // payload bytes per segment we send (options excluded)
+  rmss: u32;         // the MSS we advertised
+  tsRecent: u32;
+  tsOff: u32;        // our timestamp clock's offset (RFC 7323 5.4)
+  lastAckSent: u32;
+  srtt: u32;         // µs (0: no sample yet)
+  rttvar: u32;       // µs
+  rto: u32;          // ms
+  backoff: u32;      // consecutive timeouts
+  rttSeq: u32;       // segment being timed (no timestamps)
+  rttTime: u32;      // ms when it was sent
+  cwnd: u32;
+  ssthresh: u32;
+  recover: u32;
+  dupAcks: u32;
+  rxtNxt: u32;       // loss recovery: next hole byte to retransmit
+  sbSeq: u32;        // sequence number of the first byte in the send buffer
+  sbLen: u32;        // bytes in the send buffer
+  sbOff: u32;        // offset of that first byte in the head chunk
+  sbHead: u32;       // head chunk (index + 1)
+  sbTail: u32;
+  sbChunks: u32;     // chunks held
+  sndbuf: u32;
+  rcvbuf: u32;
+  rqHead: u32;       // in-order received segments (buffers, PKT_QNEXT)
+  rqTail: u32;
+  rqBytes: u32;
+  rqBufs: u32;
+  oooHead: u32;      // out-of-order segments sorted by sequence (PKT_TCP_SEQ: seq)
+  oooBytes: u32;
+  oooBufs: u32;
+  segsUnacked: u32;
+  outNext: u32;      // pending-output list links
+  heapIdx: u32;      // position in the timer heap + 1 (0: not in it)
+  twNext: u32;       // TIME-WAIT FIFO links (waitNext / waitPrev: the chunk-waiter list)
+  twPrev: u32;
+  softErr: u32;      // soft error (positive errno) seen by ICMP
+  kaIdle: u32;       // ms (0: keep-alive off)
+  kaIntvl: u32;      // ms
+  kaCnt: u32;
+  kaProbes: u32;
+  cc: u32;           // CC_CUBIC or CC_NEWRENO
+  sacked: u32;       // bytes the peer SACKed above snd_una
+  highSack: u32;     // end of the highest SACKed range
+  nsack: u32;        // ranges in the scoreboard
+  rtxAt: i64;        // µs: the retransmission timer, timing rtxKind
+  dackAt: i64;       // µs: delayed ACK
+  kaAt: i64;         // µs: keep-alive; in an orphaned FIN-WAIT-2 and in TIME-WAIT, the end of the state
+  timerKey: i64;     // µs: the key under which it sits in the heap
+  lastRx: i64;       // µs: last segment received
+  cubicWMax: f64;    // bytes (CUBIC)
+  cubicK: f64;       // seconds (CUBIC)
+  cubicEpoch: i64;   // µs, 0: no epoch (CUBIC)
+  cubicWEst: f64;    // bytes (CUBIC, Reno-friendly estimate)
+  tsAge: i64;        // µs when ts_recent was set
+  synq: u32;         // listener: children in SYN-RECEIVED
+  accqHead: u32;     // listener: established children not yet accepted
+  accqTail: u32;
+  accqLen: u32;
+  backlog: u32;
+  lastOoo: u32;      // sequence number of the latest out-of-order segment
+  persistShift: u32; // persist backoff
+  synTx: u32;        // SYN / SYN-ACK transmissions
+  sbcN: u32;         // send-buffer cursor: chunk number from the head
+  sbcCh: u32;        //   and that chunk (index + 1; 0: none)
+  pmtuMss: u32;      // MSS from the route / path MTU
+  ackedCa: u32;      // bytes acked toward the next NewReno increase
+  outPrev: u32;
+  accPrev: u32;
+  sndSml: u32;       // end of the last segment sent shorter than the MSS (Minshall)
+  rtxTs: u32;        // our timestamp on the last timeout retransmission (F_RTX_TS)
+  rxtMark: u32;      // snd_max when the latest hole was retransmitted in SACK recovery (F_RXT_MARK)
+  tlpHigh: u32;      // snd_max after the tail-loss probe (F_TLP_DONE)
+  rtxKind: u32;      // RTX_RTO, RTX_PERSIST or RTX_TLP
+  sacks: u64;        // the scoreboard: NSACKMAX (start, end) pairs from here, the last field
+
+  // A listener keeps the head of its SYN queue where a connection keeps its receive queue.
+  @inline get synqHead(): u32 { return this.rqHead; }
+  @inline set synqHead(v: u32) { this.rqHead = v; }
+  // A socket waiting for a send chunk is never in TIME-WAIT: the two lists share links.
+  @inline get waitNext(): u32 { return this.twNext; }
+  @inline set waitNext(v: u32) { this.twNext = v; }
+  @inline get waitPrev(): u32 { return this.twPrev; }
+  @inline set waitPrev(v: u32) { this.twPrev = v; }
+
+  @inline sackStart(i: u32): u32 { return load<u32>(changetype<usize>(this) + offsetof<Tcb>('sacks') + (<usize>i << 3)); }
+  @inline sackEnd(i: u32): u32 { return load<u32>(changetype<usize>(this) + offsetof<Tcb>('sacks') + (<usize>i << 3), 4); }
+  @inline setSackStart(i: u32, v: u32): void { store<u32>(changetype<usize>(this) + offsetof<Tcb>('sacks') + (<usize>i << 3), v); }
+  @inline setSackEnd(i: u32, v: u32): void { store<u32>(changetype<usize>(this) + offsetof<Tcb>('sacks') + (<usize>i << 3), v, 4); }
+}
 export const NSACKMAX: u32 = 6;
-export const T_T_RTX: usize = 312;     // i64 µs: retransmission / persist / SYN timer
-export const T_T_DACK: usize = 320;    // i64 µs: delayed ACK
-export const T_T_KA: usize = 328;      // i64 µs: keep-alive, FIN-WAIT-2, TIME-WAIT
-export const T_T_KEY: usize = 336;     // i64 µs: the key under which it sits in the heap
-export const T_LAST_RX: usize = 344;   // i64 µs: last segment received
-export const T_W_MAX: usize = 352;     // f64 bytes (CUBIC)
-export const T_K: usize = 360;         // f64 seconds (CUBIC)
-export const T_EPOCH: usize = 368;     // i64 µs, 0: no epoch (CUBIC)
-export const T_W_EST: usize = 376;     // f64 bytes (CUBIC, Reno-friendly estimate)
-export const T_TS_AGE: usize = 384;    // i64 µs when ts_recent was set
-export const T_SYNQ: usize = 392;      // listener: children in SYN-RECEIVED
-export const T_ACCQ_HEAD: usize = 396; // listener: established children not yet accepted
-export const T_ACCQ_TAIL: usize = 400;
-export const T_ACCQ_LEN: usize = 404;
-export const T_BACKLOG: usize = 408;
-export const T_LAST_OOO: usize = 412;  // sequence number of the latest out-of-order segment
-export const T_PERSIST: usize = 416;   // persist backoff
-export const T_RTXCNT: usize = 420;    // SYN / SYN-ACK transmissions
-export const T_SBC_N: usize = 424;     // send-buffer cursor: chunk number from the head
-export const T_SBC_CH: usize = 428;    //   and that chunk (index + 1; 0: none)
-export const T_PMTU_MSS: usize = 432;  // MSS from the route / path MTU
-export const T_ACKED_CA: usize = 436;  // bytes acked toward the next NewReno increase
-export const T_OUTPREV: usize = 440;   // pending-output list back link
-export const T_ACCPREV: usize = 444;   // SYN / accept queue back link
-export const T_SND_SML: usize = 448;   // end of the last segment sent shorter than the MSS (Minshall)
-export const T_RTX_TS: usize = 452;    // our timestamp on the last timeout retransmission (F_RTX_TS)
-export const T_RXT_MARK: usize = 456;  // snd_max when the latest hole was retransmitted in SACK recovery (F_RXT_MARK)
-export const T_TLP_HIGH: usize = 464;  // snd_max after the tail-loss probe (F_TLP_DONE)
-export const TCB: usize = 472;
-// A listener keeps the heads of its child lists in fields a connection uses otherwise.
-export const L_SYNQ_HEAD: usize = T_RQ_HEAD;
+export const TCB: usize = offsetof<Tcb>() + (<usize>NSACKMAX - 1) * 8;
 
 // ---- states ----
 export const S_FREE: u32 = 0;
@@ -141,18 +160,36 @@ export const F_TIMING: u32 = 1 << 13;
 export const F_ACTIVE: u32 = 1 << 14;      // opened by connect
 export const F_ACCQ: u32 = 1 << 15;        // in its listener's accept queue
 export const F_CHUNKWAIT: u32 = 1 << 16;   // waiting for a free send chunk
-export const F_PERSIST: u32 = 1 << 17;     // the rtx timer is the persist timer
-export const F_CE: u32 = 1 << 18;          // reserved
 export const F_RTO_LOSS: u32 = 1 << 19;    // after a timeout, until snd_max is acked
-export const F_KA_PROBE: u32 = 1 << 20;
-export const F_RTX_TS: u32 = 1 << 21;     // T_RTX_TS is set: older echoed timestamps give no RTT sample
-export const F_RXT_MARK: u32 = 1 << 22;   // T_RXT_MARK is set
-export const F_TLP: u32 = 1 << 23;        // the rtx timer is the tail-loss probe timeout (RFC 8985 7)
+export const F_RTX_TS: u32 = 1 << 21;     // rtxTs is set: older echoed timestamps give no RTT sample
+export const F_RXT_MARK: u32 = 1 << 22;   // rxtMark is set
 export const F_TLP_DONE: u32 = 1 << 24;   // a probe is out (until its episode ends): the next expiry is the RTO
 export const F_TLP_RXT: u32 = 1 << 25;    // that probe resent the last segment
 
+// ---- events (EV_TCP + n); a: descriptor ----
+export const EV_TCP_CONNECTED: u32 = EV_TCP + 0;  // active open completed
+export const EV_TCP_ACCEPT: u32 = EV_TCP + 1;     // a: listener with a connection to accept
+export const EV_TCP_READABLE: u32 = EV_TCP + 2;
+export const EV_TCP_WRITABLE: u32 = EV_TCP + 3;
+export const EV_TCP_FIN: u32 = EV_TCP + 4;        // the peer ended its stream
+export const EV_TCP_CLOSED: u32 = EV_TCP + 5;     // both directions finished
+export const EV_TCP_ERROR: u32 = EV_TCP + 6;      // b: errno (positive)
+
+// Errors carried in EV_TCP_ERROR (positive errno).
+export const ECONNREFUSED: u32 = 111;
+export const ECONNRESET: u32 = 104;
+export const ETIMEDOUT: u32 = 110;
+export const EHOSTUNREACH: u32 = 113;
+
+// ---- what the retransmission timer (rtxAt) times ----
+export const RTX_RTO: u32 = 0;      // retransmission timeout (RFC 6298); in SYN-SENT / SYN-RECEIVED, of the SYN
+export const RTX_PERSIST: u32 = 1;  // zero-window probe, or the SWS override (RFC 9293 3.8.6)
+export const RTX_TLP: u32 = 2;      // tail-loss probe timeout (RFC 8985 7.2), ahead of the RTO
+
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;
+/** The largest cwnd (bytes): inside u32 with room to add. */
+export const CWND_MAX: u32 = 0x3fffffff;
 
 export const CHUNK: u32 = 16384;
 export const CHUNK_SHIFT: u32 = 14;
@@ -176,16 +213,7 @@ let twTail: u32 = 0;
 let heap: usize = 0;     // u32 TCB indices
 let heapN: u32 = 0;
 
-// ---- send chunks ----
-let chunkBase: usize = 0;
-let chunkNext: usize = 0;   // u32 per chunk: next chunk (index + 1)
-let chunkFree: usize = 0;   // stack of free chunk indices
-export let nChunks: u32 = 0;
-export let nChunksFree: u32 = 0;
-let waitHead: u32 = 0;      // sockets waiting for a chunk (index + 1), FIFO through T_TWNEXT
-let waitTail: u32 = 0;
-
-export function tcbLayout(n: u32, chunks: u32): void {
+export function tcbLayout(n: u32): void {
   ntcbs = n;
   tcbs = arenaReserve(<usize>n * TCB);
   freeStack = arenaReserve(<usize>n << 2);
@@ -195,69 +223,51 @@ export function tcbLayout(n: u32, chunks: u32): void {
   hash = arenaReserve(<usize>h << 2);
   lhash = arenaReserve(<usize>LHASH << 2);
   heap = arenaReserve(<usize>n << 2);
-  nChunks = chunks;
-  chunkBase = arenaReserve(<usize>chunks << CHUNK_SHIFT);
-  chunkNext = arenaReserve(<usize>chunks << 2);
-  chunkFree = arenaReserve(<usize>chunks << 2);
 }
 
 export function tcbInit(): void {
   for (let i: u32 = 0; i < ntcbs; i++) store<u32>(freeStack + (<usize>i << 2), ntcbs - 1 - i);
   nfree = ntcbs;
-  for (let i: u32 = 0; i < nChunks; i++) store<u32>(chunkFree + (<usize>i << 2), nChunks - 1 - i);
-  nChunksFree = nChunks;
   hashKey = rand32() | 1;
 }
 
 // @ts-ignore: decorator
-@inline export function tcb(i: u32): usize { return tcbs + <usize>i * TCB; }
+@inline export function tcb(i: u32): Tcb { return changetype<Tcb>(tcbs + <usize>i * TCB); }
 // @ts-ignore: decorator
-@inline export function idx(k: usize): u32 { return <u32>((k - tcbs) / TCB); }
+@inline export function idx(k: Tcb): u32 { return <u32>((changetype<usize>(k) - tcbs) / TCB); }
 // @ts-ignore: decorator
-@inline export function g(k: usize, off: usize): u32 { return load<u32>(k + off); }
+@inline export function hasF(k: Tcb, f: u32): bool { return (k.flags & f) != 0; }
 // @ts-ignore: decorator
-@inline export function s(k: usize, off: usize, v: u32): void { store<u32>(k + off, v); }
+@inline export function setF(k: Tcb, f: u32): void { k.flags |= f; }
 // @ts-ignore: decorator
-@inline export function hasF(k: usize, f: u32): bool { return (load<u32>(k + T_FLAGS) & f) != 0; }
-// @ts-ignore: decorator
-@inline export function setF(k: usize, f: u32): void { store<u32>(k + T_FLAGS, load<u32>(k + T_FLAGS) | f); }
-// @ts-ignore: decorator
-@inline export function clrF(k: usize, f: u32): void { store<u32>(k + T_FLAGS, load<u32>(k + T_FLAGS) & ~f); }
-// @ts-ignore: decorator
-@inline export function state(k: usize): u32 { return load<u32>(k + T_STATE); }
+@inline export function clrF(k: Tcb, f: u32): void { k.flags &= ~f; }
 
 /** A descriptor the host may use: in range and not free. */
-export function validSd(sd: i32): usize {
-  if (sd < 0 || <u32>sd >= ntcbs) return 0;
+export function validSd(sd: i32): Tcb | null {
+  if (sd < 0 || <u32>sd >= ntcbs) return null;
   let k = tcb(<u32>sd);
-  if (g(k, T_STATE) == S_FREE || !hasF(k, F_ATTACHED)) return 0;
+  if (k.state == S_FREE || !hasF(k, F_ATTACHED)) return null;
   return k;
 }
 
-/** A zeroed TCB, or 0 when the table is full even after reclaiming the oldest TIME-WAIT. */
-export function tcbAlloc(): usize {
-  if (nfree == 0) {
-    // The oldest TIME-WAIT entry the host has let go of makes room; one the host
-    // still holds would not free its slot.
-    let i = twHead;
-    while (i && hasF(tcb(i - 1), F_ATTACHED)) i = g(tcb(i - 1), T_TWNEXT);
-    if (!i) return 0;
-    twReclaim(tcb(i - 1));
-    if (nfree == 0) return 0;
-  }
+export function tcbFull(): bool { return nfree == 0; }
+
+/** A zeroed TCB, or null when the table is full. */
+export function tcbAlloc(): Tcb | null {
+  if (nfree == 0) return null;
   nfree--;
   let i = load<u32>(freeStack + (<usize>nfree << 2));
   let k = tcb(i);
-  memory.fill(k, 0, TCB);
-  s(k, T_STATE, S_CLOSED);
+  memory.fill(changetype<usize>(k), 0, TCB);
+  k.state = S_CLOSED;
   nUsed++;
   return k;
 }
 
 /** Returns a TCB to the free stack (all its resources already released). */
-export function tcbFree(k: usize): void {
-  if (g(k, T_STATE) == S_FREE) return;
-  s(k, T_STATE, S_FREE);
+export function tcbFree(k: Tcb): void {
+  if (k.state == S_FREE) return;
+  k.state = S_FREE;
   store<u32>(freeStack + (<usize>nfree << 2), idx(k));
   nfree++;
   nUsed--;
@@ -273,36 +283,36 @@ export function tcbFree(k: usize): void {
   return hash + (<usize>(h & hashMask) << 2);
 }
 
-export function connLookup(laddr: u32, lport: u32, raddr: u32, rport: u32): usize {
+export function connLookup(laddr: u32, lport: u32, raddr: u32, rport: u32): Tcb | null {
   let i = load<u32>(bucket(laddr, lport, raddr, rport));
   while (i) {
     let k = tcb(i - 1);
-    if (g(k, T_RPORT) == rport && g(k, T_RADDR) == raddr && g(k, T_LPORT) == lport && g(k, T_LADDR) == laddr) return k;
-    i = g(k, T_HNEXT);
+    if (k.rport == rport && k.raddr == raddr && k.lport == lport && k.laddr == laddr) return k;
+    i = k.hashNext;
   }
-  return 0;
+  return null;
 }
 
-export function connHashIn(k: usize): void {
-  let h = bucket(g(k, T_LADDR), g(k, T_LPORT), g(k, T_RADDR), g(k, T_RPORT));
-  s(k, T_HNEXT, load<u32>(h));
+export function connHashIn(k: Tcb): void {
+  let h = bucket(k.laddr, k.lport, k.raddr, k.rport);
+  k.hashNext = load<u32>(h);
   store<u32>(h, idx(k) + 1);
 }
 
-export function connHashOut(k: usize): void {
-  let h = bucket(g(k, T_LADDR), g(k, T_LPORT), g(k, T_RADDR), g(k, T_RPORT));
+export function connHashOut(k: Tcb): void {
+  let h = bucket(k.laddr, k.lport, k.raddr, k.rport);
   let me = idx(k) + 1;
   let i = load<u32>(h);
-  let prev: usize = 0;
+  let prev: Tcb | null = null;
   while (i) {
     let c = tcb(i - 1);
     if (i == me) {
-      if (prev) s(prev, T_HNEXT, g(c, T_HNEXT)); else store<u32>(h, g(c, T_HNEXT));
-      s(k, T_HNEXT, 0);
+      if (prev) prev.hashNext = c.hashNext; else store<u32>(h, c.hashNext);
+      k.hashNext = 0;
       return;
     }
     prev = c;
-    i = g(c, T_HNEXT);
+    i = c.hashNext;
   }
 }
 
@@ -311,17 +321,17 @@ export function connHashOut(k: usize): void {
 @inline function lbucket(port: u32): usize { return lhash + (<usize>((port ^ (port >> 6)) & (LHASH - 1)) << 2); }
 
 /** The listener for a segment to addr:port: an exact address before the wildcard. */
-export function listenLookup(addr: u32, port: u32): usize {
-  let wild: usize = 0;
+export function listenLookup(addr: u32, port: u32): Tcb | null {
+  let wild: Tcb | null = null;
   let i = load<u32>(lbucket(port));
   while (i) {
     let k = tcb(i - 1);
-    if (g(k, T_LPORT) == port) {
-      let la = g(k, T_LADDR);
+    if (k.lport == port) {
+      let la = k.laddr;
       if (la == addr) return k;
       if (la == 0) wild = k;
     }
-    i = g(k, T_HNEXT);
+    i = k.hashNext;
   }
   return wild;
 }
@@ -331,69 +341,77 @@ export function listenConflict(addr: u32, port: u32): bool {
   let i = load<u32>(lbucket(port));
   while (i) {
     let k = tcb(i - 1);
-    if (g(k, T_LPORT) == port) {
-      let la = g(k, T_LADDR);
+    if (k.lport == port) {
+      let la = k.laddr;
       if (la == 0 || addr == 0 || la == addr) return true;
     }
-    i = g(k, T_HNEXT);
+    i = k.hashNext;
   }
   return false;
 }
 
-export function listenHashIn(k: usize): void {
-  let h = lbucket(g(k, T_LPORT));
-  s(k, T_HNEXT, load<u32>(h));
+export function listenHashIn(k: Tcb): void {
+  let h = lbucket(k.lport);
+  k.hashNext = load<u32>(h);
   store<u32>(h, idx(k) + 1);
 }
 
-export function listenHashOut(k: usize): void {
-  let h = lbucket(g(k, T_LPORT));
+export function listenHashOut(k: Tcb): void {
+  let h = lbucket(k.lport);
   let me = idx(k) + 1;
   let i = load<u32>(h);
-  let prev: usize = 0;
+  let prev: Tcb | null = null;
   while (i) {
     let c = tcb(i - 1);
     if (i == me) {
-      if (prev) s(prev, T_HNEXT, g(c, T_HNEXT)); else store<u32>(h, g(c, T_HNEXT));
-      s(k, T_HNEXT, 0);
+      if (prev) prev.hashNext = c.hashNext; else store<u32>(h, c.hashNext);
+      k.hashNext = 0;
       return;
     }
     prev = c;
-    i = g(c, T_HNEXT);
+    i = c.hashNext;
   }
 }
 
-// ---- TIME-WAIT FIFO (T_TWNEXT / T_TWPREV) ----
-export function twAppend(k: usize): void {
+// ---- TIME-WAIT FIFO (twNext / twPrev) ----
+export function twAppend(k: Tcb): void {
   let me = idx(k) + 1;
-  s(k, T_TWNEXT, 0);
-  s(k, T_TWPREV, twTail);
-  if (twTail) s(tcb(twTail - 1), T_TWNEXT, me); else twHead = me;
+  k.twNext = 0;
+  k.twPrev = twTail;
+  if (twTail) tcb(twTail - 1).twNext = me; else twHead = me;
   twTail = me;
   nTimeWait++;
 }
 
-export function twRemove(k: usize): void {
-  let n = g(k, T_TWNEXT), p = g(k, T_TWPREV);
-  if (p) s(tcb(p - 1), T_TWNEXT, n); else twHead = n;
-  if (n) s(tcb(n - 1), T_TWPREV, p); else twTail = p;
-  s(k, T_TWNEXT, 0);
-  s(k, T_TWPREV, 0);
+/** The oldest TIME-WAIT block the host has let go of: freeing it makes room
+ * (one the host still holds would not free its slot). */
+export function twReclaimable(): Tcb | null {
+  let i = twHead;
+  while (i && hasF(tcb(i - 1), F_ATTACHED)) i = tcb(i - 1).twNext;
+  return i ? tcb(i - 1) : null;
+}
+
+export function twRemove(k: Tcb): void {
+  let n = k.twNext, p = k.twPrev;
+  if (p) tcb(p - 1).twNext = n; else twHead = n;
+  if (n) tcb(n - 1).twPrev = p; else twTail = p;
+  k.twNext = 0;
+  k.twPrev = 0;
   nTimeWait--;
 }
 
-// ---- timer heap: each TCB at most once, keyed by T_T_KEY ----
+// ---- timer heap: each TCB at most once, keyed by timerKey ----
 // @ts-ignore: decorator
-@inline function hk(i: u32): i64 { return load<i64>(tcb(load<u32>(heap + (<usize>i << 2))) + T_T_KEY); }
+@inline function hk(i: u32): i64 { return tcb(load<u32>(heap + (<usize>i << 2))).timerKey; }
 // @ts-ignore: decorator
 @inline function hput(i: u32, t: u32): void {
   store<u32>(heap + (<usize>i << 2), t);
-  s(tcb(t), T_HEAPIDX, i + 1);
+  tcb(t).heapIdx = i + 1;
 }
 
 function siftUp(i: u32): void {
   let t = load<u32>(heap + (<usize>i << 2));
-  let key = load<i64>(tcb(t) + T_T_KEY);
+  let key = tcb(t).timerKey;
   while (i > 0) {
     let p = (i - 1) >> 1;
     if (hk(p) <= key) break;
@@ -405,7 +423,7 @@ function siftUp(i: u32): void {
 
 function siftDown(i: u32): void {
   let t = load<u32>(heap + (<usize>i << 2));
-  let key = load<i64>(tcb(t) + T_T_KEY);
+  let key = tcb(t).timerKey;
   for (;;) {
     let c: u32 = 2 * i + 1;
     if (c >= heapN) break;
@@ -418,11 +436,11 @@ function siftDown(i: u32): void {
 }
 
 /** The earliest of a TCB's deadlines. */
-export function tcbDeadline(k: usize): i64 {
-  let t = load<i64>(k + T_T_RTX);
-  let d = load<i64>(k + T_T_DACK);
+export function tcbDeadline(k: Tcb): i64 {
+  let t = k.rtxAt;
+  let d = k.dackAt;
   if (d < t) t = d;
-  d = load<i64>(k + T_T_KA);
+  d = k.kaAt;
   if (d < t) t = d;
   return t;
 }
@@ -430,14 +448,14 @@ export function tcbDeadline(k: usize): i64 {
 /** Call after lowering (or setting) any of a TCB's deadlines. A later
  * deadline than the heap key is left lazy: the TCB pops early, finds
  * nothing due and goes back in. */
-export function timerUpdate(k: usize): void {
+export function timerUpdate(k: Tcb): void {
   let t = tcbDeadline(k);
-  let hi = g(k, T_HEAPIDX);
+  let hi = k.heapIdx;
   if (t == NEVER) return;
   if (hi) {
-    if (t < load<i64>(k + T_T_KEY)) { store<i64>(k + T_T_KEY, t); siftUp(hi - 1); }
+    if (t < k.timerKey) { k.timerKey = t; siftUp(hi - 1); }
   } else {
-    store<i64>(k + T_T_KEY, t);
+    k.timerKey = t;
     hput(heapN, idx(k));
     heapN++;
     siftUp(heapN - 1);
@@ -445,25 +463,25 @@ export function timerUpdate(k: usize): void {
 }
 
 /** Takes a TCB out of the heap (when it is freed). */
-export function timerRemove(k: usize): void {
-  let hi = g(k, T_HEAPIDX);
+export function timerRemove(k: Tcb): void {
+  let hi = k.heapIdx;
   if (!hi) return;
   let i = hi - 1;
-  s(k, T_HEAPIDX, 0);
+  k.heapIdx = 0;
   heapN--;
   if (i == heapN) return;
   let last = load<u32>(heap + (<usize>heapN << 2));
   hput(i, last);
   siftDown(i);
-  siftUp(g(tcb(last), T_HEAPIDX) - 1);
+  siftUp(tcb(last).heapIdx - 1);
 }
 
-/** The TCB whose key is due by now (removed from the heap), or 0. */
-export function timerPop(): usize {
-  if (heapN == 0) return 0;
+/** The TCB whose key is due by now (removed from the heap), or null. */
+export function timerPop(): Tcb | null {
+  if (heapN == 0) return null;
   let t = load<u32>(heap);
   let k = tcb(t);
-  if (load<i64>(k + T_T_KEY) > now) { wakeAt(load<i64>(k + T_T_KEY)); return 0; }
+  if (k.timerKey > now) { wakeAt(k.timerKey); return null; }
   timerRemove(k);
   return k;
 }
@@ -472,77 +490,57 @@ export function timerCount(): u32 { return heapN; }
 
 /** Reports the earliest TCP deadline (wakeAt), for timers armed after tcpTimers looked. */
 export function timerWake(): void {
-  if (heapN) wakeAt(load<i64>(tcb(load<u32>(heap)) + T_T_KEY));
+  if (heapN) wakeAt(tcb(load<u32>(heap)).timerKey);
 }
 
-// ---- send chunks ----
+/** An event about k, if the host holds its descriptor. */
+export function notify(k: Tcb, ev: u32, b: u32): void {
+  if (hasF(k, F_ATTACHED)) emit(ev, idx(k), b, 0);
+}
+
+// ---- small helpers ----
 // @ts-ignore: decorator
-@inline export function chunkAddr(c: u32): usize { return chunkBase + (<usize>(c - 1) << CHUNK_SHIFT); }
+@inline export function nowMs(): u32 { return <u32>(now / 1000); }
 // @ts-ignore: decorator
-@inline export function chunkNextOf(c: u32): u32 { return load<u32>(chunkNext + (<usize>(c - 1) << 2)); }
+@inline export function tsNow(k: Tcb): u32 { return nowMs() + k.tsOff; }
+// @ts-ignore: decorator
+@inline export function seqGt(a: u32, b: u32): bool { return <i32>(a - b) > 0; }
+// @ts-ignore: decorator
+@inline export function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
+// @ts-ignore: decorator
+@inline export function sndWs(k: Tcb): u32 { return k.wscale & 0xff; }
+// @ts-ignore: decorator
+@inline export function rcvWs(k: Tcb): u32 { return (k.wscale >> 8) & 0xff; }
 
-/** A free chunk (index + 1), or 0. */
-export function chunkAlloc(): u32 {
-  if (nChunksFree == 0) return 0;
-  nChunksFree--;
-  let c = load<u32>(chunkFree + (<usize>nChunksFree << 2)) + 1;
-  store<u32>(chunkNext + (<usize>(c - 1) << 2), 0);
-  return c;
-}
+// ---- the pending-output list: TCBs to run tcpOutput for at the end of a batch ----
+export let outHead: u32 = 0;
+let outTail: u32 = 0;
 
-export function chunkSetNext(c: u32, n: u32): void { store<u32>(chunkNext + (<usize>(c - 1) << 2), n); }
-
-// Chunks released while the host still holds descriptors that may point into
-// them (scatter-gather transmit) wait here, linked by chunkNext, until it has
-// sent them: were one handed out again and written first, a frame would go
-// out with the new bytes.
-let chunkDeferred: u32 = 0;
-export let nChunksDeferred: u32 = 0;
-
-export function chunkRelease(c: u32): void {
-  if (txGathered) {
-    store<u32>(chunkNext + (<usize>(c - 1) << 2), chunkDeferred);
-    chunkDeferred = c;
-    nChunksDeferred++;
-    return;
-  }
-  store<u32>(chunkFree + (<usize>nChunksFree << 2), c - 1);
-  nChunksFree++;
-  if (waitHead) {
-    let k = tcb(waitHead - 1);
-    waitRemove(k);
-    chunkWaiterReady(k);
-  }
-}
-
-/** The host has sent every descriptor: the chunks they may have pointed into are free. */
-export function chunksSent(): void {
-  nChunksDeferred = 0;
-  while (chunkDeferred) {
-    let c = chunkDeferred;
-    chunkDeferred = load<u32>(chunkNext + (<usize>(c - 1) << 2));
-    chunkRelease(c);
-  }
-}
-
-export function waitAppend(k: usize): void {
-  if (hasF(k, F_CHUNKWAIT)) return;
-  setF(k, F_CHUNKWAIT);
+export function wantOutput(k: Tcb): void {
+  if (hasF(k, F_OUTQ)) return;
+  setF(k, F_OUTQ);
   let me = idx(k) + 1;
-  s(k, T_TWNEXT, 0);
-  s(k, T_TWPREV, waitTail);
-  if (waitTail) s(tcb(waitTail - 1), T_TWNEXT, me); else waitHead = me;
-  waitTail = me;
+  k.outNext = 0;
+  k.outPrev = outTail;
+  if (outTail) tcb(outTail - 1).outNext = me; else outHead = me;
+  outTail = me;
 }
 
-export function waitRemove(k: usize): void {
-  if (!hasF(k, F_CHUNKWAIT)) return;
-  clrF(k, F_CHUNKWAIT);
-  let n = g(k, T_TWNEXT), p = g(k, T_TWPREV);
-  if (p) s(tcb(p - 1), T_TWNEXT, n); else waitHead = n;
-  if (n) s(tcb(n - 1), T_TWPREV, p); else waitTail = p;
-  s(k, T_TWNEXT, 0);
-  s(k, T_TWPREV, 0);
+export function outRemove(k: Tcb): void {
+  if (!hasF(k, F_OUTQ)) return;
+  clrF(k, F_OUTQ);
+  let n = k.outNext, p = k.outPrev;
+  if (p) tcb(p - 1).outNext = n; else outHead = n;
+  if (n) tcb(n - 1).outPrev = p; else outTail = p;
 }
 
-export function twOldest(): u32 { return twHead; }
+/** Bytes sent and not yet acknowledged. */
+export function flight(k: Tcb): u32 { return k.sndMax - k.sndUna; }
+
+/** FIN's sequence number, if the host has shut down sending. */
+// @ts-ignore: decorator
+@inline export function finSeq(k: Tcb): u32 { return k.sbSeq + k.sbLen; }
+
+export function finAcked(k: Tcb): bool {
+  return hasF(k, F_FIN_QUEUED) && k.sndUna == finSeq(k) + 1;
+}

@@ -4,7 +4,7 @@
 import { arenaBegin, arenaCommit } from '../base/mem';
 import { randomInit, keyedHash } from '../base/random';
 import { crtLayout, crtInit, crtLookup, crtTouch, crtInsert, crtSeen, crtRemove, crtExpire, crtAt, crtSlots,
-  crtEntries, crtFull, crtInserted, crtExpired, crtRemoved, E_TARGET } from '../cluster/crt';
+  crtEntries, crtFull, crtInserted, crtExpired, crtRemoved, ENT_TARGET } from '../cluster/crt';
 import { sha256, hmacKey, hmacSha256 } from '../cluster/hmac';
 import { annBegin, annSetRange, annSetBackup, annSetTarget, heartbeatPut, statusBegin, statusSetPort, connBegin, connSet,
   reportBegin, reportSetPort, reportSetConn, ctlLayout, ctlSeal, ctlParse, ctlDrops, ctlAccepted, ctlType, ctlEpoch, ctlSeq, ctlSender, ctlBody, ctlBodyLen } from '../cluster/control';
@@ -47,7 +47,7 @@ export function t_crt_lookups(keys: usize, count: u32, n: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
     let p = keys + (<usize>k << 4);
     let e = crtLookup(load<u32>(p), load<u32>(p, 8), load<u32>(p, 4), load<u32>(p, 12));
-    if (e) sum += load<u16>(e, E_TARGET);
+    if (e) sum += load<u16>(e, ENT_TARGET);
     if (++k == count) k = 0;
   }
   return sum;
@@ -68,7 +68,7 @@ export function t_crt_lookups_batched(keys: usize, count: u32, n: u32): u32 {
     for (let j = 0; j < 16; j++) {
       let p = keys + (<usize>k << 4);
       let e = crtLookup(load<u32>(p), load<u32>(p, 8), load<u32>(p, 4), load<u32>(p, 12));
-      if (e) sum += load<u16>(e, E_TARGET);
+      if (e) sum += load<u16>(e, ENT_TARGET);
       if (++k == count) k = 0;
     }
   }

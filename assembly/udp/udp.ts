@@ -5,14 +5,14 @@
 import { ld16, st16 } from '../wire/bytes';
 import { sumBytes, copySum, fold, finish, pseudoSum } from '../wire/checksum';
 import { UDP_SPORT, UDP_DPORT, UDP_LEN, UDP_CSUM, UDP_HLEN } from '../wire/udp';
-import { PROTO_UDP, ipSrc, ipDst, IP_HLEN, IP_BROADCAST } from '../wire/ipv4';
+import { PROTO_UDP, ipSrc, ipDst, IP_BROADCAST } from '../wire/ipv4';
 import { ICMP_UNREACH, UNREACH_PORT } from '../wire/icmp';
-import { arenaReserve, pktFree, pktFreeChain, PKT_A, PKT_B, PKT_C, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT } from '../base/mem';
-import { SCB, SCB_IO, SCB_IO_CAP, scbGet } from '../base/scb';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_UDP_SRC, PKT_UDP_SPORT, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT } from '../base/mem';
+import { SCB_IO, SCB_IO_CAP, scbGet } from '../base/scb';
 import { count, C_UDP_RX, C_UDP_BAD_CSUM, C_UDP_BAD_LEN, C_UDP_NO_PORT, C_UDP_RCVBUF, C_UDP_TX } from '../base/counters';
 import { emit, EV_UDP_READABLE, EV_UDP_ERROR } from '../base/events';
 import { rand32 } from '../base/random';
-import { localIface, rtSrc, ifMtu, rtIfx } from '../iface/iface';
+import { localIface, Route, ROUTE_SLOT } from '../iface/iface';
 import { ipBegin, ipRoute, ipSend, pktBroadcast, pktCsumOk, pktSum, pktTrim, L4, DEFAULT_TTL } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
 import { E_ACCES, E_ADDRINUSE, E_ADDRNOTAVAIL, E_BADF, E_INVAL, E_MFILE, E_MSGSIZE, E_NETUNREACH, E_NOBUFS } from '../base/errno';
@@ -33,6 +33,8 @@ const SOCK: usize = 48;
 
 const HASH: u32 = 256;
 const MAX_DGRAM: u32 = 65507;
+/** The route of the datagram being sent. */
+const rt = changetype<Route>(memory.data(ROUTE_SLOT));
 export const EPHEMERAL_LO: u32 = 49152;   // RFC 6335 dynamic ports
 export const EPHEMERAL_N: u32 = 16384;
 
@@ -187,9 +189,9 @@ export function udpSend(sd: i32, dst: u32, dport: u32, len: u32): i32 {
   if (len > MAX_DGRAM || len > scbGet(SCB_IO_CAP)) return E_MSGSIZE;
   if (dst == IP_BROADCAST && !(load<u32>(k, K_FLAGS) & 1)) return E_ACCES;
   if (load<u32>(k, K_LPORT) == 0) { let r = udpBind(sd, 0, 0); if (r < 0) return r; }
-  if (!ipRoute(dst)) return E_NETUNREACH;
+  if (!ipRoute(dst, rt)) return E_NETUNREACH;
   let src = load<u32>(k, K_LADDR);
-  if (src == 0 || src == IP_BROADCAST) src = rtSrc;
+  if (src == 0 || src == IP_BROADCAST) src = rt.src;
   let f = ipBegin(UDP_HLEN + len);
   if (!f) return E_NOBUFS;
   let u = f + L4;
@@ -203,7 +205,7 @@ export function udpSend(sd: i32, dst: u32, dport: u32, len: u32): i32 {
   sum = sumBytes(u, UDP_HLEN, sum);
   let c = finish(sum);
   st16(u + UDP_CSUM, c == 0 ? 0xffff : c);
-  let r = ipSend(f, ulen, PROTO_UDP, src, dst, false, DEFAULT_TTL);
+  let r = ipSend(rt, f, ulen, PROTO_UDP, src, dst, false, DEFAULT_TTL);
   if (r < 0) return r;
   count(C_UDP_TX);
   return <i32>len;
@@ -212,7 +214,7 @@ export function udpSend(sd: i32, dst: u32, dport: u32, len: u32): i32 {
 /** UDP input; owns b (the head of a possibly reassembled datagram). */
 export function udpInput(b: usize): void {
   count(C_UDP_RX);
-  let ip = <usize>load<u32>(b, PKT_A);
+  let ip = <usize>load<u32>(b, PKT_IP);
   let u = <usize>load<u32>(b, PKT_DATA);
   let total = load<u32>(b, PKT_TOTAL);
   if (total < UDP_HLEN || load<u32>(b, PKT_LEN) < UDP_HLEN) { count(C_UDP_BAD_LEN); pktFreeChain(b); return; }
@@ -238,8 +240,8 @@ export function udpInput(b: usize): void {
   store<u32>(b, <u32>(u + UDP_HLEN), PKT_DATA);
   store<u32>(b, load<u32>(b, PKT_LEN) - UDP_HLEN, PKT_LEN);
   store<u32>(b, ulen - UDP_HLEN, PKT_TOTAL);
-  store<u32>(b, src, PKT_B);
-  store<u32>(b, sport, PKT_C);
+  store<u32>(b, src, PKT_UDP_SRC);
+  store<u32>(b, sport, PKT_UDP_SPORT);
   store<u32>(b, 0, PKT_QNEXT);
   let tail = <usize>load<u32>(k, K_QTAIL);
   if (qlen && tail) store<u32>(tail, <u32>b, PKT_QNEXT); else store<u32>(k, <u32>b, K_QHEAD);
@@ -282,8 +284,8 @@ export function udpRecv(sd: i32, max: u32): i32 {
     let nseg: u32 = 0;
     for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) nseg++;
     if (at + 16 + (<usize>nseg << 3) > end) break;
-    store<u32>(at, load<u32>(b, PKT_B));
-    store<u32>(at, load<u32>(b, PKT_C), 4);
+    store<u32>(at, load<u32>(b, PKT_UDP_SRC));
+    store<u32>(at, load<u32>(b, PKT_UDP_SPORT), 4);
     store<u32>(at, load<u32>(b, PKT_TOTAL), 8);
     store<u32>(at, nseg, 12);
     at += 16;

@@ -2,13 +2,9 @@
 // from these; callers check the length once, up front, and then read freely.
 
 // @ts-ignore: decorator
-@inline export function ld8(p: usize): u32 { return <u32>load<u8>(p); }
-// @ts-ignore: decorator
 @inline export function ld16(p: usize): u32 { return <u32>bswap<u16>(load<u16>(p)); }
 // @ts-ignore: decorator
 @inline export function ld32(p: usize): u32 { return bswap<u32>(load<u32>(p)); }
-// @ts-ignore: decorator
-@inline export function st8(p: usize, v: u32): void { store<u8>(p, <u8>v); }
 // @ts-ignore: decorator
 @inline export function st16(p: usize, v: u32): void { store<u16>(p, bswap<u16>(<u16>v)); }
 // @ts-ignore: decorator

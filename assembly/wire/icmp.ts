@@ -12,8 +12,6 @@ export const ICMP_ECHO: u32 = 8;
 export const ICMP_TIME_EXCEEDED: u32 = 11;
 export const ICMP_PARAM_PROBLEM: u32 = 12;
 
-export const UNREACH_NET: u32 = 0;
-export const UNREACH_HOST: u32 = 1;
 export const UNREACH_PROTO: u32 = 2;
 export const UNREACH_PORT: u32 = 3;
 export const UNREACH_NEEDFRAG: u32 = 4;

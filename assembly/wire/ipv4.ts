@@ -1,5 +1,5 @@
 // IPv4 header (RFC 791). Addresses are host-order u32 everywhere in the core.
-import { ld16, ld32 } from './bytes';
+import { ld32 } from './bytes';
 
 export const IP_VIHL: usize = 0;
 export const IP_TOS: usize = 1;
@@ -30,8 +30,6 @@ export const IP_BROADCAST: u32 = 0xffffffff;
 @inline export function ipSrc(ip: usize): u32 { return ld32(ip + IP_SRC); }
 // @ts-ignore: decorator
 @inline export function ipDst(ip: usize): u32 { return ld32(ip + IP_DST); }
-// @ts-ignore: decorator
-@inline export function ipTotalLen(ip: usize): u32 { return ld16(ip + IP_LEN); }
 
 /** A source address no host may use (RFC 1122 3.2.1.3): 0/8, 127/8, class D and E, broadcast. */
 export function isMartianSource(a: u32): bool {

@@ -16,9 +16,6 @@ export const TH_SYN: u32 = 0x02;
 export const TH_RST: u32 = 0x04;
 export const TH_PSH: u32 = 0x08;
 export const TH_ACK: u32 = 0x10;
-export const TH_URG: u32 = 0x20;
-export const TH_ECE: u32 = 0x40;
-export const TH_CWR: u32 = 0x80;
 
 export const TCPOPT_EOL: u32 = 0;
 export const TCPOPT_NOP: u32 = 1;

@@ -64,6 +64,7 @@ int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu)
 int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max) { return (int32_t)W2C(if_offload)(&s->inst, ifx, csum, gso_max); }
 int32_t shoal_if_up(shoal_t *s, uint32_t ifx, uint32_t up) { return (int32_t)W2C(if_up)(&s->inst, ifx, up); }
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len) { return (int32_t)W2C(addr_add)(&s->inst, ifx, addr, prefix_len); }
+int32_t shoal_addr_add_flags(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len, uint32_t flags) { return (int32_t)W2C(addr_add_flags)(&s->inst, ifx, addr, prefix_len, flags); }
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr) { return (int32_t)W2C(addr_del)(&s->inst, addr); }
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx) { return (int32_t)W2C(route_add)(&s->inst, dst, prefix_len, gw, ifx); }
 int32_t shoal_route_del(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw) { return (int32_t)W2C(route_del)(&s->inst, dst, prefix_len, gw); }

@@ -1,3 +1,5 @@
+import { FRAME } from '../core-abi.ts';
+
 /**
  * A link moves Ethernet frames between a stack (or a switch port) and the
  * world. Frames are borrowed: a frame handed to `send` or to `onFrame` is
@@ -48,13 +50,13 @@ export interface LinkOffload {
 
 /** Frame flag: the transport checksum is known good (set by links that
  * cannot corrupt, cleared by any middleware that may). */
-export const FRAME_CSUM_OK = 1;
+export const FRAME_CSUM_OK = FRAME.CSUM_OK;
 /** Frame flag: the TCP/UDP checksum field holds only the folded pseudo-header
  * sum (addresses, protocol, L4 length), not complemented; the sum over the L4
  * header and payload is still to be added (virtio's NEEDS_CSUM: it starts
  * after the IP header, the field is at 16 for TCP and 6 for UDP). */
-export const FRAME_CSUM_PARTIAL = 4;
+export const FRAME_CSUM_PARTIAL = FRAME.CSUM_PARTIAL;
 /** Frame flag: one IPv4 TCP segment whose packet may exceed the MTU, always
  * with FRAME_CSUM_PARTIAL, to be cut into segments of `gso` payload bytes
  * (the last may be shorter). */
-export const FRAME_GSO = 8;
+export const FRAME_GSO = FRAME.GSO;

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Stack } from '../stack.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
 import { shoalError } from '../errors.ts';
+import { ERRNO } from '../core-abi.ts';
 
 export interface RemoteInfo { address: string; family: 'IPv4'; port: number; size: number }
 type SendCallback = (err: Error | null, bytes?: number) => void;
@@ -92,14 +93,7 @@ export class UdpSocket extends EventEmitter {
       if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`Port should be > 0 and < 65536. Received ${String(args[0])}.`);
     }
     this.live('send');
-    const io = this.stack.io;
-    let r: number;
-    if (data.length > io.cap) r = -90;
-    else {
-      this.stack.mem8.set(data, io.ptr);
-      this.stack.syncTime();
-      r = this.stack.core.udp_send(this.sd, address, port, data.length);
-    }
+    const r = this.stack.udpSend(this.sd, data, address, port);
     const wasBound = this.bound;
     if (r >= 0) this.bound = true;
     this.stack.drain();
@@ -111,9 +105,8 @@ export class UdpSocket extends EventEmitter {
 
   address(): { address: string; family: 'IPv4'; port: number } {
     this.live('address');
-    this.stack.check(this.stack.core.udp_local(this.sd), 'getsockname');
-    const io = this.stack.io.ptr >>> 2;
-    return { address: formatIPv4(this.stack.mem32[io]), family: 'IPv4', port: this.stack.mem32[io + 1] };
+    const [addr, port] = this.stack.udpLocal(this.sd);
+    return { address: formatIPv4(addr), family: 'IPv4', port };
   }
 
   remoteAddress(): { address: string; family: 'IPv4'; port: number } {
@@ -139,24 +132,10 @@ export class UdpSocket extends EventEmitter {
   _readable(): void {
     for (;;) {
       if (this.closed) return;
-      const n = this.stack.core.udp_recv(this.sd, BATCH);
+      const got: [Buffer, number, number][] = [];
+      const n = this.stack.udpRecv(this.sd, BATCH, got);
       if (n <= 0) return;
-      const m8 = this.stack.mem8, m32 = this.stack.mem32;
-      let at = this.stack.io.ptr >>> 2;
-      const got: [Buffer, RemoteInfo][] = [];
-      for (let i = 0; i < n; i++) {
-        const src = m32[at], port = m32[at + 1], len = m32[at + 2], nseg = m32[at + 3];
-        at += 4;
-        const msg = Buffer.allocUnsafe(len);
-        let off = 0;
-        for (let s = 0; s < nseg; s++, at += 2) {
-          const p = m32[at], l = m32[at + 1];
-          msg.set(m8.subarray(p, p + l), off);
-          off += l;
-        }
-        got.push([msg, { address: formatIPv4(src), family: 'IPv4', port, size: len }]);
-      }
-      for (const [msg, rinfo] of got) this.emit('message', msg, rinfo);
+      for (const [msg, src, port] of got) this.emit('message', msg, { address: formatIPv4(src), family: 'IPv4', port, size: msg.length });
       if (n < BATCH) return;
     }
   }
@@ -164,7 +143,7 @@ export class UdpSocket extends EventEmitter {
   /** @internal An ICMP error about a datagram we sent; node:dgram reports it only on connected sockets. */
   _unreachable(addr: number, what: number): void {
     if (!this.connected || formatIPv4(addr) !== this.connected.address) return;
-    const code = what === 0x303 ? -111 : -113;
+    const code = what === 0x303 ? ERRNO.CONNREFUSED : ERRNO.HOSTUNREACH;   // ICMP port unreachable, or any other
     this.emit('error', shoalError(code, 'recv', this.connected.address));
   }
 

@@ -11,12 +11,11 @@ import type { Stack } from '../stack.ts';
 import type { Timer } from '../clock.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
 import { shoalError } from '../errors.ts';
+import { EV, TCP_CC, TCP_OPT } from '../core-abi.ts';
 
-/** Core event types relative to EV_TCP (assembly/tcp/tcp.ts). */
-export const TCP_EV = { CONNECTED: 0, ACCEPT: 1, READABLE: 2, WRITABLE: 3, FIN: 4, CLOSED: 5, ERROR: 6, RESCAN: -1 } as const;
-/** tcp_setopt options. */
-export const TCP_OPT = { NODELAY: 1, KEEPALIVE: 2, KEEPINTVL: 3, KEEPCNT: 4, CC: 5, SNDBUF: 6, RCVBUF: 7 } as const;
-/** Connection states as tcp_info reports them. */
+/** Not a core event: the core lost events, so every socket looks at its state again. */
+export const TCP_RESCAN = -1;
+/** Connection states as tcp_info reports them, by number (core-abi.ts TCP_STATE; test/embed/header-abi.test.ts checks them). */
 export const TCP_STATES = ['FREE', 'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED', 'ESTABLISHED', 'FIN_WAIT_1',
   'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT'] as const;
 
@@ -141,8 +140,8 @@ export class NetFactory {
 
 function ccCode(c: Congestion | undefined): number | undefined {
   if (c === undefined) return undefined;
-  if (c === 'cubic') return 0;
-  if (c === 'newreno') return 1;
+  if (c === 'cubic') return TCP_CC.CUBIC;
+  if (c === 'newreno') return TCP_CC.NEWRENO;
   throw new TypeError(`congestion must be 'cubic' or 'newreno', got ${String(c)}`);
 }
 
@@ -157,16 +156,17 @@ function applyOptions(stack: Stack, sd: number, o: SocketOptions): void {
 }
 
 /** @internal Reads a socket's tcp_info. */
-export function tcpInfo(stack: Stack, sd: number): TcpInfo | null {
-  if (sd < 0 || stack.isClosed || stack.core.tcp_info(sd) < 0) return null;
-  const w = stack.mem32, io = stack.io.ptr >>> 2;
-  const v = (i: number) => w[io + i];
+function tcpInfo(stack: Stack, sd: number): TcpInfo | null {
+  const w = stack.tcpInfo(sd);
+  if (!w) return null;
   return {
-    state: TCP_STATES[v(0)] ?? 'CLOSED', localAddress: formatIPv4(v(1)), localPort: v(2), remoteAddress: formatIPv4(v(3)),
-    remotePort: v(4), flags: v(5), sndUna: v(6), sndNxt: v(7), rcvNxt: v(8), sndWnd: v(9), cwnd: v(10), ssthresh: v(11),
-    srttUs: v(12), rtoMs: v(13), mss: v(14), sendQueued: v(15), recvQueued: v(16), oooQueued: v(17),
-    sndWscale: v(18) & 255, rcvWscale: (v(18) >> 8) & 255, sndMax: v(19), rcvWnd: v(20), acceptQueue: v(21),
-    synQueue: v(22), softError: v(23), chunks: v(24), congestion: v(25) === 1 ? 'newreno' : 'cubic',
+    state: TCP_STATES[w.state] ?? 'CLOSED', localAddress: formatIPv4(w.laddr), localPort: w.lport,
+    remoteAddress: formatIPv4(w.raddr), remotePort: w.rport, flags: w.flags, sndUna: w.sndUna, sndNxt: w.sndNxt,
+    rcvNxt: w.rcvNxt, sndWnd: w.sndWnd, cwnd: w.cwnd, ssthresh: w.ssthresh, srttUs: w.srttUs, rtoMs: w.rtoMs,
+    mss: w.mss, sendQueued: w.sendQueued, recvQueued: w.recvQueued, oooQueued: w.oooQueued,
+    sndWscale: w.wscale & 255, rcvWscale: (w.wscale >> 8) & 255, sndMax: w.sndMax, rcvWnd: w.rcvWnd,
+    acceptQueue: w.acceptQueue, synQueue: w.synQueue, softError: w.softError, chunks: w.chunks,
+    congestion: w.congestion === TCP_CC.NEWRENO ? 'newreno' : 'cubic',
   };
 }
 
@@ -261,7 +261,7 @@ export class Socket extends Duplex implements TcpHandle {
   _tcpEvent(type: number, b: number): void {
     if (this.sd < 0) return;
     switch (type) {
-      case TCP_EV.CONNECTED:
+      case EV.TCP_CONNECTED:
         this.connecting = false;
         this.pending = false;
         this.addresses();
@@ -270,27 +270,27 @@ export class Socket extends Duplex implements TcpHandle {
         this.resumeWrites();
         if (this.reading) this.pull();
         break;
-      case TCP_EV.READABLE:
+      case EV.TCP_READABLE:
         this.touch();
         if (this.reading) this.pull();
         break;
-      case TCP_EV.WRITABLE:
+      case EV.TCP_WRITABLE:
         this.resumeWrites();
         break;
-      case TCP_EV.FIN:
+      case EV.TCP_FIN:
         this.finSeen = true;
         if (this.reading) this.pull();
         break;
-      case TCP_EV.CLOSED:
+      case EV.TCP_CLOSED:
         break;
-      case TCP_EV.ERROR: {
+      case EV.TCP_ERROR: {
         const syscall = this.connecting ? 'connect' : 'read';
         const err = errFor(b, syscall, this.connecting ? this.connectTarget : '');
         this.failPending(err);
         this.destroy(err);
         break;
       }
-      case TCP_EV.RESCAN:
+      case TCP_RESCAN:
         if (this.reading) this.pull();
         this.resumeWrites();
         break;
@@ -310,37 +310,23 @@ export class Socket extends Duplex implements TcpHandle {
     if (!this.connecting && this.sd >= 0) this.pull();
   }
 
+  /** Hands one piece of received data to the reader. */
+  private readonly piece = (buf: Buffer): void => { if (!this.push(buf)) this.reading = false; };
+
   private pull(): void {
     const stack = this.stack;
-    const c = stack.core;
     let any = false;
     stack.syncTime();   // a read may send a window update and arm timers
     while (this.reading && this.sd >= 0 && !this.ended) {
-      const n = c.tcp_recv(this.sd, RECV_MAX);
+      const n = stack.tcpRecv(this.sd, RECV_MAX);
       if (n <= 0) {
         if (n === 0 && this.finSeen) { this.ended = true; this.push(null); }
         break;
       }
-      const m8 = stack.mem8, m32 = stack.mem32;
-      const io = stack.io.ptr >>> 2;
-      let left = 0;
-      for (let i = 0; i < n; i++) left += m32[io + 2 * i + 1];
-      this.bytesRead += left;
+      this.bytesRead += n;
       any = true;
       // Every record is a loan until the next call into the core: copy them all out now.
-      let buf = Buffer.allocUnsafe(Math.min(left, PIECE)), off = 0;
-      for (let i = 0; i < n; i++) {
-        let p = m32[io + 2 * i], l = m32[io + 2 * i + 1];
-        while (l > 0) {
-          const take = Math.min(l, buf.length - off);
-          buf.set(m8.subarray(p, p + take), off);
-          off += take; p += take; l -= take; left -= take;
-          if (off === buf.length) {
-            if (!this.push(buf)) this.reading = false;
-            if (left > 0) { buf = Buffer.allocUnsafe(Math.min(left, PIECE)); off = 0; }
-          }
-        }
-      }
+      stack.tcpCopyOut(PIECE, this.piece);
     }
     if (any) { this.touch(); stack.drain(); }
   }
@@ -363,22 +349,17 @@ export class Socket extends Duplex implements TcpHandle {
   private resumeWrites(): void {
     const w = this.pendingWrite;
     if (w && this.sd >= 0 && !this.connecting) {
-      const stack = this.stack, c = stack.core;
+      const stack = this.stack;
       let err: Error | null = null;
       let moved = 0;
       stack.syncTime();   // segments sent now arm their timers from the real time
       while (w.i < w.chunks.length) {
         const chunk = w.chunks[w.i];
         if (w.off >= chunk.length) { w.i++; w.off = 0; continue; }
-        const n = c.tcp_send_space(this.sd);
-        if (n < 0) { err = shoalError(n, 'write', ''); break; }
-        if (n === 0) break;
-        const io = stack.io.ptr >>> 2;
-        const at = stack.mem32[io];
-        const take = Math.min(n, chunk.length - w.off);
-        stack.mem8.set(take === chunk.length ? chunk : chunk.subarray(w.off, w.off + take), at);
         // More of this write to come: let the core send it in whole segments (MSG_MORE).
-        c.tcp_send_commit(this.sd, take, w.off + take < chunk.length || w.i + 1 < w.chunks.length ? 1 : 0);
+        const take = stack.tcpWrite(this.sd, chunk, w.off, w.i + 1 < w.chunks.length);
+        if (take < 0) { err = shoalError(take, 'write', ''); break; }
+        if (take === 0) break;
         w.off += take;
         moved += take;
       }
@@ -571,7 +552,7 @@ export class Server extends EventEmitter implements TcpHandle {
 
   /** @internal */
   _tcpEvent(type: number): void {
-    if (type !== TCP_EV.ACCEPT && type !== TCP_EV.RESCAN) return;
+    if (type !== EV.TCP_ACCEPT && type !== TCP_RESCAN) return;
     const c = this.stack.core;
     const got: Socket[] = [];
     while (this.sd >= 0) {

@@ -7,7 +7,7 @@ import { Random } from '../../host/random.ts';
 import { seedFrom } from '../helpers/frames.ts';
 import { ClusterCore } from './core.ts';
 
-const E_TARGET = 20, E_STATE = 22, E_FRAMES = 24;
+const ENT_TARGET = 20, ENT_STATE = 22, ENT_FRAMES = 24;
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, RST = 0x04;
 const VIPA = 0x0a000064;
 
@@ -22,15 +22,15 @@ test('insert, lookup, states, remove', () => {
   assert.is(x.t_crt_lookup(0x0a000105, 40000, VIPA, 80), e);
   assert.is(x.t_crt_lookup(0x0a000105, 40001, VIPA, 80), 0);
   assert.is(x.t_crt_lookup(0x0a000105, 40000, VIPA, 81), 0);
-  assert.is(c.u16(e + E_TARGET), 7);
-  assert.is(c.u8[e + E_STATE], 1);
+  assert.is(c.u16(e + ENT_TARGET), 7);
+  assert.is(c.u8[e + ENT_STATE], 1);
   assert.is(x.t_crt_seen(e, SYN, 1001), 0, 'a retransmitted SYN changes nothing');
   assert.is(x.t_crt_seen(e, ACK, 1002), 1, 'the client ACK completes the handshake');
-  assert.is(c.u8[e + E_STATE], 2);
+  assert.is(c.u8[e + ENT_STATE], 2);
   assert.is(x.t_crt_seen(e, ACK, 1003), 0, 'only once');
-  assert.is(c.u32(e + E_FRAMES), 3);
+  assert.is(c.u32(e + ENT_FRAMES), 3);
   x.t_crt_seen(e, FIN | ACK, 1004);
-  assert.is(c.u8[e + E_STATE], 3);
+  assert.is(c.u8[e + ENT_STATE], 3);
   assert.is(x.t_crt_insert(0, 1, VIPA, 80, 1, 0), 0, 'client address 0 marks empty slots: refused');
   assert.is(x.t_crt_remove(0x0a000105, 40000, VIPA, 80), 7);
   assert.is(x.t_crt_remove(0x0a000105, 40000, VIPA, 80), -1);
@@ -45,7 +45,7 @@ test('full: new entries refused and counted, existing ones kept', () => {
   for (let i = 0; i < 50; i++) assert.ok(x.t_crt_insert(0x0b000000 + i, 1000 + i, VIPA, 80, i, 0));
   assert.is(x.t_crt_insert(0x0c000001, 5, VIPA, 80, 1, 0), 0);
   assert.is(x.t_crt_stat(1), 1, 'crtFull');
-  for (let i = 0; i < 50; i++) assert.is(c.u16(x.t_crt_lookup(0x0b000000 + i, 1000 + i, VIPA, 80) + E_TARGET), i);
+  for (let i = 0; i < 50; i++) assert.is(c.u16(x.t_crt_lookup(0x0b000000 + i, 1000 + i, VIPA, 80) + ENT_TARGET), i);
   assert.ok(x.t_crt_insert(0x0b000003, 1003, VIPA, 80, 99, 0), 'an existing entry is still found when full');
   x.t_crt_remove(0x0b000000, 1000, VIPA, 80);
   assert.ok(x.t_crt_insert(0x0c000001, 5, VIPA, 80, 1, 0), 'room again after a removal');
@@ -68,7 +68,7 @@ test('random operations against a model (seeded)', () => {
     if (op < 40) {
       const e = x.t_crt_insert(k[0], k[1], k[2], k[3], step & 0xffff, now);
       const m = model.get(ks);
-      if (m) assert.is(c.u16(e + E_TARGET), m.t, `seed ${seed} step ${step}: insert of a present key`);
+      if (m) assert.is(c.u16(e + ENT_TARGET), m.t, `seed ${seed} step ${step}: insert of a present key`);
       else if (model.size >= max) assert.is(e, 0);
       else { assert.ok(e, `seed ${seed} step ${step}: insert refused at ${model.size}`); model.set(ks, { t: step & 0xffff, last: now, est: false }); }
     } else if (op < 70) {
@@ -76,7 +76,7 @@ test('random operations against a model (seeded)', () => {
       const m = model.get(ks);
       assert.is(e !== 0, m !== undefined, `seed ${seed} step ${step}: lookup ${ks}`);
       if (m) {
-        assert.is(c.u16(e + E_TARGET), m.t);
+        assert.is(c.u16(e + ENT_TARGET), m.t);
         if (x.t_crt_seen(e, ACK, now)) m.est = true;
         m.last = now;
       }
@@ -108,7 +108,7 @@ test('random operations against a model (seeded)', () => {
   assert.is(n, model.size);
   for (const [ks, m] of model) {
     const k = ks.split(':').map(Number);
-    assert.is(c.u16(x.t_crt_lookup(k[0], k[1], k[2], k[3]) + E_TARGET), m.t, `seed ${seed}: ${ks} at the end`);
+    assert.is(c.u16(x.t_crt_lookup(k[0], k[1], k[2], k[3]) + ENT_TARGET), m.t, `seed ${seed}: ${ks} at the end`);
   }
 });
 

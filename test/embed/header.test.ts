@@ -1,17 +1,17 @@
 // include/shoal.h, docs/ABI.md and the two artifacts must agree: every export
-// (name, parameter and result types), the SCB and CFG offsets, the descriptor
-// layout and frame flags, event numbers, the counters and the errno values.
-// Adding an export to the core without adding it to the header and the
-// document fails here.
+// (name, parameter and result types), the descriptor layout, the counters,
+// the errno names. Adding an export to the core without adding it to the
+// header and the document fails here. The numbers themselves are checked
+// against the core's sources in header-abi.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { wasmInfo, sigText, type WasmInfo } from './wasm-info.ts';
-import { readHeader, repoRoot, tsFiles, tsConstants } from './header.ts';
+import { readHeader, repoRoot, tsFiles } from './header.ts';
+import { COUNTERS, DESC_BYTES, ERRNO } from '../../host/core-abi.ts';
 import * as min from '../../examples/js-minimal/shoal-min.js';
-import { S, CFG } from '../../host/scb.ts';
 
 const root = repoRoot();
 const CORE = join(root, 'build/shoal.wasm');
@@ -75,48 +75,13 @@ test('both artifacts are under 64 KiB and have the same memory limits', () => {
   assert.equal(artifact(CORE).memory, artifact(WASI).memory);
 });
 
-test('SCB and CFG offsets match assembly/base/scb.ts', () => {
-  const ts = tsConstants([join(root, 'assembly/base/scb.ts')], /^(SCB_|CFG_|ABI_VERSION$)/);
-  assert.ok(ts.size > 40, `read ${ts.size} constants from scb.ts`);
-  for (const [k, v] of ts) assert.is(h.defines.get(k), v, `SHOAL_${k} should be ${v}`);
-  for (const [k, v] of h.defines) {
-    if (/^(SCB_|CFG_)/.test(k)) assert.is(ts.get(k), v, `SHOAL_${k} = ${v} has no match in scb.ts`);
-  }
-});
-
-test("the JS host's SCB and CFG offsets (host/scb.ts) match assembly/base/scb.ts", () => {
-  const ts = tsConstants([join(root, 'assembly/base/scb.ts')], /^(SCB_|CFG_)/);
-  for (const [k, v] of Object.entries(S)) assert.is(v, ts.get(`SCB_${k}`), `S.${k}`);
-  for (const [k, v] of Object.entries(CFG)) assert.is(v, ts.get(k === 'SEED' ? 'CFG_SEED0' : `CFG_${k}`), `CFG.${k}`);
-  const named = new Set([...Object.keys(S).map((k) => `SCB_${k}`), ...Object.keys(CFG).map((k) => k === 'SEED' ? 'CFG_SEED0' : `CFG_${k}`)]);
-  const missing = [...ts.keys()].filter((k) => !named.has(k) && !/^CFG_SEED[123]$/.test(k));
-  assert.equal(missing, [], 'every SCB and CFG word has a name in host/scb.ts');
-});
-
-test('descriptors and frame flags match assembly/base/scb.ts', () => {
-  const ts = tsConstants([join(root, 'assembly/base/scb.ts')], /^(DESC_BYTES|FRAME_\w+)$/);
-  const bytes = ts.get('DESC_BYTES');
+test('descriptors: the header\'s struct and the minimal embedding have the core\'s size', () => {
+  const bytes = DESC_BYTES;
   assert.is(bytes, 16, 'ABI 2: 16-byte descriptors');
   assert.is(h.defines.get('DESC_BYTES'), bytes, 'SHOAL_DESC_BYTES');
   assert.equal(h.structs.get('shoal_desc'), ['ptr', 'len', 'word', 'gso'], 'shoal_desc_t: ptr, len, word, gso');
   assert.is(4 * h.structs.get('shoal_desc')!.length, bytes, 'shoal_desc_t has one uint32_t per descriptor word');
   assert.is(min.DESC_BYTES, bytes, 'examples/js-minimal DESC_BYTES');
-  const flags = [...ts].filter(([k]) => k.startsWith('FRAME_'));
-  assert.ok(flags.length >= 4, `found ${flags.length} FRAME_ flags in scb.ts`);
-  for (const [k, v] of flags) assert.is(h.defines.get(k), v, `SHOAL_${k} should be ${v}`);
-  for (const [k, v] of h.defines) if (k.startsWith('FRAME_')) assert.is(ts.get(k), v, `SHOAL_${k} = ${v} is not in scb.ts`);
-});
-
-test('event numbers match the core', () => {
-  const ts = tsConstants(tsFiles(join(root, 'assembly')), /^EV_/);
-  assert.ok(ts.size >= 4);
-  for (const [k, v] of ts) assert.is(h.defines.get(k), v, `SHOAL_${k} should be ${v}`);
-  for (const [k, v] of h.defines) if (k.startsWith('EV_')) assert.is(ts.get(k), v, `SHOAL_${k} = ${v} is not in the core`);
-});
-
-test('counter count matches assembly/base/counters.ts', () => {
-  const ts = tsConstants([join(root, 'assembly/base/counters.ts')], /^C_COUNT$/);
-  assert.is(h.defines.get('NCOUNTERS'), ts.get('C_COUNT'));
 });
 
 test('the counters the header says this ABI version added are the core\'s, at those indexes, and documented', () => {
@@ -125,8 +90,7 @@ test('the counters the header says this ABI version added are the core\'s, at th
   assert.ok(line, `include/shoal.h says which counters ABI ${h.defines.get('ABI_VERSION')} added`);
   const added = [...line![1].matchAll(/(\w+) \((\d+)\)/g)].map((m) => [m[1], Number(m[2])] as const);
   assert.ok(added.length > 0);
-  const src = readFileSync(join(root, 'assembly/base/counters.ts'), 'utf8');
-  const names = /const NAMES = ([\s\S]*?);/.exec(src)![1].replace(/["+\s]/g, '').split(',');
+  const names: readonly string[] = COUNTERS;
   const doc = readFileSync(join(root, 'docs/ABI.md'), 'utf8');
   for (const [name, i] of added) {
     assert.is(names[i], name, `counter ${i}`);
@@ -134,60 +98,27 @@ test('the counters the header says this ABI version added are the core\'s, at th
   }
 });
 
-test('errno values: every one the core returns is in the header, under its Linux name', () => {
-  const ts = new Map([...tsConstants(tsFiles(join(root, 'assembly')), /^E_[A-Z]+$/)].filter(([, v]) => v < 0));
-  assert.ok(ts.size >= 10, `found ${ts.size} errno constants in the core`);
+test('errno values: the header\'s are Linux\'s, under their Linux names', () => {
+  assert.ok(Object.keys(ERRNO).length >= 10, 'the core names its errno values');
   const header = new Map([...h.defines].filter(([k]) => /^E[A-Z]+$/.test(k)));
   for (const [k, v] of header) {
     const linux = (constants.errno as Record<string, number>)[k];
     assert.is(v, linux, `SHOAL_${k} = ${v}, Linux ${k} = ${linux}`);
   }
-  const values = new Set(header.values());
-  for (const [k, v] of ts) assert.ok(values.has(-v), `core ${k} = ${v}: no SHOAL_E* with value ${-v}`);
 });
 
-test('TCP: states, options, congestion controls and the chunk size match the core', () => {
-  const tcb = join(root, 'assembly/tcp/tcb.ts'), tcp = join(root, 'assembly/tcp/tcp.ts');
-  const states = new Map([...tsConstants([tcb], /^S_/)].filter(([k]) => k !== 'S_FREE'));
-  assert.ok(states.size >= 11, `found ${states.size} TCP states in tcb.ts`);
-  for (const [k, v] of states) assert.is(h.defines.get(`TCP_${k.slice(2)}`), v, `SHOAL_TCP_${k.slice(2)} should be ${v}`);
-  const other = /^TCP_(OPT_|CC_|CHUNK$|INFO_WORDS$|TABLES_WORDS$)/;
-  for (const [k, v] of h.defines) {
-    if (k.startsWith('TCP_') && !other.test(k)) assert.is(states.get(`S_${k.slice(4)}`), v, `SHOAL_${k} = ${v} is not a state in tcb.ts`);
-  }
-  const opts = tsConstants([tcp], /^OPT_/);
-  assert.ok(opts.size >= 7);
-  for (const [k, v] of opts) assert.is(h.defines.get(`TCP_${k}`), v, `SHOAL_TCP_${k} should be ${v}`);
-  for (const [k, v] of h.defines) if (k.startsWith('TCP_OPT_')) assert.is(opts.get(k.slice(4)), v, `SHOAL_${k} is not in tcp.ts`);
-  const cc = tsConstants([tcb], /^(CC_\w+|CHUNK)$/);
-  for (const [k, v] of cc) assert.is(h.defines.get(`TCP_${k}`), v, `SHOAL_TCP_${k} should be ${v}`);
-});
-
-/** The io offsets a core function stores u32 words at, from `store<u32>(io, value[, offset]);` lines. */
-function ioStores(file: string, fn: string): number[] {
-  const src = readFileSync(file, 'utf8');
-  const at = src.indexOf(`export function ${fn}(`);
-  assert.ok(at >= 0, `${fn} not found in ${file}`);
-  const body = src.slice(at, src.indexOf('\n}\n', at));
-  return [...body.matchAll(/^\s*store<u32>\(io, .*?(?:, (\d+))?\);$/gm)].map((m) => Number(m[1] ?? 0));
-}
-
-test('tcp_info and tcp_tables: the header structs have one field per word the core writes', () => {
-  const tcp = join(root, 'assembly/tcp/tcp.ts');
-  for (const [fn, struct, words] of [['tcpInfo', 'shoal_tcp_info', 'TCP_INFO_WORDS'], ['tcpTables', 'shoal_tcp_tables', 'TCP_TABLES_WORDS']]) {
-    const offs = ioStores(tcp, fn);
-    const fields = h.structs.get(struct);
-    assert.ok(fields, `include/shoal.h has no struct ${struct} of uint32_t fields`);
-    assert.equal(offs, offs.map((_, i) => 4 * i), `${fn} writes words 0, 1, 2, … in order`);
-    assert.is(fields!.length, offs.length, `${struct} has ${fields!.length} fields, ${fn} writes ${offs.length} words`);
-    assert.is(h.defines.get(words), offs.length, `SHOAL_${words}`);
-  }
-});
-
-test('errno values the core reports in events (positive) are in the header too', () => {
-  const pos = new Map([...tsConstants(tsFiles(join(root, 'assembly')), /^E[A-Z]+$/)].filter(([, v]) => v > 0));
-  assert.ok(pos.has('ECONNREFUSED') && pos.has('ETIMEDOUT'), 'found the TCP error constants');
-  for (const [k, v] of pos) assert.is(h.defines.get(k), v, `SHOAL_${k} should be ${v}`);
+test('tcp_tables: the header struct has one field per word the core writes', () => {
+  // tcpTables' `store<u32>(io, value[, offset]);` lines, wherever in assembly/ it lives.
+  const src = tsFiles(join(root, 'assembly')).map((f) => readFileSync(f, 'utf8')).find((t) => t.includes('export function tcpTables('));
+  assert.ok(src, 'tcpTables is somewhere in assembly/');
+  const at = src!.indexOf('export function tcpTables(');
+  const body = src!.slice(at, src!.indexOf('\n}\n', at));
+  const offs = [...body.matchAll(/^\s*store<u32>\(io, .*?(?:, (\d+))?\);$/gm)].map((m) => Number(m[1] ?? 0));
+  const fields = h.structs.get('shoal_tcp_tables');
+  assert.ok(fields, 'include/shoal.h has no struct shoal_tcp_tables of uint32_t fields');
+  assert.equal(offs, offs.map((_, i) => 4 * i), 'tcpTables writes words 0, 1, 2, … in order');
+  assert.is(fields!.length, offs.length, `shoal_tcp_tables has ${fields!.length} fields, tcpTables writes ${offs.length} words`);
+  assert.is(h.defines.get('TCP_TABLES_WORDS'), offs.length, 'SHOAL_TCP_TABLES_WORDS');
 });
 
 test('the minimal JS embedding uses the header\'s numbers and tcp_info field order', () => {

@@ -72,27 +72,10 @@ export function tsFiles(dir: string): string[] {
   });
 }
 
-/** `export const NAME[: type] = <expr>;` constants whose expression is numbers, other such names, + and <<. */
-export function tsConstants(files: string[], pattern: RegExp): Map<string, number> {
-  const raw = new Map<string, string>();
-  for (const f of files) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/^(?:export\s+)?const (\w+)(?::\s*\w+)?\s*=\s*([^;]+);/gm)) {
-      if (pattern.test(m[1])) raw.set(m[1], m[2].trim());
-    }
-  }
-  const out = new Map<string, number>();
-  const value = (name: string, depth = 0): number => {
-    if (out.has(name)) return out.get(name)!;
-    const expr = raw.get(name);
-    if (expr === undefined || depth > 8) throw new Error(`constant ${name} not found`);
-    const sub = expr.replace(/[A-Za-z_]\w*/g, (id) => String(value(id, depth + 1)));
-    if (!/^[\d\s+<>()|x-]+$/.test(sub)) throw new Error(`constant ${name} = ${expr}: not a simple expression`);
-    const v = Function(`return (${sub});`)() as number;
-    out.set(name, v);
-    return v;
-  };
-  for (const k of raw.keys()) {
-    try { value(k); } catch { /* not a plain number (e.g. memory.data(...)): not part of this map */ }
-  }
-  return out;
+/** The core's TcpInfo field for a shoal_tcp_info_t (or docs/ABI.md) field name:
+ * camelCase, where C custom asks a shorter name (snd_queued, accept_q, cc, …) under the core's. */
+export function tcpInfoField(c: string): string {
+  const camel = c.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
+  const alias: Record<string, string> = { sndQueued: 'sendQueued', rcvQueued: 'recvQueued', acceptQ: 'acceptQueue', synQ: 'synQueue', cc: 'congestion' };
+  return alias[camel] ?? camel;
 }

@@ -31,6 +31,7 @@ import { Random } from '../../host/random.ts';
 import { FrameGen, defaultTopology, type Frame, type Topology } from './gen.ts';
 import { hex, unhex, ether, arp, ETHERTYPE_ARP } from '../helpers/frames.ts';
 import { FuzzCore, FuzzFailure, Place, Fill, type CoreConfig, type TxSink } from './harness.ts';
+import { FRAME } from '../../host/core-abi.ts';
 
 const env = process.env;
 const SEED = env.FUZZ_SEED !== undefined ? Number(env.FUZZ_SEED) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
@@ -342,8 +343,8 @@ function diffLane(frames: number): LaneResult {
       ctx.index = i; ctx.batchStart = i; ctx.batch = [f];
       const off = r.u32();
       const jr = r.u32();
-      // Reserved descriptor flag bits (all but bit 0 and bit 1, FRAME_MORE) must change nothing: only the third core sees them.
-      const flags = f.flags & 1, junkFlags = flags | ((off >>> 16) & 0xfffc);
+      // Reserved descriptor flag bits (all but FRAME_CSUM_OK and FRAME_MORE) must change nothing: only the third core sees them.
+      const flags = f.flags & FRAME.CSUM_OK, junkFlags = flags | ((off >>> 16) & 0xffff & ~(FRAME.CSUM_OK | FRAME.MORE));
       const got = [
         cores[0].rx(f.bytes, f.ifx, flags, Place.Start, Fill.Zero),
         // Fragments wait in reassembly, holding their buffer: only some take the last one, so it is free for the rest.

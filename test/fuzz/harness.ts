@@ -4,7 +4,8 @@
 // in the pool's last buffer, where any read past the frame traps.
 import { instantiateCore, type CoreExports, type CoreKind } from '../../host/wasm.ts';
 import { Random } from '../../host/random.ts';
-import { S, CFG } from '../../host/scb.ts';
+import { SCB as S, CFG, EV, FRAME } from '../../host/core-abi.ts';
+import { DESC_WORDS } from '../../host/core-view.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, arp, ether, fmtIp, get16, get32, sum16, fold16,
   pseudo } from '../helpers/frames.ts';
 import type { Topology } from './gen.ts';
@@ -17,7 +18,8 @@ const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'ar
   'icmpOtherRx', 'rxChainBad', 'ipChainBad', 'loopback'] as const;
 type CounterName = typeof COUNTERS[number];
 
-export const EV_UDP_READABLE = 1, EV_ECHO_REPLY = 2, EV_UNREACHABLE = 3, EV_UDP_ERROR = 4, EV_TCP = 16;
+export const { UDP_READABLE: EV_UDP_READABLE, ECHO_REPLY: EV_ECHO_REPLY, UNREACHABLE: EV_UNREACHABLE, UDP_ERROR: EV_UDP_ERROR, TCP: EV_TCP } = EV;
+const { MORE, CSUM_PARTIAL, GSO } = FRAME;
 
 export interface CoreConfig {
   poolBytes?: number; maxFrame?: number; rxRing?: number; txArena?: number; txRing?: number; events?: number;
@@ -94,7 +96,7 @@ export class FuzzCore {
     put(CFG.NEIGH, cfg.neigh); put(CFG.ARP_QLEN, cfg.arpQlen); put(CFG.REASM, cfg.reasm); put(CFG.REASM_BUFS, cfg.reasmBufs);
     put(CFG.REASM_MS, cfg.reasmMs); put(CFG.UDP_SOCKS, cfg.udpSocks); put(CFG.UDP_QLEN, cfg.udpQlen);
     put(CFG.ICMP_RATE, cfg.icmpRate); put(CFG.NEIGH_TTL, cfg.neighTtl); put(CFG.LARGE_BYTES, cfg.largeBytes);
-    (cfg.seed ?? [1, 2, 3, 4]).forEach((w, i) => put(CFG.SEED + 4 * i, w));
+    (cfg.seed ?? [1, 2, 3, 4]).forEach((w, i) => put(CFG.SEED0 + 4 * i, w));
     for (const [off, v] of cfg.words ?? []) put(off, v);
     const r = this.ex.init();
     if (r < 0) throw new Error(`init failed: ${r}`);
@@ -217,7 +219,7 @@ export class FuzzCore {
   desc(p: number, len: number, word: number): void {
     const n = this.w(S.RX_COUNT);
     if (n >= this.rxCap) throw new Error('rx ring full');
-    const d = (this.rxDesc >>> 2) + n * 4;
+    const d = (this.rxDesc >>> 2) + n * DESC_WORDS;
     this.u32[d] = p; this.u32[d + 1] = len; this.u32[d + 2] = word >>> 0; this.u32[d + 3] = 0;
     this.setW(S.RX_COUNT, n + 1);
   }
@@ -249,11 +251,11 @@ export class FuzzCore {
     if (at + len === this.memEnd) this.atMemEnd++;
     if (place === Place.Large) this.inLarge++;
     this.desc(at, len, (ifx & 0xffff) | ((flags & 0xffff) << 16));
-    // FRAME_MORE (flag bit 1) chains the next descriptor to this one: one frame for the counters.
+    // FRAME_MORE chains the next descriptor to this one: one frame for the counters.
     if (!this.chainOpen) { this.accepted++; this.chainBytes = 0; }
     this.acceptedBytes += len;
     this.chainBytes += len;
-    this.chainOpen = (flags & 2) !== 0;
+    this.chainOpen = (flags & MORE) !== 0;
     return at;
   }
 
@@ -283,7 +285,7 @@ export class FuzzCore {
     if (n > this.w(S.TX_CAP)) throw new FuzzFailure(`SCB_TX_COUNT ${n} > cap ${this.w(S.TX_CAP)}`);
     const base = this.w(S.TX_DESC) >>> 2;
     for (let i = 0; i < n; i++) {
-      const d = base + i * 4;
+      const d = base + i * DESC_WORDS;
       const p = this.u32[d], len = this.u32[d + 1], word = this.u32[d + 2], ifx = word & 0xffff;
       if (this.trace) console.log(`${this.label} tx @${p} len ${len} word ${word.toString(16)} ${hexAt(this.u8, p, len)}`);
       const fail = (err: string, u: Uint8Array, at: number, l: number) =>
@@ -337,22 +339,22 @@ export class FuzzCore {
    * the chain ended within the ring; a partial TCP checksum completed, as a
    * link would. A copy, so the core's bytes stay as they are. */
   private offloaded(base: number, i: number, n: number): { frame: Uint8Array; last: number; maxTot: number } | string {
-    const u32 = this.u32, d0 = base + i * 4, word = u32[d0 + 2], ifx = word & 0xffff, flags = word >>> 16, gso = u32[d0 + 3];
+    const u32 = this.u32, d0 = base + i * DESC_WORDS, word = u32[d0 + 2], ifx = word & 0xffff, flags = word >>> 16, gso = u32[d0 + 3];
     const off = this.offloads[ifx];
     if (!off) return `flags ${flags} and gso ${gso} on an interface without if_offload`;
-    if (flags & ~(2 | 4 | 8)) return `tx flags ${flags}`;
-    if ((flags & 2) && !off.sg) return 'FRAME_MORE without scatter-gather';
-    if ((flags & 4) && !off.csum) return 'FRAME_CSUM_PARTIAL without csum';
-    if (flags & 8 ? !(flags & 4) || gso === 0 || off.gso === 0 : gso !== 0) return `FRAME_GSO ${flags & 8} with gso ${gso}`;
+    if (flags & ~(MORE | CSUM_PARTIAL | GSO)) return `tx flags ${flags}`;
+    if ((flags & MORE) && !off.sg) return 'FRAME_MORE without scatter-gather';
+    if ((flags & CSUM_PARTIAL) && !off.csum) return 'FRAME_CSUM_PARTIAL without csum';
+    if (flags & GSO ? !(flags & CSUM_PARTIAL) || gso === 0 || off.gso === 0 : gso !== 0) return `FRAME_GSO ${flags & GSO} with gso ${gso}`;
     const pieces: Uint8Array[] = [];
     let j = i, total = 0;
     for (;;) {
-      const d = base + j * 4, p = u32[d], len = u32[d + 1], w = u32[d + 2];
+      const d = base + j * DESC_WORDS, p = u32[d], len = u32[d + 1], w = u32[d + 2];
       if (p + len > this.memEnd || p + len < p) return `piece ${j - i} outside memory`;
-      if (j > i && ((w & 0xffff) !== ifx || (w >>> 16) & ~2 || u32[d + 3] !== 0)) return `piece ${j - i}: word ${w.toString(16)}, gso ${u32[d + 3]}`;
+      if (j > i && ((w & 0xffff) !== ifx || (w >>> 16) & ~MORE || u32[d + 3] !== 0)) return `piece ${j - i}: word ${w.toString(16)}, gso ${u32[d + 3]}`;
       pieces.push(this.u8.subarray(p, p + len));
       total += len;
-      if (!((w >>> 16) & 2)) break;
+      if (!((w >>> 16) & MORE)) break;
       if (++j >= n) return 'a chain of pieces open at the end of the ring';
     }
     if (pieces.length > 1 && pieces[0].length < 54) return `first piece of ${pieces[0].length} bytes: not the headers`;
@@ -360,7 +362,7 @@ export class FuzzCore {
     const frame = new Uint8Array(total);
     let o = 0;
     for (const q of pieces) { frame.set(q, o); o += q.length; }
-    if (flags & 4) {
+    if (flags & CSUM_PARTIAL) {
       if (total < 54 || get16(frame, 12) !== ETHERTYPE_IPV4 || frame[23] !== PROTO_TCP) return 'a partial checksum on a frame that is not IPv4 TCP';
       const l4 = 14 + ((frame[14] & 15) << 2), end = 14 + get16(frame, 16);
       if (end > total || l4 + 20 > end) return 'a partial checksum over a bad IP header';
@@ -369,11 +371,11 @@ export class FuzzCore {
       frame[l4 + 17] = ~sum & 255;
     }
     const mtu = this.mtus[ifx] ?? 0;
-    if (flags & 8) {
+    if (flags & GSO) {
       const l4 = 14 + ((frame[14] & 15) << 2), hdrs = l4 - 14 + ((frame[l4 + 12] >> 4) << 2);
       if (hdrs + gso > mtu) return `GSO segments of ${gso} bytes behind ${hdrs} bytes of headers on MTU ${mtu}`;
     }
-    return { frame, last: j, maxTot: flags & 8 ? Math.max(mtu, off.gso) : mtu };
+    return { frame, last: j, maxTot: flags & GSO ? Math.max(mtu, off.gso) : mtu };
   }
 
   /** Every frame the core sends: well formed, an IP datagram of at most maxTot bytes (the MTU, or the GSO limit). */

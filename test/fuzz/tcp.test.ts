@@ -26,7 +26,8 @@ import { FrameGen, defaultTopology, tcpOptions } from './gen.ts';
 import { ether, arp, ipv4, icmp, tcpSegment, put16, get16, get32,
   ETHERTYPE_ARP, ETHERTYPE_IPV4, PROTO_TCP, PROTO_ICMP, TH_FIN, TH_SYN, TH_RST, TH_PSH, TH_ACK, TH_URG,
   type TcpSeg } from '../helpers/frames.ts';
-import { FuzzCore, FuzzFailure, CFG, Place, Fill, type TxSink } from './harness.ts';
+import { FuzzCore, FuzzFailure, Place, Fill, type TxSink } from './harness.ts';
+import { CFG, TCP_INFO, TCP_STATE } from '../../host/core-abi.ts';
 
 const env = process.env;
 const SEED = env.FUZZ_SEED !== undefined ? Number(env.FUZZ_SEED) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
@@ -35,11 +36,12 @@ const LANE = env.FUZZ_LANE ?? 'both';
 const DEBUG_SHARE = 0.25;
 const CHECK_EVERY = Number(env.FUZZ_CHECK_EVERY ?? 20_000);
 
-// States as tcp_info reports them (assembly/tcp/tcb.ts).
-const CLOSED = 1, LISTEN = 2, SYN_SENT = 3, SYN_RCVD = 4, ESTABLISHED = 5, FIN_WAIT_1 = 6, FIN_WAIT_2 = 7,
-  CLOSE_WAIT = 8, CLOSING = 9, LAST_ACK = 10, TIME_WAIT = 11;
-const NAMES = ['FREE', 'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RCVD', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2',
-  'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT'];
+// States as tcp_info reports them.
+const { CLOSED, LISTEN, SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT } = TCP_STATE;
+const NAMES: string[] = [];
+for (const [k, v] of Object.entries(TCP_STATE)) NAMES[v] = k;
+/** tcp_info's word index of each field. */
+const I = Object.fromEntries(Object.entries(TCP_INFO).map(([k, v]) => [k, v >>> 2])) as Record<keyof typeof TCP_INFO, number>;
 const TARGETS = [LISTEN, SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT];
 
 const topo = defaultTopology();
@@ -195,16 +197,16 @@ class Run {
   info(i: number): Info | null {
     if (this.c.ex.tcp_info(i) < 0) return null;
     const u = this.c.u32, o = this.c.io >>> 2;
-    return { state: u[o], lport: u[o + 2], rport: u[o + 4], flags: u[o + 5], una: u[o + 6], nxt: u[o + 7], rcvNxt: u[o + 8],
-      sndWnd: u[o + 9], mss: u[o + 14], smax: u[o + 19], rwnd: u[o + 20] };
+    return { state: u[o + I.state], lport: u[o + I.lport], rport: u[o + I.rport], flags: u[o + I.flags], una: u[o + I.sndUna],
+      nxt: u[o + I.sndNxt], rcvNxt: u[o + I.rcvNxt], sndWnd: u[o + I.sndWnd], mss: u[o + I.mss], smax: u[o + I.sndMax], rwnd: u[o + I.rcvWnd] };
   }
 
   describe(j: number, x: Info): string {
     const u = this.c.u32, o = this.c.io >>> 2;
     this.c.ex.tcp_info(j);
     return `${j}:${NAMES[x.state]} ports ${x.lport}/${x.rport} flags 0x${x.flags.toString(16)} una ${x.una} nxt ${x.nxt} smax ${x.smax} ` +
-      `sndWnd ${x.sndWnd} cwnd ${u[o + 10]} rto ${u[o + 13]} mss ${x.mss} sendQueued ${u[o + 15]} recvQueued ${u[o + 16]} ` +
-      `ooo ${u[o + 17]} rcvNxt ${x.rcvNxt} rwnd ${x.rwnd} err ${u[o + 23]}`;
+      `sndWnd ${x.sndWnd} cwnd ${u[o + I.cwnd]} rto ${u[o + I.rtoMs]} mss ${x.mss} sendQueued ${u[o + I.sendQueued]} ` +
+      `recvQueued ${u[o + I.recvQueued]} ooo ${u[o + I.oooQueued]} rcvNxt ${x.rcvNxt} rwnd ${x.rwnd} err ${u[o + I.softError]}`;
   }
 
   /** The TCB of a tuple, by scanning (children have no descriptor). */

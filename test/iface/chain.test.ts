@@ -5,13 +5,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FuzzCore as Core } from '../fuzz/harness.ts';
+import { SCB, FRAME } from '../../host/core-abi.ts';
 import { Stack } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
 import { TestLink, ether, ipv4, udp, arp, ip4, macBytes, ETHERTYPE_IPV4, ETHERTYPE_ARP, PROTO_UDP, ticks } from '../helpers/frames.ts';
 
 const MAC = '02:00:00:00:00:01', PEER_MAC = '02:00:00:00:00:aa';
 const ME = '10.0.0.1', PEER = '10.0.0.9';
-const MORE = 2 << 16;
+const MORE = FRAME.MORE << 16;
 
 function core(): Core {
   const c = new Core('debug', { poolBytes: 64 * 2048 });
@@ -48,7 +49,7 @@ test('a UDP datagram larger than a buffer, posted over several, is delivered who
   assert.is(c.c('udpRx'), 1);
   assert.is(c.ex.udp_recv(sd, 1), 1, 'a datagram to read');
   // Record: source, port, length, segments, then (address, bytes) per segment.
-  const r = c.w(52) >>> 2;
+  const r = c.w(SCB.IO) >>> 2;
   assert.is(c.u32[r + 2], payload.length);
   const nseg = c.u32[r + 3];
   assert.ok(nseg > 1, 'over several buffers');
@@ -105,7 +106,7 @@ test('a large buffer takes a frame whole; descriptors into large buffers the hos
   c.poll(0, null);
   assert.is(c.c('udpRx'), 1);
   assert.is(c.ex.udp_recv(sd, 1), 1);
-  const r = c.w(52) >>> 2;
+  const r = c.w(SCB.IO) >>> 2;
   assert.is(c.u32[r + 3], 1, 'one segment: the frame stayed in its one buffer');
   const p = c.u32[r + 4];
   assert.equal(c.u8.subarray(p, p + c.u32[r + 5]), payload);

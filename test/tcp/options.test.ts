@@ -8,6 +8,7 @@ import { Peer, PEER_IP, STACK_IP } from './peer.ts';
 import { SYN, ACK, FIN, RST, type Seg, segStr } from './helpers.ts';
 import type { Socket } from '../../host/net/net.ts';
 import type { StackLimits } from '../../host/stack.ts';
+import { TCP_OPT } from '../../host/core-abi.ts';
 import { ether, ipv4, icmp, ip4, macBytes as mac, tcpSegment, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP } from '../helpers/frames.ts';
 
 const show = (segs: Seg[]) => segs.map((s) => segStr(s)).join('\n');
@@ -60,8 +61,8 @@ test('keep-alive: probes at idle then every interval; a silent peer is dropped w
   let err: (Error & { code?: string }) | null = null;
   c.sock.on('error', (e) => { err = e; });
   const core = c.p.stack.core, sd = sdOf(c.sock);
-  assert.is(core.tcp_setopt(sd, 3, 300), 0);   // interval
-  assert.is(core.tcp_setopt(sd, 4, 3), 0);     // probes
+  assert.is(core.tcp_setopt(sd, TCP_OPT.KEEPINTVL, 300), 0);
+  assert.is(core.tcp_setopt(sd, TCP_OPT.KEEPCNT, 3), 0);
   c.sock.setKeepAlive(true, 2000);
   await c.p.settle();
   const t0 = c.p.clock.now();
@@ -93,8 +94,8 @@ test('keep-alive: a peer that answers keeps the connection', async () => {
   let err: Error | null = null;
   c.sock.on('error', (e) => { err = e; });
   const core = c.p.stack.core, sd = sdOf(c.sock);
-  core.tcp_setopt(sd, 3, 300);
-  core.tcp_setopt(sd, 4, 2);
+  core.tcp_setopt(sd, TCP_OPT.KEEPINTVL, 300);
+  core.tcp_setopt(sd, TCP_OPT.KEEPCNT, 2);
   c.sock.setKeepAlive(true, 1000);
   await c.p.settle();
   let probes = 0;
