@@ -7,7 +7,8 @@ import { SCB, SCB_RX_COUNT, SCB_RX_DESC, SCB_RX_CAP, SCB_IO, SCB_IO_CAP, SCB_ABI
   CFG_ARP_QLEN, CFG_REASM, CFG_REASM_BUFS, CFG_UDP_SOCKS, CFG_UDP_QLEN, CFG_SEED0, CFG_SEED1, CFG_SEED2, CFG_SEED3,
   CFG_ICMP_RATE, CFG_NEIGH_TTL, CFG_REASM_MS, CFG_MEM_LIMIT, CFG_TCP_SOCKS, CFG_TCP_SNDBUF, CFG_TCP_RCVBUF, CFG_LARGE_BYTES,
   CFG_TCP_MSL, CFG_TCP_CHUNKS, CFG_TCP_OOO, CFG_TCP_FIN_TIMEOUT, CFG_TCP_CC, CFG_TCP_MIN_RTO, CFG_TCP_DELACK,
-  CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO } from './base/scb';
+  CFG_TCP_CHALLENGE, CFG_TCP_SYN_RETRIES, CFG_TCP_INIT_CWND, CFG_TCP_INIT_RTO, CFG_CRT_ENTRIES, CFG_DPT_ROWS, CFG_DPT_TARGETS,
+  CFG_MAGLEV, CFG_CLUSTER_STACKS } from './base/scb';
 import { arenaBegin, arenaReserve, arenaCommit, pktClaim, pktFree, pktFreeChain, txLayout, txInit, txSync, txFreeSent, setInPoll,
   PKT_DATA, PKT_LEN, PKT_NEXT } from './base/mem';
 import { count, countersInit, C_RX_BAD_DESC } from './base/counters';
@@ -15,8 +16,8 @@ import { eventsLayout, eventsInit } from './base/events';
 import { setNow, resetDeadline, deadline, NEVER } from './base/time';
 import { randomInit } from './base/random';
 import { ETH_HLEN } from './wire/ether';
-import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, routeAdd, routeDel, setMaxFrame, ADDR_ANNOUNCE } from './iface/iface';
-import { neighLayout, neighCount, arpAnnounce } from './iface/neigh';
+import { ifAdd, ifOffload, ifUp, addrAdd, addrDel, arpIface, routeAdd, routeDel, setMaxFrame, ADDR_ANNOUNCE } from './iface/iface';
+import { neighLayout, neighCount, arpAnnounce, arpProbe } from './iface/neigh';
 import { reasmLayout, reasmHeld } from './iface/reasm';
 import { ipInit } from './iface/ip';
 import { icmpInit, icmpEcho } from './iface/icmp';
@@ -26,10 +27,14 @@ import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpR
 import { tcpTimers } from './tcp/timeouts';
 import { tcpFlush } from './tcp/output';
 import { tcpReleaseLoans } from './tcp/rcvbuf';
+import { CC_NEWRENO } from './tcp/tcb';
 import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
-  tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTables } from './tcp/tcp';
+  tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTcbInfo,
+  tcpTables } from './tcp/tcp';
 import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
+import { clusterLayout, clusterInit, clusterPrefetch, clusterPoll, clusterJoin, clusterConnect, vipaRoute, vipaUnroute, clusterView, dptRows,
+  crtRows, DptRec, CrtRec } from './cluster/cluster';
 
 
 let ready = false;
@@ -49,6 +54,9 @@ export function init(): i32 {
   let maxFrame = cfg(CFG_MAX_FRAME, 1514);
   if (maxFrame < 590 || maxFrame > 65535 + ETH_HLEN) return E_INVAL;
   setMaxFrame(maxFrame);
+  // As tcp_setopt's OPT_CC; zero, the word left alone, is CUBIC, the default.
+  let cc = scbGet(CFG_TCP_CC);
+  if (cc > CC_NEWRENO) return E_INVAL;
   let rxRing = cfg(CFG_RX_RING, 1024);
   rxDesc = arenaReserve(<usize>rxRing * DESC_BYTES);
   txLayout(cfg(CFG_TX_ARENA, max<u32>(1 << 20, maxFrame * 8)), cfg(CFG_TX_RING, 2048));
@@ -60,6 +68,8 @@ export function init(): i32 {
   reasmLayout(cfg(CFG_REASM, 16), cfg(CFG_REASM_BUFS, 0), cfg(CFG_REASM_MS, 30_000));
   udpLayout(cfg(CFG_UDP_SOCKS, 64), cfg(CFG_UDP_QLEN, 256));
   tcpLayout(cfg(CFG_TCP_SOCKS, 4096), cfg(CFG_TCP_CHUNKS, 1024));
+  clusterLayout(cfg(CFG_CRT_ENTRIES, 4096), cfg(CFG_DPT_ROWS, 64), cfg(CFG_DPT_TARGETS, 16), cfg(CFG_MAGLEV, 2),
+    cfg(CFG_CLUSTER_STACKS, 64));
   if (!arenaCommit(poolBytes, cfg(CFG_LARGE_BYTES, 0), maxFrame, cfg(CFG_MEM_LIMIT, 0))) return E_NOMEM;
   scbSet(SCB_RX_DESC, <u32>rxDesc);
   scbSet(SCB_RX_CAP, rxRing);
@@ -72,10 +82,11 @@ export function init(): i32 {
   countersInit();
   randomInit(cfg(CFG_SEED0, 0), cfg(CFG_SEED1, 0), cfg(CFG_SEED2, 0), cfg(CFG_SEED3, 0));
   ipInit();
+  clusterInit();
   icmpInit(cfg(CFG_ICMP_RATE, 100));
   tcpConfig(cfg(CFG_TCP_MSL, 30_000), cfg(CFG_TCP_FIN_TIMEOUT, 60_000), cfg(CFG_TCP_MIN_RTO, 200),
-    cfg(CFG_TCP_DELACK, 40), cfg(CFG_TCP_CC, 1) - 1, cfg(CFG_TCP_SNDBUF, 1 << 20), cfg(CFG_TCP_RCVBUF, 1 << 20),
-    cfg(CFG_TCP_OOO, 0), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 1000),
+    cfg(CFG_TCP_DELACK, 40), cc, cfg(CFG_TCP_SNDBUF, 1 << 20), cfg(CFG_TCP_RCVBUF, 1 << 20),
+    cfg(CFG_TCP_OOO, 0), cfg(CFG_TCP_SYN_RETRIES, 6), cfg(CFG_TCP_INIT_CWND, 10), cfg(CFG_TCP_CHALLENGE, 2),
     cfg(CFG_TCP_INIT_RTO, 1000));
   ready = true;
   return 0;
@@ -99,6 +110,13 @@ export function addr_add_flags(ifx: u32, addr: u32, prefixLen: u32, flags: u32):
   if (r == 0 && (flags & ADDR_ANNOUNCE)) { sync(); arpAnnounce(ifx, addr); }
   return r;
 }
+/** An RFC 5227 probe for addr, one of ifx's: its holder elsewhere answers, an EV_ADDR_CONFLICT. */
+export function arp_probe(ifx: u32, addr: u32): i32 {
+  if (!ready || arpIface(addr) != <i32>ifx) return E_INVAL;
+  sync();
+  arpProbe(ifx, addr);
+  return 0;
+}
 export function addr_del(addr: u32): i32 { return ready ? addrDel(addr) : E_INVAL; }
 /** gw 0: a directly connected route. */
 export function route_add(dst: u32, prefixLen: u32, gw: u32, ifx: u32): i32 { return ready ? routeAdd(dst, prefixLen, gw, ifx) : E_INVAL; }
@@ -121,6 +139,7 @@ export function poll(nowMs: f64): f64 {
   // its buffers are chained behind the first, which holds the headers.
   let head: usize = 0, tail: usize = 0, hp: usize = 0, hlen: u32 = 0, hword: u32 = 0, more: u32 = 0;
   let inFrame = false, bad = false;
+  clusterPrefetch(rxDesc, n, <u32>DESC_BYTES);
   for (let i: u32 = 0; i < n; i++) {
     let d = rxDesc + <usize>i * DESC_BYTES;
     let p = <usize>load<u32>(d), len = load<u32>(d, 4), word = load<u32>(d, 8);
@@ -154,6 +173,7 @@ export function poll(nowMs: f64): f64 {
   txFreeSent();
   lowerTimers();
   tcpTimers();
+  clusterPoll();
   tcpFlush();
   return deadline == NEVER ? -1 : <f64>deadline / 1000.0;
 }
@@ -191,7 +211,12 @@ export function tcp_open(): i32 { return ready ? tcpOpen() : E_INVAL; }
 /** Listens on addr:port (addr 0: any; port 0: an ephemeral one, read it with tcp_info). */
 export function tcp_listen(sd: i32, addr: u32, port: u32, backlog: u32): i32 { return tcpListen(sd, addr, port, backlog); }
 /** Active open to raddr:rport from laddr:lport (0: chosen; RFC 6056). Completion: EV_TCP_CONNECTED or EV_TCP_ERROR. */
-export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 { sync(); return tcpConnect(sd, raddr, rport, laddr, lport); }
+export function tcp_connect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u32): i32 {
+  sync();
+  // From a VIPA: a port of the range its routing stack assigned, registered before the SYN leaves.
+  let p = clusterConnect(laddr, lport, raddr, rport);
+  return p < 0 ? p : tcpConnect(sd, raddr, rport, laddr, p ? <u32>p : lport);
+}
 /** A connection from the listener's accept queue, or -EAGAIN. */
 export function tcp_accept(lsd: i32): i32 { sync(); return tcpAccept(lsd); }
 /** Free send-buffer space: io words 0, 1 = (address, contiguous bytes); returns the bytes (0: full). */
@@ -211,5 +236,38 @@ export function tcp_abort(sd: i32): i32 { sync(); return tcpAbort(sd); }
 export function tcp_setopt(sd: i32, opt: u32, val: u32): i32 { sync(); return tcpSetopt(sd, opt, val); }
 /** State, addresses and counters of a socket into io words 0..25. */
 export function tcp_info(sd: i32): i32 { return tcpInfo(sd); }
+/** tcp_info's record for TCB i, whether or not the host holds it (diagnostics: orphans, SYN-RECEIVED, TIME-WAIT). */
+export function tcp_tcb_info(i: u32): i32 { return tcpTcbInfo(i); }
 /** TCBs in use, TIME-WAIT, chunks in use, chunks, TCBs, timers into io words 0..5. */
 export function tcp_tables(): i32 { return tcpTables(); }
+
+// The cluster (docs/ABI.md, Cluster). Variable data goes through the io area.
+/** Joins the cluster as own address me (one of this stack's), control port port, with the key's keyLen bytes
+ * in the io area; epoch and seq0 must grow from one start of the stack to the next (the replay guard). */
+export function cluster_join(me: u32, port: u32, keyLen: u32, epoch: u32, seq0: u32): i32 {
+  if (!ready || keyLen > scbGet(SCB_IO_CAP)) return E_INVAL;
+  sync();
+  return clusterJoin(me, port, <usize>scbGet(SCB_IO), keyLen, epoch, seq0);
+}
+/** Routes the VIPA an announcement body (len bytes in the io area, docs/ABI.md) describes: established
+ * entries idle out after idleMs; the VIPA may hold up to crtMax CRT entries. Again for a VIPA: reconfigures it. */
+export function vipa_route(len: u32, idleMs: u32, crtMax: u32): i32 {
+  if (!ready || len > scbGet(SCB_IO_CAP)) return E_INVAL;
+  sync();
+  return vipaRoute(<usize>scbGet(SCB_IO), len, idleMs, crtMax);
+}
+export function vipa_unroute(vipa: u32): i32 { return ready ? vipaUnroute(vipa) : E_INVAL; }
+/** The i-th VIPA this stack knows, into the io area: role, body length, the announcement body. Its bytes (0: a
+ * free entry), or -1 past the last. */
+export function cluster_view(i: u32): i32 { return ready ? clusterView(i, <usize>scbGet(SCB_IO)) : E_INVAL; }
+/** The DPT of a VIPA into the io area, one DptRec per target and port; how many. */
+export function dpt_rows(vipa: u32): i32 {
+  return ready ? dptRows(vipa, <usize>scbGet(SCB_IO), scbGet(SCB_IO_CAP) / offsetof<DptRec>()) : E_INVAL;
+}
+/** CRT entries of a VIPA (0: every VIPA) from slot start on: io word 0 gets the slot to go on from (the
+ * table's size at the end), CrtRec records follow from byte 16; how many. */
+export function crt_rows(vipa: u32, start: u32): i32 {
+  if (!ready) return E_INVAL;
+  let io = <usize>scbGet(SCB_IO);
+  return crtRows(vipa, start, io + 16, (scbGet(SCB_IO_CAP) - 16) / offsetof<CrtRec>(), io);
+}

@@ -16,10 +16,11 @@
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { Stack } from '../host/stack.ts';
+import { LIMITS, presetNote } from './preset.ts';
 import { TapLink } from '../host/link/tap.ts';
 import type { TapOffload, TapStats } from '../host/link/tap.ts';
-import type { Socket } from '../host/net/net.ts';
 import { netnsUnavailable, Netns } from '../test/interop/netns.ts';
+import { kernelToStack, listening, socatSink, socatSource, stackToKernel } from './kernel-peer.ts';
 
 const MB = 1_000_000;
 const BYTES = Number(process.env.BENCH_MB ?? 500) * MB;
@@ -39,30 +40,8 @@ if (why) {
   process.exit(0);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const gbit = (bytes: number, ms: number) => (bytes * 8) / ms / 1e6;
-
-/** Waits until `port` listens in ns (ss). */
-async function listening(ns: Netns, port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (ns.execSync(['ss', '-ltnH', `sport = :${port}`]).trim()) return;
-    await sleep(10);
-  }
-  throw new Error(`nothing listens on ${port} in ${ns.name}`);
-}
-
-/** A socat sink on port: resolves with ms from the first accepted byte… until it exits. */
-function socatSink(ns: Netns, port: number): Promise<void> {
-  return ns.exec(['socat', '-u', '-b', '262144', `TCP-LISTEN:${port},reuseaddr`, 'OPEN:/dev/null'], { timeoutMs: 120_000 })
-    .then(() => undefined);
-}
-
-/** Sends `bytes` zero bytes from ns to host:port with socat. */
-function socatSource(ns: Netns, host: string, port: number, bytes: number): Promise<void> {
-  return ns.exec(['sh', '-c', `head -c ${bytes} /dev/zero | socat -u -b 262144 - TCP:${host}:${port}`], { timeoutMs: 120_000 })
-    .then(() => undefined);
-}
 
 /** Requests/s from `ab -n AB_N -c 50` (a new connection per request). */
 async function ab(ns: Netns, url: string): Promise<number> {
@@ -127,7 +106,8 @@ async function veth(): Promise<Figures> {
 async function shoal(): Promise<Figures & { stats: Record<string, number>; tap: TapStats; offload: TapOffload }> {
   const ns = new Netns('shoalbt');
   const link = await TapLink.open(`bt${process.pid}`);
-  const stack = await Stack.create({ name: 'bench', link, address: '10.83.0.2/24', seed: 1 });
+  const stack = await Stack.create({ name: 'bench', link, address: '10.83.0.2/24', seed: 1, limits: LIMITS });
+  console.log(presetNote(stack));
   try {
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     ns.moveIn(link.name);
@@ -135,51 +115,9 @@ async function shoal(): Promise<Figures & { stats: Record<string, number>; tap: 
     ns.up(link.name);
     await stack.ping('10.83.0.1');
     const txs: number[] = [], rxs: number[] = [], cs: number[] = [];
-    const chunk = Buffer.alloc(256 * 1024);
-    const stackToKernel = async (): Promise<number> => {
-      const sink = socatSink(ns, 5001);
-      await listening(ns, 5001);
-      const t0 = performance.now();
-      await new Promise<void>((resolve, reject) => {
-        const s = stack.net.connect({ port: 5001, host: '10.83.0.1' }) as Socket;
-        let left = BYTES;
-        const go = () => {
-          while (left > 0) {
-            const n = Math.min(chunk.length, left);
-            left -= n;
-            if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) { s.once('drain', go); return; }
-          }
-          s.end();
-        };
-        s.on('connect', go);
-        s.on('error', reject);
-        s.on('close', () => resolve());
-        s.resume();
-      });
-      await sink;
-      return gbit(BYTES, performance.now() - t0);
-    };
-    const kernelToStack = async (): Promise<number> => {
-      const srv = stack.net.createServer();
-      let t0 = 0;
-      const done = new Promise<number>((resolve, reject) => {
-        srv.on('connection', (s: Socket) => {
-          t0 = performance.now();
-          let got = 0;
-          s.on('data', (d: Buffer) => { got += d.length; });
-          s.on('end', () => { s.end(); got === BYTES ? resolve(performance.now()) : reject(new Error(`got ${got} of ${BYTES}`)); });
-          s.on('error', reject);
-        });
-      });
-      srv.listen(5002);
-      await socatSource(ns, '10.83.0.2', 5002, BYTES);
-      const t1 = await done;
-      srv.close();
-      return gbit(BYTES, t1 - t0);
-    };
     for (let r = 0; r < ROUNDS; r++) {
-      txs.push(await stackToKernel());
-      rxs.push(await kernelToStack());
+      txs.push(gbit(BYTES, await stackToKernel(stack, ns, '10.83.0.1', 5001, BYTES)));
+      rxs.push(gbit(BYTES, await kernelToStack(stack, ns, '10.83.0.2', 5002, BYTES)));
     }
     const server = http.createServer((_q, s) => s.end('hello\n'));
     const tcp = stack.net.createServer((s) => server.emit('connection', s)).listen(80);

@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Stack } from '../host/stack.ts';
+import { LIMITS, presetNote } from './preset.ts';
 import { TapLink } from '../host/link/tap.ts';
 import { netnsUnavailable, ip, Netns } from '../test/interop/netns.ts';
 
@@ -158,7 +159,8 @@ async function tapPeer(): Promise<{ k: Netns; tap: TapLink; stack: Stack; done()
   k.addAddress(tap.name, '10.84.0.1/24');
   offloadsOff(k, tap.name);
   k.up(tap.name);
-  const stack = await Stack.create({ name: 'bench', link: tap, address: '10.84.0.2/24', seed: 1 });
+  const stack = await Stack.create({ name: 'bench', link: tap, address: '10.84.0.2/24', seed: 1, limits: LIMITS });
+  console.log(presetNote(stack));
   await stack.ping('10.84.0.1', { timeout: 2000 });
   return { k, tap, stack, done: async () => { await stack.close(); tap.close(); k.destroy(); } };
 }

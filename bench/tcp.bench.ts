@@ -6,10 +6,12 @@
 //   BENCH_MIB (default 256): bytes per bulk run; BENCH_CONNS (default 5000);
 //   BENCH_ROUNDS (default 5): bulk runs per figure, interleaved with node:net runs,
 //   each against the two around it; the median ratio is the figure.
+//   BENCH_PRESET=bulk: the stacks get Stack.BULK, not the default limits (bench/preset.ts).
 import net from 'node:net';
-import { Stack, type StackLimits } from '../host/stack.ts';
+import { Stack } from '../host/stack.ts';
 import { VirtualSwitch } from '../host/link/switch.ts';
 import type { Socket as ShoalSocket } from '../host/net/net.ts';
+import { LIMITS, presetNote } from './preset.ts';
 
 const MiB = 1 << 20;
 const BULK = Number(process.env.BENCH_MIB ?? 256) * MiB;
@@ -56,7 +58,7 @@ function bulk(listen: (onConn: (s: AnySocket) => void) => Promise<number>, conne
   });
 }
 
-async function pairOf(mtu: number, limits?: StackLimits, offload = true): Promise<{ a: Stack; b: Stack }> {
+async function pairOf(mtu: number, limits = LIMITS, offload = true): Promise<{ a: Stack; b: Stack }> {
   const sw = new VirtualSwitch({ mtu });
   const a = await Stack.create({ name: 'a', link: sw.connect(), address: '10.0.0.1/24', limits, offload });
   const b = await Stack.create({ name: 'b', link: sw.connect(), address: '10.0.0.2/24', limits, offload });
@@ -89,7 +91,7 @@ async function shoalBulk(mtu: number, offload = true): Promise<number> {
 /** One stack to itself: server and client on the same stack, through its loopback. */
 let loopStack: Promise<Stack> | undefined;
 async function loopBulk(): Promise<number> {
-  const a = await (loopStack ??= Stack.create({ name: 'a', link: new VirtualSwitch().connect(), address: '10.0.0.1/24' }));
+  const a = await (loopStack ??= Stack.create({ name: 'a', link: new VirtualSwitch().connect(), address: '10.0.0.1/24', limits: LIMITS }));
   const srv = a.net.createServer();
   const r = await bulk(
     (on) => new Promise((res) => { srv.on('connection', on); srv.listen(5001, () => res(5001)); }),
@@ -138,7 +140,7 @@ function conns(listen: (onConn: (s: AnySocket) => void) => Promise<number>, conn
 }
 
 async function shoalConns(): Promise<number> {
-  const { a, b } = await pairOf(1500, { tcpMslMs: 1000 });
+  const { a, b } = await pairOf(1500, { ...LIMITS, tcpMslMs: 1000 });
   const srv = b.net.createServer();
   const r = await conns(
     (on) => new Promise((res) => { srv.on('connection', on); srv.listen(80, () => res(80)); }),
@@ -161,7 +163,7 @@ async function nodeConns(): Promise<number> {
  * against the stack's whole linear memory shared out over its connection slots. */
 async function idleMemory(): Promise<{ perConn: number; perSlot: number; held: number }> {
   const N = 1000;
-  const { a, b } = await pairOf(1500, { tcpSockets: 4096 });
+  const { a, b } = await pairOf(1500, { ...LIMITS, tcpSockets: 4096 });
   let errors = 0;
   const srv = b.net.createServer((s) => { s.on('error', () => { errors++; }); });
   await new Promise<void>((r) => srv.listen(80, () => r()));
@@ -217,6 +219,7 @@ for (let r = 0; r < ROUNDS; r++) {
   (runs.loopback ??= []).push(await loopBulk());
 }
 runs.node.push(await nodeBulk());
+console.log(presetNote((await pairs.get('1500 true')!).a));
 for (const p of pairs.values()) { const { a, b } = await p; await a.close(); await b.close(); }
 if (loopStack) await (await loopStack).close();
 const nodeB = median(runs.node);

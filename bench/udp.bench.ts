@@ -3,6 +3,7 @@
 // against the cost of copying the same frame into wasm memory.
 import dgram from 'node:dgram';
 import { Stack } from '../host/stack.ts';
+import { LIMITS, presetNote } from './preset.ts';
 import { VirtualSwitch } from '../host/link/switch.ts';
 import { SCB, FRAME } from '../host/core-abi.ts';
 import { DESC_WORDS } from '../host/core-view.ts';
@@ -29,8 +30,9 @@ async function windowed(send: () => void, received: () => number): Promise<numbe
 
 async function shoalUdp(): Promise<number> {
   const sw = new VirtualSwitch();
-  const a = await Stack.create({ name: 'a', link: sw.connect(), address: '10.0.0.1/24' });
-  const b = await Stack.create({ name: 'b', link: sw.connect(), address: '10.0.0.2/24' });
+  const a = await Stack.create({ name: 'a', link: sw.connect(), address: '10.0.0.1/24', limits: LIMITS });
+  const b = await Stack.create({ name: 'b', link: sw.connect(), address: '10.0.0.2/24', limits: LIMITS });
+  console.log(presetNote(a));
   let got = 0;
   const rx = b.dgram.createSocket('udp4', () => { got++; });
   await new Promise<void>((r) => rx.bind(9000, () => r()));

@@ -31,12 +31,18 @@ const ABI_GROUPS = [
   [/^OPT_(\w+)$/, 'TCP_OPT', 'tcp_setopt options.'],
   [/^S_(\w+)$/, 'TCP_STATE', 'TCP states, as tcp_info reports them.'],
   [/^ADDR_(\w+)$/, 'ADDR', 'Address flags (addr_add_flags).'],
-  [/^CC_(\w+)$/, 'TCP_CC', 'Congestion controls (tcp_setopt OPT_CC; CFG_TCP_CC holds one + 1).'],
+  [/^CC_(\w+)$/, 'TCP_CC', 'Congestion controls (tcp_setopt OPT_CC and CFG_TCP_CC).'],
   [/^(?:ABI_VERSION|DESC_BYTES)$/, null, ''],
   [/^CHUNK$/, 'TCP_CHUNK', 'Send-buffer chunk bytes: the most tcp_send_space offers at once.'],
+  [/^METHOD_(\w+)$/, 'CLUSTER_METHOD', 'A VIPA\'s methods of choosing a target (an announcement\'s method byte).'],
+  [/^ROLE_(\w+)$/, 'VIPA_ROLE', 'This stack\'s part in a VIPA (cluster_view).'],
+  [/^CRT_(SYN|ESTABLISHED|CLOSING)$/, 'CRT_STATE', 'CRT entry states (CrtRec.state).'],
+  [/^ORIGIN_(\w+)$/, 'CRT_ORIGIN', 'How a CRT entry came (CrtRec.origin).'],
 ];
 /** Layouts the core writes for the host, as @unmanaged classes: field → byte offset. */
-const ABI_STRUCTS = [['TcpInfo', 'TCP_INFO', 'tcp_info(sd)\'s record in the io area: field → byte offset.']];
+const ABI_STRUCTS = [['TcpInfo', 'TCP_INFO', 'tcp_info(sd)\'s record in the io area: field → byte offset.'],
+  ['DptRec', 'DPT_REC', 'dpt_rows(vipa)\'s records in the io area: field → byte offset.'],
+  ['CrtRec', 'CRT_REC', 'crt_rows(vipa, start)\'s records in the io area (from byte 16): field → byte offset.']];
 
 function tsFiles(dir) {
   return readdirSync(dir).sort().flatMap((n) => {

@@ -71,6 +71,11 @@ export const CFG = {
   TCP_INIT_CWND: 260,
   TCP_INIT_RTO: 264,
   LARGE_BYTES: 268,
+  CRT_ENTRIES: 272,
+  DPT_ROWS: 276,
+  DPT_TARGETS: 280,
+  MAGLEV: 284,
+  CLUSTER_STACKS: 288,
 } as const;
 /** Frame flags of a descriptor (its third word >>> 16). */
 export const FRAME = {
@@ -85,6 +90,7 @@ export const EV = {
   ECHO_REPLY: 2,
   UNREACHABLE: 3,
   UDP_ERROR: 4,
+  ADDR_CONFLICT: 5,
   TCP: 16,
   TCP_CONNECTED: 16,
   TCP_ACCEPT: 17,
@@ -150,7 +156,7 @@ export const ADDR = {
   NOARP: 1,
   ANNOUNCE: 2,
 } as const;
-/** Congestion controls (tcp_setopt OPT_CC; CFG_TCP_CC holds one + 1). */
+/** Congestion controls (tcp_setopt OPT_CC and CFG_TCP_CC). */
 export const TCP_CC = {
   CUBIC: 0,
   NEWRENO: 1,
@@ -159,6 +165,61 @@ export const ABI_VERSION = 2;
 export const DESC_BYTES = 16;
 /** Send-buffer chunk bytes: the most tcp_send_space offers at once. */
 export const TCP_CHUNK = 16384;
+/** A VIPA's methods of choosing a target (an announcement's method byte). */
+export const CLUSTER_METHOD = {
+  ROUNDROBIN: 0,
+  WEIGHTED: 1,
+  LEASTCONN: 2,
+  HOTSTANDBY: 3,
+  HASH: 4,
+} as const;
+/** This stack's part in a VIPA (cluster_view). */
+export const VIPA_ROLE = {
+  NONE: 0,
+  ROUTING: 1,
+  TARGET: 2,
+} as const;
+/** CRT entry states (CrtRec.state). */
+export const CRT_STATE = {
+  SYN: 1,
+  ESTABLISHED: 2,
+  CLOSING: 3,
+} as const;
+/** How a CRT entry came (CrtRec.origin). */
+export const CRT_ORIGIN = {
+  SYN: 1,
+  OUTBOUND: 2,
+  REPORT: 3,
+} as const;
+/** dpt_rows(vipa)'s records in the io area: field → byte offset. */
+export const DPT_REC = {
+  port: 0,
+  target: 4,
+  ready: 8,
+  listeners: 12,
+  weight: 16,
+  total: 20,
+  active: 24,
+  synsForwarded: 28,
+  established: 32,
+  acceptOverflows: 36,
+  healthy: 40,
+} as const;
+export const DPT_REC_BYTES = 44;
+/** crt_rows(vipa, start)'s records in the io area (from byte 16): field → byte offset. */
+export const CRT_REC = {
+  client: 0,
+  clientPort: 4,
+  vipa: 8,
+  port: 12,
+  target: 16,
+  state: 20,
+  idleMs: 24,
+  frames: 28,
+  origin: 32,
+  ageMs: 36,
+} as const;
+export const CRT_REC_BYTES = 40;
 /** tcp_info(sd)'s record in the io area: field → byte offset. */
 export const TCP_INFO = {
   state: 0,
@@ -206,6 +267,10 @@ export const COUNTERS = [
   'tcpListenDrop', 'tcpTableFull', 'tcpTwReclaim', 'tcpZeroWindowProbe', 'tcpKeepalive', 'tcpTimeout',
   'tcpRstRx', 'tcpBadChecksum', 'tcpAckUnsent', 'tcpWindowDrop', 'tcpAccept', 'tcpConnect',
   'tcpDelayedAck', 'tcpRxBytes', 'tcpTxBytes', 'rxChainBad', 'ipChainBad', 'txGsoDrop',
-  'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered',
+  'neighProbeFailed', 'tcpTlp', 'loopback', 'txGathered', 'ipBadOption', 'ipSourceRoute',
+  'arpConflict', 'clusterForwarded', 'clusterLocal', 'clusterNoTarget', 'clusterCrtFull', 'clusterTooBig',
+  'clusterForwardDrop', 'clusterDecap', 'clusterIpipRefused', 'clusterCtlRx', 'clusterCtlTx', 'clusterCtlShort',
+  'clusterCtlBadVersion', 'clusterCtlUnknownType', 'clusterCtlBadLength', 'clusterCtlBadMac', 'clusterCtlReplay', 'clusterCtlBadBody',
+  'clusterCtlNoRoom', 'clusterCtlStranger', 'clusterVipaFull', 'clusterEndLost', 'clusterCrtExpired', 'clusterEnded',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];

@@ -95,6 +95,9 @@ export class CoreView {
   /** Writes bytes where tcp_send_space() said (io word 0). */
   putSendSpace(bytes: Uint8Array): void { this.u8.set(bytes, this.u32[this.io]); }
 
+  /** The io area's first len bytes: the cluster's bodies (big-endian) and records (little-endian words). */
+  ioData(len: number): DataView { return new DataView(this.u8.buffer, this.io << 2, len); }
+
   /** Writes a datagram's payload at the io area, for udp_send(). */
   putIo(bytes: Uint8Array): void { this.u8.set(bytes, this.io << 2); }
 

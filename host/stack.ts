@@ -4,15 +4,19 @@
 // them over with the time, and everything the core produced — frames and
 // events — is drained right after every call.
 import { webcrypto } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Link } from './link/link.ts';
 import { joined } from './link/offload.ts';
 import { realClock, type Clock, type Timer } from './clock.ts';
 import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
-import { shoalError } from './errors.ts';
+import { ShoalError, argError, optionError, stackClosed, sysError } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
 import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
-import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK } from './core-abi.ts';
+import { StackFetch, StackHttp } from './http.ts';
+import type { RequestInfo, RequestInit, Response } from 'undici';
+import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, CLUSTER_METHOD, VIPA_ROLE, CRT_STATE,
+  CRT_ORIGIN, DPT_REC, DPT_REC_BYTES, CRT_REC, CRT_REC_BYTES, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
 const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE } = FRAME;
@@ -20,59 +24,154 @@ const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MO
 const EV_TCP_END = EV.TCP + 16;
 /** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
 const MAX_FRAME = 65535 + 18;
-const LARGE_POOL_BYTES = 4 << 20;
 
 export interface InterfaceOptions {
+  /** The link this interface sends and receives on (a switch port, a TAP, middleware around one). Required. */
   link: Link;
-  /** "10.0.0.1/24", or several. */
+  /** Its address(es) with prefix length: "10.0.0.1/24", or several. Required. */
   address: string | string[];
-  /** Default: derived from the stack's name and the interface index (locally administered). */
+  /** Default: derived from the stack's name, the interface index and the seed (or, without one, a random
+   * number), locally administered; a switch refuses a MAC another of its ports uses. */
   mac?: string;
   /** Use the link's offloads (partial checksums, large TCP segments) where it has any (default true). */
   offload?: boolean;
 }
 
+/** Limits on what a stack holds; its memory is laid out once, at creation.
+ * The defaults keep a stack to about 3.7 MiB of linear memory and still fill
+ * the pipe for a few connections at a time; `Stack.BULK` is the preset for
+ * many parallel bulk transfers (about 31 MiB). */
 export interface StackLimits {
-  /** Bytes of packet buffers (default 8 MiB). */
+  /** Bytes of packet buffers (default 1 MiB; `Stack.BULK`: 8 MiB). */
   poolBytes?: number;
   /** Bytes of large receive buffers, each holding a 64 KiB segment whole, where
-   * a link merges segments (GSO) and the MTU is below 65535 (default 4 MiB; 0: none). */
+   * a link merges segments (GSO) and the MTU is below 65535 (default 512 KiB;
+   * `Stack.BULK`: 4 MiB; 0: none). */
   largePoolBytes?: number;
+  /** Receive descriptors: frames handed over in one poll at most (default 1024). */
   rxRing?: number;
+  /** Bytes of the transmit arena frames are built in (default 1 MiB, or 8 frames if larger). */
   txArena?: number;
+  /** Neighbour (ARP) cache entries (default 256). */
   neighbours?: number;
+  /** Frames waiting for one neighbour's ARP resolution (default 64, at most 255). */
   arpQueue?: number;
+  /** Datagrams reassembled at once (default 16). */
   reassembly?: number;
+  /** Packet buffers reassembly may hold (default 0: a share of the pool). */
   reassemblyBuffers?: number;
+  /** How long a partly reassembled datagram waits for its fragments (default 30000 ms). */
   reassemblyTimeoutMs?: number;
+  /** UDP sockets (default 64). */
   udpSockets?: number;
+  /** Datagrams queued per UDP socket (default 256). */
   udpQueue?: number;
+  /** ICMP errors sent per second at most (default 100). */
   icmpErrorsPerSecond?: number;
+  /** How long a neighbour entry stays reachable before it is revalidated (default 60000 ms). */
   neighbourTtlMs?: number;
-  /** init fails if the core would need more linear memory than this. */
+  /** init fails if the core would need more linear memory than this (default: no limit). */
   memoryBytes?: number;
-  /** TCBs: connections, listeners and TIME-WAIT entries together (default 4096). */
+  /** TCBs: connections, listeners and TIME-WAIT entries together (default 1024; `Stack.BULK`: 4096). */
   tcpSockets?: number;
-  /** Default per-socket send / receive buffer in bytes (default 1 MiB each). */
+  /** Default per-socket send buffer in bytes (default 256 KiB; `Stack.BULK`: 1 MiB). */
   tcpSendBuffer?: number;
+  /** Default per-socket receive buffer in bytes: the window it offers (default 256 KiB; `Stack.BULK`: 1 MiB). */
   tcpReceiveBuffer?: number;
-  /** Bytes of send-buffer chunks shared by every socket (default 16 MiB, in 16 KiB chunks). */
+  /** Bytes of send-buffer chunks shared by every socket, in 16 KiB chunks
+   * (default 512 KiB; `Stack.BULK`: 16 MiB). */
   tcpSendPoolBytes?: number;
   /** Maximum segment lifetime; TIME-WAIT lasts twice this (default 30000 ms). */
   tcpMslMs?: number;
   /** Out-of-order segments kept per connection (default: as many as the receive buffer holds). */
   tcpOutOfOrder?: number;
+  /** How long FIN-WAIT-2 waits for the peer's FIN once the socket is closed (default 60000 ms). */
   tcpFinTimeoutMs?: number;
   /** Default congestion control (default 'cubic'). */
   tcpCongestion?: 'cubic' | 'newreno';
+  /** Lower bound of the retransmission timeout (default 200 ms). */
   tcpMinRtoMs?: number;
+  /** Retransmission timeout before any RTT is measured (default 1000 ms, RFC 6298). */
   tcpInitialRtoMs?: number;
+  /** Delayed-ACK timeout (default 40 ms). */
   tcpDelayedAckMs?: number;
+  /** RFC 5961 challenge ACKs per second at most (default 1000). */
   tcpChallengeAcksPerSecond?: number;
+  /** SYN retransmissions before a connect fails with ETIMEDOUT (default 6). */
   tcpSynRetries?: number;
   /** Initial congestion window in segments (default 10, RFC 6928). */
   tcpInitialCwnd?: number;
+  /** CRT entries of all the VIPAs this stack routes together (default 1024; 36.6 bytes each). */
+  crtEntries?: number;
+  /** DPT rows: VIPA:port pairs with a listening target (default 64). */
+  dptRows?: number;
+  /** Targets per DPT row (default 16, at most 255). */
+  dptTargets?: number;
+  /** Maglev tables (64 KiB each) for DPT rows of the `hash` method (default 1). */
+  maglevTables?: number;
+  /** Stacks of the cluster whose control messages the replay guard follows (default 64). */
+  clusterStacks?: number;
 }
+
+export type ClusterMethod = 'roundrobin' | 'weighted' | 'leastconn' | 'hotstandby' | 'hash';
+
+/** stack.clusterJoin's options. */
+export interface ClusterJoin {
+  /** The cluster key (HMAC-SHA-256 of every control message), at least 16 bytes. */
+  key: Uint8Array;
+  /** UDP port of the control messages (default 7310). */
+  controlPort?: number;
+}
+
+/** stack.vipaRoute's config of one VIPA. */
+export interface VipaRoute {
+  vipa: string;
+  ports: { lo: number; hi: number }[];
+  method: ClusterMethod;
+  /** Candidate targets' own addresses, in rank order (hotstandby). */
+  targets: { address: string; weight: number }[];
+  /** Ranked backup routing stacks' own addresses. */
+  backups: string[];
+  /** Timed affinity, seconds (0: none). */
+  affinitySeconds: number;
+  /** Established CRT entries idle this long go. */
+  idleTimeoutSeconds: number;
+  /** The most CRT entries this VIPA may hold. */
+  crtSize: number;
+}
+
+/** What a stack knows of one VIPA (stack.clusterView). */
+export interface ClusterVipa {
+  vipa: string; routing: string; backups: string[]; targets: string[];
+  ports: { lo: number; hi: number }[]; role: 'routing' | 'target' | 'none';
+}
+
+/** One DPT row: a target of VIPA:port. */
+export interface DptRow {
+  vipa: string; port: number; target: string; ready: boolean; listeners: number; weight: number; total: number;
+  active: number; synsForwarded: number; established: number; acceptOverflows: number; health: 'ok' | 'unresponsive';
+}
+
+/** One CRT entry: a connection and its target. */
+export interface CrtRow {
+  client: string; clientPort: number; vipa: string; port: number; target: string;
+  state: 'syn' | 'established' | 'closing'; idleMs: number; frames: number; origin: 'syn' | 'outbound' | 'report';
+}
+
+/** What a stack gets unless its options say otherwise: a few MiB. */
+const DEFAULT_LIMITS: Readonly<StackLimits> = Object.freeze({
+  poolBytes: 1 << 20, largePoolBytes: 512 << 10, tcpSockets: 1024,
+  tcpSendBuffer: 256 << 10, tcpReceiveBuffer: 256 << 10, tcpSendPoolBytes: 512 << 10,
+  crtEntries: 1024, maglevTables: 1,
+});
+
+/** The preset for bulk transfer (`limits: Stack.BULK`, or spread into your
+ * own): buffers for many connections each filling a 1 MiB window, 4096 TCBs;
+ * about 31 MiB per stack. */
+const BULK_LIMITS: Readonly<StackLimits> = Object.freeze({
+  poolBytes: 8 << 20, largePoolBytes: 4 << 20, tcpSockets: 4096,
+  tcpSendBuffer: 1 << 20, tcpReceiveBuffer: 1 << 20, tcpSendPoolBytes: 16 << 20,
+});
 
 /** Every limit's name, so that a misspelt one is an error, not silently ignored. */
 const LIMIT_NAMES: Record<keyof StackLimits, true> = {
@@ -81,27 +180,60 @@ const LIMIT_NAMES: Record<keyof StackLimits, true> = {
   true, neighbourTtlMs: true, memoryBytes: true, tcpSockets: true, tcpSendBuffer: true, tcpReceiveBuffer: true,
   tcpSendPoolBytes: true, tcpMslMs: true, tcpOutOfOrder: true, tcpFinTimeoutMs: true, tcpCongestion: true,
   tcpMinRtoMs: true, tcpInitialRtoMs: true, tcpDelayedAckMs: true, tcpChallengeAcksPerSecond: true,
-  tcpSynRetries: true, tcpInitialCwnd: true,
+  tcpSynRetries: true, tcpInitialCwnd: true, crtEntries: true, dptRows: true, dptTargets: true, maglevTables: true,
+  clusterStacks: true,
 };
 
 export interface StackOptions {
+  /** Names the stack in messages and derives its MACs (default "stack1", "stack2", …). */
   name?: string;
+  /** One interface: its link (with `address`; or give `interfaces`). */
   link?: Link;
+  /** With `link`: its address(es) with prefix length, "10.0.0.1/24" (required with `link`). */
   address?: string | string[];
+  /** With `link`: its MAC (default: derived, see InterfaceOptions.mac). */
   mac?: string;
-  /** For `link`: use its offloads (default true); see InterfaceOptions. */
+  /** With `link`: use its offloads (default true); see InterfaceOptions. */
   offload?: boolean;
+  /** Several interfaces, instead of `link`/`address` (default none). */
   interfaces?: InterfaceOptions[];
+  /** Default route's next hop: an address on one of the interfaces' subnets (default: no default route). */
   gateway?: string;
+  /** Timers and time (default real time; VirtualClock for deterministic tests). */
   clock?: Clock;
   /** Secret for ISNs and port choice; a number gives a reproducible stack. Default: random. */
   seed?: number;
+  /** Default: a few MiB (see StackLimits); `Stack.BULK` for bulk transfer. */
   limits?: StackLimits;
-  /** Run the debug core (assertions on). */
+  /** Run the debug core, assertions on (default false). */
   debug?: boolean;
+  /** Probe for each address as it is added (RFC 5227 2.1.1), so that a silent holder elsewhere shows as
+   * 'addressConflict' at once (default false: the stack sends nothing until used; a conflict still shows
+   * as soon as the other holder sends ARP, which it defends against). */
+  probeAddresses?: boolean;
 }
 
-export interface PingOptions { timeout?: number; size?: number }
+export interface PingOptions {
+  /** How long to wait for the reply before rejecting with ETIMEDOUT (default 5000 ms). */
+  timeout?: number;
+  /** Payload bytes of the echo request (default 56). */
+  size?: number;
+}
+
+/** What the host adds to the core's counters in stats(): its own drops, table and pool sizes. */
+type HostStat = 'rxNoBuffer' | 'rxTooBig' | 'rxAfterClose' | 'rxLarge' | 'linksDown' | 'neighbours' | 'reassemblyBuffers' |
+  'tcpSockets' | 'tcpTimeWait' | 'tcpChunksUsed' | 'tcpChunks' | 'tcpTimers' | 'buffers' | 'buffersFree' | 'largeBuffers' |
+  'largeBuffersFree' | 'memoryBytes';
+
+/** stats(): every counter of the core (drop reasons among them, core-abi.ts COUNTERS) and the host's, by name. */
+export type StackStats = Record<CounterName | HostStat, number> & { readonly [name: string]: number };
+
+/** Events of a Stack. */
+export interface StackEvents {
+  /** Another host on a link claims one of the stack's addresses (RFC 5227): an error with code
+   * ERR_ADDRESS_CONFLICT, `address` (ours) and `mac` (the other host's); also counted, `arpConflict`. */
+  addressConflict: [err: ShoalError];
+}
 
 type PendingPing = { resolve: (ms: number) => void; reject: (e: Error) => void; t0: number; timer: Timer; dst: number };
 
@@ -125,11 +257,16 @@ function seedWords(seed: number | undefined): number[] {
   });
 }
 
-export class Stack {
+export class Stack extends EventEmitter<StackEvents> {
+  /** Limits for bulk transfer: `Stack.create({ …, limits: Stack.BULK })` (see StackLimits). */
+  static readonly BULK = BULK_LIMITS;
   readonly name: string;
   readonly clock: Clock;
   readonly dgram: DgramFactory;
   readonly net: NetFactory;
+  /** node:http over this stack: `new stack.http.Agent({ keepAlive })`. */
+  readonly http: StackHttp;
+  private readonly fetcher: StackFetch;
   /** @internal */ readonly core: CoreExports;
   /** @internal */ readonly view: CoreView;
   private readonly links: Link[] = [];
@@ -141,6 +278,9 @@ export class Stack {
   private busy = false;
   private closed = false;
   private pingId: number;
+  /** Part of every derived MAC: the seed, or a random number. */
+  private readonly macSalt: number;
+  private readonly probe: boolean;
   private pingSeq = 0;
   private pings = new Map<number, PendingPing>();
   /** @internal */ readonly udp = new Map<number, UdpSocket>();
@@ -148,13 +288,18 @@ export class Stack {
   private host = { rxNoBuffer: 0, rxTooBig: 0, rxAfterClose: 0, rxLarge: 0, linksDown: 0 };
 
   private constructor(opts: StackOptions) {
+    super();
     this.name = opts.name ?? `stack${++stackCount}`;
     this.clock = opts.clock ?? realClock;
     this.core = instantiateCore(opts.debug ? 'debug' : 'release');
     this.view = new CoreView(this.core);
     this.pingId = fnv(this.name) & 0xffff;
+    this.macSalt = opts.seed ?? seedWords(undefined)[0];
+    this.probe = opts.probeAddresses === true;
     this.dgram = new DgramFactory(this);
     this.net = new NetFactory(this);
+    this.http = new StackHttp(this);
+    this.fetcher = new StackFetch(this);
   }
 
   static async create(opts: StackOptions): Promise<Stack> {
@@ -163,12 +308,17 @@ export class Stack {
 
   /** The same as create(), for callers that cannot await (tests on a virtual clock). */
   static createSync(opts: StackOptions): Stack {
-    if (!opts || typeof opts !== 'object') throw new TypeError('Stack.create: options object required');
+    if (!opts || typeof opts !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Stack.create: options object required');
     const ifaces: InterfaceOptions[] = opts.interfaces ? [...opts.interfaces] : [];
     if (opts.link) {
-      if (opts.interfaces) throw new TypeError('Stack.create: give either link/address or interfaces, not both');
-      if (opts.address === undefined) throw new TypeError('Stack.create: link given without address');
+      if (opts.interfaces) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Stack.create: give either "link" (with "address") or "interfaces", not both');
+      if (opts.address === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'Stack.create: the option "link" needs an "address"');
       ifaces.push({ link: opts.link, address: opts.address, mac: opts.mac, offload: opts.offload });
+    } else {
+      // Without a link these would be silently ignored.
+      for (const k of ['address', 'mac', 'offload'] as const) {
+        if (opts[k] !== undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "${k}" needs a "link" (or give "interfaces")`);
+      }
     }
     const s = new Stack(opts);
     s.setup(opts, ifaces);
@@ -177,17 +327,18 @@ export class Stack {
 
   private setup(opts: StackOptions, ifaces: InterfaceOptions[]): void {
     const c = this.core, v = this.view;
-    const l = opts.limits ?? {};
-    for (const k of Object.keys(l)) if (!(k in LIMIT_NAMES)) throw new RangeError(`Stack.create: unknown limit "${k}"`);
+    const given = opts.limits ?? {};
+    for (const k of Object.keys(given)) if (!(k in LIMIT_NAMES)) throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: unknown limit "${k}"`);
+    const l: StackLimits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
     const maxMtu = Math.max(1500, ...ifaces.map((i) => i.link.mtu));
     const put = (off: number, val: number | undefined) => {
       if (val === undefined) return;
-      if (!Number.isInteger(val) || val < 0 || val > 0xffffffff) throw new RangeError(`Stack.create: bad limit ${val}`);
+      if (!Number.isInteger(val) || val < 0 || val > 0xffffffff) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `Stack.create: a limit must be an integer in 0..2^32-1, got ${val}`);
       v.setW(off, val);
     };
     put(CFG.MAX_FRAME, maxMtu + 14);
     put(CFG.POOL_BYTES, l.poolBytes);
-    put(CFG.LARGE_BYTES, l.largePoolBytes ?? LARGE_POOL_BYTES);
+    put(CFG.LARGE_BYTES, l.largePoolBytes);
     put(CFG.RX_RING, l.rxRing);
     put(CFG.TX_ARENA, l.txArena);
     put(CFG.NEIGH, l.neighbours);
@@ -208,8 +359,8 @@ export class Stack {
     put(CFG.TCP_OOO, l.tcpOutOfOrder);
     put(CFG.TCP_FIN_TIMEOUT, l.tcpFinTimeoutMs);
     if (l.tcpCongestion !== undefined) {
-      if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw new RangeError(`Stack.create: tcpCongestion must be 'cubic' or 'newreno'`);
-      put(CFG.TCP_CC, (l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO) + 1);
+      if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the limit "tcpCongestion" must be 'cubic' or 'newreno'`);
+      put(CFG.TCP_CC, l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO);
     }
     put(CFG.TCP_MIN_RTO, l.tcpMinRtoMs);
     put(CFG.TCP_INIT_RTO, l.tcpInitialRtoMs);
@@ -217,9 +368,17 @@ export class Stack {
     put(CFG.TCP_CHALLENGE, l.tcpChallengeAcksPerSecond);
     put(CFG.TCP_SYN_RETRIES, l.tcpSynRetries);
     put(CFG.TCP_INIT_CWND, l.tcpInitialCwnd);
+    put(CFG.CRT_ENTRIES, l.crtEntries);
+    put(CFG.DPT_ROWS, l.dptRows);
+    put(CFG.DPT_TARGETS, l.dptTargets);
+    put(CFG.MAGLEV, l.maglevTables);
+    put(CFG.CLUSTER_STACKS, l.clusterStacks);
     seedWords(opts.seed).forEach((w, i) => put(CFG.SEED0 + 4 * i, w));
     const r = c.init();
-    if (r < 0) throw shoalError(r, 'init', r === ERRNO.NOMEM ? '(memory limit too small for the configured pools)' : '');
+    if (r < 0) {
+      throw r === ERRNO.NOMEM ? optionError('limits.memoryBytes', l.memoryBytes, 'too small to initialise the configured pools', r)
+        : optionError('limits', l, 'the core refused them', r);
+    }
     v.refresh();
     if (v.w(S.ABI_VERSION) !== ABI_VERSION) {
       throw new Error(`Stack.create: the core speaks ABI ${v.w(S.ABI_VERSION)}, this host ${ABI_VERSION}: rebuild them together ("npm run build")`);
@@ -228,22 +387,28 @@ export class Stack {
     this.rxRoom = v.w(S.BUF_SIZE) - v.w(S.BUF_DATA);
     this.largeMin = v.w(S.LARGE_NBUFS) ? v.w(S.LARGE_SIZE) >>> 2 : Infinity;
     this.counterNames = v.counterNames();
-    ifaces.forEach((itf, i) => this.addInterface(itf, i));
-    if (opts.gateway !== undefined) this.addRoute('0.0.0.0/0', opts.gateway);
+    ifaces.forEach((itf, i) => this.addInterface(itf, i, opts.interfaces ? `interfaces[${i}].` : ''));
+    if (opts.gateway !== undefined) {
+      const gw = parseIPv4(opts.gateway);
+      const ifx = this.connectedIface(gw);
+      if (ifx < 0) throw optionError('gateway', opts.gateway, `not on a connected subnet (${this.addresses.join(', ') || 'no addresses'})`);
+      this.addRoute('0.0.0.0/0', opts.gateway, ifx);
+    }
   }
 
-  private addInterface(itf: InterfaceOptions, i: number): void {
-    if (!itf || !itf.link) throw new TypeError(`Stack.create: interface ${i} has no link`);
-    const mac = itf.mac ?? formatMac(0x0200 | ((fnv(this.name) >>> 24) & 0xff), fnv(`${this.name}/${i}`));
+  /** opt: how the options name this interface ("" or "interfaces[i]."), for errors. */
+  private addInterface(itf: InterfaceOptions, i: number, opt: string): void {
+    if (!itf || !itf.link) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "interfaces[${i}].link" is missing`);
+    if (itf.address === undefined) throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the option "${opt}address" is missing`);
+    // Two stacks of one name must not share a MAC: the salt (the seed, else a random number) tells
+    // them apart, and a switch refuses what still collides (the same name and seed).
+    const mac = itf.mac ?? formatMac(0x0200 | ((fnv(this.name) >>> 24) & 0xff), fnv(`${this.name}/${i}/${this.macSalt}`));
     const [hi, lo] = parseMac(mac);
+    itf.link.claimMac?.(mac);
     const ifx = this.core.if_add(hi, lo, itf.link.mtu);
-    if (ifx < 0) throw shoalError(ifx, 'if_add', `(mtu ${itf.link.mtu})`);
+    if (ifx < 0) throw optionError(`${opt}link`, undefined, `its MTU ${itf.link.mtu} is outside 576..65535, or too many interfaces`, ifx);
     const addrs = Array.isArray(itf.address) ? itf.address : [itf.address];
-    for (const a of addrs) {
-      const [ip, plen] = parseCidr(a);
-      const r = this.core.addr_add(ifx, ip, plen);
-      if (r < 0) throw shoalError(r, 'addr_add', a);
-    }
+    for (const a of addrs) this.addAddressOn(ifx, a, `${opt}address`);
     this.interfaces.push({ mac, mtu: itf.link.mtu, addresses: [...addrs] });
     this.links[ifx] = itf.link;
     // Offloads the link takes let TCP leave checksums and segmenting to it;
@@ -253,8 +418,8 @@ export class Stack {
     const off = itf.offload === false ? undefined : itf.link.offload;
     if (off && (off.csum || off.gso)) {
       const sg = off.csum && typeof itf.link.sendv === 'function' ? 2 : 0;
-      this.check(this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0), 'if_offload',
-        `(link offload ${JSON.stringify(off)}: gso needs csum and is at most 65535)`);
+      const r = this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0);
+      if (r < 0) throw optionError(`${opt}offload`, off, 'the link\'s offload is not usable: gso needs csum and is at most 65535', r);
     }
     itf.link.rxOffload = { csum: true, gso: 65535 };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, null, frame.length, ifx, flags);
@@ -271,27 +436,51 @@ export class Stack {
     };
   }
 
-  /** Adds an address to interface ifx (default 0): "10.0.0.100/24". */
+  /** Adds an address to interface ifx (default 0): "10.0.0.100/24" (probed for with probeAddresses). */
   addAddress(cidr: string, ifx = 0): void {
+    this.live('addAddress');
+    if (!this.interfaces[ifx]) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `addAddress: no interface ${ifx}`);
+    this.addAddressOn(ifx, cidr, 'cidr');
+    this.interfaces[ifx].addresses.push(cidr);
+    this.drain();
+  }
+
+  /** Adds an address and sends its probe; opt names where it came from, for errors. */
+  private addAddressOn(ifx: number, cidr: string, opt: string): void {
     const [ip, plen] = parseCidr(cidr);
     const r = this.core.addr_add(ifx, ip, plen);
-    if (r < 0) throw shoalError(r, 'addr_add', cidr);
-    this.interfaces[ifx]?.addresses.push(cidr);
+    if (r < 0) {
+      const why = r === ERRNO.EXIST ? 'the stack has this address already' : r === ERRNO.NOSPC ? 'too many addresses' : 'not a unicast host address';
+      throw optionError(opt, cidr, why, r);
+    }
+    if (this.probe) { this.syncTime(); this.core.arp_probe(ifx, ip); }
   }
 
   removeAddress(address: string): void {
+    this.live('removeAddress');
     const ip = parseIPv4(address.split('/')[0]);
     const r = this.core.addr_del(ip);
-    if (r < 0) throw shoalError(r, 'addr_del', address);
+    if (r < 0) throw optionError('address', address, 'not an address of this stack', r);
     for (const i of this.interfaces) i.addresses = i.addresses.filter((a) => a.split('/')[0] !== address.split('/')[0]);
   }
 
   /** Adds a route: "0.0.0.0/0" via "10.0.0.254"; without a gateway, directly on interface ifx. */
   addRoute(dest: string, via?: string, ifx = 0): void {
+    this.live('addRoute');
     const [dst, plen] = parseCidr(dest);
     const gw = via ? parseIPv4(via) : 0;
+    if (via && this.connectedIface(gw) < 0) throw optionError('via', via, `not on a connected subnet (${this.addresses.join(', ') || 'no addresses'})`);
     const r = this.core.route_add(dst, plen, gw, ifx);
-    if (r < 0) throw shoalError(r, 'route_add', `${dest}${via ? ' via ' + via : ''}`);
+    if (r < 0) throw optionError('dest', `${dest}${via ? ' via ' + via : ''}`, r === ERRNO.NOSPC ? 'too many routes' : `no such route possible on interface ${ifx}`, r);
+  }
+
+  /** The interface with a subnet (prefix below /32) that holds address a, or -1. */
+  private connectedIface(a: number): number {
+    return this.interfaces.findIndex((itf) => itf.addresses.some((c) => {
+      const [ip, plen] = parseCidr(c);
+      const mask = plen === 0 ? 0 : (~0 << (32 - plen)) >>> 0;
+      return plen < 32 && a !== ip && ((a ^ ip) & mask) === 0;
+    }));
   }
 
   get addresses(): string[] { return this.interfaces.flatMap((i) => i.addresses); }
@@ -470,6 +659,12 @@ export class Stack {
         break;
       }
       case EV.UDP_ERROR: this.udp.get(a)?._unreachable(c, b); break;
+      case EV.ADDR_CONFLICT: {
+        const address = formatIPv4(a), mac = formatMac(b & 0xffff, c), ifx = b >>> 16;
+        this.emit('addressConflict', new ShoalError(`address conflict: ${address} (interface ${ifx}) is also claimed by ${mac}`,
+          'ERR_ADDRESS_CONFLICT', { address, mac }));
+        break;
+      }
     }
   }
 
@@ -486,25 +681,28 @@ export class Stack {
     const timeout = opts.timeout ?? 5000;
     const size = opts.size ?? 56;
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error('ping: stack is closed'));
+      if (this.closed) return reject(stackClosed('ping'));
       const dst = parseIPv4(address);
       this.pingSeq = (this.pingSeq + 1) & 0xffff;
       const key = ((this.pingId << 16) | this.pingSeq) >>> 0;
       this.syncTime();
       const r = this.core.ping(dst, this.pingId, this.pingSeq, size);
-      if (r < 0) { this.drain(); return reject(shoalError(r, 'ping', address)); }
+      if (r < 0) { this.drain(); return reject(sysError(r, 'ping', address)); }
       const timer = this.clock.setTimer(() => {
-        this.settlePing(key, Object.assign(new Error(`ping ${address}: no reply within ${timeout} ms`), { code: 'ETIMEDOUT' }));
+        this.settlePing(key, sysError(ERRNO.TIMEDOUT, 'ping', address, undefined, `no reply within ${timeout} ms`));
       }, timeout);
       this.pings.set(key, { resolve, reject, t0: this.clock.now(), timer, dst });
       this.drain();
     });
   }
 
+  /** WHATWG fetch (http:) over this stack, through undici: `await stack.fetch('http://10.0.0.2/')`. */
+  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> { return this.fetcher.fetch(input, init); }
+
   /** Every counter of the core (drop reasons among them), the host's own, and the pool. */
-  stats(): Record<string, number> {
-    const out: Record<string, number> = {};
-    if (this.closed) return out;
+  stats(): StackStats {
+    this.live('stats');
+    const out = {} as Record<string, number>;
     const v = this.view;
     this.counterNames.forEach((n, i) => { out[n] = v.counter(i); });
     Object.assign(out, this.host);
@@ -523,7 +721,7 @@ export class Stack {
     out.largeBuffers = this.w(S.LARGE_NBUFS);
     out.largeBuffersFree = this.w(S.LARGE_FREE_COUNT);
     out.memoryBytes = this.core.memory.buffer.byteLength;
-    return out;
+    return out as StackStats;
   }
 
   /** @internal A socket's tcp_info, or null when there is none. */
@@ -581,17 +779,145 @@ export class Stack {
     return [this.view.ioWord(0), this.view.ioWord(1)];
   }
 
+  // ---- the cluster (docs/ABI.md, Cluster) ----
+
+  /** Joins the cluster: this stack takes authenticated control messages on
+   * its own address (its first) at the control port, learns VIPAs from
+   * announcements and, where one names it a candidate target, holds the VIPA
+   * without answering ARP for it, reports its listeners on the VIPA's ports
+   * and takes IP-in-IP for it from its routing stack and backups only. */
+  clusterJoin(opts: ClusterJoin): void {
+    const key = opts.key;
+    if (!(key instanceof Uint8Array) || key.length < 16 || key.length > this.ioCap) {
+      throw optionError('key', undefined, 'a Uint8Array of at least 16 bytes is needed', ERRNO.INVAL);
+    }
+    this.view.putIo(key);
+    // The epoch grows from one start to the next (seconds), and so does the first sequence number within a second.
+    const t = Date.now();
+    this.syncTime();
+    const r = this.core.cluster_join(parseIPv4(this.localhost), opts.controlPort ?? 7310, key.length,
+      Math.floor(t / 1000) >>> 0, ((t % 1000) * 0x100000) >>> 0);
+    this.drain();
+    this.check(r, 'clusterJoin');
+  }
+
+  /** Makes this stack the VIPA's routing stack: it takes the VIPA (answered
+   * in ARP, a gratuitous ARP now), announces it at once and every second, and
+   * routes each new connection to a ready target by the method. Again for
+   * the same VIPA: the new config, established connections kept. */
+  vipaRoute(r: VipaRoute): void {
+    const method = (CLUSTER_METHOD as Record<string, number>)[String(r.method).toUpperCase()];
+    const bad = (why: string) => sysError(ERRNO.INVAL, 'vipaRoute', undefined, undefined, why);
+    if (method === undefined) throw bad(`method ${r.method}`);
+    const { ports, backups, targets } = r;
+    if (!ports.length || !targets.length) throw bad('no ports or no targets');
+    for (const p of ports) if (!(p.lo >= 1 && p.lo <= p.hi && p.hi <= 65535)) throw bad(`ports ${p.lo}-${p.hi}`);
+    const len = 16 + 4 * ports.length + 4 * backups.length + 12 * targets.length;
+    if (len > this.ioCap) throw bad('too large');
+    const d = this.view.ioData(len);
+    d.setUint32(0, parseIPv4(r.vipa));
+    d.setUint32(4, 0);
+    d.setUint8(8, method);
+    d.setUint8(9, ports.length);
+    d.setUint8(10, backups.length);
+    d.setUint8(11, targets.length);
+    d.setUint32(12, r.affinitySeconds >>> 0);
+    let o = 16;
+    for (const p of ports) { d.setUint16(o, p.lo); d.setUint16(o + 2, p.hi); o += 4; }
+    for (const b of backups) { d.setUint32(o, parseIPv4(b)); o += 4; }
+    for (const t of targets) {
+      d.setUint32(o, parseIPv4(t.address));
+      d.setUint32(o + 4, 0);
+      d.setUint16(o + 6, Math.min(Math.max(t.weight | 0, 1), 65535));
+      d.setUint32(o + 8, 0);
+      o += 12;
+    }
+    // Forwarded datagrams must fit the link once encapsulated: merged (GSO) frames reach a routing stack cut into
+    // segments, as a router with GRO off takes them.
+    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { csum: l.rxOffload.csum, gso: 0 };
+    this.syncTime();
+    const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0);
+    this.drain();
+    this.check(res, 'vipaRoute', r.vipa);
+  }
+
+  /** Stops routing the VIPA: its address and DPT go; its CRT entries idle out. */
+  vipaUnroute(vipa: string): void {
+    this.check(this.core.vipa_unroute(parseIPv4(vipa)), 'vipaUnroute', vipa);
+  }
+
+  /** What this stack knows of each VIPA: from its own config or the announcements it heard. */
+  clusterView(): ClusterVipa[] {
+    const out: ClusterVipa[] = [];
+    const roles: Record<number, ClusterVipa['role']> = { [VIPA_ROLE.ROUTING]: 'routing', [VIPA_ROLE.TARGET]: 'target', [VIPA_ROLE.NONE]: 'none' };
+    for (let i = 0, n = 0; (n = this.core.cluster_view(i)) >= 0; i++) {
+      if (n === 0) continue;
+      const d = this.view.ioData(n);
+      const nr = d.getUint8(8 + 9), nb = d.getUint8(8 + 10), nt = d.getUint8(8 + 11);
+      let o = 8 + 16;
+      const ports = [], backups = [], targets = [];
+      for (let k = 0; k < nr; k++, o += 4) ports.push({ lo: d.getUint16(o), hi: d.getUint16(o + 2) });
+      for (let k = 0; k < nb; k++, o += 4) backups.push(formatIPv4(d.getUint32(o)));
+      for (let k = 0; k < nt; k++, o += 12) targets.push(formatIPv4(d.getUint32(o)));
+      out.push({ vipa: formatIPv4(d.getUint32(8)), routing: formatIPv4(d.getUint32(12)), backups, targets, ports,
+        role: roles[d.getUint32(0, true)] ?? 'none' });
+    }
+    return out;
+  }
+
+  /** The DPT of a VIPA this stack routes: a row per port and target ([] elsewhere). */
+  portTable(vipa: string): DptRow[] {
+    const n = this.core.dpt_rows(parseIPv4(vipa));
+    const d = this.view.ioData(Math.max(n, 0) * DPT_REC_BYTES);
+    const out: DptRow[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = (f: keyof typeof DPT_REC) => d.getUint32(i * DPT_REC_BYTES + DPT_REC[f], true);
+      out.push({ vipa, port: w('port'), target: formatIPv4(w('target')), ready: w('ready') !== 0, listeners: w('listeners'),
+        weight: w('weight'), total: w('total'), active: w('active'), synsForwarded: w('synsForwarded'),
+        established: w('established'), acceptOverflows: w('acceptOverflows'), health: w('healthy') ? 'ok' : 'unresponsive' });
+    }
+    return out;
+  }
+
+  /** The CRT entries of a VIPA this stack routes ([] elsewhere). */
+  routingTable(vipa: string): CrtRow[] {
+    const states: Record<number, CrtRow['state']> = { [CRT_STATE.SYN]: 'syn', [CRT_STATE.ESTABLISHED]: 'established', [CRT_STATE.CLOSING]: 'closing' };
+    const origins: Record<number, CrtRow['origin']> = { [CRT_ORIGIN.SYN]: 'syn', [CRT_ORIGIN.OUTBOUND]: 'outbound', [CRT_ORIGIN.REPORT]: 'report' };
+    const out: CrtRow[] = [];
+    const a = parseIPv4(vipa), cap = Math.floor((this.ioCap - 16) / CRT_REC_BYTES);
+    this.syncTime();
+    for (let start = 0, n = cap; n === cap;) {
+      n = this.core.crt_rows(a, start);
+      const d = this.view.ioData(16 + n * CRT_REC_BYTES);
+      start = d.getUint32(0, true);
+      for (let i = 0; i < n; i++) {
+        const w = (f: keyof typeof CRT_REC) => d.getUint32(16 + i * CRT_REC_BYTES + CRT_REC[f], true);
+        out.push({ client: formatIPv4(w('client')), clientPort: w('clientPort'), vipa: formatIPv4(w('vipa')), port: w('port'),
+          target: formatIPv4(w('target')), state: states[w('state')], idleMs: w('idleMs'), frames: w('frames'),
+          origin: origins[w('origin')] });
+      }
+    }
+    return out;
+  }
+
   /** @internal Raises a core error as a Node-style error. */
-  check(r: number, syscall: string, detail = ''): number {
-    if (r < 0) throw shoalError(r, syscall, detail);
+  check(r: number, syscall: string, address?: string, port?: number, why?: string): number {
+    if (r < 0) throw sysError(r, syscall, address, port, why);
     return r;
+  }
+
+  /** @internal Throws ERR_STACK_CLOSED once the stack is closed. */
+  live(op: string): void {
+    if (this.closed) throw stackClosed(op);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const s of [...this.udp.values()]) s.close();
-    for (const h of [...this.tcp.values()]) h._stackClosing();
-    for (const k of [...this.pings.keys()]) this.settlePing(k, new Error('ping: stack closed'));
+    this.fetcher.close();
+    // What is open ends with ERR_STACK_CLOSED: an error for whoever listens for one, then 'close'.
+    for (const s of [...this.udp.values()]) s._stackClosing(stackClosed('close'));
+    for (const h of [...this.tcp.values()]) h._stackClosing(stackClosed('close'));
+    for (const k of [...this.pings.keys()]) this.settlePing(k, stackClosed('ping'));
     this.closed = true;
     if (this.pollTimer) this.clock.clearTimer(this.pollTimer);
     if (this.kickTimer) this.clock.clearTimer(this.kickTimer);
@@ -602,5 +928,5 @@ export class Stack {
 }
 
 function unreachable(addr: number, why: string): Error {
-  return Object.assign(new Error(`${formatIPv4(addr)}: host unreachable (${why})`), { code: 'EHOSTUNREACH' });
+  return sysError(ERRNO.HOSTUNREACH, 'ping', formatIPv4(addr), undefined, why);
 }

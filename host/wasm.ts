@@ -40,6 +40,7 @@ export interface CoreExports {
   if_up(ifx: number, up: number): number;
   addr_add(ifx: number, addr: number, prefixLen: number): number;
   addr_add_flags(ifx: number, addr: number, prefixLen: number, flags: number): number;
+  arp_probe(ifx: number, addr: number): number;
   addr_del(addr: number): number;
   route_add(dst: number, prefixLen: number, gw: number, ifx: number): number;
   route_del(dst: number, prefixLen: number, gw: number): number;
@@ -67,7 +68,14 @@ export interface CoreExports {
   tcp_abort(sd: number): number;
   tcp_setopt(sd: number, opt: number, val: number): number;
   tcp_info(sd: number): number;
+  tcp_tcb_info(i: number): number;
   tcp_tables(): number;
+  cluster_join(me: number, port: number, keyLen: number, epoch: number, seq0: number): number;
+  vipa_route(len: number, idleMs: number, crtMax: number): number;
+  vipa_unroute(vipa: number): number;
+  cluster_view(i: number): number;
+  dpt_rows(vipa: number): number;
+  crt_rows(vipa: number, start: number): number;
 }
 
 /** Instantiates the core. The debug build imports env.abort (assertion

@@ -61,6 +61,8 @@ int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_
 int32_t shoal_addr_add_flags(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len, uint32_t flags);
 #define SHOAL_ADDR_NOARP    1u
 #define SHOAL_ADDR_ANNOUNCE 2u
+/* An ARP probe for addr, one of ifx's (RFC 5227): a holder elsewhere answers, and the core reports SHOAL_EV_ADDR_CONFLICT. */
+int32_t shoal_arp_probe(shoal_t *s, uint32_t ifx, uint32_t addr);
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr);
 /* gw 0: a directly connected route on ifx. */
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx);
@@ -125,8 +127,24 @@ int32_t shoal_tcp_abort(shoal_t *s, int32_t sd);
 int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val);
 /* State, addresses and numbers into the io area as a shoal_tcp_info_t. */
 int32_t shoal_tcp_info(shoal_t *s, int32_t sd);
+/* The same for TCB number i whether or not the host holds it (orphans, children
+ * not yet accepted, TIME-WAIT), for diagnostics; -EBADF for a free one. */
+int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i);
 /* TCP table occupancy into the io area as a shoal_tcp_tables_t (§11). */
 int32_t shoal_tcp_tables(shoal_t *s);
+
+/* The cluster (§13). Joins as own address me, control port port, the key's keyLen bytes in the io
+ * area; epoch and seq0 grow from one start of the instance to the next. */
+int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0);
+/* Routes the VIPA an announcement body (len bytes in the io area) describes; again: reconfigures it. */
+int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax);
+int32_t shoal_vipa_unroute(shoal_t *s, uint32_t vipa);
+/* The i-th VIPA known, into the io area: role, body length, announcement body; bytes (0: free; -1: past the last). */
+int32_t shoal_cluster_view(shoal_t *s, uint32_t i);
+/* A VIPA's DPT into the io area as shoal_dpt_rec_t records; how many. */
+int32_t shoal_dpt_rows(shoal_t *s, uint32_t vipa);
+/* CRT entries of a VIPA (0: all) from slot start: io word 0 the slot to go on from, shoal_crt_rec_t from byte 16; how many. */
+int32_t shoal_crt_rows(shoal_t *s, uint32_t vipa, uint32_t start);
 
 /* ---- Exports: introspection ------------------------------------------- */
 
@@ -199,14 +217,19 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_CFG_TCP_CHUNKS   228  /* SHOAL_TCP_CHUNK-byte send-buffer chunks shared by all sockets (1024) */
 #define SHOAL_CFG_TCP_OOO      232  /* out-of-order segments per socket (0: as many as the window holds) */
 #define SHOAL_CFG_TCP_FIN_TIMEOUT 236 /* ms an orphaned FIN-WAIT-2 waits (60000) */
-#define SHOAL_CFG_TCP_CC       240  /* default congestion control + 1: 1 CUBIC, 2 NewReno (0: CUBIC) */
+#define SHOAL_CFG_TCP_CC       240  /* default congestion control, as SHOAL_TCP_OPT_CC: SHOAL_TCP_CC_* (0: CUBIC) */
 #define SHOAL_CFG_TCP_MIN_RTO  244  /* ms (200) */
 #define SHOAL_CFG_TCP_DELACK   248  /* ms (40) */
-#define SHOAL_CFG_TCP_CHALLENGE 252 /* challenge ACKs per second, stack-wide (1000) */
+#define SHOAL_CFG_TCP_CHALLENGE 252 /* challenge ACKs per second on each connection (2) */
 #define SHOAL_CFG_TCP_SYN_RETRIES 256 /* (6) */
 #define SHOAL_CFG_TCP_INIT_CWND 260 /* segments (10) */
 #define SHOAL_CFG_TCP_INIT_RTO 264  /* ms (1000) */
 #define SHOAL_CFG_LARGE_BYTES  268  /* bytes of large buffers (0: none; none either when MAX_FRAME is 65549) */
+#define SHOAL_CFG_CRT_ENTRIES  272  /* CRT entries, all routed VIPAs together (4096; 36.6 bytes each) (§13) */
+#define SHOAL_CFG_DPT_ROWS     276  /* DPT rows: VIPA:port pairs with a listening target (64) */
+#define SHOAL_CFG_DPT_TARGETS  280  /* targets per DPT row (16; at most 255) */
+#define SHOAL_CFG_MAGLEV       284  /* Maglev tables, 64 KiB each, for rows of the hash method (2) */
+#define SHOAL_CFG_CLUSTER_STACKS 288 /* stacks the control messages' replay guard follows (64) */
 
 /* ---- Rings and records in linear memory (§6, §7) ---------------------- */
 
@@ -235,6 +258,7 @@ typedef struct shoal_event {
 #define SHOAL_EV_ECHO_REPLY    2    /* a: id << 16 | seq, b: source address, c: payload bytes */
 #define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq of the echo (0 for ARP) */
 #define SHOAL_EV_UDP_ERROR     4    /* a: UDP socket, b: ICMP type << 8 | code, c: the address it was about */
+#define SHOAL_EV_ADDR_CONFLICT 5    /* a: our address another MAC claims, b: ifx << 16 | its MAC's first 2 bytes, c: its last 4 */
 #define SHOAL_EV_TCP          16    /* TCP event numbers start here; a: socket */
 #define SHOAL_EV_TCP_CONNECTED 16  /* active open completed */
 #define SHOAL_EV_TCP_ACCEPT    17  /* a: listener with a connection to accept */
@@ -315,6 +339,15 @@ typedef struct shoal_tcp_tables {
 } shoal_tcp_tables_t;
 #define SHOAL_TCP_TABLES_WORDS 6
 
+/* A dpt_rows record (§13): one target of one VIPA:port. */
+typedef struct shoal_dpt_rec {
+  uint32_t port, target, ready, listeners, weight, total, active, synsForwarded, established, acceptOverflows, healthy;
+} shoal_dpt_rec_t;
+/* A crt_rows record (§13): one connection and its target. */
+typedef struct shoal_crt_rec {
+  uint32_t client, clientPort, vipa, port, target, state, idleMs, frames, origin, ageMs;
+} shoal_crt_rec_t;
+
 /* A tcp_recv record is one shoal_seg_t (below): address and length of received bytes. */
 
 /* A udp_recv record in the io area: this header, then nseg shoal_seg_t. */
@@ -329,8 +362,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 94          /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93). Names: SHOAL_SCB_NAMES. */
+#define SHOAL_NCOUNTERS 120         /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92), txGathered (93), ipBadOption (94), ipSourceRoute (95) arpConflict (96) and the cluster's clusterForwarded (97) to clusterEnded (119). Names: SHOAL_SCB_NAMES. */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

@@ -97,7 +97,28 @@ export const C_NEIGH_PROBE_FAILED = 90;       // a neighbour past its lifetime t
 export const C_TCP_TLP = 91;                   // tail-loss probes sent (RFC 8985 7)
 export const C_LOOPBACK = 92;                  // frames to our own addresses taken in through the loopback (not rxFrames)
 export const C_TX_GATHERED = 93;               // frames sent with their payload left in place (scatter-gather, if_offload)
-export const C_COUNT = 94;
+export const C_IP_BAD_OPTION = 94;            // malformed IPv4 options (answered with a Parameter Problem)
+export const C_IP_SOURCE_ROUTE = 95;           // a source route with hops left: not for us (RFC 1122 3.3.5)
+export const C_ARP_CONFLICT = 96;              // ARP from another host claiming one of our addresses (RFC 5227 2.4; EV_ADDR_CONFLICT)
+// The cluster (assembly/cluster/cluster.ts).
+export const C_CLU_FORWARDED = 97;             // datagrams the routing stack sent on to a target, IP-in-IP
+export const C_CLU_LOCAL = 98;                 // datagrams for a routed VIPA this stack serves itself
+export const C_CLU_NO_TARGET = 99;             // SYNs to a routed port with no ready target (RST sent)
+export const C_CLU_CRT_FULL = 100;             // SYNs refused: the CRT, or the VIPA's share of it, is full (RST sent)
+export const C_CLU_TOO_BIG = 101;              // datagrams too large to forward once encapsulated (DF: ICMP fragmentation needed)
+export const C_CLU_FWD_DROP = 102;             // datagrams not forwarded: no route to the target, or over several buffers
+export const C_CLU_DECAP = 103;                // IP-in-IP datagrams a target took in for a VIPA it serves
+export const C_CLU_IPIP_REFUSED = 104;         // IP-in-IP from a stack that does not route that VIPA, or for a VIPA not served
+export const C_CLU_CTL_RX = 105;               // control messages accepted
+export const C_CLU_CTL_TX = 106;               // control messages sent
+export const C_CLU_CTL_SHORT = 107;            // control messages refused, by reason (in ctlParse's order) ...
+export const C_CLU_CTL_NO_ROOM = 114;          // ... to here
+export const C_CLU_CTL_STRANGER = 115;         // authentic, but from a stack with no standing for it (not the routing stack, not a target)
+export const C_CLU_VIPA_FULL = 116;            // VIPAs not learned: the table is full
+export const C_CLU_END_LOST = 117;             // connection ends not reported: the queue was full
+export const C_CLU_EXPIRED = 118;              // CRT entries removed by idle expiry
+export const C_CLU_ENDED = 119;                // CRT entries removed by a target's end message
+export const C_COUNT = 120;
 
 const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxEthertype,rxBadIface," +
   "arpRx,arpBad,arpNotForUs,arpTx,arpRetry,arpFailed,arpQueueFull,arpDropped,neighEvicted," +
@@ -107,7 +128,10 @@ const NAMES = "rxFrames,rxBytes,txFrames,txBytes,rxBadDesc,rxRunt,rxNotForUs,rxE
   "udpRx,udpBadChecksum,udpBadLen,udpNoPort,udpRcvbufFull,udpTx," +
   "poolEmpty,txArenaFull,eventsLost,ipMulticast," +
   "tcpRx,tcpBad,tcpRstTx," +
-  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered";
+  "tcpTx,tcpRetrans,tcpRto,tcpFastRetrans,tcpOoo,tcpOooDrop,tcpDup,tcpPaws,tcpChallengeAck,tcpChallengeLimited,tcpNoPort,tcpCookieTx,tcpCookieOk,tcpCookieBad,tcpListenDrop,tcpTableFull,tcpTwReclaim,tcpZeroWindowProbe,tcpKeepalive,tcpTimeout,tcpRstRx,tcpBadChecksum,tcpAckUnsent,tcpWindowDrop,tcpAccept,tcpConnect,tcpDelayedAck,tcpRxBytes,tcpTxBytes,rxChainBad,ipChainBad,txGsoDrop,neighProbeFailed,tcpTlp,loopback,txGathered,ipBadOption,ipSourceRoute,arpConflict," +
+  "clusterForwarded,clusterLocal,clusterNoTarget,clusterCrtFull,clusterTooBig,clusterForwardDrop,clusterDecap,clusterIpipRefused," +
+  "clusterCtlRx,clusterCtlTx,clusterCtlShort,clusterCtlBadVersion,clusterCtlUnknownType,clusterCtlBadLength,clusterCtlBadMac," +
+  "clusterCtlReplay,clusterCtlBadBody,clusterCtlNoRoom,clusterCtlStranger,clusterVipaFull,clusterEndLost,clusterCrtExpired,clusterEnded";
 
 const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
 
@@ -121,6 +145,9 @@ const COUNTERS: usize = memory.data(C_COUNT << 2, 8);
   let p = COUNTERS + (<usize>c << 2);
   store<u32>(p, load<u32>(p) + n);
 }
+
+/** Counter c's value. */
+export function counterGet(c: i32): u32 { return load<u32>(COUNTERS + (<usize>c << 2)); }
 
 export function countersInit(): void {
   store<u32>(SCB + SCB_COUNTERS, <u32>COUNTERS);

@@ -68,14 +68,19 @@ export const CFG_TCP_MSL: usize = 224;      // ms; TIME-WAIT lasts twice this (d
 export const CFG_TCP_CHUNKS: usize = 228;   // 16 KiB send-buffer chunks shared by all sockets
 export const CFG_TCP_OOO: usize = 232;      // out-of-order segments held per socket (default: as many as the receive window holds)
 export const CFG_TCP_FIN_TIMEOUT: usize = 236; // ms an orphaned FIN-WAIT-2 waits (default 60000)
-export const CFG_TCP_CC: usize = 240;       // default congestion control + 1: 1 CUBIC, 2 NewReno (0: CUBIC)
+export const CFG_TCP_CC: usize = 240;       // default congestion control, as OPT_CC: 0 CUBIC (the default), 1 NewReno
 export const CFG_TCP_MIN_RTO: usize = 244;  // ms (default 200)
 export const CFG_TCP_DELACK: usize = 248;   // ms (default 40)
-export const CFG_TCP_CHALLENGE: usize = 252; // challenge ACKs per second, stack-wide (default 1000)
+export const CFG_TCP_CHALLENGE: usize = 252; // challenge ACKs per second on each connection (default 2)
 export const CFG_TCP_SYN_RETRIES: usize = 256; // default 6
 export const CFG_TCP_INIT_CWND: usize = 260; // segments (default 10)
 export const CFG_TCP_INIT_RTO: usize = 264; // ms (default 1000)
 export const CFG_LARGE_BYTES: usize = 268;  // bytes of large buffers (default 0: none)
+export const CFG_CRT_ENTRIES: usize = 272;  // CRT entries, all routed VIPAs together (default 4096)
+export const CFG_DPT_ROWS: usize = 276;     // DPT rows: VIPA:port pairs with a listening target (default 64)
+export const CFG_DPT_TARGETS: usize = 280;  // targets per DPT row (default 16, at most 255)
+export const CFG_MAGLEV: usize = 284;       // Maglev tables (64 KiB each) for DPT rows of the hash method (default 2)
+export const CFG_CLUSTER_STACKS: usize = 288; // stacks whose control messages the replay guard follows (default 64)
 
 export const ABI_VERSION: u32 = 2;
 

@@ -220,7 +220,7 @@ export let ctlBody: usize = 0;
 export let ctlBodyLen: u32 = 0;
 
 /** Checks a body's counts against its length; true when they agree. */
-function bodyOk(type: u8, b: usize, n: u32): bool {
+export function bodyOk(type: u8, b: usize, n: u32): bool {
   if (type == T_ANNOUNCE) {
     if (n < A_FIXED) return false;
     let nr = <u32>load<u8>(b, A_NRANGES), nt = <u32>load<u8>(b, A_NTARGETS);

@@ -82,6 +82,8 @@ export function crtInit(synMs: u32, idleMs: u32): void {
 }
 
 export function crtSlots(): u32 { return nslots; }
+/** The idle timeout of established entries, ms (the routed VIPAs' config). */
+export function crtSetIdle(ms: u32): void { idleTimeout = ms; }
 
 /** The keyed hash of a 4-tuple: two multiply-xorshift rounds over the key words,
  * each word xored with a secret first (SipHash costs ~4x as much; see bench/crt.bench.ts). */

@@ -7,12 +7,15 @@
 // Health (as z/OS's target server responsiveness, without a probe daemon):
 // every forwarded SYN counts against its target until a client's ACK of a
 // handshake to it goes through. After HEALTH_SYNS SYNs in a row without one,
+// the first of them HEALTH_MS ago or more (a burst of SYNs forwarded at once
+// is no sign of a silent target: their handshakes are still on their way),
 // or when its status reports new accept-queue overflows, the target is
 // unhealthy: it gets new connections only when no healthy target is ready,
 // and one probe connection every PROBE_MS, so it can show it recovered.
 import { arenaReserve } from '../base/mem';
 
 export const HEALTH_SYNS: u32 = 8;
+export const HEALTH_MS: u32 = 200;
 export const PROBE_MS: u32 = 1000;
 
 // Row (64 bytes).
@@ -39,6 +42,7 @@ export const D_ESTABLISHED: usize = 24; // u32 handshakes seen to complete
 export const D_OVERFLOWS: usize = 28; // u32 accept-queue overflows, as its last status said
 export const D_UNANSWERED: usize = 32; // u32 SYNs since the last handshake completed
 export const D_PROBE: usize = 36;     // u32 when it was last given a probe connection, ms
+export const D_SINCE: usize = 40;     // u32 when the first of the SYNs since the last handshake went, ms
 export const SLOT: u32 = 48;
 
 /** Bytes of a Maglev lookup table: one u8 slot index per entry. */
@@ -74,6 +78,9 @@ export function dptLayout(n: u32, perRow: u32, maglev: u32): void {
 @inline export function dptSlot(r: usize, i: u32): usize {
   return slots + (<usize>((r - rows) / ROW) * slotsPerRow + i) * SLOT;
 }
+
+/** Row i (in use or not: its R_VIPA says), or 0 past the last. */
+export function dptRowAt(i: u32): usize { return i < nrows ? rows + <usize>i * ROW : 0; }
 
 /** The row of VIPA:port, or 0. */
 export function dptFind(vipa: u32, port: u32): usize {
@@ -154,9 +161,10 @@ export function dptStatus(r: usize, i: u32, listeners: u32, overflows: u32): voi
   }
 }
 
-/** Target i of row r was given a new connection (its SYN forwarded). */
-export function dptConnNew(r: usize, i: u32): void {
+/** Target i of row r was given a new connection (its SYN forwarded at nowMs). */
+export function dptConnNew(r: usize, i: u32, nowMs: u32 = 0): void {
   let s = dptSlot(r, i);
+  if (load<u32>(s, D_UNANSWERED) == 0) store<u32>(s, nowMs, D_SINCE);
   store<u32>(s, load<u32>(s, D_TOTAL) + 1, D_TOTAL);
   store<u32>(s, load<u32>(s, D_ACTIVE) + 1, D_ACTIVE);
   store<u32>(s, load<u32>(s, D_SYNS) + 1, D_SYNS);
@@ -180,4 +188,6 @@ export function dptConnEnd(r: usize, i: u32): void {
 // @ts-ignore: decorator
 @inline export function dptReady(s: usize): bool { return load<u16>(s, D_LISTENERS) != 0; }
 // @ts-ignore: decorator
-@inline export function dptHealthy(s: usize): bool { return load<u32>(s, D_UNANSWERED) < HEALTH_SYNS; }
+@inline export function dptHealthy(s: usize, nowMs: u32): bool {
+  return load<u32>(s, D_UNANSWERED) < HEALTH_SYNS || nowMs - load<u32>(s, D_SINCE) < HEALTH_MS;
+}

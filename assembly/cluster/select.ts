@@ -18,6 +18,8 @@ import { dptSlot, dptMaglev, dptReady, dptHealthy, R_NSLOTS, R_CURSOR, R_METHOD,
   D_ADDR, D_ACTIVE, D_WEIGHT, D_RANK, D_PROBE, MAGLEV_M, PROBE_MS } from './dpt';
 
 const NONE: u8 = 0xff;
+/** The time of the choice being made (health depends on it). */
+let selNow: u32 = 0;
 const POS: usize = memory.data(255 * 4, 4);    // Maglev: each target's place in its permutation
 const SKIP: usize = memory.data(255 * 4, 4);
 /** Places a hash row tries past an unhealthy target before it takes the next ready one round. */
@@ -67,7 +69,7 @@ export function maglevBuild(r: usize, t: usize): void {
 }
 
 // @ts-ignore: decorator
-@inline function eligible(s: usize, healthyOnly: bool): bool { return dptReady(s) && (!healthyOnly || dptHealthy(s)); }
+@inline function eligible(s: usize, healthyOnly: bool): bool { return dptReady(s) && (!healthyOnly || dptHealthy(s, selNow)); }
 
 /** The first eligible slot from the row's cursor on, which then moves past it. */
 function nextRound(r: usize, n: u32, healthyOnly: bool): i32 {
@@ -99,12 +101,13 @@ function leastLoaded(r: usize, n: u32, healthyOnly: bool, weighted: bool): i32 {
 /** The slot index of the target for a new connection from client, or -1
  * (counted in the row) when no target is ready. */
 export function selectTarget(r: usize, client: u32, nowMs: u32): i32 {
+  selNow = nowMs;
   let n = <u32>load<u8>(r, R_NSLOTS);
   let healthy = false, probe: i32 = -1;
   for (let i: u32 = 0; i < n; i++) {
     let s = dptSlot(r, i);
     if (!dptReady(s)) continue;
-    if (dptHealthy(s)) healthy = true;
+    if (dptHealthy(s, nowMs)) healthy = true;
     else if (probe < 0 && nowMs - load<u32>(s, D_PROBE) >= PROBE_MS) probe = <i32>i;
   }
   if (healthy && probe >= 0) {

@@ -2,7 +2,7 @@
 // by a token bucket, never about broadcasts, fragments other than the first,
 // or other ICMP errors) and errors in (reported to the ping that caused them
 // here, to a socket through the demultiplexer above).
-import { ld16, st16 } from '../wire/bytes';
+import { ld16, st16, st32 } from '../wire/bytes';
 import { sumBytes, copySum, fold, finish } from '../wire/checksum';
 import { IP_PROTO, IP_FRAG, IP_OFFMASK, IP_HLEN, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst, ipHlen } from '../wire/ipv4';
 import { ICMP_TYPE, ICMP_CODE, ICMP_CSUM, ICMP_ID, ICMP_SEQ, ICMP_HLEN, ICMP_ECHO, ICMP_ECHO_REPLY,
@@ -12,8 +12,8 @@ import { count, C_ICMP_RX, C_ICMP_BAD, C_ICMP_ECHO_RX, C_ICMP_ECHO_REPLY_RX, C_I
   C_ICMP_OTHER_RX, C_ICMP_TX, C_ICMP_RATE_LIMITED } from '../base/counters';
 import { now } from '../base/time';
 import { emit, EV_ECHO_REPLY, EV_UNREACHABLE } from '../base/events';
-import { ipBegin, ipRoute, ipSend, pktBroadcast, pktSum, L4, DEFAULT_TTL } from './ip';
-import { Route, ROUTE_SLOT } from './iface';
+import { ipBegin, ipRoute, ipSend, ipEchoOptions, pktBroadcast, pktSum, L4, DEFAULT_TTL } from './ip';
+import { Route, ROUTE_SLOT, ifMtu } from './iface';
 import { E_NETUNREACH, E_NOBUFS } from '../base/errno';
 
 const rt = changetype<Route>(memory.data(ROUTE_SLOT));
@@ -82,12 +82,17 @@ function errorInput(p: usize, len: u32, type: u32, code: u32): bool {
   return false;
 }
 
+/** Answers the echo request in b; its Record Route and Timestamp options
+ * come back filled in (RFC 1122 3.2.2.6), where the reply fits the link with them. */
 function echoReply(b: usize, ip: usize, total: u32): void {
   let src = ipSrc(ip);
   if (!ipRoute(src, rt)) return;
-  let f = ipBegin(total);
+  let olen = ipHlen(ip) - IP_HLEN;
+  if (IP_HLEN + olen + total > ifMtu(rt.ifx)) olen = 0;
+  let f = ipBegin(olen + total);
   if (!f) return;
-  let out = f + L4;
+  if (olen) olen = ipEchoOptions(f + L4, ip, ipDst(ip));
+  let out = f + L4 + olen;
   let at = out;
   for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
     let n = load<u32>(c, PKT_LEN);
@@ -98,7 +103,7 @@ function echoReply(b: usize, ip: usize, total: u32): void {
   store<u16>(out + ICMP_CSUM, 0);
   st16(out + ICMP_CSUM, finish(sumBytes(out, total, 0)));
   // Reply from the address the request was sent to, so the peer matches it.
-  if (ipSend(rt, f, total, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL) == 0) count(C_ICMP_TX);
+  if (ipSend(rt, f, total, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL, 0, 0, olen) == 0) count(C_ICMP_TX);
 }
 
 /** Sends an echo request with len bytes of payload; 0 or a negative errno. */
@@ -119,20 +124,23 @@ export function icmpEcho(dst: u32, id: u32, seq: u32, len: u32): i32 {
   return r;
 }
 
-/** Sends an ICMP error about the datagram in b (not consumed). */
+/** Sends an ICMP error about the datagram in b (not consumed); info is the
+ * word after the checksum (a Parameter Problem's pointer << 24, a next-hop MTU). */
 export function icmpError(b: usize, type: u32, code: u32, info: u32): void {
   let ip = <usize>load<u32>(b, PKT_IP);
   if (pktBroadcast(b) || (ld16(ip + IP_FRAG) & IP_OFFMASK) != 0) return;
   let hlen = ipHlen(ip);
+  let avail = <u32>(load<u32>(b, PKT_DATA) - <u32>ip) + load<u32>(b, PKT_LEN);
   if (<u32>load<u8>(ip, IP_PROTO) == PROTO_ICMP) {
+    // Never an error about an error, nor about ICMP whose type is not there to tell.
+    if (avail <= hlen) return;
     let t = <u32>load<u8>(ip + hlen);
-    if (t != ICMP_ECHO && t != ICMP_ECHO_REPLY) return;   // never an error about an error
+    if (t != ICMP_ECHO && t != ICMP_ECHO_REPLY) return;
   }
   if (!takeToken()) return;
   let src = ipSrc(ip);
   if (!ipRoute(src, rt)) return;
   // Quote the header and the first 8 bytes that follow (RFC 792), all in the head buffer.
-  let avail = <u32>(load<u32>(b, PKT_DATA) - <u32>ip) + load<u32>(b, PKT_LEN);
   let quote = min<u32>(hlen + 8, avail);
   let f = ipBegin(ICMP_HLEN + quote);
   if (!f) return;
@@ -140,8 +148,7 @@ export function icmpError(b: usize, type: u32, code: u32, info: u32): void {
   store<u8>(out, <u8>type, ICMP_TYPE);
   store<u8>(out, <u8>code, ICMP_CODE);
   store<u16>(out + ICMP_CSUM, 0);
-  store<u32>(out + ICMP_ID, 0);
-  st16(out + ICMP_SEQ, info);
+  st32(out + ICMP_ID, info);
   let sum = copySum(out + ICMP_HLEN, ip, quote, sumBytes(out, ICMP_HLEN, 0));
   st16(out + ICMP_CSUM, finish(sum));
   if (ipSend(rt, f, ICMP_HLEN + quote, PROTO_ICMP, ipDst(ip), src, false, DEFAULT_TTL) == 0) count(C_ICMP_TX);

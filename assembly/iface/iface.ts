@@ -49,8 +49,12 @@ const OFF_SG: u32 = 2;
 
 /** The link under ifx went down (up 0) or came back (1). Routes over a down
  * interface are skipped, so what would go out on it fails as unroutable. */
+/** Moves on whenever an address, a route or a link's state changes: a cached route is stale. */
+export let ifaceGen: u32 = 0;
+
 export function ifUp(ifx: u32, up: u32): i32 {
   if (ifx >= nIfaces || up > 1) return E_INVAL;
+  ifaceGen++;
   let p = IFACES + (<usize>ifx << 4);
   store<u32>(p, (load<u32>(p, 12) & ~IF_UP) | up, 12);
   return 0;
@@ -93,6 +97,7 @@ export function addrAdd(ifx: u32, a: u32, plen: u32, flags: u32): i32 {
   if (flags & ~(ADDR_NOARP | ADDR_ANNOUNCE) || flags == (ADDR_NOARP | ADDR_ANNOUNCE)) return E_INVAL;
   if (localIface(a) >= 0) return E_EXIST;
   if (nAddrs >= MAX_ADDRS) return E_NOSPC;
+  ifaceGen++;
   let p = addrAt(nAddrs++);
   store<u32>(p, a);
   store<u32>(p, prefixMask(plen), 4);
@@ -106,6 +111,7 @@ export function addrDel(a: u32): i32 {
   for (let i: u32 = 0; i < nAddrs; i++) {
     let p = addrAt(i);
     if (load<u32>(p) != a) continue;
+    ifaceGen++;
     let mask = load<u32>(p, 4);
     let ifx = load<u32>(p, 8);
     // Keep the table dense: the last entry fills the hole.
@@ -132,6 +138,15 @@ export function localIface(a: u32): i32 {
     if (load<u32>(p) == a) return <i32>load<u32>(p, 8);
   }
   return -1;
+}
+
+/** The flags (ADDR_*) address a was added with; 0 when it is not ours. */
+export function addrFlags(a: u32): u32 {
+  for (let i: u32 = 0; i < nAddrs; i++) {
+    let p = addrAt(i);
+    if (load<u32>(p) == a) return load<u32>(p, 12);
+  }
+  return 0;
 }
 
 /** The interface that holds address a and answers ARP for it, or -1. */
@@ -191,6 +206,7 @@ export function routeAdd(dst: u32, plen: u32, gw: u32, ifx: u32): i32 {
     if (load<u32>(p, 8) < plen && at == nRoutes) at = i;
   }
   if (nRoutes >= MAX_ROUTES) return E_NOSPC;
+  ifaceGen++;
   let p = ROUTES + <usize>at * 20;
   memory.copy(p + 20, p, <usize>(nRoutes - at) * 20);
   store<u32>(p, dst);
@@ -208,6 +224,7 @@ export function routeDel(dst: u32, plen: u32, gw: u32): i32 {
   for (let i: u32 = 0; i < nRoutes; i++) {
     let p = ROUTES + <usize>i * 20;
     if (load<u32>(p) == dst && load<u32>(p, 8) == plen && (gw == 0 || load<u32>(p, 12) == gw)) {
+      ifaceGen++;
       memory.copy(p, p + 20, <usize>(nRoutes - i - 1) * 20);
       nRoutes--;
       return 0;

@@ -5,16 +5,17 @@
 // hop; a datagram to one of our own addresses loops back to input at the next
 // poll, as through Linux's lo. A packet already in a buffer goes out in place,
 // and IP-in-IP (RFC 2003) puts its outer header in the buffer's headroom.
-import { ld16, st16, st32 } from '../wire/bytes';
+import { ld16, ld32, st16, st32 } from '../wire/bytes';
 import { sumBytes, fold, finish, swapSum } from '../wire/checksum';
 import { ETH_SRC, ETH_TYPE, ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_VIHL, IP_TOS, IP_LEN, IP_ID, IP_FRAG, IP_TTL, IP_PROTO, IP_CSUM, IP_SRC, IP_DST, IP_HLEN,
-  IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_IPIP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst,
-  isMartianSource, isMulticast } from '../wire/ipv4';
+  IP_DF, IP_MF, IP_OFFMASK, IP_BROADCAST, PROTO_IPIP, PROTO_UDP, PROTO_TCP, ipSrc, ipDst, ipHlen,
+  isMartianSource, isMulticast, IPOPT_EOL, IPOPT_NOP, IPOPT_RR, IPOPT_TS, IPOPT_LSRR, IPOPT_SSRR, IPOPT_LEN, IPOPT_PTR,
+  IPOPT_TS_FLAGS, IPOPT_TS_TSONLY, IPOPT_TS_TSANDADDR, IPOPT_TS_PRESPEC } from '../wire/ipv4';
 import { pktAlloc, pktFree, pktFreeChain, txBegin, txCommit, txReserve, txRoom, txFrameCopy, txPostBuf, bufSize, BUF_DATA, BUF_META, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_QNEXT, PKT_RX } from '../base/mem';
 import { count, C_IP_RX, C_IP_BAD_VERSION, C_IP_BAD_HLEN, C_IP_BAD_LEN, C_IP_BAD_CSUM, C_IP_MARTIAN,
   C_IP_NOT_LOCAL, C_IP_TX, C_IP_NO_ROUTE, C_IP_FRAG_TX, C_IP_FRAG_DF, C_IP_MCAST, C_TX_ARENA_FULL,
-  C_IP_CHAIN_BAD, C_LOOPBACK, C_POOL_EMPTY } from '../base/counters';
+  C_IP_CHAIN_BAD, C_LOOPBACK, C_POOL_EMPTY, C_IP_BAD_OPTION, C_IP_SOURCE_ROUTE } from '../base/counters';
 import { rand32 } from '../base/random';
 import { localIface, isSubnetBroadcast, isAnyBroadcast, ifMtu, ifGsoMax, putMac, routeLookup, Route } from './iface';
 import { now, wakeAt } from '../base/time';
@@ -60,6 +61,19 @@ export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, mor
     pktFreeChain(b);
     return 0;
   }
+  if (hlen > IP_HLEN) {
+    let bad = optCheck(ip, hlen);
+    if (bad == OPT_ROUTE_PENDING) { count(C_IP_SOURCE_ROUTE); pktFreeChain(b); return 0; }
+    if (bad) {
+      // Up whole, for the demultiplexer to answer with a Parameter Problem and nothing else.
+      count(C_IP_BAD_OPTION);
+      store<u32>(b, <u32>ip, PKT_IP);
+      store<u32>(b, ifx | (bad << 16) | RX_PARAM_PROBLEM | (bcast ? RX_BROADCAST : 0), PKT_RX);
+      store<u32>(b, <u32>(ip + hlen), PKT_DATA);
+      store<u32>(b, len - hlen, PKT_LEN);
+      return b;
+    }
+  }
   store<u32>(b, <u32>ip, PKT_IP);
   // Only the defined flag bits: bit 31 of this word is ours (broadcast), and reserved bits mean nothing.
   store<u32>(b, ifx | ((flags & RX_FLAGS) << 16) | (bcast ? RX_BROADCAST : 0), PKT_RX);
@@ -86,6 +100,115 @@ export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, mor
 
 /** PKT_RX's bit for a datagram that arrived for a broadcast address. */
 const RX_BROADCAST: u32 = 0x80000000;
+/** PKT_RX's bit for a datagram with a malformed option; bits 16-23 then hold the offset of the bad octet. */
+const RX_PARAM_PROBLEM: u32 = 0x40000000;
+
+/** The Parameter Problem pointer (RFC 792) for a datagram ipInput found a
+ * malformed option in (RFC 1122 3.2.2.5: answered with that and nothing
+ * else), or 0. */
+export function pktParamProblem(b: usize): u32 {
+  let w = load<u32>(b, PKT_RX);
+  return w & RX_PARAM_PROBLEM ? (w >> 16) & 0xff : 0;
+}
+
+/** What optCheck finds besides a bad octet: a source route with hops left. */
+const OPT_ROUTE_PENDING: u32 = 1;
+
+/** Checks the options of the header at ip (hlen bytes) as Linux does on
+ * input (RFC 791 3.1): 0 when they are well formed, OPT_ROUTE_PENDING for a
+ * loose or strict source route not yet complete (not for us: RFC 1122
+ * 3.3.5), else the offset of the bad octet (at least IP_HLEN): a length
+ * octet missing, below 2 or past the header; a route or timestamp option
+ * too short, repeated, or with a pointer below its first entry, into the
+ * middle of its last, or with its overflow count used up. */
+function optCheck(ip: usize, hlen: u32): u32 {
+  let seen: u32 = 0;
+  let pending = false;
+  for (let at = optFind(ip, IP_HLEN, hlen); at < hlen;) {
+    let o = ip + at;
+    let t = <u32>load<u8>(o);
+    if (at + 1 == hlen) return at;
+    let len = <u32>load<u8>(o, IPOPT_LEN);
+    if (len < 2 || len > hlen - at) return at + 1;
+    let srr = t == IPOPT_LSRR || t == IPOPT_SSRR;
+    if (srr || t == IPOPT_RR || t == IPOPT_TS) {
+      let bit: u32 = srr ? 1 : t == IPOPT_RR ? 2 : 4;
+      if (seen & bit) return at;
+      seen |= bit;
+      let first: u32 = t == IPOPT_TS ? 5 : 4;
+      if (len < first - 1) return at + 1;
+      let ptr = <u32>load<u8>(o, IPOPT_PTR);
+      if (ptr < first) return at + 2;
+      let fl = t == IPOPT_TS ? <u32>load<u8>(o, IPOPT_TS_FLAGS) : 0;
+      let entry: u32 = (fl & 15) == IPOPT_TS_TSANDADDR || (fl & 15) == IPOPT_TS_PRESPEC ? 8 : 4;
+      if (srr) pending = pending || ptr + 3 <= len;
+      else if (ptr <= len) { if (ptr + entry - 1 > len) return at + 2; }
+      else if ((fl & 15) != IPOPT_TS_PRESPEC && (fl >> 4) == 15) return at + 3;
+    }
+    at = optFind(ip, at + len, hlen);
+  }
+  return pending ? OPT_ROUTE_PENDING : 0;
+}
+
+/** The offset of the first option from at on that has a length octet (past
+ * NOPs), or hlen at the end-of-list or the header's end. */
+function optFind(ip: usize, at: u32, hlen: u32): u32 {
+  for (; at < hlen; at++) {
+    let t = <u32>load<u8>(ip + at);
+    if (t == IPOPT_EOL) break;
+    if (t != IPOPT_NOP) return at;
+  }
+  return hlen;
+}
+
+/** Writes at out the Record Route and Timestamp options of the echo request
+ * whose header is at ip (checked by ipInput), with this host (address me)
+ * entered where they have room, as it took the request in and as it sends
+ * the reply (RFC 1122 3.2.2.6; Linux enters both), and end-of-list to a
+ * whole word. Returns their length: at most the request's. */
+export function ipEchoOptions(out: usize, ip: usize, me: u32): u32 {
+  let hlen = ipHlen(ip);
+  let n: u32 = 0;
+  for (let at = optFind(ip, IP_HLEN, hlen); at < hlen;) {
+    let o = ip + at;
+    let t = <u32>load<u8>(o);
+    let len = <u32>load<u8>(o, IPOPT_LEN);
+    if (t == IPOPT_RR || t == IPOPT_TS) {
+      memory.copy(out + n, o, len);
+      optEnter(out + n, me, true);
+      optEnter(out + n, me, false);
+      n += len;
+    }
+    at = optFind(ip, at + len, hlen);
+  }
+  let padded = (n + 3) & ~3;
+  memory.fill(out + n, <u8>IPOPT_EOL, padded - n);
+  return padded;
+}
+
+/** Enters this host in the Record Route or Timestamp option at o, if it has
+ * room (RFC 791): a full Timestamp option counts it as overflow once, on
+ * arrival. The time is not milliseconds since midnight UT, so it has its
+ * high bit set. */
+function optEnter(o: usize, me: u32, arrival: bool): void {
+  let len = <u32>load<u8>(o, IPOPT_LEN);
+  let ptr = <u32>load<u8>(o, IPOPT_PTR);
+  let at = o + ptr - 1;
+  if (load<u8>(o) == IPOPT_RR) {
+    if (ptr + 3 <= len) { st32(at, me); store<u8>(o, <u8>(ptr + 4), IPOPT_PTR); }
+    return;
+  }
+  let fl = <u32>load<u8>(o, IPOPT_TS_FLAGS);
+  let ts = <u32>((now / 1000) % 86_400_000) | 0x80000000;
+  let flag = fl & 15;
+  if (ptr > len) {
+    if (arrival && flag != IPOPT_TS_PRESPEC) store<u8>(o, <u8>(fl + 0x10), IPOPT_TS_FLAGS);
+  } else if (flag == IPOPT_TS_TSONLY) {
+    if (ptr + 3 <= len) { st32(at, ts); store<u8>(o, <u8>(ptr + 4), IPOPT_PTR); }
+  } else if (ptr + 7 <= len && (flag == IPOPT_TS_TSANDADDR || (flag == IPOPT_TS_PRESPEC && ld32(at) == me))) {
+    st32(at, me); st32(at + 4, ts); store<u8>(o, <u8>(ptr + 8), IPOPT_PTR);
+  }
+}
 
 /** True if the packet arrived for a broadcast address (no ICMP errors for it). */
 // @ts-ignore: decorator
@@ -105,10 +228,11 @@ export function ipRoute(dst: u32, rt: Route): bool {
   return false;
 }
 
-/** Writes an IPv4 header (no options) at ip, with the next ID. Inlined: it is on every segment's way out. */
+/** Writes an IPv4 header at ip, hlen bytes with the options already in place
+ * after it, with the next ID. Inlined: it is on every segment's way out. */
 // @ts-ignore: decorator
-@inline function putHeader(ip: usize, tot: u32, tos: u32, frag: u32, ttl: u32, proto: u32, src: u32, dst: u32): void {
-  store<u8>(ip, 0x45, IP_VIHL);
+@inline function putHeader(ip: usize, hlen: u32, tot: u32, tos: u32, frag: u32, ttl: u32, proto: u32, src: u32, dst: u32): void {
+  store<u8>(ip, <u8>(0x40 | (hlen >> 2)), IP_VIHL);
   store<u8>(ip, <u8>tos, IP_TOS);
   st16(ip + IP_LEN, tot);
   st16(ip + IP_ID, ipId);
@@ -119,18 +243,20 @@ export function ipRoute(dst: u32, rt: Route): bool {
   st32(ip + IP_SRC, src);
   st32(ip + IP_DST, dst);
   store<u16>(ip + IP_CSUM, 0);
-  st16(ip + IP_CSUM, finish(sumBytes(ip, IP_HLEN, 0)));
+  st16(ip + IP_CSUM, finish(sumBytes(ip, hlen, 0)));
 }
 
 /** Finishes and sends a datagram built at f by ipBegin, along rt (from
  * ipRoute). txFlags: FRAME_CSUM_PARTIAL when the L4 checksum
  * is left to the link, with FRAME_GSO (and gso, the segment size) for a TCP
  * segment the link cuts up: it may then exceed the MTU, up to the
- * interface's GSO limit. Returns 0 or a negative errno. */
+ * interface's GSO limit. olen: bytes of options written after the header
+ * (the L4 header then follows them), only in a datagram that fits the link.
+ * Returns 0 or a negative errno. */
 export function ipSend(rt: Route, f: usize, l4len: u32, proto: u32, src: u32, dst: u32, df: bool, ttl: u32,
-  txFlags: u32 = 0, gso: u32 = 0): i32 {
-  let tot = IP_HLEN + l4len;
-  putHeader(f + ETH_HLEN, tot, 0, df ? IP_DF : 0, ttl, proto, src, dst);
+  txFlags: u32 = 0, gso: u32 = 0, olen: u32 = 0): i32 {
+  let tot = IP_HLEN + olen + l4len;
+  putHeader(f + ETH_HLEN, IP_HLEN + olen, tot, 0, df ? IP_DF : 0, ttl, proto, src, dst);
   let ifx = rt.ifx;
   putMac(f + ETH_SRC, ifx);
   st16(f + ETH_TYPE, ETHERTYPE_IPV4);
@@ -161,7 +287,7 @@ export function ipEncap(rt: Route, b: usize, src: u32, dst: u32): i32 {
   if (f < b + BUF_META || len < IP_HLEN) { pktFree(b); return E_INVAL; }
   let tot = IP_HLEN + len;
   if (tot > ifMtu(rt.ifx)) { count(C_IP_FRAG_DF); pktFree(b); return E_MSGSIZE; }
-  putHeader(f + ETH_HLEN, tot, load<u8>(inner, IP_TOS), ld16(inner + IP_FRAG) & IP_DF, DEFAULT_TTL, PROTO_IPIP, src, dst);
+  putHeader(f + ETH_HLEN, IP_HLEN, tot, load<u8>(inner, IP_TOS), ld16(inner + IP_FRAG) & IP_DF, DEFAULT_TTL, PROTO_IPIP, src, dst);
   putMac(f + ETH_SRC, rt.ifx);
   st16(f + ETH_TYPE, ETHERTYPE_IPV4);
   count(C_IP_TX);

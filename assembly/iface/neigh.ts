@@ -3,10 +3,17 @@
 // frames. Requests are retried once a second; after the last try the queue is
 // dropped (counted), its frames go back to the demultiplexer to tell their
 // senders, and the host learns that the address is unreachable.
-// An entry past its lifetime is revalidated as RFC 1122 2.3.2.1 suggests (and
-// Linux does): frames keep going to the address it had while unicast requests
-// ask its owner; only if three go unanswered is it dropped and resolved anew.
-// So a long transfer never stalls, or loses a 64 KiB segment, at expiry.
+// An entry lives as Linux's (after RFC 4861 7.3's neighbour unreachability
+// detection, and RFC 1122 2.3.2.1): REACHABLE for its lifetime, then STALE
+// (kept, unused, for another lifetime); the first frame through a STALE entry
+// makes it DELAY, and unless an upper layer confirms the neighbour meanwhile
+// (TCP saw new data acknowledged: neighConfirm), PROBE, unicast requests to
+// the address it had. In every one of these states frames keep going to that
+// address; only if three probes go unanswered is it dropped and resolved anew.
+// So a long transfer never stalls, or loses a 64 KiB segment, as entries age.
+// Address conflicts (RFC 5227): the host may probe each address it adds; ARP
+// from another MAC claiming one of ours is counted, reported to the host
+// and defended by one announcement per DEFEND_INTERVAL, never learnt.
 import { ld16, ld32, st16, st32, copyMac } from '../wire/bytes';
 import { ETH_DST, ETH_SRC, ETH_TYPE, ETH_HLEN, ETH_MIN, ETHERTYPE_ARP, isGroup, macEq } from '../wire/ether';
 import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_LEN,
@@ -16,15 +23,16 @@ import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
 import { arenaReserve, pktAlloc, pktFree, pktFreeQueue, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_DATA, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
-  C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED } from '../base/counters';
+  C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED, C_ARP_CONFLICT } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
-import { emit, EV_UNREACHABLE } from '../base/events';
+import { emit, EV_UNREACHABLE, EV_ADDR_CONFLICT } from '../base/events';
 import { ifMac, arpIface, srcForHop } from './iface';
 
 const FREE: u8 = 0;
 const INCOMPLETE: u8 = 1;
-const REACHABLE: u8 = 2;
-const PROBE_STATE: u8 = 3;   // expired, still used, being revalidated by unicast requests
+const REACHABLE: u8 = 2;    // STALE once its time has passed, gone a lifetime later
+const DELAY_STATE: u8 = 3;  // STALE and used: waits for an upper layer's confirmation before probing
+const PROBE_STATE: u8 = 4;  // still used, being revalidated by unicast requests
 
 // Entry, 32 bytes: ip u32, state u8, ifx u8, tries u8, qlen u8, mac[6] at 8,
 // queue head at 16, tail at 20, time (retry or expiry, µs) at 24.
@@ -40,6 +48,9 @@ const E_TIME: usize = 24;
 const PROBE: u32 = 8;
 const MAX_TRIES: u8 = 3;
 const RETRY: i64 = 1000_000;
+const DELAY_FIRST_PROBE: i64 = 5000_000;   // Linux's delay_first_probe_time
+/** RFC 5227's DEFEND_INTERVAL: at most one defending announcement in this long. */
+const DEFEND_INTERVAL: i64 = 10_000_000;
 
 let table: usize = 0;
 let size: u32 = 0;
@@ -50,6 +61,9 @@ let qmax: u32 = 0;
 let queued: u32 = 0;
 let ttl: i64 = 0;
 let nextDue: i64 = NEVER;
+/** Some entry may be in DELAY: upper layers' confirmations are wanted (neighConfirm). */
+export let neighDelaying = false;
+let defendFrom: i64 = 0;
 
 export function neighLayout(n: u32, queue: u32, ttlMs: u32): void {
   size = 8;
@@ -130,6 +144,10 @@ function sendArp(ifx: u32, oper: u32, dst: usize, tha: usize, tpa: u32, spa: u32
  * and target), so neighbours' caches move to us as a routing stack takes a VIPA. */
 export function arpAnnounce(ifx: u32, a: u32): void { sendArp(ifx, ARP_REQUEST, 0, 0, a, a); }
 
+/** RFC 5227 2.1.1's probe for address a on ifx: a broadcast request from
+ * sender address 0, which the address's holder, if any, answers (a conflict). */
+export function arpProbe(ifx: u32, a: u32): void { sendArp(ifx, ARP_REQUEST, 0, 0, a, 0); }
+
 /** A request for e's address: broadcast, or (revalidating) straight to the address it had. */
 function request(e: usize): void {
   let ifx = <u32>load<u8>(e, E_IFX);
@@ -169,18 +187,20 @@ export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txF
   if (e) {
     let st = load<u8>(e, E_STATE);
     let t = load<i64>(e, E_TIME);
-    // Past its lifetime, but not long past: keep using it, and start revalidating.
+    // STALE: past its lifetime, but not long past. Keep using it, and give
+    // an upper layer the chance to confirm it before a probe asks.
     let stale = st == REACHABLE && t <= now && t > now - ttl;
-    if ((st == REACHABLE && t > now) || st == PROBE_STATE || stale) {
+    if ((st == REACHABLE && t > now) || st == DELAY_STATE || st == PROBE_STATE || stale) {
       copyMac(f + ETH_DST, e + E_MAC);
       if (!b) txCommit(f, len, ifx | (txFlags << 16), gso);
       else if (!txPostBuf(b, f, len, ifx)) pktFree(b);
       if (stale) {
-        store<u8>(e, PROBE_STATE, E_STATE);
-        store<u8>(e, 1, E_TRIES);
-        store<i64>(e, now + RETRY, E_TIME);
-        schedule(now + RETRY);
-        request(e);
+        store<u8>(e, DELAY_STATE, E_STATE);
+        // Never longer than a lifetime: a short-lived configuration re-probes as fast as it expires.
+        let at = now + min<i64>(DELAY_FIRST_PROBE, ttl);
+        store<i64>(e, at, E_TIME);
+        schedule(at);
+        neighDelaying = true;
       }
       return;
     }
@@ -231,20 +251,38 @@ export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txF
   if (fresh) request(e);
 }
 
-/** Retries and gives up on unresolved neighbours and on ones being
- * revalidated. Returns the frames that waited for the ones it gave up on
- * (chained by PKT_QNEXT: frame at PKT_DATA, PKT_LEN bytes), for the caller
- * to tell their senders and free. */
+/** An upper layer's proof that ip is reachable (Linux's neigh_confirm, RFC
+ * 4861 7.3.1): a DELAY entry is REACHABLE again without a probe. */
+export function neighConfirm(ip: u32): void {
+  let e = find(ip);
+  if (e && load<u8>(e, E_STATE) == DELAY_STATE) {
+    store<u8>(e, REACHABLE, E_STATE);
+    store<i64>(e, now + ttl, E_TIME);
+  }
+}
+
+/** Retries and gives up on unresolved neighbours, probes DELAY ones no one
+ * confirmed, and gives up on ones being revalidated. Returns the frames that
+ * waited for the ones it gave up on (chained by PKT_QNEXT: frame at PKT_DATA,
+ * PKT_LEN bytes), for the caller to tell their senders and free. */
 export function neighTimer(): usize {
   if (now < nextDue) { if (nextDue != NEVER) wakeAt(nextDue); return 0; }
   nextDue = NEVER;
+  neighDelaying = false;
   let failed: usize = 0, failedTail: usize = 0;
   for (let i: u32 = 0; i < size; i++) {
     let e = table + (<usize>i << 5);
     let st = load<u8>(e, E_STATE);
-    if (st != INCOMPLETE && st != PROBE_STATE) continue;
+    if (st != INCOMPLETE && st != DELAY_STATE && st != PROBE_STATE) continue;
     let t = load<i64>(e, E_TIME);
-    if (t <= now) {
+    if (st == DELAY_STATE) {
+      if (t > now) { neighDelaying = true; schedule(t); continue; }
+      store<u8>(e, PROBE_STATE, E_STATE);
+      store<u8>(e, 1, E_TRIES);
+      t = now + RETRY;
+      store<i64>(e, t, E_TIME);
+      request(e);
+    } else if (t <= now) {
       let tries = load<u8>(e, E_TRIES);
       if (tries >= MAX_TRIES && st == PROBE_STATE) {
         // Gone, or moved: the next frame resolves it afresh, by broadcast.
@@ -290,13 +328,22 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
       macEq(a + ARP_SHA, ifMac(ifx))) {
     count(C_ARP_BAD); pktFree(b); return;
   }
+  if (spa != 0 && arpIface(spa) == <i32>ifx) {
+    count(C_ARP_CONFLICT);
+    emit(EV_ADDR_CONFLICT, spa, (ifx << 16) | ld16(a + ARP_SHA), ld32(a + ARP_SHA + 2));
+    if (now >= defendFrom) { defendFrom = now + DEFEND_INTERVAL; arpAnnounce(ifx, spa); }
+    pktFree(b); return;
+  }
   let merged = false;
   let known = false;
+  // Only a reply to us alone shows that our frames reach its sender (Linux:
+  // requests and broadcast replies do not assert reachability).
+  let confirms = oper == ARP_REPLY && !isGroup(f + ETH_DST);
   if (spa != 0) {
     let e = find(spa);
     // The table is keyed by address alone: an entry stays on the interface it was made for
     // (its queued frames were built for that link's MTU and source MAC).
-    if (e) { known = true; if (<u32>load<u8>(e, E_IFX) == ifx) { learn(e, a + ARP_SHA, ifx); merged = true; } }
+    if (e) { known = true; if (<u32>load<u8>(e, E_IFX) == ifx) { learn(e, a + ARP_SHA, ifx, confirms); merged = true; } }
   }
   if (arpIface(tpa) != <i32>ifx) { count(C_ARP_NOT_FOR_US); pktFree(b); return; }
   if (!known && spa != 0) {
@@ -305,18 +352,28 @@ export function arpInput(b: usize, f: usize, len: u32, ifx: u32): void {
     store<u32>(e, 0, E_QHEAD);
     store<u32>(e, 0, E_QTAIL);
     store<u8>(e, 0, E_QLEN);
-    learn(e, a + ARP_SHA, ifx);
+    store<u8>(e, INCOMPLETE, E_STATE);
+    learn(e, a + ARP_SHA, ifx, true);
   }
-  if (oper == ARP_REQUEST && spa != 0) sendArp(ifx, ARP_REPLY, a + ARP_SHA, a + ARP_SHA, spa, tpa);
+  // A probe (sender address 0) is answered too, to its sender's MAC: it then sees the address taken.
+  if (oper == ARP_REQUEST) sendArp(ifx, ARP_REPLY, a + ARP_SHA, a + ARP_SHA, spa, tpa);
   pktFree(b);
 }
 
-function learn(e: usize, mac: usize, ifx: u32): void {
-  copyMac(e + E_MAC, mac);
+/** What an ARP frame tells of e: its address; reachability only if it
+ * confirms, or resolves e. An unconfirmed new address makes it STALE. */
+function learn(e: usize, mac: usize, ifx: u32, confirms: bool): void {
   let wasIncomplete = load<u8>(e, E_STATE) == INCOMPLETE;
-  store<u8>(e, REACHABLE, E_STATE);
+  let moved = !macEq(e + E_MAC, mac);
+  copyMac(e + E_MAC, mac);
   store<u8>(e, <u8>ifx, E_IFX);
-  store<i64>(e, now + ttl, E_TIME);
+  if (confirms || wasIncomplete) {
+    store<u8>(e, REACHABLE, E_STATE);
+    store<i64>(e, now + ttl, E_TIME);
+  } else if (moved) {
+    store<u8>(e, REACHABLE, E_STATE);
+    store<i64>(e, now, E_TIME);
+  }
   if (wasIncomplete) flush(e);
 }
 
@@ -326,7 +383,7 @@ export function neighCount(): u32 {
   for (let i: u32 = 0; i < size; i++) {
     let e = table + (<usize>i << 5);
     let st = load<u8>(e, E_STATE);
-    if (st == INCOMPLETE || st == PROBE_STATE || (st == REACHABLE && load<i64>(e, E_TIME) > now)) n++;
+    if (st == INCOMPLETE || st == DELAY_STATE || st == PROBE_STATE || (st == REACHABLE && load<i64>(e, E_TIME) > now)) n++;
   }
   return n;
 }

@@ -7,17 +7,18 @@
 import { ld16 } from '../wire/bytes';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4 } from '../wire/ether';
 import { IP_HLEN, IP_PROTO, PROTO_ICMP, PROTO_UDP, PROTO_TCP, ipHlen, ipSrc, ipDst } from '../wire/ipv4';
-import { ICMP_HLEN, ICMP_TYPE, ICMP_CODE, ICMP_UNREACH, ICMP_TIME_EXCEEDED, UNREACH_PROTO, TIMXCEED_REASS } from '../wire/icmp';
+import { ICMP_HLEN, ICMP_TYPE, ICMP_CODE, ICMP_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM, UNREACH_PROTO, TIMXCEED_REASS } from '../wire/icmp';
 import { TCP_HLEN } from '../wire/tcp';
 import { pktFree, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_QNEXT } from '../base/mem';
 import { count, C_IP_BAD_PROTO } from '../base/counters';
 import { linkInput } from '../iface/link';
-import { loopTake, loopInput, pktBroadcast } from '../iface/ip';
+import { loopTake, loopInput, pktBroadcast, pktParamProblem } from '../iface/ip';
 import { icmpInput, icmpError } from '../iface/icmp';
 import { neighTimer } from '../iface/neigh';
 import { reasmTimer } from '../iface/reasm';
 import { udpInput, udpIcmpError } from '../udp/udp';
 import { tcpInput, tcpIcmpError } from '../tcp/input';
+import { clusterOn, clusterInput } from '../cluster/cluster';
 
 /** One received frame (see linkInput). */
 export function frameInput(p: usize, len: u32, word: u32, b: usize, more: u32): void {
@@ -39,8 +40,11 @@ export function loopbackInput(): void {
 
 /** Hands a whole datagram (PKT_IP: its header; payload at PKT_DATA) to its
  * protocol, which owns it from then on. The cluster layer takes its VIPAs'
- * datagrams here, before the protocol switch. */
+ * datagrams, control messages and IP-in-IP here, before the protocol switch. */
 export function deliver(b: usize): void {
+  let bad = pktParamProblem(b);
+  if (bad) { icmpError(b, ICMP_PARAM_PROBLEM, 0, bad << 24); pktFreeChain(b); return; }
+  if (clusterOn) { b = clusterInput(b); if (!b) return; }
   let ip = <usize>load<u32>(b, PKT_IP);
   let proto = <u32>load<u8>(ip, IP_PROTO);
   if (proto == PROTO_UDP) udpInput(b);

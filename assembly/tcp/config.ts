@@ -22,7 +22,7 @@ export function configure(mslMs: u32, finMs: u32, minRtoMs: u32, delackMs: u32, 
   minRto = minRtoMs;
   initRto = max<u32>(initRtoMs, minRtoMs);
   delack = ms(<i64>delackMs);
-  defCc = cc > 1 ? CC_CUBIC : cc;
+  defCc = cc;
   defSndbuf = max<u32>(sndbuf, 4096);
   defRcvbuf = max<u32>(rcvbuf, 4096);
   // 0: bounded only by the receive buffer (the window) and the pool.

@@ -6,7 +6,7 @@ import { count, C_TCP_TW_RECLAIM } from '../base/counters';
 import { emit } from '../base/events';
 import { now, NEVER } from '../base/time';
 import { keyedHash, rand32 } from '../base/random';
-import { ifMtu } from '../iface/iface';
+import { ifMtu, addrFlags, ADDR_NOARP } from '../iface/iface';
 import { ipRoute } from '../iface/ip';
 import { Tcb, EV_TCP_ACCEPT, EV_TCP_CLOSED, EV_TCP_ERROR, F_ACCQ, F_ATTACHED, F_DELACK, F_SACK, F_TS, F_WS, RTX_RTO,
   S_CLOSED, S_FREE, S_LISTEN, S_SYN_SENT, S_TIME_WAIT, clrF, connHashOut, connLookup, hasF, idx, listenConflict,
@@ -18,6 +18,7 @@ import { defRcvbuf, defSndbuf, initRto, msl2 } from './config';
 import { ccInit } from './cc';
 import { rxFreeAll, rxFreeAllKeepRead } from './rcvbuf';
 import { rt } from './output';
+import { vipaEnds, endPush } from './ends';
 
 export const EPH_LO: u32 = 49152;
 export const EPH_N: u32 = 16384;
@@ -77,7 +78,7 @@ export function connDrop(k: Tcb, err: u32): void {
   let st = k.state;
   if (st == S_FREE) return;
   if (st == S_TIME_WAIT) twRemove(k);
-  if (st >= S_SYN_SENT) connHashOut(k);
+  if (st >= S_SYN_SENT) { connHashOut(k); if (vipaEnds && addrFlags(k.laddr)) endPush(k.laddr, k.lport, k.raddr, k.rport); }
   if (st == S_LISTEN) listenHashOut(k);
   childUnlink(k);
   outRemove(k);
@@ -150,10 +151,13 @@ export function wsFor(n: u32): u32 {
   return sh;
 }
 
-/** Route-based MSS for a new connection: clamp to the interface MTU. */
-export function routeMss(raddr: u32): u32 {
+/** Route-based MSS for a new connection: clamp to the interface MTU. A
+ * connection to a VIPA this stack serves as a target (ADDR_NOARP) comes in
+ * through its routing stack inside an outer IPv4 header (RFC 2003): the MSS
+ * leaves room for it, so forwarded segments never need fragmenting. */
+export function routeMss(laddr: u32, raddr: u32): u32 {
   if (!ipRoute(raddr, rt)) return 536;
-  return ifMtu(rt.ifx) - IP_HLEN - TCP_HLEN;
+  return ifMtu(rt.ifx) - IP_HLEN - TCP_HLEN - (addrFlags(laddr) & ADDR_NOARP ? IP_HLEN : 0);
 }
 
 export function initConn(k: Tcb, laddr: u32, lport: u32, raddr: u32, rport: u32): void {
@@ -162,10 +166,15 @@ export function initConn(k: Tcb, laddr: u32, lport: u32, raddr: u32, rport: u32)
   k.iss = iss;
   k.sndUna = iss; k.sndNxt = iss; k.sndMax = iss;
   k.sndSml = iss;
+  // Marks in sequence space start at the ISS, not 0 (RFC 6582 3.2 (1)): 0
+  // lies ahead of an ISS at or above 2^31, and recovery then waits for the
+  // RTO (recover) or resends the whole flight (highSack, without SACK).
+  k.recover = iss;
+  k.highSack = iss;
   k.sbSeq = iss + 1;
   k.tsOff = tsOffFor(laddr, lport, raddr, rport);
   k.rto = initRto;
-  let pm = routeMss(raddr);
+  let pm = routeMss(laddr, raddr);
   k.pmtuMss = pm;
   k.rmss = pm;
   k.mss = min<u32>(536, pm);

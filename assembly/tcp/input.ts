@@ -12,6 +12,8 @@ import { count, countN, C_TCP_RX, C_TCP_BAD, C_TCP_DUP, C_TCP_PAWS, C_TCP_NO_POR
   C_TCP_ACK_UNSENT, C_TCP_CONNECT, C_TCP_RX_BYTES } from '../base/counters';
 import { now, NEVER } from '../base/time';
 import { pktBroadcast, pktCsumOk, pktSum } from '../iface/ip';
+import { routeLookup } from '../iface/iface';
+import { neighConfirm, neighDelaying } from '../iface/neigh';
 import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_WRITABLE, F_ACKNOW, F_ACTIVE,
   F_ATTACHED, F_FIN_QUEUED, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_SACK, F_TIMING, F_TLP_DONE, F_TLP_RXT,
   F_TS, F_WR_WANT, F_WS, RTX_PERSIST, RTX_RTO, S_CLOSED, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2,
@@ -20,11 +22,11 @@ import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_W
 import { sbDrop } from './sndbuf';
 import { opt, parseOptions } from './options';
 import { finTimeout, msl2 } from './config';
-import { armKeepalive, armRtx, rttSample } from './timers';
+import { armKeepalive, armReo, armRtx, rttSample } from './timers';
 import { ccOnAck, ccOnLoss } from './cc';
 import { sackUpdate, sackedBelow, skipSacked } from './sack';
 import { rcvSpace } from './rcvbuf';
-import { challengeAck, enterRecovery, sendAck, sendReset, sendRstFor, sendSyn } from './output';
+import { challengeAck, enterRecovery, rt, sendAck, sendReset, sendRstFor, sendSyn } from './output';
 import { acceptQueue, childUnlink, connDrop, enterTimeWait, negotiate } from './conn';
 import { dataInput } from './data';
 import { listenInput } from './listen';
@@ -66,9 +68,16 @@ export function tcpInput(b: usize): void {
       k = null;
     }
   }
+  // SYN with FIN or RST makes no sense before a connection is synchronized:
+  // neither a listener nor SYN-SENT answers it (as Linux).
+  let badSyn = (flags & TH_SYN) != 0 && (flags & (TH_FIN | TH_RST)) != 0;
   if (!k) {
     let l = listenLookup(dst, dport);
-    if (l) { listenInput(l, b, src, sport, dst, dport, seq, ack, flags, wnd, dlen); return; }
+    if (l) {
+      if (badSyn) { count(C_TCP_BAD); pktFreeChain(b); return; }
+      listenInput(l, b, src, sport, dst, dport, seq, ack, flags, wnd, dlen);
+      return;
+    }
     count(C_TCP_NO_PORT);
     if (!(flags & TH_RST)) {
       if (flags & TH_ACK) sendReset(dst, src, dport, sport, ack, 0, TH_RST);
@@ -79,7 +88,11 @@ export function tcpInput(b: usize): void {
   }
   k.lastRx = now;
   k.kaProbes = 0;
-  if (k.state == S_SYN_SENT) { synSentInput(k, b, seq, ack, flags, wnd, dlen); return; }
+  if (k.state == S_SYN_SENT) {
+    if (badSyn) { count(C_TCP_BAD); pktFreeChain(b); return; }
+    synSentInput(k, b, seq, ack, flags, wnd, dlen);
+    return;
+  }
   segInput(k, b, seq, ack, flags, wnd, dlen);
 }
 
@@ -316,6 +329,9 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     }
   }
   if (seqGt(ack, una)) {
+    // New data acknowledged: the next hop is reachable (Linux's dst_confirm),
+    // which spares it the probe of a neighbour in DELAY.
+    if (neighDelaying && routeLookup(k.raddr, rt) && !rt.local) neighConfirm(rt.nexthop);
     let acked = ack - una;
     let wasLimited = (smax - una) + mss >= k.cwnd || hasF(k, F_RECOVERY);
     // RTT (RFC 7323 4.1 with timestamps; else Karn's timed segment). An echo
@@ -338,7 +354,9 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     if (seqGt(upto, sbSeq)) sbDrop(k, upto - sbSeq);
     k.sndUna = ack;
     if (seqLt(k.sndNxt, ack)) k.sndNxt = ack;
-    if (seqGe(ack, smax)) clrF(k, F_RTO_LOSS);
+    // The timeout's episode ends with what was out when it fired (RFC 6582 recover);
+    // losses among data sent since are recovered from as any other.
+    if (seqGe(ack, k.recover)) clrF(k, F_RTO_LOSS);
     if (hasF(k, F_SACK)) sackUpdate(k);
     lostRetransmit(k, false);
     // Loss recovery (RFC 6582 / RFC 6675).
@@ -369,14 +387,17 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
       notify(k, EV_TCP_WRITABLE, 0);
     }
     wantOutput(k);
-  } else if (ack == una && dlen == 0 && !(flags & TH_FIN) && !wndChanged && smax != una && swin != 0) {
-    // A duplicate ACK (RFC 5681 2).
+  } else if (ack == una && smax != una) {
+    // What the peer SACKs tells of lost retransmissions whatever else the ACK
+    // carries: a receiver whose window grows changes it in every ACK.
     lostRetransmit(k, sackedBelow(k, k.rxtNxt) > rxtSacked);
-    let d = k.dupAcks + 1;
-    k.dupAcks = d;
-    if (hasF(k, F_RECOVERY)) {
-      if (!hasF(k, F_SACK)) k.cwnd += mss;
-      wantOutput(k);
+    if (dlen == 0 && !(flags & TH_FIN) && !wndChanged && swin != 0) {
+      // A duplicate ACK (RFC 5681 2).
+      k.dupAcks++;
+      if (hasF(k, F_RECOVERY)) {
+        if (!hasF(k, F_SACK)) k.cwnd += mss;
+        wantOutput(k);
+      }
     }
   }
   let lost = false;
@@ -385,9 +406,21 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     if (seqGe(k.highSack, k.tlpHigh) && seqLt(ack, k.tlpHigh)) lost = true;
     else if (seqGe(ack, k.tlpHigh)) tlpEnd(k, ack == una && !opt.nsack && dlen == 0 && !wndChanged);
   }
+  // After a timeout, data sent beyond its recover point left after every hole
+  // below it was sent again: SACKed, it says those holes were lost again (RACK,
+  // RFC 8985 6.2, in the timeout's recovery), which would otherwise wait for
+  // another, backed-off, timeout.
+  if (hasF(k, F_RTO_LOSS) && hasF(k, F_SACK) && seqGt(k.highSack, k.recover) && seqGt(k.sndNxt, k.sndUna) &&
+      skipSacked(k, k.sndUna) == k.sndUna) {
+    clrF(k, F_RTO_LOSS);
+    enterRecovery(k);
+  }
   if (!hasF(k, F_RECOVERY) && !hasF(k, F_RTO_LOSS) && k.sndMax != k.sndUna) {
     if (k.dupAcks >= 3 || (hasF(k, F_SACK) && k.sacked > 2 * mss)) lost = true;
-    if (lost && seqGt(k.sndUna, k.recover - 1)) enterRecovery(k);
+    if (seqGt(k.sndUna, k.recover - 1)) {
+      if (lost) enterRecovery(k);
+      else if (hasF(k, F_SACK)) armReo(k);
+    }
   }
 }
 

@@ -108,7 +108,7 @@ export function listenInput(l: Tcb, b: usize, src: u32, sport: u32, dst: u32, dp
 }
 
 function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq: u32, wnd: u32): void {
-  let pm = routeMss(src);
+  let pm = routeMss(dst, src);
   let peer = opt.mss ? opt.mss : 536;
   let want = min<u32>(peer, pm);
   let mi: u32 = 0;
@@ -125,9 +125,11 @@ function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq:
   k.rcvbuf = l.rcvbuf;
   let ws = wsFor(l.rcvbuf);
   let f: u32 = 0;
-  if (opt.ws >= 0) { f |= F_WS; k.wscale = ws << 8; }
-  if (opt.sackOk) f |= F_SACK;
   if (opt.ts) {
+    // Window scale and SACK live in our timestamp: without one the cookie
+    // cannot keep them, so they are not offered (as Linux).
+    if (opt.ws >= 0) { f |= F_WS; k.wscale = ws << 8; }
+    if (opt.sackOk) f |= F_SACK;
     f |= F_TS;
     k.tsRecent = opt.tsVal;
     // Options the cookie cannot hold ride in the low bits of our timestamp.
@@ -148,6 +150,8 @@ function cookieChild(l: Tcb, k: Tcb, b: usize, src: u32, sport: u32, dst: u32, d
   k.iss = iss;
   k.sndUna = ack; k.sndNxt = ack; k.sndMax = ack;
   k.sndSml = ack;
+  k.recover = iss;
+  k.highSack = iss;
   k.sbSeq = ack;
   k.irs = seq - 1;
   k.rcvNxt = seq;

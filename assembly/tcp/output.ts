@@ -63,10 +63,9 @@ export function sendSegment(k: Tcb, seq: u32, len: u32, flags: u32): i32 {
   let olen: u32 = 0;
   let nsack: u32 = 0;
   if (syn) {
-    olen = 4;
-    let act = k.state == S_SYN_SENT;
-    if (act || (f0 & (F_SACK | F_TS))) olen += 12;
-    if (act || (f0 & F_WS)) olen += 4;
+    // A SYN offers every option; a SYN-ACK only those the SYN offered.
+    if (k.state == S_SYN_SENT) f0 |= F_SACK | F_TS | F_WS;
+    olen = 4 + ((f0 & F_TS) ? 12 : (f0 & F_SACK) ? 4 : 0) + ((f0 & F_WS) ? 4 : 0);
   } else {
     if (f0 & F_TS) olen = 12;
     if ((f0 & F_SACK) && k.oooHead && (flags & TH_ACK)) {
@@ -116,19 +115,20 @@ export function sendSegment(k: Tcb, seq: u32, len: u32, flags: u32): i32 {
   if (syn) {
     store<u8>(o, <u8>TCPOPT_MSS); store<u8>(o, 4, 1); st16(o + 2, k.rmss);
     o += 4;
-    let act = k.state == S_SYN_SENT;
-    if (act || (f0 & (F_SACK | F_TS))) {
-      if (act || (f0 & F_SACK)) { store<u8>(o, <u8>TCPOPT_SACK_PERMITTED); store<u8>(o, 2, 1); }
+    // Linux's layout: SACK-permitted shares a word with the timestamps, or
+    // has one of its own after two NOPs.
+    if (f0 & F_TS) {
+      if (f0 & F_SACK) { store<u8>(o, <u8>TCPOPT_SACK_PERMITTED); store<u8>(o, 2, 1); }
       else { store<u8>(o, <u8>TCPOPT_NOP); store<u8>(o, <u8>TCPOPT_NOP, 1); }
-      if (act || (f0 & F_TS)) {
-        store<u8>(o, <u8>TCPOPT_TIMESTAMP, 2); store<u8>(o, 10, 3);
-        st32(o + 4, tsNow(k)); st32(o + 8, (f0 & F_TS) ? k.tsRecent : 0);
-      } else {
-        store<u32>(o, 0x01010101, 2); store<u32>(o + 6, 0x01010101);
-      }
+      store<u8>(o, <u8>TCPOPT_TIMESTAMP, 2); store<u8>(o, 10, 3);
+      st32(o + 4, tsNow(k)); st32(o + 8, k.state == S_SYN_SENT ? 0 : k.tsRecent);
       o += 12;
+    } else if (f0 & F_SACK) {
+      store<u8>(o, <u8>TCPOPT_NOP); store<u8>(o, <u8>TCPOPT_NOP, 1);
+      store<u8>(o, <u8>TCPOPT_SACK_PERMITTED, 2); store<u8>(o, 2, 3);
+      o += 4;
     }
-    if (act || (f0 & F_WS)) {
+    if (f0 & F_WS) {
       store<u8>(o, <u8>TCPOPT_NOP); store<u8>(o, <u8>TCPOPT_WSCALE, 1); store<u8>(o, 3, 2); store<u8>(o, <u8>rcvWs(k), 3);
       o += 4;
     }
@@ -206,24 +206,23 @@ export function sendAck(k: Tcb): void {
   sendSegment(k, k.sndNxt, 0, TH_ACK);
 }
 
-let chalRate: u32 = 1000;
-let chalTokens: i64 = 0;
-let chalLast: i64 = 0;
+let chalGap: i64 = 500_000;
+let chalBurst: i64 = 500_000;
 
-/** Challenge ACKs a second (a full bucket to start with). */
+/** Challenge ACKs a second on each connection, a second's worth at once. */
 export function challengeInit(rate: u32): void {
-  chalRate = rate;
-  chalTokens = <i64>rate * 1000_000;
-  chalLast = now;
+  chalGap = 1000_000 / <i64>max<u32>(rate, 1);
+  chalBurst = 1000_000 - chalGap;
 }
 
-/** A challenge ACK (RFC 5961 7), under a stack-wide rate limit. */
+/** A challenge ACK (RFC 5961 7), limited per connection as Linux does since
+ * CVE-2016-5696: a budget the whole stack shares is a side channel through
+ * which an off-path attacker learns whether its guess hit a connection. The
+ * bucket is kept as the time it is next full (k.chalAt, GCRA). */
 export function challengeAck(k: Tcb): void {
-  let cap = <i64>chalRate * 1000_000;
-  chalTokens = min<i64>(cap, chalTokens + (now - chalLast) * <i64>chalRate);
-  chalLast = now;
-  if (chalTokens < 1000_000) { count(C_TCP_CHALLENGE_LIMITED); return; }
-  chalTokens -= 1000_000;
+  let at = max<i64>(k.chalAt, now);
+  if (at - now > chalBurst) { count(C_TCP_CHALLENGE_LIMITED); return; }
+  k.chalAt = at + chalGap;
   count(C_TCP_CHALLENGE_ACK);
   sendAck(k);
 }

@@ -96,32 +96,42 @@ export function sackedBelow(k: Tcb, x: u32): u32 {
   return t;
 }
 
-export const SBLK: usize = memory.data(8 * 8, 8);
+export const SBLK: usize = memory.data(8 * 4, 8);
+const RECENT: u32 = 4;
 
 /** Our SACK blocks from the out-of-order queue: the block holding the latest
- * arrival first (RFC 2018 4), then the rest from the lowest. */
+ * arrival first (RFC 2018 4), then the blocks just below it, nearest first:
+ * data arrives in sequence order, so those are the ones the peer learnt of
+ * last. The whole queue is walked: under loss it holds many more blocks than
+ * an option carries, and the latest arrival is in its highest ones; the peer,
+ * told only of the lowest, sees no new SACK for its newest data and stalls.
+ * With no block holding the latest arrival (it went in order), the lowest
+ * blocks, next to rcv.nxt. maxn is at most 4. */
 export function sackBlocks(k: Tcb, maxn: u32): u32 {
-  let n: u32 = 0;
   let b = <usize>k.oooHead;
-  let first: i32 = -1;
   let last = k.lastOoo;
-  while (b && n < 8) {
+  let seen: u32 = 0;
+  while (b) {
     let a = load<u32>(b, PKT_TCP_SEQ);
     let e = a + load<u32>(b, PKT_TOTAL);
     b = <usize>load<u32>(b, PKT_QNEXT);
     while (b && load<u32>(b, PKT_TCP_SEQ) == e) { e += load<u32>(b, PKT_TOTAL); b = <usize>load<u32>(b, PKT_QNEXT); }
     if (a == e) continue;
-    store<u32>(SCRATCH + (<usize>n << 3), a);
-    store<u32>(SCRATCH + (<usize>n << 3), e, 4);
-    if (first < 0 && seqLe(a, last) && seqLt(last, e)) first = <i32>n;
-    n++;
+    if (seqLe(a, last) && seqLt(last, e)) {
+      store<u32>(SBLK, a);
+      store<u32>(SBLK, e, 4);
+      let out: u32 = 1;
+      for (let i = seen; i > 0 && out < maxn && seen - i < RECENT; i--) {
+        store<u64>(SBLK + (<usize>out << 3), load<u64>(SCRATCH + (<usize>((i - 1) % RECENT) << 3)));
+        out++;
+      }
+      return out;
+    }
+    // The lowest blocks stay in SBLK; the latest RECENT in a ring in SCRATCH.
+    if (seen < maxn) { store<u32>(SBLK + (<usize>seen << 3), a); store<u32>(SBLK + (<usize>seen << 3), e, 4); }
+    store<u32>(SCRATCH + (<usize>(seen % RECENT) << 3), a);
+    store<u32>(SCRATCH + (<usize>(seen % RECENT) << 3), e, 4);
+    seen++;
   }
-  let out: u32 = 0;
-  if (first >= 0) { store<u64>(SBLK, load<u64>(SCRATCH + (<usize>first << 3))); out = 1; }
-  for (let i: u32 = 0; i < n && out < maxn; i++) {
-    if (<i32>i == first) continue;
-    store<u64>(SBLK + (<usize>out << 3), load<u64>(SCRATCH + (<usize>i << 3)));
-    out++;
-  }
-  return out;
+  return min<u32>(seen, maxn);
 }

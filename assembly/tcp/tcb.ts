@@ -85,6 +85,7 @@ export class Tcb {
   kaAt: i64;         // µs: keep-alive; in an orphaned FIN-WAIT-2 and in TIME-WAIT, the end of the state
   timerKey: i64;     // µs: the key under which it sits in the heap
   lastRx: i64;       // µs: last segment received
+  chalAt: i64;       // µs: when this connection's challenge-ACK bucket is next full (challengeAck)
   cubicWMax: f64;    // bytes (CUBIC)
   cubicK: f64;       // seconds (CUBIC)
   cubicEpoch: i64;   // µs, 0: no epoch (CUBIC)
@@ -108,7 +109,7 @@ export class Tcb {
   rtxTs: u32;        // our timestamp on the last timeout retransmission (F_RTX_TS)
   rxtMark: u32;      // snd_max when the latest hole was retransmitted in SACK recovery (F_RXT_MARK)
   tlpHigh: u32;      // snd_max after the tail-loss probe (F_TLP_DONE)
-  rtxKind: u32;      // RTX_RTO, RTX_PERSIST or RTX_TLP
+  rtxKind: u32;      // RTX_RTO, RTX_PERSIST, RTX_TLP or RTX_REO
   sacks: u64;        // the scoreboard: NSACKMAX (start, end) pairs from here, the last field
 
   // A listener keeps the head of its SYN queue where a connection keeps its receive queue.
@@ -160,7 +161,7 @@ export const F_TIMING: u32 = 1 << 13;
 export const F_ACTIVE: u32 = 1 << 14;      // opened by connect
 export const F_ACCQ: u32 = 1 << 15;        // in its listener's accept queue
 export const F_CHUNKWAIT: u32 = 1 << 16;   // waiting for a free send chunk
-export const F_RTO_LOSS: u32 = 1 << 19;    // after a timeout, until snd_max is acked
+export const F_RTO_LOSS: u32 = 1 << 19;    // after a timeout, until what was out then is acked (recover)
 export const F_RTX_TS: u32 = 1 << 21;     // rtxTs is set: older echoed timestamps give no RTT sample
 export const F_RXT_MARK: u32 = 1 << 22;   // rxtMark is set
 export const F_TLP_DONE: u32 = 1 << 24;   // a probe is out (until its episode ends): the next expiry is the RTO
@@ -185,6 +186,7 @@ export const EHOSTUNREACH: u32 = 113;
 export const RTX_RTO: u32 = 0;      // retransmission timeout (RFC 6298); in SYN-SENT / SYN-RECEIVED, of the SYN
 export const RTX_PERSIST: u32 = 1;  // zero-window probe, or the SWS override (RFC 9293 3.8.6)
 export const RTX_TLP: u32 = 2;      // tail-loss probe timeout (RFC 8985 7.2), ahead of the RTO
+export const RTX_REO: u32 = 3;      // RACK's reordering window (RFC 8985 6.3) over a hole below SACKed data, ahead of the RTO
 
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;
@@ -350,13 +352,18 @@ export function listenConflict(addr: u32, port: u32): bool {
   return false;
 }
 
+/** Moves on whenever a listener comes or goes: the cluster layer's cue to report its listeners again. */
+export let listenGen: u32 = 0;
+
 export function listenHashIn(k: Tcb): void {
+  listenGen++;
   let h = lbucket(k.lport);
   k.hashNext = load<u32>(h);
   store<u32>(h, idx(k) + 1);
 }
 
 export function listenHashOut(k: Tcb): void {
+  listenGen++;
   let h = lbucket(k.lport);
   let me = idx(k) + 1;
   let i = load<u32>(h);

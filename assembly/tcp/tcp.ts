@@ -17,7 +17,7 @@ import { localIface, isSubnetBroadcast } from '../iface/iface';
 import { ipRoute } from '../iface/ip';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH,
   E_NOTCONN, E_PIPE } from '../base/errno';
-import { CHUNK, CHUNK_SHIFT, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_ACTIVE, F_ATTACHED, F_FIN_QUEUED, F_FIN_RCVD,
+import { Tcb, CC_NEWRENO, CHUNK, CHUNK_SHIFT, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_ACTIVE, F_ATTACHED, F_FIN_QUEUED, F_FIN_RCVD,
   F_NODELAY, F_RD_EV, F_WR_WANT, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_FREE,
   S_LAST_ACK, S_LISTEN, S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, connHashIn, connLookup, hasF, idx, listenConflict,
   listenHashIn, nTimeWait, nUsed, nowMs, ntcbs, outRemove, rcvWs, seqGt, setF, tcb, tcbFree, tcbInit, tcbLayout,
@@ -228,13 +228,15 @@ export function tcpRecv(sd: i32, max: u32): i32 {
   }
   k.rqHead = <u32>b;
   if (!b) { k.rqTail = 0; clrF(k, F_RD_EV); }
-  // Reading opened the window: say so if it grew enough to matter.
+  // Reading opened the window: say so if it grew enough to matter. Not
+  // beyond what the window field can say: an update that cannot show more
+  // than the last ACK would be its duplicate (RFC 5681 4.2).
   if (n > 0) {
     let st = k.state;
     if (st == S_ESTABLISHED || st == S_FIN_WAIT_1 || st == S_FIN_WAIT_2) {
       let rn = k.rcvNxt, adv = k.rcvAdv;
       let cur: u32 = seqGt(adv, rn) ? adv - rn : 0;
-      let after = rcvSpace(k);
+      let after = min<u32>(rcvSpace(k), <u32>65535 << rcvWs(k));
       let rm = k.rmss;
       if (after > before && after >= cur + min<u32>(2 * rm, k.rcvbuf >> 1) || (cur < rm && after >= rm)) {
         setF(k, F_ACKNOW);
@@ -325,7 +327,7 @@ export function tcpSetopt(sd: i32, opt: u32, val: u32): i32 {
     if (val && (k.state == S_ESTABLISHED || k.state == S_CLOSE_WAIT)) armKeepalive(k);
   } else if (opt == OPT_KEEPINTVL) k.kaIntvl = max<u32>(val, 1);
   else if (opt == OPT_KEEPCNT) k.kaCnt = max<u32>(val, 1);
-  else if (opt == OPT_CC) { if (val > 1) return E_INVAL; k.cc = val; }
+  else if (opt == OPT_CC) { if (val > CC_NEWRENO) return E_INVAL; k.cc = val; }
   else if (opt == OPT_SNDBUF) { if (val < 2048) return E_INVAL; k.sndbuf = val; }
   else if (opt == OPT_RCVBUF) {
     if (val < 2048) return E_INVAL;
@@ -335,11 +337,21 @@ export function tcpSetopt(sd: i32, opt: u32, val: u32): i32 {
   return 0;
 }
 
-/** State and numbers of a socket into the io area, as a TcpInfo record. */
+/** State and numbers of a socket the host holds into the io area, as a TcpInfo record. */
 export function tcpInfo(sd: i32): i32 {
-  if (sd < 0 || <u32>sd >= ntcbs) return E_BADF;
-  let k = tcb(<u32>sd);
-  if (k.state == S_FREE) return E_BADF;
+  let k = validSd(sd);
+  return k ? info(k) : E_BADF;
+}
+
+/** tcpInfo for TCB i, held by the host or not (orphans, children not yet
+ * accepted, TIME-WAIT): diagnostics, as ss lists what no process holds. */
+export function tcpTcbInfo(i: u32): i32 {
+  if (i >= ntcbs) return E_BADF;
+  let k = tcb(i);
+  return k.state == S_FREE ? E_BADF : info(k);
+}
+
+function info(k: Tcb): i32 {
   let io = changetype<TcpInfo>(<usize>scbGet(SCB_IO));
   io.state = k.state;
   io.laddr = k.laddr;

@@ -6,7 +6,7 @@ import { count, C_TCP_RETRANS, C_TCP_RTO, C_TCP_ZWP, C_TCP_KA, C_TCP_TIMEOUT, C_
   C_TCP_TLP } from '../base/counters';
 import { now, NEVER, ms } from '../base/time';
 import { Tcb, ETIMEDOUT, F_ACKNOW, F_ATTACHED, F_DELACK, F_FIN_QUEUED, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_TIMING,
-  F_TLP_DONE, F_TLP_RXT, RTX_PERSIST, RTX_RTO, RTX_TLP, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_2, S_FREE,
+  F_TLP_DONE, F_TLP_RXT, RTX_PERSIST, RTX_REO, RTX_RTO, RTX_TLP, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_2, S_FREE,
   S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, finSeq, hasF, seqGt, setF, timerPop, timerUpdate, tsNow,
   wantOutput } from './tcb';
 import { synRetries } from './config';
@@ -59,6 +59,7 @@ function rtxTimeout(k: Tcb): void {
   if (kind == RTX_PERSIST) { swsTimeout(k); return; }
   if (k.sndMax == una) return;
   if (kind == RTX_TLP) { tlpTimeout(k); return; }
+  if (kind == RTX_REO) { reoTimeout(k); return; }
   rtoTimeout(k);
 }
 
@@ -144,6 +145,13 @@ function rtoTimeout(k: Tcb): void {
   // The RFC 6298 5.7 estimate stays; backing off is enough.
   armRtx(k);
   wantOutput(k);
+}
+
+/** The reordering window ran out (RFC 8985 6.3): the hole below SACKed data
+ * is lost; recover, once per window of data (RFC 6582). */
+function reoTimeout(k: Tcb): void {
+  if (seqGt(k.highSack, k.sndUna) && !hasF(k, F_RECOVERY) && seqGt(k.sndUna, k.recover - 1)) enterRecovery(k);
+  else armRtx(k);
 }
 
 /** The probe timeout (RFC 8985 7.3). */

@@ -1,14 +1,16 @@
 // Timers of a connection and the RTO they run on (RFC 6298): arming the
-// retransmission, tail-loss probe (RFC 8985 7.2) and keep-alive deadlines.
+// retransmission, tail-loss probe (RFC 8985 7.2), RACK reordering window
+// (RFC 8985 6.3) and keep-alive deadlines.
 // Each TCB sits in the timer heap (tcb.ts) once, under its earliest deadline.
 import { now, ms } from '../base/time';
-import { Tcb, F_RECOVERY, F_RTO_LOSS, F_SACK, F_TLP_DONE, RTX_PERSIST, RTX_RTO, RTX_TLP, S_ESTABLISHED, flight, hasF,
-  timerUpdate } from './tcb';
+import { Tcb, F_RECOVERY, F_RTO_LOSS, F_SACK, F_TLP_DONE, RTX_PERSIST, RTX_REO, RTX_RTO, RTX_TLP, S_ESTABLISHED, flight,
+  hasF, seqGt, timerUpdate } from './tcb';
 import { minRto } from './config';
 
 export const MAX_RTO_MS: u32 = 120_000;
 const TLP_MIN: i64 = 2000;       // µs added to the probe timeout: ACK processing and an RTT measured in whole ms
 const WC_DELACK: i64 = 200_000;  // µs: a peer's worst-case delayed ACK (RFC 8985 7.2 WCDelAckT)
+const REO_MIN: i64 = 100;        // µs: the least reordering window
 
 export function rttSample(k: Tcb, rttMs: u32): void {
   let r = rttMs * 1000;
@@ -49,11 +51,26 @@ export function armPto(k: Tcb): void {
   let srtt = <i64>k.srtt;
   let f = flight(k);
   if (srtt == 0 || f == 0 || !hasF(k, F_SACK) || hasF(k, F_RECOVERY | F_RTO_LOSS | F_TLP_DONE) || k.rtxKind == RTX_PERSIST ||
-      k.backoff != 0 || k.state < S_ESTABLISHED) return;
+      k.rtxKind == RTX_REO || k.backoff != 0 || k.state < S_ESTABLISHED) return;
   let t = now + 2 * srtt + (f <= k.mss ? WC_DELACK : TLP_MIN);
   let rto = k.rtxKind == RTX_TLP ? rtoNow(k) : k.rtxAt;
   if (t < rto) k.rtxKind = RTX_TLP;
   else { t = rto; k.rtxKind = RTX_RTO; }
+  k.rtxAt = t;
+  timerUpdate(k);
+}
+
+/** RACK (RFC 8985 6.2, 6.3) with no per-segment record: data SACKed above
+ * snd_una was sent after the hole there and has arrived, so the hole's
+ * round trip is over; it is lost unless it arrives within the reordering
+ * window, a quarter of the SRTT (Linux: min_rtt / 4). Without this a hole
+ * waited for DupThresh SACKed segments, which a small window never has,
+ * or for the probe timeout. */
+export function armReo(k: Tcb): void {
+  if (k.rtxKind == RTX_PERSIST || !seqGt(k.highSack, k.sndUna)) return;
+  let t = now + max<i64>(<i64>(k.srtt >> 2), REO_MIN);
+  if (t >= k.rtxAt) return;
+  k.rtxKind = RTX_REO;
   k.rtxAt = t;
   timerUpdate(k);
 }

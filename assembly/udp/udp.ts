@@ -189,26 +189,33 @@ export function udpSend(sd: i32, dst: u32, dport: u32, len: u32): i32 {
   if (len > MAX_DGRAM || len > scbGet(SCB_IO_CAP)) return E_MSGSIZE;
   if (dst == IP_BROADCAST && !(load<u32>(k, K_FLAGS) & 1)) return E_ACCES;
   if (load<u32>(k, K_LPORT) == 0) { let r = udpBind(sd, 0, 0); if (r < 0) return r; }
-  if (!ipRoute(dst, rt)) return E_NETUNREACH;
   let src = load<u32>(k, K_LADDR);
-  if (src == 0 || src == IP_BROADCAST) src = rt.src;
+  let r = udpOutput(src == IP_BROADCAST ? 0 : src, load<u32>(k, K_LPORT), dst, dport, <usize>scbGet(SCB_IO), len);
+  return r < 0 ? r : <i32>len;
+}
+
+/** Sends len bytes at data from src:sport (src 0: the route's) to dst:dport,
+ * for a socket or for the core itself (the cluster's control messages). 0 or a negative errno. */
+export function udpOutput(src: u32, sport: u32, dst: u32, dport: u32, data: usize, len: u32): i32 {
+  if (!ipRoute(dst, rt)) return E_NETUNREACH;
+  if (src == 0) src = rt.src;
   let f = ipBegin(UDP_HLEN + len);
   if (!f) return E_NOBUFS;
   let u = f + L4;
   let ulen = UDP_HLEN + len;
-  st16(u + UDP_SPORT, load<u32>(k, K_LPORT));
+  st16(u + UDP_SPORT, sport);
   st16(u + UDP_DPORT, dport);
   st16(u + UDP_LEN, ulen);
   store<u16>(u + UDP_CSUM, 0);
   // The checksum rides on the one copy of the payload into the frame.
-  let sum = copySum(u + UDP_HLEN, <usize>scbGet(SCB_IO), len, pseudoSum(src, dst, PROTO_UDP, ulen));
+  let sum = copySum(u + UDP_HLEN, data, len, pseudoSum(src, dst, PROTO_UDP, ulen));
   sum = sumBytes(u, UDP_HLEN, sum);
   let c = finish(sum);
   st16(u + UDP_CSUM, c == 0 ? 0xffff : c);
   let r = ipSend(rt, f, ulen, PROTO_UDP, src, dst, false, DEFAULT_TTL);
   if (r < 0) return r;
   count(C_UDP_TX);
-  return <i32>len;
+  return 0;
 }
 
 /** UDP input; owns b (the head of a possibly reassembled datagram). */

@@ -24,6 +24,22 @@ export const PROTO_UDP: u32 = 17;
 
 export const IP_BROADCAST: u32 = 0xffffffff;
 
+// Options (RFC 791 3.1): type, then for all but these two a length octet and
+// (route and timestamp options) a pointer, from 1, to the next free entry.
+export const IPOPT_EOL: u32 = 0;
+export const IPOPT_NOP: u32 = 1;
+export const IPOPT_RR: u32 = 7;
+export const IPOPT_TS: u32 = 68;
+export const IPOPT_LSRR: u32 = 131;
+export const IPOPT_SSRR: u32 = 137;
+export const IPOPT_LEN: usize = 1;
+export const IPOPT_PTR: usize = 2;
+/** Timestamp: overflow count << 4 | flag. */
+export const IPOPT_TS_FLAGS: usize = 3;
+export const IPOPT_TS_TSONLY: u32 = 0;
+export const IPOPT_TS_TSANDADDR: u32 = 1;
+export const IPOPT_TS_PRESPEC: u32 = 3;
+
 // @ts-ignore: decorator
 @inline export function ipHlen(ip: usize): u32 { return (<u32>load<u8>(ip) & 15) << 2; }
 // @ts-ignore: decorator

@@ -65,6 +65,7 @@ int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_m
 int32_t shoal_if_up(shoal_t *s, uint32_t ifx, uint32_t up) { return (int32_t)W2C(if_up)(&s->inst, ifx, up); }
 int32_t shoal_addr_add(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len) { return (int32_t)W2C(addr_add)(&s->inst, ifx, addr, prefix_len); }
 int32_t shoal_addr_add_flags(shoal_t *s, uint32_t ifx, uint32_t addr, uint32_t prefix_len, uint32_t flags) { return (int32_t)W2C(addr_add_flags)(&s->inst, ifx, addr, prefix_len, flags); }
+int32_t shoal_arp_probe(shoal_t *s, uint32_t ifx, uint32_t addr) { return (int32_t)W2C(arp_probe)(&s->inst, ifx, addr); }
 int32_t shoal_addr_del(shoal_t *s, uint32_t addr) { return (int32_t)W2C(addr_del)(&s->inst, addr); }
 int32_t shoal_route_add(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw, uint32_t ifx) { return (int32_t)W2C(route_add)(&s->inst, dst, prefix_len, gw, ifx); }
 int32_t shoal_route_del(shoal_t *s, uint32_t dst, uint32_t prefix_len, uint32_t gw) { return (int32_t)W2C(route_del)(&s->inst, dst, prefix_len, gw); }
@@ -91,5 +92,12 @@ int32_t shoal_tcp_close(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_close)
 int32_t shoal_tcp_abort(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_abort)(&s->inst, (uint32_t)sd); }
 int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val) { return (int32_t)W2C(tcp_setopt)(&s->inst, (uint32_t)sd, opt, val); }
 int32_t shoal_tcp_info(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_info)(&s->inst, (uint32_t)sd); }
+int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i) { return (int32_t)W2C(tcp_tcb_info)(&s->inst, i); }
 int32_t shoal_tcp_tables(shoal_t *s) { return (int32_t)W2C(tcp_tables)(&s->inst); }
+int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0) { return (int32_t)W2C(cluster_join)(&s->inst, me, port, keyLen, epoch, seq0); }
+int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax) { return (int32_t)W2C(vipa_route)(&s->inst, len, idleMs, crtMax); }
+int32_t shoal_vipa_unroute(shoal_t *s, uint32_t vipa) { return (int32_t)W2C(vipa_unroute)(&s->inst, vipa); }
+int32_t shoal_cluster_view(shoal_t *s, uint32_t i) { return (int32_t)W2C(cluster_view)(&s->inst, i); }
+int32_t shoal_dpt_rows(shoal_t *s, uint32_t vipa) { return (int32_t)W2C(dpt_rows)(&s->inst, vipa); }
+int32_t shoal_crt_rows(shoal_t *s, uint32_t vipa, uint32_t start) { return (int32_t)W2C(crt_rows)(&s->inst, vipa, start); }
 int32_t shoal_tables(shoal_t *s) { return (int32_t)W2C(tables)(&s->inst); }

@@ -36,6 +36,9 @@ export interface Link {
   rxOffload?: LinkOffload;
   /** Called once when the link goes away on its own (device removed, peer closed). */
   onDown?: ((err?: Error) => void) | null;
+  /** Optional: told the MAC a stack sends from on this link, before it sends;
+   * throws (ERR_DUPLICATE_MAC) where it knows the MAC is taken (a switch port). */
+  claimMac?(mac: string): void;
   /** Optional: pushes out frames a link batches (a TAP writes them in one go). */
   flush?(): void;
   close(): void;

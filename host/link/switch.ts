@@ -9,8 +9,12 @@
 import type { Link, LinkOffload } from './link.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
 import { fits, joined, normalize } from './offload.ts';
+import { ShoalError, argError } from '../errors.ts';
 
-export interface SwitchPortOptions { mtu?: number }
+export interface SwitchPortOptions {
+  /** The port's MTU, 576..65535 (default: the switch's). */
+  mtu?: number;
+}
 
 const MAX_MACS = 4096;
 const TAKES_ALL: LinkOffload = Object.freeze({ csum: true, gso: 65535 });
@@ -19,8 +23,11 @@ export class VirtualSwitch {
   readonly mtu: number;
   private ports = new Set<Port>();
   private macs = new Map<number, Port>();
+  /** MACs the stacks on its ports said they send from (Link.claimMac): one port each. */
+  private claimed = new Map<number, Port>();
   private counters = { frames: 0, flooded: 0, dropped: 0, tooBig: 0 };
 
+  /** opts.mtu: every port's default MTU, 576..65535 (default 1500). */
   constructor(opts: { mtu?: number } = {}) {
     this.mtu = checkMtu(opts.mtu ?? 1500);
   }
@@ -126,6 +133,18 @@ export class VirtualSwitch {
     this.ports.delete(p);
     this.cFrom = null;
     for (const [k, v] of this.macs) if (v === p) this.macs.delete(k);
+    for (const [k, v] of this.claimed) if (v === p) this.claimed.delete(k);
+  }
+
+  /** @internal Port p's stack sends from mac: refused while another port's does. */
+  claim(p: Port, mac: string): void {
+    const m = parseInt(mac.replace(/:/g, ''), 16);
+    const owner = this.claimed.get(m);
+    if (owner && owner !== p) {
+      throw new ShoalError(`MAC ${mac} is already used on this switch by another port: give each stack its own "mac" (or leave it derived)`,
+        'ERR_DUPLICATE_MAC');
+    }
+    this.claimed.set(m, p);
   }
 
   /** @internal A frame (or its segments) larger than a port's MTU, going in or out. */
@@ -164,6 +183,7 @@ class Port implements Link {
     this.sw.forwardParts(this, parts, len, flags, gso);
   }
   flush(): void { this.sw.flushAll(); }
+  claimMac(mac: string): void { if (this.open) this.sw.claim(this, mac); }
   close(): void {
     if (!this.open) return;
     this.open = false;
@@ -177,6 +197,6 @@ function mac(f: Uint8Array, at: number): number {
 }
 
 function checkMtu(mtu: number): number {
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new RangeError(`switch MTU must be an integer in 576..65535, got ${mtu}`);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `switch MTU must be an integer in 576..65535, got ${mtu}`);
   return mtu;
 }

@@ -3,14 +3,14 @@
 // send buffer (tcp_send_space / tcp_send_commit); reads copy each received
 // segment out once (tcp_recv); a paused reader stops reading, so the
 // receive window closes on its own.
-import { Duplex } from 'node:stream';
+import { Duplex, addAbortSignal } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { Stack } from '../stack.ts';
 import type { Timer } from '../clock.ts';
 import { parseIPv4, formatIPv4 } from '../addr.ts';
-import { shoalError } from '../errors.ts';
+import { ShoalError, argError, listensForErrors, stackClosed, sysError } from '../errors.ts';
 import { EV, TCP_CC, TCP_OPT } from '../core-abi.ts';
 
 /** Not a core event: the core lost events, so every socket looks at its state again. */
@@ -22,7 +22,7 @@ export const TCP_STATES = ['FREE', 'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED
 export type Congestion = 'cubic' | 'newreno';
 
 /** @internal What the stack dispatches TCP events to. */
-export interface TcpHandle { _tcpEvent(type: number, b: number): void; _stackClosing(): void }
+export interface TcpHandle { _tcpEvent(type: number, b: number): void; _stackClosing(err: Error): void }
 
 export interface TcpInfo {
   state: (typeof TCP_STATES)[number]; localAddress: string; localPort: number; remoteAddress: string; remotePort: number;
@@ -33,14 +33,22 @@ export interface TcpInfo {
 }
 
 export interface SocketOptions {
+  /** Keep the writable side open once the peer has ended its side (default false). */
   allowHalfOpen?: boolean;
   /** Congestion control for this socket (default: the stack's, CUBIC unless configured). */
   congestion?: Congestion;
+  /** Send buffer in bytes (default: the stack's limit tcpSendBuffer, 1 MiB). */
   sendBufferSize?: number;
+  /** Receive buffer in bytes (default: the stack's limit tcpReceiveBuffer, 1 MiB). */
   receiveBufferSize?: number;
+  /** Turn Nagle's algorithm off (default false). */
   noDelay?: boolean;
+  /** Send keep-alive probes when idle (default false). */
   keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe, in ms (default 7200000, two hours). */
   keepAliveInitialDelay?: number;
+  /** Aborting it destroys the socket with an AbortError (code ABORT_ERR), as in node:net (default none). */
+  signal?: AbortSignal;
 }
 
 /** Resolves a host name, as node:net's `lookup` option (default dns.lookup, asked for IPv4). */
@@ -48,19 +56,35 @@ export type LookupFunction = (hostname: string, options: { family: 4 },
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void;
 
 export interface ConnectOptions extends SocketOptions {
+  /** The port to connect to (required). */
   port: number;
+  /** An IPv4 address or a name to look up (default 'localhost': the stack's first address). */
   host?: string;
+  /** Resolves `host` when it is a name (default dns.lookup, IPv4). */
   lookup?: LookupFunction;
+  /** The local address to connect from (default: chosen by the route). */
   localAddress?: string;
+  /** The local port (default: an ephemeral port, RFC 6056). */
   localPort?: number;
+  /** Idle timeout in ms, as setTimeout() (default none). */
   timeout?: number;
 }
 
-export interface ServerOptions extends SocketOptions {
+export interface ServerOptions extends Omit<SocketOptions, 'signal'> {
+  /** Accepted sockets start paused (default false). */
   pauseOnConnect?: boolean;
 }
 
-export interface ListenOptions { port?: number; host?: string; backlog?: number }
+export interface ListenOptions {
+  /** The port (default 0: an ephemeral port). */
+  port?: number;
+  /** The local address to listen on (default: every address of the stack). */
+  host?: string;
+  /** Connections waiting to be accepted at most (default 511). */
+  backlog?: number;
+  /** Aborting it closes the server, as in node:net (default none). */
+  signal?: AbortSignal;
+}
 
 /** The most bytes one tcp_recv hands over. */
 const RECV_MAX = 256 * 1024;
@@ -71,10 +95,6 @@ const RECV_MAX = 256 * 1024;
  * Buffers ≈ 1 fault per 4 KiB received). Not smaller: each piece is an
  * allocation (16 KiB pieces cost about 15 % of bulk throughput). */
 const PIECE = 64 * 1024;
-
-function errFor(errno: number, syscall: string, detail: string): Error {
-  return shoalError(-errno, syscall, detail);
-}
 
 function hostAddr(host: string | undefined): number {
   if (host === undefined || host === '' || host === 'localhost') return 0;
@@ -123,6 +143,9 @@ export class NetFactory {
   }
 
   /** connect(options[, cb]) | connect(port[, host][, cb]) as in node:net. */
+  connect(options: ConnectOptions, connectionListener?: () => void): Socket;
+  connect(port: number, host?: string, connectionListener?: () => void): Socket;
+  connect(port: number, connectionListener?: () => void): Socket;
   connect(...args: unknown[]): Socket {
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
@@ -131,26 +154,30 @@ export class NetFactory {
     else opts = { port: Number(args[0]), host: typeof args[1] === 'string' ? args[1] : undefined };
     const s = new this.Socket(opts);
     if (opts.timeout) s.setTimeout(opts.timeout);
-    s.connect(opts, cb);
+    s.connect(opts, cb!);
     return s;
   }
 
-  createConnection(...args: unknown[]): Socket { return this.connect(...args); }
+  /** The same as connect(). */
+  createConnection(options: ConnectOptions, connectionListener?: () => void): Socket;
+  createConnection(port: number, host?: string, connectionListener?: () => void): Socket;
+  createConnection(port: number, connectionListener?: () => void): Socket;
+  createConnection(...args: unknown[]): Socket { return (this.connect as (...a: unknown[]) => Socket)(...args); }
 }
 
 function ccCode(c: Congestion | undefined): number | undefined {
   if (c === undefined) return undefined;
   if (c === 'cubic') return TCP_CC.CUBIC;
   if (c === 'newreno') return TCP_CC.NEWRENO;
-  throw new TypeError(`congestion must be 'cubic' or 'newreno', got ${String(c)}`);
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `congestion must be 'cubic' or 'newreno', got ${String(c)}`);
 }
 
 function applyOptions(stack: Stack, sd: number, o: SocketOptions): void {
   const c = stack.core;
   const cc = ccCode(o.congestion);
   if (cc !== undefined) c.tcp_setopt(sd, TCP_OPT.CC, cc);
-  if (o.sendBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.SNDBUF, o.sendBufferSize), 'setsockopt', 'SO_SNDBUF');
-  if (o.receiveBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.RCVBUF, o.receiveBufferSize), 'setsockopt', 'SO_RCVBUF');
+  if (o.sendBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.SNDBUF, o.sendBufferSize), 'setsockopt', undefined, undefined, 'sendBufferSize');
+  if (o.receiveBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.RCVBUF, o.receiveBufferSize), 'setsockopt', undefined, undefined, 'receiveBufferSize');
   if (o.noDelay) c.tcp_setopt(sd, TCP_OPT.NODELAY, 1);
   if (o.keepAlive) c.tcp_setopt(sd, TCP_OPT.KEEPALIVE, o.keepAliveInitialDelay || 7_200_000);
 }
@@ -170,9 +197,42 @@ function tcpInfo(stack: Stack, sd: number): TcpInfo | null {
   };
 }
 
+/** Events of a Socket, beside a Duplex's own ('data', 'end', 'drain', …), as node:net's. */
+export interface SocketEvents {
+  connect: [];
+  ready: [];
+  timeout: [];
+  close: [hadError: boolean];
+  error: [err: Error & { code?: string }];
+  lookup: [err: Error | null, address: string, family: number, host: string];
+}
+
+type SocketEvent = keyof SocketEvents;
+type Listener<E extends SocketEvent> = (...args: SocketEvents[E]) => void;
+
+// Typed listeners on top of the Duplex's, as @types/node declares node:net's.
+export interface Socket {
+  on<E extends SocketEvent>(event: E, listener: Listener<E>): this;
+  on(event: 'data', listener: (data: Buffer) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends SocketEvent>(event: E, listener: Listener<E>): this;
+  once(event: 'data', listener: (data: Buffer) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener<E extends SocketEvent>(event: E, listener: Listener<E>): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** Events of a Server, as node:net's. */
+export interface ServerEvents {
+  listening: [];
+  connection: [socket: Socket];
+  close: [];
+  error: [err: Error & { code?: string }];
+}
+
 type PendingWrite = { chunks: Uint8Array[]; i: number; off: number; cb: (err?: Error | null) => void };
 
-export class Socket extends Duplex implements TcpHandle {
+export class Socket extends Duplex {
   /** @internal */ sd = -1;
   connecting = false;
   pending = true;
@@ -189,7 +249,8 @@ export class Socket extends Duplex implements TcpHandle {
   private idleTimer: Timer | null = null;
   private local: { address: string; port: number } | null = null;
   private remote: { address: string; port: number } | null = null;
-  private connectTarget = '';
+  /** Where a connect goes, for its errors. */
+  private target: { address: string; port: number } = { address: '', port: 0 };
   /** @internal */ server: Server | null = null;
 
   constructor(stack: Stack, opts: SocketOptions = {}, sd = -1) {
@@ -202,9 +263,13 @@ export class Socket extends Duplex implements TcpHandle {
       stack.tcp.set(sd, this);
       this.addresses();
     }
+    if (opts.signal) addAbortSignal(opts.signal, this);
   }
 
-  /** connect(options[, cb]) | connect(port[, host][, cb]). */
+  /** connect(options[, cb]) | connect(port[, host][, cb]), as in node:net. */
+  connect(options: ConnectOptions, connectionListener?: () => void): this;
+  connect(port: number, host?: string, connectionListener?: () => void): this;
+  connect(port: number, connectionListener?: () => void): this;
   connect(...args: unknown[]): this {
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
@@ -217,8 +282,12 @@ export class Socket extends Duplex implements TcpHandle {
     }
     const host = o.host ?? 'localhost';
     if (cb) this.once('connect', cb);
+    if (this.stack.isClosed) {
+      process.nextTick(() => this.destroy(stackClosed('connect')));
+      return this;
+    }
     this.connecting = true;
-    this.connectTarget = `${host}:${port}`;
+    this.target = { address: host, port };
     if (host === 'localhost') this.open(this.stack.localhost, port, o);
     else if (isIPv4(host)) this.open(host, port, o);
     else {
@@ -227,7 +296,8 @@ export class Socket extends Duplex implements TcpHandle {
         this.emit('lookup', err, address, family, host);
         if (!this.connecting || this.destroyed) return;
         if (!err && !isIPv4(address)) {
-          err = Object.assign(new Error(`connect EAFNOSUPPORT ${address}:${port} (Shoal speaks IPv4)`), { code: 'EAFNOSUPPORT' });
+          err = new ShoalError(`connect EAFNOSUPPORT ${address}:${port} (Shoal speaks IPv4)`, 'EAFNOSUPPORT',
+            { errno: -97, syscall: 'connect', address, port });
         }
         if (err) this.destroy(err);
         else this.open(address, port, o);
@@ -237,7 +307,7 @@ export class Socket extends Duplex implements TcpHandle {
   }
 
   private open(address: string, port: number, o: ConnectOptions): void {
-    this.connectTarget = `${address}:${port}`;
+    this.target = { address, port };
     const c = this.stack.core;
     try {
       const raddr = parseIPv4(address);
@@ -247,7 +317,7 @@ export class Socket extends Duplex implements TcpHandle {
       applyOptions(this.stack, sd, { ...this.opts, ...o });
       this.stack.syncTime();
       const r = c.tcp_connect(sd, raddr, port, hostAddr(o.localAddress), o.localPort ?? 0);
-      if (r < 0) throw shoalError(r, 'connect', this.connectTarget);
+      if (r < 0) throw sysError(r, 'connect', address, port);
     } catch (e) {
       this.stack.drain();
       process.nextTick(() => this.destroy(e as Error));
@@ -285,7 +355,7 @@ export class Socket extends Duplex implements TcpHandle {
         break;
       case EV.TCP_ERROR: {
         const syscall = this.connecting ? 'connect' : 'read';
-        const err = errFor(b, syscall, this.connecting ? this.connectTarget : '');
+        const err = this.connecting ? sysError(-b, syscall, this.target.address, this.target.port) : sysError(-b, syscall);
         this.failPending(err);
         this.destroy(err);
         break;
@@ -358,7 +428,7 @@ export class Socket extends Duplex implements TcpHandle {
         if (w.off >= chunk.length) { w.i++; w.off = 0; continue; }
         // More of this write to come: let the core send it in whole segments (MSG_MORE).
         const take = stack.tcpWrite(this.sd, chunk, w.off, w.i + 1 < w.chunks.length);
-        if (take < 0) { err = shoalError(take, 'write', ''); break; }
+        if (take < 0) { err = sysError(take, 'write'); break; }
         if (take === 0) break;
         w.off += take;
         moved += take;
@@ -416,7 +486,7 @@ export class Socket extends Duplex implements TcpHandle {
   }
 
   /** @internal */
-  _stackClosing(): void { this.destroy(); }
+  _stackClosing(err: Error): void { this.destroy(listensForErrors(this) ? err : undefined); }
 
   /** Closes with a RST (node:net resetAndDestroy). */
   resetAndDestroy(): this {
@@ -497,7 +567,7 @@ export class Socket extends Duplex implements TcpHandle {
   unref(): this { return this; }
 }
 
-export class Server extends EventEmitter implements TcpHandle {
+export class Server extends EventEmitter<ServerEvents> {
   /** @internal */ sd = -1;
   maxConnections = 0;
   private readonly stack: Stack;
@@ -512,14 +582,19 @@ export class Server extends EventEmitter implements TcpHandle {
     this.opts = opts;
   }
 
-  /** listen(port[, host][, backlog][, cb]) | listen(options[, cb]). */
+  /** listen(port[, host][, backlog][, cb]) | listen(options[, cb]), as in node:net. */
+  listen(port?: number, host?: string, backlog?: number, listeningListener?: () => void): this;
+  listen(port?: number, host?: string, listeningListener?: () => void): this;
+  listen(port?: number, backlog?: number, listeningListener?: () => void): this;
+  listen(port?: number, listeningListener?: () => void): this;
+  listen(options: ListenOptions, listeningListener?: () => void): this;
   listen(...args: unknown[]): this {
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
-    let port = 0, host: string | undefined, backlog = 511;
+    let port = 0, host: string | undefined, backlog = 511, signal: AbortSignal | undefined;
     if (args[0] !== null && typeof args[0] === 'object') {
       const o = args[0] as ListenOptions;
-      port = o.port ?? 0; host = o.host; backlog = o.backlog ?? backlog;
+      port = o.port ?? 0; host = o.host; backlog = o.backlog ?? backlog; signal = o.signal;
     } else {
       if (args[0] !== undefined) port = Number(args[0]);
       if (typeof args[1] === 'string') host = args[1];
@@ -531,21 +606,35 @@ export class Server extends EventEmitter implements TcpHandle {
       throw Object.assign(new RangeError(`options.port should be >= 0 and < 65536. Received ${port}.`), { code: 'ERR_SOCKET_BAD_PORT' });
     }
     if (cb) this.once('listening', cb);
+    if (this.stack.isClosed) {
+      process.nextTick(() => this.emit('error', stackClosed('listen')));
+      return this;
+    }
+    if (signal) {
+      const abort = () => { if (this.sd >= 0) this.close(); };
+      if (signal.aborted) process.nextTick(abort);
+      else {
+        signal.addEventListener('abort', abort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', abort));
+      }
+    }
     const c = this.stack.core;
     let sd = -1;
     try {
       sd = this.stack.check(c.tcp_open(), 'socket');
       applyOptions(this.stack, sd, this.opts);
       const r = c.tcp_listen(sd, hostAddr(host), port, backlog);
-      if (r < 0) throw shoalError(r, 'listen', `${host ?? '0.0.0.0'}:${port}`);
+      if (r < 0) throw sysError(r, 'listen', host ?? '0.0.0.0', port);
     } catch (e) {
       if (sd >= 0) c.tcp_close(sd);
-      process.nextTick(() => this.emit('error', e));
+      process.nextTick(() => this.emit('error', e as Error));
       return this;
     }
     this.sd = sd;
     this.closing = false;
     this.stack.tcp.set(sd, this);
+    // A poll soon: a cluster target reports its new listener at once.
+    this.stack.drain();
     process.nextTick(() => this.emit('listening'));
     return this;
   }
@@ -578,7 +667,11 @@ export class Server extends EventEmitter implements TcpHandle {
   get listening(): boolean { return this.sd >= 0; }
 
   /** @internal */
-  _stackClosing(): void { if (this.sd >= 0) this.close(); }
+  _stackClosing(err: Error): void {
+    if (this.sd < 0) return;
+    if (listensForErrors(this)) this.emit('error', err);
+    this.close();
+  }
 
   /** Stops accepting; 'close' once every connection has closed. */
   close(cb?: (err?: Error) => void): this {

@@ -40,17 +40,26 @@ export function tcpOptions(r: Random): Uint8Array {
   return new Uint8Array(out.slice(0, 40));
 }
 
-/** IP options: record route, timestamp, source route, NOP/EOL, garbage. */
+/** IP options: record route and timestamp (every flag, empty to full, now
+ * and then a pointer or overflow count off by a little), loose and strict
+ * source routes pending or complete, NOP/EOL, lengths 0 and 1, garbage. */
 export function ipOptions(r: Random): Uint8Array {
   const out: number[] = [];
   const n = 1 + r.int(3);
+  const skew = () => (r.int(8) === 0 ? r.int(9) - 4 : 0);
   for (let i = 0; i < n; i++) {
-    switch (r.int(6)) {
-      case 0: { const slots = 1 + r.int(9); out.push(7, 3 + 4 * slots, 4); for (let k = 0; k < 4 * slots; k++) out.push(0); break; }
-      case 1: { const slots = 1 + r.int(4); out.push(68, 4 + 8 * slots, 5, 1); for (let k = 0; k < 8 * slots; k++) out.push(r.int(256)); break; }
-      case 2: { out.push(131, 7, 4, 10, 0, 0, 9); break; }
+    switch (r.int(8)) {
+      case 0: { const slots = 1 + r.int(9); out.push(7, 3 + 4 * slots, 4 + 4 * r.int(slots + 1) + skew()); for (let k = 0; k < 4 * slots; k++) out.push(r.int(256)); break; }
+      case 1: {
+        const flag = [0, 1, 3, r.int(16)][r.int(4)], size = flag === 0 ? 4 : 8, slots = 1 + r.int(flag === 0 ? 9 : 4);
+        out.push(68, 4 + size * slots, 5 + size * r.int(slots + 1) + skew(), (r.int(16) << 4) | flag);
+        for (let k = 0; k < size * slots; k++) out.push(r.int(256));
+        break;
+      }
+      case 2: { const hops = 1 + r.int(4); out.push(r.int(2) ? 131 : 137, 3 + 4 * hops, 4 + 4 * r.int(hops + 1) + skew()); for (let k = 0; k < 4 * hops; k++) out.push(r.int(256)); break; }
       case 3: out.push(1); break;
       case 4: out.push(0); break;
+      case 5: out.push(r.int(256), r.int(2)); break;
       default: { const len = r.int(41); out.push(r.int(256), len); for (let k = 2; k < len; k++) out.push(r.int(256)); }
     }
   }

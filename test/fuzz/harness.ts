@@ -15,10 +15,10 @@ export { S, CFG };
 const COUNTERS = ['rxFrames', 'rxBytes', 'rxBadDesc', 'txFrames', 'txBytes', 'arpTx', 'rxBadIface', 'rxRunt', 'rxNotForUs',
   'rxEthertype', 'arpRx', 'ipRx', 'reasmOk', 'ipBadLen', 'ipBadVersion', 'ipBadHlen', 'ipBadChecksum', 'ipMartian', 'ipNotLocal',
   'ipMulticast', 'ipFragRx', 'udpRx', 'tcpRx', 'icmpRx', 'ipBadProto', 'icmpBad', 'icmpEchoRx', 'icmpEchoReplyRx', 'icmpUnreachRx',
-  'icmpOtherRx', 'rxChainBad', 'ipChainBad', 'loopback'] as const;
+  'icmpOtherRx', 'rxChainBad', 'ipChainBad', 'loopback', 'ipBadOption', 'ipSourceRoute'] as const;
 type CounterName = typeof COUNTERS[number];
 
-export const { UDP_READABLE: EV_UDP_READABLE, ECHO_REPLY: EV_ECHO_REPLY, UNREACHABLE: EV_UNREACHABLE, UDP_ERROR: EV_UDP_ERROR, TCP: EV_TCP } = EV;
+export const { UDP_READABLE: EV_UDP_READABLE, ECHO_REPLY: EV_ECHO_REPLY, UNREACHABLE: EV_UNREACHABLE, UDP_ERROR: EV_UDP_ERROR, ADDR_CONFLICT: EV_ADDR_CONFLICT, TCP: EV_TCP } = EV;
 const { MORE, CSUM_PARTIAL, GSO } = FRAME;
 
 export interface CoreConfig {
@@ -314,7 +314,8 @@ export class FuzzCore {
     const eb = this.w(S.EV) >>> 2;
     for (let i = 0; i < ne; i++) {
       const t = this.u32[eb + 4 * i], a = this.u32[eb + 4 * i + 1];
-      if (t !== EV_UDP_READABLE && t !== EV_ECHO_REPLY && t !== EV_UNREACHABLE && t !== EV_UDP_ERROR && !(t >= EV_TCP && this.tcp)) {
+      if (t !== EV_UDP_READABLE && t !== EV_ECHO_REPLY && t !== EV_UNREACHABLE && t !== EV_UDP_ERROR && t !== EV_ADDR_CONFLICT &&
+        !(t >= EV_TCP && this.tcp)) {
         throw new FuzzFailure(`event of unexpected type ${t}`);
       }
       if ((t === EV_UDP_READABLE || t === EV_UDP_ERROR) && !this.socks.includes(a)) throw new FuzzFailure(`event ${t} for UDP socket ${a}, not open`);
@@ -397,10 +398,15 @@ export class FuzzCore {
     if (type !== ETHERTYPE_IPV4) return `ethertype ${type.toString(16)}`;
     const ip = p + 14;
     if (len < 34) return 'short IPv4';
-    if (u[ip] !== 0x45) return `IPv4 version/IHL byte ${u[ip].toString(16)}`;
+    // Options only on an echo reply, reflecting the request's (RFC 1122 3.2.2.6).
+    const hlen = (u[ip] & 15) * 4;
+    if (u[ip] !== 0x45 && ((u[ip] >> 4) !== 4 || hlen < 20 || u[ip + 9] !== PROTO_ICMP || u[ip + hlen] !== 0)) {
+      return `IPv4 version/IHL byte ${u[ip].toString(16)}`;
+    }
     const tot = get16(u, ip + 2);
     if (tot !== len - 14) return `IP total length ${tot} != frame length - 14 (${len - 14})`;
-    if (fold16(sum16(u.subarray(ip, ip + 20))) !== 0xffff) return 'bad IP header checksum';
+    if (tot < hlen + 8 && hlen > 20) return 'options and no room for the echo reply';
+    if (fold16(sum16(u.subarray(ip, ip + hlen))) !== 0xffff) return 'bad IP header checksum';
     if (tot > maxTot) return `IP datagram of ${tot} bytes on a link with a smaller MTU`;
     if (u[ip + 8] === 0) return 'TTL 0';
     const src = get32(u, ip + 12), dst = get32(u, ip + 16);
@@ -411,8 +417,8 @@ export class FuzzCore {
     const mf = (frag & 0x2000) !== 0, off = (frag & 0x1fff) << 3;
     if (mf && ((tot - 20) & 7) !== 0) return 'a fragment with MF whose length is not a multiple of 8';
     if (off + tot - 20 > 65535) return 'fragment beyond 65535';
-    if (mf || off) return this.fragment(src, dst, get16(u, ip + 4), u[ip + 9], off, mf, u.subarray(ip + 20, ip + tot));
-    return checkL4(u, ip + 20, tot - 20, src, dst, u[ip + 9]);
+    if (mf || off) return hlen > 20 ? 'a fragment with options' : this.fragment(src, dst, get16(u, ip + 4), u[ip + 9], off, mf, u.subarray(ip + 20, ip + tot));
+    return checkL4(u, ip + hlen, tot - hlen, src, dst, u[ip + 9]);
   }
 
   /** Outgoing fragments, put back together: the whole datagram must carry a valid L4 checksum. */
@@ -513,7 +519,8 @@ export class FuzzCore {
     eq(c(k.rxFrames) + c(k.loopback), c(k.rxBadIface) + c(k.rxRunt) + c(k.rxNotForUs) + c(k.rxEthertype) + c(k.arpRx) + c(k.ipRx) + c(k.rxChainBad),
       'rxFrames + loopback vs the sum of their outcomes');
     eq(c(k.ipRx) + c(k.reasmOk), c(k.ipBadLen) + c(k.ipBadVersion) + c(k.ipBadHlen) + c(k.ipBadChecksum) + c(k.ipMartian) +
-      c(k.ipNotLocal) + c(k.ipMulticast) + c(k.ipFragRx) + c(k.udpRx) + c(k.tcpRx) + c(k.icmpRx) + c(k.ipBadProto) + c(k.ipChainBad),
+      c(k.ipNotLocal) + c(k.ipMulticast) + c(k.ipFragRx) + c(k.udpRx) + c(k.tcpRx) + c(k.icmpRx) + c(k.ipBadProto) + c(k.ipChainBad) +
+      c(k.ipBadOption) + c(k.ipSourceRoute),
       'ipRx + reasmOk vs the sum of its outcomes');
     eq(c(k.icmpRx), c(k.icmpBad) + c(k.icmpEchoRx) + c(k.icmpEchoReplyRx) + c(k.icmpUnreachRx) + c(k.icmpOtherRx), 'icmpRx vs its outcomes');
     if (c(k.reasmOk) > c(k.ipFragRx)) throw new FuzzFailure('more datagrams reassembled than fragments received');

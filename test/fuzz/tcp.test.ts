@@ -195,7 +195,7 @@ class Run {
   }
 
   info(i: number): Info | null {
-    if (this.c.ex.tcp_info(i) < 0) return null;
+    if (this.c.ex.tcp_tcb_info(i) < 0) return null;
     const u = this.c.u32, o = this.c.io >>> 2;
     return { state: u[o + I.state], lport: u[o + I.lport], rport: u[o + I.rport], flags: u[o + I.flags], una: u[o + I.sndUna],
       nxt: u[o + I.sndNxt], rcvNxt: u[o + I.rcvNxt], sndWnd: u[o + I.sndWnd], mss: u[o + I.mss], smax: u[o + I.sndMax], rwnd: u[o + I.rcvWnd] };
@@ -203,7 +203,7 @@ class Run {
 
   describe(j: number, x: Info): string {
     const u = this.c.u32, o = this.c.io >>> 2;
-    this.c.ex.tcp_info(j);
+    this.c.ex.tcp_tcb_info(j);
     return `${j}:${NAMES[x.state]} ports ${x.lport}/${x.rport} flags 0x${x.flags.toString(16)} una ${x.una} nxt ${x.nxt} smax ${x.smax} ` +
       `sndWnd ${x.sndWnd} cwnd ${u[o + I.cwnd]} rto ${u[o + I.rtoMs]} mss ${x.mss} sendQueued ${u[o + I.sendQueued]} ` +
       `recvQueued ${u[o + I.recvQueued]} ooo ${u[o + I.oooQueued]} rcvNxt ${x.rcvNxt} rwnd ${x.rwnd} err ${u[o + I.softError]}`;

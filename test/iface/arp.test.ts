@@ -47,24 +47,27 @@ test('resolution: one request, one reply, then the cache: a second ping sends no
   await a.close(); await b.close();
 });
 
-test('expiry: past neighbourTtlMs the old address is still used while a unicast request revalidates it', async () => {
+test('expiry: past neighbourTtlMs the old address is still used; unconfirmed, a unicast request revalidates it', async () => {
   const { clock, sa, a, b, times } = pair({ neighbourTtlMs: 2000 });
   await drive(clock, a.ping('10.0.0.2'));
   assert.equal(times, [0]);
   clock.advance(1500);
   await drive(clock, a.ping('10.0.0.2'));
   assert.is(times.length, 1, 'still cached at 1.5 s');
-  clock.advance(1000);       // 2.5 s after it was learned
+  clock.advance(1000);       // 2.5 s after it was learned: STALE
   const t = clock.now();
   sa.clear();
   await drive(clock, a.ping('10.0.0.2'));
-  assert.equal(times, [0, t], 'asked again once expired');
   const out = sa.tx.map(parse);
   assert.is(out[0].ip?.proto, 1, 'the echo request went out at once, not held for ARP');
   assert.is(out[0].dst, b.macs[0], 'to the address the entry had');
-  assert.is(out[1].arp?.op, 1);
-  assert.is(out[1].dst, b.macs[0], 'the request is unicast to it (RFC 1122 2.3.2.1)');
-  assert.is(out[1].arp!.tha, '00:00:00:00:00:00');
+  assert.equal(times, [0], 'DELAY: no request while an upper layer may still confirm it');
+  clock.advance(2100);       // DELAY lasts 5 s, never longer than the lifetime
+  assert.equal(times, [0, t + 2000], 'PROBE: asked again, nothing having confirmed it');
+  // b's own probe of a, answered, is no proof that a's frames reach b (a request does not confirm).
+  const req = sa.tx.map(parse).find((f) => f.arp?.op === 1)!;
+  assert.is(req.dst, b.macs[0], 'the request is unicast to it (RFC 1122 2.3.2.1)');
+  assert.is(req.arp!.tha, '00:00:00:00:00:00');
   assert.is(a.stats().neighbours, 1);
   // b answered: the entry lives another 2 s with no further request.
   clock.advance(1500);
@@ -81,7 +84,7 @@ test('expiry: past neighbourTtlMs the old address is still used while a unicast 
   await a.close(); await b.close();
 });
 
-test('a neighbour that stops answering: three unicast requests a second apart, then a broadcast resolution', async () => {
+test('a neighbour that stops answering: after DELAY three unicast requests a second apart, then a broadcast resolution', async () => {
   const { clock, sa, a, b, times } = pair({ neighbourTtlMs: 2000 });
   await drive(clock, a.ping('10.0.0.2'));
   await b.close();           // gone from the switch: nothing answers for 10.0.0.2 now
@@ -89,9 +92,9 @@ test('a neighbour that stops answering: three unicast requests a second apart, t
   const t = clock.now();
   sa.clear();
   await drive(clock, a.ping('10.0.0.2', { timeout: 500 })).catch(() => {});
-  clock.advance(3500);
+  clock.advance(5000);
   const reqs = sa.tx.map(parse).filter((f) => f.arp?.op === 1);
-  assert.equal(times.slice(1), [t, t + 1000, t + 2000]);
+  assert.equal(times.slice(1), [t + 2000, t + 3000, t + 4000], 'after DELAY (the 2 s lifetime), a second apart');
   assert.ok(reqs.every((f) => f.dst === b.macs[0]), 'all three unicast');
   assert.is(a.stats().neighProbeFailed, 1);
   assert.is(a.stats().neighbours, 0, 'dropped');

@@ -384,7 +384,7 @@ kt('a half-open connection: the stack restarts and forgets it; the kernel writes
       ns.addAddress(tap.name, `${KERNEL}/24`);
       ns.up(tap.name);
       const make = async () => {
-        const s = await Stack.create({ name: `t-${tap.name}`, link: shim, address: `${STACK}/24`, seed: SEED + stacks.length });
+        const s = await Stack.create({ name: `t-${tap.name}`, link: shim, address: `${STACK}/24`, seed: SEED + stacks.length, mac: stacks[0]?.macs[0] });
         stacks.push(s);
         s.net.createServer((c) => c.pipe(c)).listen(7000);
         return s;

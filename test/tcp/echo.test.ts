@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pair, settle } from './helpers.ts';
+import { Stack } from '../../host/stack.ts';
 import type { Socket, LookupFunction } from '../../host/net/net.ts';
 
 test('connect, echo, close both ways', async () => {
@@ -33,7 +34,8 @@ test('connect, echo, close both ways', async () => {
 });
 
 test('data the peer sent before its FIN can still be read after our own FIN is acknowledged', async () => {
-  const { clock, a, b } = pair();
+  // Receive buffers that hold the whole body unread: Stack.BULK's 1 MiB.
+  const { clock, a, b } = pair({ limits: Stack.BULK });
   const body = Buffer.alloc(300_000, 0x61);
   const srv = b.net.createServer((s: Socket) => { s.end(body); });
   srv.listen(7);

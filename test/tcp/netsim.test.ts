@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { pair, settle } from './helpers.ts';
 import { withFaults } from '../../host/link/faults.ts';
 import { VirtualClock } from '../../host/clock.ts';
+import { Stack } from '../../host/stack.ts';
 import type { Socket } from '../../host/net/net.ts';
 import type { Link } from '../../host/link/link.ts';
 
@@ -43,7 +44,7 @@ function chunk(n: number): Buffer {
 async function cell(rcvbuf: number, loss: number): Promise<Cell> {
   const clock = new VirtualClock();
   const wrap = (l: Link, side: 'a' | 'b') => withFaults(l, { seed: SEED + (side === 'a' ? 1 : 2), clock, tx: { loss, delayMs: DELAY_MS } });
-  const { a, b } = pair({ clock, wrap, seed: SEED, limits: { tcpReceiveBuffer: rcvbuf, tcpSendBuffer: 1 << 20 } });
+  const { a, b } = pair({ clock, wrap, seed: SEED, limits: { ...Stack.BULK, tcpReceiveBuffer: rcvbuf, tcpSendBuffer: 1 << 20 } });
   const rx = createHash('sha256'), tx = createHash('sha256');
   let inWindow = 0, received = 0, sent = 0, ended = false, t0 = -1, last = -1, maxGapMs = 0;
   b.net.createServer((s: Socket) => {

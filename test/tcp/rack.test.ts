@@ -23,9 +23,9 @@ async function established() {
   p.advance(RTT);
   const c = {
     p, sock: null as unknown as Socket, iss: (sa.seq + 1) >>> 0, tsv: 101, tsEcr: sa.ts![0],
-    /** An ACK from the peer: ack and SACK blocks in segments from the first byte we send. */
-    ack(segs: number, sack?: [number, number][]) {
-      p.send({ seq: 1001, ack: c.iss + segs * MSS, flags: ACK, win: 65535, ts: [c.tsv++, c.tsEcr],
+    /** An ACK from the peer: ack and SACK blocks in segments from the first byte we send; its window. */
+    ack(segs: number, sack?: [number, number][], win = 65535) {
+      p.send({ seq: 1001, ack: c.iss + segs * MSS, flags: ACK, win, ts: [c.tsv++, c.tsEcr],
         sack: sack?.map(([a, b]) => [c.iss + a * MSS, c.iss + b * MSS] as [number, number]) });
     },
     /** What the stack sent; the peer echoes the newest timestamp (RFC 7323), so RTT samples stay 20 ms. */
@@ -126,6 +126,85 @@ test('a lost retransmission is sent again once a later one is SACKed, without th
   assert.is(c.take().length, 0);
   assert.is(c.p.stack.stats().tcpRto, 0);
   assert.is(c.p.stack.stats().tcpFastRetrans, 1);
+});
+
+test('a hole below one SACKed segment is resent a quarter RTT later (RACK reordering window), not after the probe timeout', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(3 * MSS, 1));
+  await c.p.settle();
+  assert.equal(c.take().map(c.n), [0, 1, 2]);
+  // Segment 0 is lost and 2 as well: only 1 is SACKed, short of three duplicates.
+  c.p.advance(RTT);
+  c.ack(0, [[1, 2]]);
+  assert.is(c.take().length, 0, 'not at once: it may only be reordered');
+  const { segs, ms } = waitSend(c);
+  assert.equal(segs.map(c.n).slice(0, 1), [0], show(segs));
+  assert.ok(ms >= RTT / 4 && ms <= RTT / 4 + 2, `resent ${ms} ms after the SACK (SRTT / 4 = ${RTT / 4})`);
+  assert.is(c.p.stack.stats().tcpTlp, 0);
+  assert.is(c.p.stack.stats().tcpFastRetrans, 1);
+});
+
+test('a lost retransmission is seen on ACKs whose window changes (a receiver growing its window)', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(10 * MSS, 1));
+  await c.p.settle();
+  assert.is(c.take().length, 10);
+  c.p.advance(RTT);
+  let win = 30000;
+  c.ack(0, [[1, 2]], win++); c.ack(0, [[1, 3]], win++); c.ack(0, [[1, 4]], win++);
+  assert.equal(c.take().map(c.n), [0], 'fast retransmit of the hole');
+  c.sock.write(Buffer.alloc(4 * MSS, 1));
+  await c.p.settle();
+  for (let i = 4; i < 10; i++) c.ack(0, [[1, i + 1]], win++);
+  const sent = c.take().map(c.n);
+  assert.ok(sent.length > 0 && sent.every((n) => n >= 10), `new data after the retransmission: ${sent}`);
+  // The retransmission of 0 is lost; new data sent after it arrives.
+  c.p.advance(RTT);
+  c.ack(0, [[1, 10 + sent.length]], win++);
+  const rx = c.take();
+  assert.equal(rx.map(c.n).slice(0, 1), [0], `segment 0 again, at once:\n${show(rx)}`);
+  assert.is(c.p.stack.stats().tcpRto, 0);
+});
+
+test('after a timeout, data SACKed beyond what was out then starts SACK recovery, not another timeout', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(2 * MSS, 1));
+  await c.p.settle();
+  assert.equal(c.take().map(c.n), [0, 1]);
+  // Both and the probe are lost: the RTO resends 0.
+  let rx: Seg[] = [];
+  for (let t = 0; t < 2000 && !rx.some((s) => c.n(s) === 0); t++) { c.p.advance(1); rx = c.take(); }
+  assert.is(c.p.stack.stats().tcpRto, 1);
+  c.sock.write(Buffer.alloc(4 * MSS, 1));
+  await c.p.settle();
+  c.p.advance(RTT);
+  c.ack(1);
+  rx = c.take();
+  assert.equal(rx.map(c.n).slice(0, 1), [1], `go-back-N goes on: ${show(rx)}`);
+  // 1 is lost again; what follows it, sent after the timeout beyond its recover point (2), arrives.
+  c.p.advance(1);
+  rx.push(...c.take());
+  const beyond = rx.map(c.n).filter((n) => n >= 2);
+  assert.ok(beyond.length > 0, `data beyond the recover point went out: ${show(rx)}`);
+  c.p.advance(RTT);
+  c.ack(1, [[2, 1 + rx.length]]);
+  rx = c.take();
+  assert.equal(rx.map(c.n).slice(0, 1), [1], `segment 1 again, at once:\n${show(rx)}`);
+  assert.is(c.p.stack.stats().tcpRto, 1, 'no second timeout');
+});
+
+test('our SACK blocks start with the latest arrival even beyond the eighth block, then the blocks just below it', async () => {
+  const c = await established();
+  const L = 1000;
+  // The peer's segments 1, 3, 5, … 23 arrive; 0, 2, 4, … are lost: twelve blocks.
+  let last: Seg | undefined;
+  for (let i = 1; i < 24; i += 2) {
+    c.p.send({ seq: 1001 + i * L, ack: c.iss, flags: ACK, win: 65535, ts: [c.tsv++, c.tsEcr], data: Buffer.alloc(L, 7) });
+    await c.p.settle();
+    last = c.take().at(-1) ?? last;
+  }
+  const blocks = last!.sack!.map(([a, b]) => [(a - 1001) / L, (b - 1001) / L]);
+  assert.equal(blocks, [[23, 24], [21, 22], [19, 20]], 'the latest, then the nearest below (3 blocks beside timestamps)');
 });
 
 test.run();

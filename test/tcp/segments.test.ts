@@ -14,18 +14,19 @@ const one = (segs: Seg[], what: string): Seg => {
 };
 
 /** A passive connection on port 80, established by hand. */
-async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: boolean; ws?: number } = {}) {
-  const p = new Peer({ limits });
+async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: boolean; ws?: number | null; isn?: number; seed?: number } = {}) {
+  const p = new Peer({ limits, seed: opts.seed });
   const conns: Socket[] = [];
   const srv = p.stack.net.createServer({ allowHalfOpen: true }, (s: Socket) => conns.push(s));
   srv.listen(80);
   await p.settle();
   const ts = opts.ts !== false;
-  p.send({ seq: 1000, flags: SYN, mss: 1460, ws: opts.ws ?? 7, sackOk: opts.sack !== false, ts: ts ? [100, 0] : undefined });
+  const isn = opts.isn ?? 1000;
+  p.send({ seq: isn, flags: SYN, mss: 1460, ws: opts.ws === null ? undefined : opts.ws ?? 7, sackOk: opts.sack !== false, ts: ts ? [100, 0] : undefined });
   const sa = one(p.take(), 'SYN-ACK');
   const c = {
     p, srv, sock: null as unknown as Socket,
-    /** next sequence number the peer sends */ pseq: 1001,
+    /** next sequence number the peer sends */ pseq: (isn + 1) >>> 0,
     /** next sequence number the stack sends */ sseq: (sa.seq + 1) >>> 0,
     tsv: 101, tsEcr: sa.ts ? sa.ts[0] : 0,
     data: [] as Buffer[],
@@ -44,7 +45,7 @@ async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: bo
   assert.is(p.take().length, 0, 'nothing answers the final ACK');
   // One byte in: the first read opens the window past the SYN-ACK's 64 KiB (a window update).
   c.send({ flags: ACK | PSH, data: '!' });
-  c.pseq += 1;
+  c.pseq = (c.pseq + 1) >>> 0;
   c.sock.once('data', () => {});
   await p.settle();
   p.advance(50);
@@ -57,7 +58,7 @@ async function established(limits?: StackLimits, opts: { ts?: boolean; sack?: bo
 }
 
 test('passive open: SYN-ACK carries MSS, SACK-permitted, timestamps, window scale', async () => {
-  const p = new Peer();
+  const p = new Peer({ limits: { tcpReceiveBuffer: 1 << 20 } });
   p.stack.net.createServer(() => {}).listen(80);
   await p.settle();
   p.send({ seq: 1000, flags: SYN, mss: 1400, ws: 7, sackOk: true, ts: [100, 0] });
@@ -77,6 +78,64 @@ test('passive open: SYN-ACK carries MSS, SACK-permitted, timestamps, window scal
   assert.is(sb.mss, 1460);
 });
 
+test('passive open: for each of the 16 sets of options a SYN offers, the SYN-ACK answers exactly those, parsed as Linux parses', async () => {
+  const p = new Peer({ limits: { tcpReceiveBuffer: 1 << 20 } });
+  const conns: Socket[] = [];
+  p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80);
+  await p.settle();
+  for (let set = 0; set < 16; set++) {
+    const mss = (set & 1) !== 0, sack = (set & 2) !== 0, ts = (set & 4) !== 0, ws = (set & 8) !== 0;
+    const what = `offered${mss ? ' mss' : ''}${sack ? ' sackOK' : ''}${ts ? ' ts' : ''}${ws ? ' wscale' : ''}`;
+    const sport = 41000 + set;
+    p.send({ sport, seq: 1000, flags: SYN, mss: mss ? 1400 : undefined, sackOk: sack, ts: ts ? [100, 0] : undefined, ws: ws ? 3 : undefined });
+    const sa = one(p.take(), what);
+    // decode() stops at the end-of-list option, as Linux's tcp_parse_options does.
+    assert.is(sa.mss, 1460, `${what}: MSS`);
+    assert.is(sa.sackOk, sack ? true : undefined, `${what}: SACK-permitted`);
+    assert.equal(sa.ts, ts ? [sa.ts![0], 100] : undefined, `${what}: timestamps`);
+    assert.is(sa.ws, ws ? 5 : undefined, `${what}: window scale (for a 1 MiB receive buffer)`);
+    assert.is(sa.hlen, 20 + 4 + (ts ? 12 : sack ? 4 : 0) + (ws ? 4 : 0), `${what}: Linux's layout, no padding to spare`);
+    p.send({ sport, seq: 1001, ack: sa.seq + 1, flags: ACK, ts: ts ? [101, sa.ts![0]] : undefined });
+    await p.settle();
+    const i = conns[set].info()!;
+    assert.is(i.sndWscale, ws ? 3 : 0, `${what}: the peer's shift applies`);
+    assert.is(i.rcvWscale, ws ? 5 : 0, `${what}: ours applies`);
+    assert.is(i.mss, (mss ? 1400 : 536) - (ts ? 12 : 0), `${what}: MSS agreed`);
+  }
+});
+
+test('a SYN with FIN or RST is dropped, counted, and makes nothing: at a listener and in SYN-SENT', async () => {
+  const p = new Peer();
+  p.stack.net.createServer(() => {}).listen(80);
+  await p.settle();
+  const bad0 = p.stack.stats().tcpBad;
+  p.send({ seq: 1000, flags: SYN | FIN, mss: 1460 });
+  p.send({ sport: 40001, seq: 1000, flags: SYN | RST, mss: 1460 });
+  p.send({ sport: 40002, seq: 1000, flags: SYN | FIN | RST | PSH, mss: 1460 });
+  await p.settle();
+  assert.is(p.take().length, 0, 'no SYN-ACK, no RST');
+  assert.is(p.stack.stats().tcpSockets, 1, 'only the listener');
+  assert.is(p.stack.stats().tcpBad, bad0 + 3);
+  let connected = false, err: Error | null = null;
+  const s = p.stack.net.connect({ port: 80, host: PEER_IP }, () => { connected = true; });
+  s.on('error', (e) => { err = e; });
+  await p.settle();
+  const syn = one(p.take(), 'SYN');
+  const answer = { sport: 80, dport: syn.sport, seq: 7000, ack: syn.seq + 1, mss: 1460 };
+  p.send({ ...answer, flags: SYN | ACK | FIN });
+  p.send({ ...answer, flags: SYN | ACK | RST });
+  p.send({ ...answer, flags: SYN | RST });
+  await p.settle();
+  assert.is(p.take().length, 0, 'nothing answers them');
+  assert.is(s.info()!.state, 'SYN_SENT');
+  assert.is(p.stack.stats().tcpBad, bad0 + 6);
+  p.send({ ...answer, flags: SYN | ACK });
+  await p.settle();
+  assert.is(one(p.take(), 'ACK').ack, 7001);
+  assert.ok(connected);
+  assert.is(err, null);
+});
+
 test('passive open: a repeated SYN gets the SYN-ACK again; an ACK for another ISN gets a RST', async () => {
   const p = new Peer();
   p.stack.net.createServer(() => {}).listen(80);
@@ -94,7 +153,7 @@ test('passive open: a repeated SYN gets the SYN-ACK again; an ACK for another IS
 });
 
 test('active open: SYN options, then ACK of the SYN-ACK and connect', async () => {
-  const p = new Peer();
+  const p = new Peer({ limits: { tcpReceiveBuffer: 1 << 20 } });
   let connected = false;
   const s = p.stack.net.connect({ port: 80, host: PEER_IP }, () => { connected = true; });
   await p.settle();
@@ -103,7 +162,7 @@ test('active open: SYN options, then ACK of the SYN-ACK and connect', async () =
   assert.is(syn.mss, 1460);
   assert.ok(syn.sackOk);
   assert.ok(syn.ts);
-  assert.is(syn.ws, 5);
+  assert.is(syn.ws, 5, 'window scale for a 1 MiB receive buffer');
   assert.ok(syn.sport >= 49152, 'an ephemeral port');
   p.send({ sport: 80, dport: syn.sport, seq: 7000, ack: syn.seq + 1, flags: SYN | ACK, mss: 1460, ws: 2, sackOk: true, ts: [9, syn.ts![0]] });
   await p.settle();
@@ -248,6 +307,25 @@ test('out of order: immediate ACK with a SACK block; filling the hole ACKs all',
   assert.ok(got.equals(want), 'bytes in sequence order');
 });
 
+test('filling a hole draws exactly one ACK: the read that follows sends no second identical one (RFC 5681 4.2)', async () => {
+  for (const [size, ws] of [[100, 7], [1448, 7], [100, null], [1448, null]] as const) {
+    const c = await established(undefined, { ws });
+    c.send({ seq: c.pseq + size, flags: ACK, data: Buffer.alloc(size, 2) });
+    one(c.p.take(), 'dup ACK');
+    c.send({ seq: c.pseq, flags: ACK, data: Buffer.alloc(size, 1) });
+    const a = one(c.p.take(), 'the ACK of the filled hole');
+    assert.is(a.ack, (c.pseq + 2 * size) >>> 0);
+    await c.p.settle();
+    c.p.advance(500);
+    await c.p.settle();
+    assert.is(Buffer.concat(c.data).length, 2 * size);
+    const after = c.p.take();
+    const same = after.filter((x) => x.len === 0 && x.ack === a.ack && x.win === a.win);
+    assert.is(same.length, 0, `${size} bytes, window scale ${ws}: a second identical ACK:\n${show(after)}`);
+    await c.p.stack.close();
+  }
+});
+
 test('acceptability: old and beyond-window segments get an ACK and are dropped', async () => {
   const c = await established();
   c.send({ seq: c.pseq - 200, flags: ACK, data: Buffer.alloc(100) });
@@ -332,6 +410,34 @@ test('SYN on an established connection gets a challenge ACK (rate-limited)', asy
   assert.is(acks.length, 2, show(acks));
   for (const a of acks) { assert.is(a.flags, ACK); assert.is(a.ack, c.pseq); }
   assert.is(c.p.stack.stats().tcpChallengeLimited, 3);
+  assert.is(c.sock.info()!.state, 'ESTABLISHED');
+});
+
+test('challenge ACKs are limited per connection: a RST flood at one draws at most its limit, another keeps its own', async () => {
+  const c = await established();
+  const p = c.p;
+  // A second connection on the same listener.
+  p.send({ sport: 40001, seq: 5000, flags: SYN, mss: 1460 });
+  const sa = one(p.take(), 'SYN-ACK');
+  p.send({ sport: 40001, seq: 5001, ack: sa.seq + 1, flags: ACK });
+  await p.settle();
+  p.take();
+  // A blind flood: in the window, never exact.
+  for (let i = 1; i <= 200; i++) c.send({ seq: c.pseq + 13 * i, flags: RST });
+  const ch = p.take();
+  assert.is(ch.length, 2, `two at once (the default: 2 a second per connection):\n${show(ch)}`);
+  for (const a of ch) { assert.is(a.dport, 40000); assert.is(a.ack, c.pseq); }
+  assert.is(p.stack.stats().tcpChallengeLimited, 198);
+  // The other connection's budget is untouched.
+  p.send({ sport: 40001, seq: 5001 + 77, ack: sa.seq + 1, flags: RST });
+  const other = one(p.take(), 'challenge ACK on the other connection');
+  assert.is(other.dport, 40001);
+  assert.is(other.ack, 5001);
+  // Half a second refills one.
+  p.advance(500);
+  p.take();
+  for (let i = 1; i <= 10; i++) c.send({ seq: c.pseq + 7 * i, flags: RST });
+  assert.is(p.take().length, 1, 'one more after 500 ms');
   assert.is(c.sock.info()!.state, 'ESTABLISHED');
 });
 
@@ -420,6 +526,31 @@ test('fast retransmit on SACK from the peer (RFC 6675)', async () => {
   assert.is(rx[0].seq, c.sseq, 'the hole first');
   assert.is(rx[0].len, 1448);
   assert.is(c.p.stack.stats().tcpFastRetrans, 1);
+});
+
+test('fast retransmit on three duplicate ACKs whatever the ISNs (RFC 6582 recover starts at the ISS)', async () => {
+  // Our ISS and the peer's ISN each below and at or above 2^31.
+  const seen = new Set<string>();
+  for (let seed = 1; seen.size < 4 && seed < 64; seed++) {
+    for (const isn of [1000, 0x8000_0000 + 1000]) {
+      const c = await established(undefined, { ts: false, sack: false, isn, seed });
+      const key = `ours ${c.sseq >= 0x8000_0000 ? '>=' : '<'} 2^31, theirs ${isn >= 0x8000_0000 ? '>=' : '<'} 2^31`;
+      if (seen.has(key)) { await c.p.stack.close(); continue; }
+      seen.add(key);
+      c.sock.write(Buffer.alloc(1460 * 8, 1));
+      await c.p.settle();
+      assert.is(c.p.take().length, 8, key);
+      // The first segment is lost: three duplicate ACKs, and no time passes.
+      for (let i = 0; i < 3; i++) c.send({ flags: ACK });
+      const rx = one(c.p.take(), `${key}: the retransmission`);
+      assert.is(rx.seq, c.sseq, key);
+      assert.is(rx.len, 1460, key);
+      assert.is(c.p.stack.stats().tcpFastRetrans, 1, key);
+      assert.is(c.p.stack.stats().tcpRto, 0, key);
+      await c.p.stack.close();
+    }
+  }
+  assert.is(seen.size, 4, [...seen].join('; '));
 });
 
 test('zero window: data waits, persist probes back off, opening the window resumes', async () => {
@@ -588,6 +719,25 @@ test('SYN cookies when the SYN queue is full; the cookie ACK makes a connection'
   p.send({ sport: 3333, seq: 301, ack: 0xdeadbeef, flags: ACK });
   assert.is(one(p.take(), 'RST').flags & RST, RST);
   assert.is(p.stack.stats().tcpCookieBad, 1);
+});
+
+test('a SYN cookie answers a SYN without timestamps with no window scale or SACK (only a timestamp could carry them back)', async () => {
+  const p = new Peer();
+  const conns: Socket[] = [];
+  p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80, undefined, 1);
+  await p.settle();
+  p.send({ sport: 1111, seq: 100, flags: SYN, mss: 1460 });
+  one(p.take(), 'SYN-ACK');
+  p.send({ sport: 2222, seq: 200, flags: SYN, mss: 1460, ws: 3, sackOk: true });
+  const ck = one(p.take(), 'cookie SYN-ACK');
+  assert.is(p.stack.stats().tcpCookieTx, 1);
+  assert.equal([ck.mss, ck.ws, ck.sackOk, ck.ts], [1460, undefined, undefined, undefined]);
+  assert.is(ck.hlen, 24);
+  p.send({ sport: 2222, seq: 201, ack: ck.seq + 1, flags: ACK });
+  await p.settle();
+  assert.is(conns.length, 1);
+  assert.is(conns[0].info()!.sndWscale, 0, 'both ends unscaled, as the SYN-ACK said');
+  assert.is(conns[0].info()!.rcvWscale, 0);
 });
 
 test.run();

@@ -1,0 +1,864 @@
+// The cluster layer (DESIGN.md §1, §4; docs/CLUSTER.md): the routing stack
+// and its targets, above TCP and UDP, below the ABI. net/demux.ts hands it
+// every datagram first (clusterInput); the rest of the time it runs at poll
+// (clusterPoll).
+//
+// Roles, per VIPA: the routing stack holds the VIPA as an ADDR_ANNOUNCE
+// address, keeps the DPT and the CRT, announces the VIPA (at once and every
+// ANNOUNCE_MS, so a stack that starts late learns it) and forwards each
+// datagram of a connection to its target IP-in-IP (RFC 2003), in place. A
+// candidate target holds the VIPA as ADDR_NOARP, reports its listeners on
+// the VIPA's ports (status: whenever they change, and every ANNOUNCE_MS),
+// its connections' ends, and its outbound connections before their SYN
+// leaves, and takes IP-in-IP for the VIPA only from the VIPA's routing stack
+// or its announced backups. Replies leave the target from the VIPA straight
+// to the client. Every other stack only learns who routes what.
+//
+// Control messages are UDP datagrams on the control port between own
+// addresses (announcements to the limited broadcast), sealed and checked by
+// control.ts under the cluster key.
+import { ld16, ld32, st16 } from '../wire/bytes';
+import { sumBytes, finish, pseudoSum } from '../wire/checksum';
+import { IP_HLEN, IP_LEN, IP_FRAG, IP_DF, IP_PROTO, IP_BROADCAST, PROTO_TCP, PROTO_UDP, PROTO_IPIP, ipHlen, ipSrc, ipDst } from '../wire/ipv4';
+import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
+import { UDP_DPORT, UDP_LEN, UDP_HLEN } from '../wire/udp';
+import { ICMP_UNREACH, UNREACH_NEEDFRAG } from '../wire/icmp';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_NEXT, PKT_RX } from '../base/mem';
+import { count, C_CLU_FORWARDED, C_CLU_LOCAL, C_CLU_NO_TARGET, C_CLU_CRT_FULL, C_CLU_TOO_BIG, C_CLU_FWD_DROP,
+  C_CLU_DECAP, C_CLU_IPIP_REFUSED, C_CLU_CTL_RX, C_CLU_CTL_TX, C_CLU_CTL_SHORT, C_CLU_CTL_STRANGER, C_CLU_VIPA_FULL,
+  C_CLU_EXPIRED, C_CLU_ENDED, C_TCP_LISTEN_DROP, counterGet } from '../base/counters';
+import { now, wakeAt } from '../base/time';
+import { rand32 } from '../base/random';
+import { FRAME_CSUM_OK } from '../base/scb';
+import { E_INVAL, E_NOSPC, E_ADDRNOTAVAIL, E_NOENT } from '../base/errno';
+import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
+import { arpAnnounce } from '../iface/neigh';
+import { ipRoute, ipEncap, ipInput } from '../iface/ip';
+import { icmpError } from '../iface/icmp';
+import { udpOutput } from '../udp/udp';
+import { tcb, ntcbs, listenGen, connLookup, S_LISTEN, S_SYN_RCVD } from '../tcp/tcb';
+import { sendReset } from '../tcp/output';
+import { ENDS, endsN, endsOn, endsClear } from '../tcp/ends';
+import { hmacKey } from './hmac';
+import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
+  ENT_CLIENT, ENT_VIPA, ENT_PORTS, ENT_TARGET, ENT_LAST, ENT_STATE, ENT_ORIGIN, ENT_FRAMES, ENT_CREATED, EXPIRED_RECORD,
+  CRT_ESTABLISHED, ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT, crtEntries } from './crt';
+import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, bodyOk, annRange,
+  annBackup, annTarget, annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, H_SENDER, T_ANNOUNCE, T_STATUS,
+  T_CONN_NEW, T_CONN_END, T_REPORT, reportBegin, R_FIXED, R_NPORTS, R_NCONNS, REPORT_RECONCILE, REPORT_LAST,
+  A_VIPA, A_AFFINITY, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS, A_TARGET, ST_VIPA,
+  ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY, R_VIPA as RP_VIPA } from './control';
+import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
+  dptConnEnd, R_VIPA, R_PORT, R_METHOD, R_NSLOTS, D_ADDR, D_ID, D_WEIGHT, D_LISTENERS, D_TOTAL, D_ACTIVE, D_SYNS,
+  D_ESTABLISHED, D_OVERFLOWS, dptReady, dptHealthy } from './dpt';
+import { selectTarget } from './select';
+
+/** A VIPA this stack knows of but has no part in. */
+export const ROLE_NONE: u32 = 0;
+/** This stack is the VIPA's routing stack. */
+export const ROLE_ROUTING: u32 = 1;
+/** This stack is one of the VIPA's candidate targets. */
+export const ROLE_TARGET: u32 = 2;
+
+export const ANNOUNCE_MS: u32 = 1000;
+/** How often a target reports its connections on each VIPA (reconciliation). */
+export const REPORT_MS: u32 = 5000;
+/** CRT entries of a SYN, or of a connection the client is closing, go after this long idle. */
+const SYN_IDLE_MS: u32 = 60_000;
+/** Slots of the CRT idle expiry looks at per step, a step every EXPIRE_MS at most: no poll scans the whole
+ * table, and a full one of a million entries is gone over in a few seconds. */
+const EXPIRE_BUDGET: u32 = 4096;
+const EXPIRE_MS: i64 = 10;
+
+// Caps on an announcement (so each VIPA's entry has a fixed size).
+const MAX_VIPAS: u32 = 16;
+const MAX_RANGES: u32 = 16;
+const MAX_BACKUPS: u32 = 4;
+const MAX_TARGETS: u32 = 32;
+/** Target ids: global, one per address, as the CRT's u16 and the DPT's D_ID hold them. */
+const MAX_IDS: u32 = 255;
+/** The range of ephemeral ports the routing stack shares out among a VIPA's targets (RFC 6335's dynamic ports). */
+const OUT_LO: u32 = 49152;
+const OUT_N: u32 = 16384;
+
+// A VIPA's entry: its announcement's body as it came (big-endian, control.ts's A_*) and this stack's state.
+const V_ADDR: usize = 0;      // u32 the VIPA; 0: a free entry
+const V_ROLE: usize = 4;      // u8 ROLE_*
+const V_GEN: usize = 8;       // u32 listenGen when its status was last sent, + 1 (0: send one now)
+const V_ENTRIES: usize = 12;  // u32 CRT entries (routing)
+const V_CRT_MAX: usize = 16;  // u32 its share of the CRT (routing)
+const V_BODY_LEN: usize = 20; // u32
+const V_BODY: usize = 32;
+const BODY_MAX: u32 = 16 + 4 * MAX_RANGES + 4 * MAX_BACKUPS + A_TARGET * MAX_TARGETS;
+const VE: u32 = (<u32>V_BODY + BODY_MAX + 15) & ~15;
+
+let vipas: usize = 0;
+/** Target id → own address (0: unused). */
+const IDS: usize = memory.data(<i32>(MAX_IDS + 1) * 4, 4);
+/** The VIPAs this stack routes, for the data path's one scan per datagram, and their entries. */
+const ROUTED: usize = memory.data(<i32>MAX_VIPAS * 4, 4);
+const ROUTED_V: usize = memory.data(<i32>MAX_VIPAS * 4, 4);
+let nRouted: u32 = 0;
+
+export let clusterOn = false;
+let self: u32 = 0;
+let ctlPort: u32 = 0;
+let epoch: u32 = 0;
+let seq: u32 = 0;
+let nextAnnounce: i64 = 0;
+let nextExpire: i64 = 0;
+let nextReport: i64 = 0;
+/** Messages are built here: a header, a body and the MAC. */
+const MSG: usize = memory.data(1536, 16);
+const MSG_BODY_MAX: u32 = 1400;
+const EXPIRED: usize = memory.data(<i32>EXPIRED_RECORD * 64, 4);
+/** Ports of a status being built: port | listeners << 16. */
+const PORTS: usize = memory.data(64 * 4, 4);
+const MAX_STATUS_PORTS: u32 = 64;
+/** The route to the last target forwarded to (rtTo), while the interfaces' generation is rtGen. */
+const rt = changetype<Route>(memory.data(ROUTE_SLOT));
+let rtTo: u32 = 0;
+let rtGen: u32 = 0;
+
+/** Reserves the CRT, the DPT and the replay guard (init). */
+export function clusterLayout(crtMax: u32, rows: u32, perRow: u32, maglev: u32, senders: u32): void {
+  crtLayout(crtMax);
+  dptLayout(rows, perRow, maglev);
+  ctlLayout(senders);
+  vipas = arenaReserve(<usize>MAX_VIPAS * VE);
+}
+
+export function clusterInit(): void { crtInit(SYN_IDLE_MS, 900_000); }
+
+// @ts-ignore: decorator
+@inline function vipaAt(i: u32): usize { return vipas + <usize>i * VE; }
+// @ts-ignore: decorator
+@inline function nowMs(): u32 { return <u32>(now / 1000); }
+
+function vipaFind(a: u32): usize {
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) if (load<u32>(vipaAt(i), V_ADDR) == a) return vipaAt(i);
+  return 0;
+}
+
+function vipaNew(a: u32): usize {
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) {
+    let v = vipaAt(i);
+    if (load<u32>(v, V_ADDR) == 0) { memory.fill(v, 0, VE); store<u32>(v, a, V_ADDR); return v; }
+  }
+  count(C_CLU_VIPA_FULL);
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline function body(v: usize): usize { return v + V_BODY; }
+// @ts-ignore: decorator
+@inline function ntargets(v: usize): u32 { return load<u8>(v + V_BODY, A_NTARGETS); }
+
+/** The id of target address a among v's candidates, or -1. */
+function targetId(v: usize, a: u32): i32 {
+  for (let i: u32 = 0, n = ntargets(v); i < n; i++) {
+    let t = annTarget(body(v), i);
+    if (ctlGet32(t) == a) return <i32>ctlGet16(t + 4);
+  }
+  return -1;
+}
+
+function inRanges(v: usize, port: u32): bool {
+  for (let i: u32 = 0, n = <u32>load<u8>(body(v), A_NRANGES); i < n; i++) {
+    let r = annRange(body(v), i);
+    if (port >= ctlGet16(r) && port <= ctlGet16(r + 2)) return true;
+  }
+  return false;
+}
+
+/** The routing stack of v or one of its announced backups. */
+function mayForward(v: usize, a: u32): bool {
+  if (ctlGet32(body(v) + A_ROUTING) == a) return true;
+  for (let i: u32 = 0, n = <u32>load<u8>(body(v), A_NBACKUPS); i < n; i++) if (ctlGet32(annBackup(body(v), i)) == a) return true;
+  return false;
+}
+
+/** The id of own address a: its own if it has one, else a new one; 0 when all are taken. */
+function idFor(a: u32): u32 {
+  for (let i: u32 = 1; i <= MAX_IDS; i++) if (load<u32>(IDS + (<usize>i << 2)) == a) return i;
+  for (let i: u32 = 1; i <= MAX_IDS; i++) {
+    if (load<u32>(IDS + (<usize>i << 2)) == 0) { store<u32>(IDS + (<usize>i << 2), a); return i; }
+  }
+  return 0;
+}
+
+function routedSet(): void {
+  nRouted = 0;
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) {
+    let v = vipaAt(i);
+    if (load<u32>(v, V_ADDR) == 0 || load<u8>(v, V_ROLE) != ROLE_ROUTING) continue;
+    store<u32>(ROUTED + (<usize>nRouted << 2), load<u32>(v, V_ADDR));
+    store<u32>(ROUTED_V + (<usize>(nRouted++) << 2), <u32>v);
+  }
+}
+
+// ---- configuration (abi) ----
+
+/** Joins the cluster: own address, control port, the key (keyLen bytes at key), and this start's epoch and first sequence number. */
+export function clusterJoin(me: u32, port: u32, key: usize, keyLen: u32, ep: u32, seq0: u32): i32 {
+  if (localIface(me) < 0) return E_ADDRNOTAVAIL;
+  if (port == 0 || port > 65535 || keyLen < 16) return E_INVAL;
+  hmacKey(key, keyLen);
+  self = me; ctlPort = port; epoch = ep; seq = seq0;
+  clusterOn = true;
+  endsOn();
+  return 0;
+}
+
+/** This stack becomes the routing stack of the VIPA an announcement body (len bytes at b, as control.ts's)
+ * describes; ids, outbound port ranges and the routing stack's address are filled in here. Again for the same VIPA:
+ * the new config, with every CRT entry kept. */
+export function vipaRoute(b: usize, len: u32, idleMs: u32, crtMax: u32): i32 {
+  if (!clusterOn || len > BODY_MAX || !bodyOk(T_ANNOUNCE, b, len)) return E_INVAL;
+  let nr = <u32>load<u8>(b, A_NRANGES), nb = <u32>load<u8>(b, A_NBACKUPS), nt = <u32>load<u8>(b, A_NTARGETS);
+  if (nr > MAX_RANGES || nb > MAX_BACKUPS || nt > MAX_TARGETS) return E_INVAL;
+  let a = ctlGet32(b + A_VIPA);
+  if (a == 0 || a == IP_BROADCAST || a == self) return E_INVAL;
+  let v = vipaFind(a);
+  if (v == 0) {
+    if (localIface(a) >= 0) return E_INVAL;    // an address of this stack's own
+    v = vipaNew(a);
+    if (v == 0) return E_NOSPC;
+  }
+  let share = OUT_N / nt;
+  for (let i: u32 = 0; i < nt; i++) {
+    let t = annTarget(b, i);
+    let id = idFor(ctlGet32(t));
+    if (id == 0) return E_NOSPC;
+    annSetTarget(b, i, ctlGet32(t), id, max<u32>(ctlGet16(t + 6), 1), OUT_LO + i * share, OUT_LO + (i + 1) * share - 1);
+  }
+  st32be(b + A_ROUTING, self);
+  if (load<u8>(v, V_ROLE) == ROLE_TARGET) addrDel(a);
+  if (localIface(a) < 0) {
+    let r = addrAdd(0, a, 32, ADDR_ANNOUNCE);
+    if (r < 0) return r;
+    arpAnnounce(0, a);
+  }
+  memory.copy(body(v), b, len);
+  store<u32>(v, len, V_BODY_LEN);
+  store<u8>(v, <u8>ROLE_ROUTING, V_ROLE);
+  store<u32>(v, max<u32>(crtMax, 1), V_CRT_MAX);
+  store<u32>(v, 0, V_GEN);
+  crtSetIdle(idleMs);
+  // Rows already in the DPT: the method, the new candidates; a target no longer among them stops getting new connections.
+  for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
+    if (load<u32>(r, R_VIPA) != a) continue;
+    store<u8>(r, load<u8>(b, A_METHOD), R_METHOD);
+    for (let k: u32 = 0, n = <u32>load<u8>(r, R_NSLOTS); k < n; k++) {
+      let s = dptSlot(r, k);
+      if (targetId(v, load<u32>(s, D_ADDR)) < 0) dptStatus(r, k, 0, load<u32>(s, D_OVERFLOWS));
+    }
+    rowFill(v, r);
+  }
+  routedSet();
+  announce(v);
+  return 0;
+}
+
+/** Stops routing a VIPA: its address and DPT rows go; its CRT entries idle out. */
+export function vipaUnroute(a: u32): i32 {
+  let v = vipaFind(a);
+  if (v == 0 || load<u8>(v, V_ROLE) != ROLE_ROUTING) return E_NOENT;
+  addrDel(a);
+  for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) if (load<u32>(r, R_VIPA) == a) store<u32>(r, 0, R_VIPA);
+  store<u32>(v, 0, V_ADDR);
+  routedSet();
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline function st32be(p: usize, x: u32): void { store<u32>(p, bswap<u32>(x)); }
+
+/** Every candidate of v into DPT row r, ranked in the announcement's order. */
+function rowFill(v: usize, r: usize): void {
+  for (let i: u32 = 0, n = ntargets(v); i < n; i++) {
+    let t = annTarget(body(v), i);
+    dptTarget(r, ctlGet32(t), ctlGet16(t + 4), ctlGet16(t + 6), i);
+  }
+}
+
+// ---- control messages out ----
+
+/** Seals the body of bodyLen bytes at MSG + CTL_HEADER and sends it to dst. */
+function send(dst: u32, type: u8, bodyLen: u32): void {
+  let n = ctlSeal(MSG, type, epoch, ++seq, self, bodyLen);
+  if (udpOutput(self, ctlPort, dst, ctlPort, MSG, n) == 0) count(C_CLU_CTL_TX);
+}
+
+function announce(v: usize): void {
+  let n = load<u32>(v, V_BODY_LEN);
+  memory.copy(MSG + CTL_HEADER, body(v), n);
+  send(IP_BROADCAST, T_ANNOUNCE, n);
+}
+
+/** The status of this stack as a target of v, at b: its listeners on v's ports (an address of 0 or the VIPA), its
+ * connections from the VIPA and its accept-queue overflows. A port it no longer lists is withdrawn. */
+function statusBuild(v: usize, b: usize): u32 {
+  let a = load<u32>(v, V_ADDR);
+  let np: u32 = 0, active: u32 = 0;
+  for (let i: u32 = 0; i < ntcbs; i++) {
+    let k = tcb(i);
+    let st = k.state;
+    if (st == S_LISTEN) {
+      if ((k.laddr != 0 && k.laddr != a) || !inRanges(v, k.lport)) continue;
+      let j: u32 = 0;
+      while (j < np && (load<u32>(PORTS + (<usize>j << 2)) & 0xffff) != k.lport) j++;
+      if (j == np) { if (np == MAX_STATUS_PORTS) continue; store<u32>(PORTS + (<usize>(np++) << 2), k.lport); }
+      let p = PORTS + (<usize>j << 2);
+      store<u32>(p, load<u32>(p) + 0x10000);
+    } else if (st >= S_SYN_RCVD && k.laddr == a) active++;
+  }
+  let n = statusBegin(b, a, active, counterGet(C_TCP_LISTEN_DROP), np);
+  for (let j: u32 = 0; j < np; j++) { let w = load<u32>(PORTS + (<usize>j << 2)); statusSetPort(b, j, w & 0xffff, w >> 16); }
+  return n;
+}
+
+/** Sends (or, on a routing stack that is its own target, applies) v's status when the listeners may have changed. */
+function statusDue(v: usize, force: bool): void {
+  let role = load<u8>(v, V_ROLE);
+  let local = role == ROLE_ROUTING;
+  if (role == ROLE_NONE || (local && targetId(v, self) < 0)) return;
+  if (!force && load<u32>(v, V_GEN) == listenGen + 1) return;
+  store<u32>(v, listenGen + 1, V_GEN);
+  let n = statusBuild(v, MSG + CTL_HEADER);
+  if (local) applyStatus(v, <u32>targetId(v, self), MSG + CTL_HEADER);
+  else send(ctlGet32(body(v) + A_ROUTING), T_STATUS, n);
+}
+
+// ---- control messages in ----
+
+/** A UDP datagram to the control port (b's PKT_DATA at its header): taken and freed. */
+function control(b: usize): void {
+  let u = <usize>load<u32>(b, PKT_DATA);
+  let len = load<u32>(b, PKT_LEN);
+  let ulen = ld16(u + UDP_LEN);
+  if (ulen < UDP_HLEN || ulen > len) ulen = UDP_HLEN;   // refused below as short
+  let p = u + UDP_HLEN;
+  let n = ulen - UDP_HLEN;
+  // Our own announcements come back through the broadcast's loopback copy.
+  if (n >= CTL_HEADER && ld32(p + H_SENDER) == self) { pktFreeChain(b); return; }
+  let r = ctlParse(p, n);
+  if (r < 0) count(C_CLU_CTL_SHORT + (-r - 1));
+  else {
+    count(C_CLU_CTL_RX);
+    if (!take(ctlType, ctlSender, ctlBody)) count(C_CLU_CTL_STRANGER);
+  }
+  pktFreeChain(b);
+}
+
+/** Acts on an accepted message; false when its sender has no standing for it. */
+function take(type: u8, from: u32, b: usize): bool {
+  if (type == T_ANNOUNCE) return learn(from, b);
+  if (type == T_STATUS) {
+    let v = vipaFind(ctlGet32(b + ST_VIPA));
+    if (v == 0 || load<u8>(v, V_ROLE) != ROLE_ROUTING) return false;
+    let id = targetId(v, from);
+    if (id < 0) return false;
+    applyStatus(v, <u32>id, b);
+    return true;
+  }
+  if (type == T_CONN_NEW || type == T_CONN_END) {
+    let ok = true;
+    for (let i: u32 = 0, n = ctlGet16(b + C_COUNT); i < n; i++) {
+      let c = b + C_FIXED + <usize>i * C_ENTRY;
+      let v = vipaFind(ctlGet32(c + 4));
+      let id = v && load<u8>(v, V_ROLE) == ROLE_ROUTING ? targetId(v, from) : -1;
+      if (id < 0) { ok = false; continue; }
+      if (type == T_CONN_NEW) adopt(v, ctlGet32(c), ctlGet16(c + 8), ctlGet16(c + 10), <u32>id, ORIGIN_OUTBOUND);
+      else ended(v, ctlGet32(c), ctlGet16(c + 8), ctlGet16(c + 10), <u32>id);
+    }
+    return ok;
+  }
+  if (type == T_REPORT) {
+    let v = vipaFind(ctlGet32(b + RP_VIPA));
+    let id = v && load<u8>(v, V_ROLE) == ROLE_ROUTING ? targetId(v, from) : -1;
+    if (id < 0) return false;
+    let a = load<u32>(v, V_ADDR);
+    let c = b + R_FIXED + (<usize>ctlGet16(b + R_NPORTS) << 2);
+    for (let i: u32 = 0, n = ctlGet16(b + R_NCONNS); i < n; i++, c += 8) {
+      let client = ctlGet32(c), cport = ctlGet16(c + 4), vport = ctlGet16(c + 6);
+      let e = crtLookup(client, cport, a, vport);
+      if (e == 0) e = adopt(v, client, cport, vport, <u32>id, ORIGIN_REPORT);
+      if (e && <u32>load<u16>(e, ENT_TARGET) == <u32>id) store<u32>(e, nowMs(), ENT_LAST);
+    }
+    return true;
+  }
+  return true;   // heartbeats: for the backups (issue 14)
+}
+
+/** A target's report on v, in parts: every connection it has from the VIPA. The routing stack keeps their
+ * entries (an idle but live connection is not expired) and makes the ones it lacks (a new-connection message
+ * lost); an entry no report names and no packet touches idles out, so a lost end message leaks nothing. */
+function report(v: usize): void {
+  let b = MSG + CTL_HEADER;
+  let a = load<u32>(v, V_ADDR);
+  let n: u32 = 0, part: u32 = 0;
+  for (let i: u32 = 0; i < ntcbs; i++) {
+    let k = tcb(i);
+    if (k.state < S_SYN_RCVD || k.laddr != a) continue;
+    reportSetConnAt(b, n++, k.raddr, k.rport, k.lport);
+    if (R_FIXED + (n + 1) * 8 > MSG_BODY_MAX) { reportSend(v, part++, n, 0); n = 0; }
+  }
+  reportSend(v, part, n, REPORT_LAST);
+}
+
+function reportSend(v: usize, part: u32, n: u32, flags: u8): void {
+  let b = MSG + CTL_HEADER;
+  send(ctlGet32(body(v) + A_ROUTING), T_REPORT, reportBegin(b, load<u32>(v, V_ADDR), REPORT_RECONCILE, flags, part, 0, n));
+}
+
+/** Writes connection i of a report with no ports (its connections start right after the fixed part). */
+function reportSetConnAt(b: usize, i: u32, client: u32, cport: u32, vport: u32): void {
+  let e = b + R_FIXED + (<usize>i << 3);
+  st32be(e, client);
+  store<u16>(e + 4, bswap<u16>(<u16>cport));
+  store<u16>(e + 6, bswap<u16>(<u16>vport));
+}
+
+/** An announcement from its routing stack. */
+function learn(from: u32, b: usize): bool {
+  let a = ctlGet32(b + A_VIPA);
+  if (ctlGet32(b + A_ROUTING) != from || a == self) return false;
+  let len = ctlBodyLen;
+  if (len > BODY_MAX || load<u8>(b, A_NRANGES) > MAX_RANGES || load<u8>(b, A_NBACKUPS) > MAX_BACKUPS
+    || load<u8>(b, A_NTARGETS) > MAX_TARGETS) return false;
+  let v = vipaFind(a);
+  if (v && load<u8>(v, V_ROLE) == ROLE_ROUTING) return false;   // ours: another stack claims it
+  if (v == 0) { v = vipaNew(a); if (v == 0) return true; }
+  let changed = load<u32>(v, V_BODY_LEN) != len || memory.compare(body(v), b, len) != 0;
+  if (!changed) return true;
+  memory.copy(body(v), b, len);
+  store<u32>(v, len, V_BODY_LEN);
+  let target = targetId(v, self) >= 0;
+  let held = addrFlags(a) & ADDR_NOARP;
+  if (target && localIface(a) < 0) addrAdd(0, a, 32, ADDR_NOARP);
+  else if (!target && held) addrDel(a);
+  store<u8>(v, <u8>(target ? ROLE_TARGET : ROLE_NONE), V_ROLE);
+  store<u32>(v, 0, V_GEN);
+  return true;
+}
+
+/** A status (body b) from target id of v: its listeners per port; a row's port it does not list, withdrawn. */
+function applyStatus(v: usize, id: u32, b: usize): void {
+  let a = load<u32>(v, V_ADDR);
+  let n = ctlGet16(b + ST_COUNT), ov = ctlGet32(b + ST_OVERFLOWS);
+  for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
+    if (load<u32>(r, R_VIPA) != a) continue;
+    let s = dptSlotOf(r, id);
+    if (s < 0) continue;
+    let port = <u32>load<u16>(r, R_PORT), l: u32 = 0;
+    for (let j: u32 = 0; j < n; j++) {
+      let e = b + ST_FIXED + (<usize>j << 2);
+      if (ctlGet16(e) == port) l = ctlGet16(e + 2);
+    }
+    dptStatus(r, <u32>s, l, ov);
+  }
+  for (let j: u32 = 0; j < n; j++) {
+    let e = b + ST_FIXED + (<usize>j << 2);
+    let port = ctlGet16(e), l = ctlGet16(e + 2);
+    if (l == 0 || !inRanges(v, port) || dptFind(a, port)) continue;
+    let r = dptRow(a, port, load<u8>(body(v), A_METHOD));
+    if (r == 0) continue;
+    rowFill(v, r);
+    let s = dptSlotOf(r, id);
+    if (s >= 0) dptStatus(r, <u32>s, l, ov);
+  }
+}
+
+/** An entry for a connection target id told of (its outbound connection, or one in its report), so the
+ * packets to it reach it; 0 (counted) when v's share of the CRT is full. */
+function adopt(v: usize, client: u32, cport: u32, vport: u32, id: u32, origin: u8): usize {
+  let a = load<u32>(v, V_ADDR);
+  let e = crtLookup(client, cport, a, vport);
+  if (e) return e;
+  if (load<u32>(v, V_ENTRIES) < load<u32>(v, V_CRT_MAX)) e = crtInsert(client, cport, a, vport, id, origin, nowMs());
+  if (e == 0) { count(C_CLU_CRT_FULL); return 0; }
+  store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
+  if (origin == ORIGIN_REPORT) store<u8>(e, CRT_ESTABLISHED, ENT_STATE);
+  return e;
+}
+
+/** A connection of target id ended: its entry goes. */
+function ended(v: usize, client: u32, cport: u32, vport: u32, id: u32): void {
+  let e = crtLookup(client, cport, load<u32>(v, V_ADDR), vport);
+  if (e == 0 || <u32>load<u16>(e, ENT_TARGET) != id) return;
+  entryGone(v, e);
+  crtDelete(e);
+  count(C_CLU_ENDED);
+}
+
+/** The DPT's and the VIPA's counts for an entry about to go. */
+function entryGone(v: usize, e: usize): void {
+  store<u32>(v, load<u32>(v, V_ENTRIES) - 1, V_ENTRIES);
+  affinity(v, load<u32>(e, ENT_CLIENT), load<u16>(e, ENT_TARGET));
+  connEnd(load<u32>(v, V_ADDR), load<u32>(e, ENT_PORTS) & 0xffff, load<u16>(e, ENT_TARGET));
+}
+
+function connEnd(a: u32, port: u32, id: u32): void {
+  let r = dptFind(a, port);
+  if (r == 0) return;
+  let s = dptSlotOf(r, id);
+  if (s >= 0) dptConnEnd(r, <u32>s);
+}
+
+// ---- timed affinity ----
+// A direct-mapped table of (client, VIPA) → target and until when, for the
+// VIPAs with an affinity time: a client's new connection goes to the target
+// of its last one while that target is ready, up to the affinity time after
+// its last connection ended. A slot another client takes only costs a choice.
+const AFF_N: u32 = 1024;
+const AFF: usize = memory.data(<i32>AFF_N * 16, 16);
+
+// @ts-ignore: decorator
+@inline function affSlot(client: u32, vipa: u32): usize { return AFF + (<usize>((client ^ vipa) * 0x9e3779b1 >> 22) << 4); }
+
+/** Remembers client's target on v until affinity seconds from now (0: v has none). */
+function affinity(v: usize, client: u32, id: u32): void {
+  let secs = ctlGet32(body(v) + A_AFFINITY);
+  if (secs == 0) return;
+  let a = affSlot(client, load<u32>(v, V_ADDR));
+  store<u32>(a, client);
+  store<u32>(a, load<u32>(v, V_ADDR), 4);
+  store<u32>(a, id, 8);
+  store<u32>(a, nowMs() + secs * 1000, 12);
+}
+
+/** The DPT slot of client's remembered target in row r of v, while it is ready and the time lasts; else -1. */
+function affine(v: usize, r: usize, client: u32): i32 {
+  let a = affSlot(client, load<u32>(v, V_ADDR));
+  if (ctlGet32(body(v) + A_AFFINITY) == 0 || load<u32>(a) != client || load<u32>(a, 4) != load<u32>(v, V_ADDR)
+    || <i32>(load<u32>(a, 12) - nowMs()) < 0) return -1;
+  let s = dptSlotOf(r, load<u32>(a, 8));
+  return s >= 0 && dptReady(dptSlot(r, <u32>s)) ? s : -1;
+}
+
+// ---- the data path ----
+
+let touched: u32 = 0;
+
+/** Before a received batch is processed (n descriptors at desc): reads the
+ * home CRT slot of every TCP frame to a routed VIPA, so the cache misses of
+ * a large table overlap instead of coming one after another. */
+export function clusterPrefetch(desc: usize, n: u32, stride: u32): void {
+  if (nRouted == 0) return;
+  for (let i: u32 = 0; i < n; i++) {
+    let d = desc + <usize>i * stride;
+    let f = <usize>load<u32>(d);
+    if (load<u32>(d, 4) < 54 || load<u16>(f, 12) != 0x0008 || load<u8>(f, 14) != 0x45 || load<u8>(f, 23) != PROTO_TCP) continue;
+    let dst = ld32(f + 30);
+    for (let k: u32 = 0; k < nRouted; k++) {
+      if (load<u32>(ROUTED + (<usize>k << 2)) == dst) touched += crtTouch(ld32(f + 26), ld16(f + 34), dst, ld16(f + 36));
+    }
+  }
+}
+
+/** Every datagram for this stack, before the protocol switch: 0 when the
+ * cluster took it; else the datagram for the protocols (b itself, or the one
+ * an IP-in-IP packet held, now addressed to the VIPA). */
+export function clusterInput(b: usize): usize {
+  let ip = <usize>load<u32>(b, PKT_IP);
+  let proto = <u32>load<u8>(ip, IP_PROTO);
+  let dst = ipDst(ip);
+  if (proto == PROTO_TCP) {
+    for (let i: u32 = 0; i < nRouted; i++) {
+      if (load<u32>(ROUTED + (<usize>i << 2)) == dst) return route(b, ip, dst, <usize>load<u32>(ROUTED_V + (<usize>i << 2)));
+    }
+    return b;
+  }
+  if (proto == PROTO_UDP) {
+    let u = <usize>load<u32>(b, PKT_DATA);
+    if (load<u32>(b, PKT_LEN) >= UDP_HLEN && ld16(u + UDP_DPORT) == ctlPort && load<u32>(b, PKT_NEXT) == 0) { control(b); return 0; }
+    return b;
+  }
+  if (proto == PROTO_IPIP) return decap(b, ip);
+  return b;
+}
+
+/** A TCP datagram to a VIPA this stack routes. */
+function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
+  let th = <usize>load<u32>(b, PKT_DATA);
+  if (load<u32>(b, PKT_LEN) < TCP_HLEN) return b;    // TCP counts it
+  let client = ipSrc(ip), cport = ld16(th + TCP_SPORT), vport = ld16(th + TCP_DPORT);
+  let flags = <u32>load<u8>(th, TCP_FLAGS);
+  let t = nowMs();
+  let e = crtLookup(client, cport, vipa, vport);
+  if (e == 0) {
+    // RFC 9293 answers the rest, as for a port with no connection.
+    if ((flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN || !inRanges(v, vport)) return b;
+    let r = dptFind(vipa, vport);
+    let s = r ? affine(v, r, client) : -1;
+    if (r && s < 0) s = selectTarget(r, client, t);
+    let c = C_CLU_NO_TARGET;
+    if (s >= 0 && load<u32>(v, V_ENTRIES) < load<u32>(v, V_CRT_MAX)) {
+      e = crtInsert(client, cport, vipa, vport, load<u16>(dptSlot(r, <u32>s), D_ID), ORIGIN_SYN, t);
+      c = C_CLU_CRT_FULL;
+    } else if (s >= 0) c = C_CLU_CRT_FULL;
+    if (e == 0) {
+      count(c);
+      sendReset(vipa, client, vport, cport, 0, ld32(th + TCP_SEQ) + 1, TH_RST | TH_ACK);
+      pktFreeChain(b);
+      return 0;
+    }
+    store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
+    dptConnNew(r, <u32>s, t);
+    affinity(v, client, load<u16>(e, ENT_TARGET));
+  }
+  let id = <u32>load<u16>(e, ENT_TARGET);
+  if (crtSeen(e, flags, t)) {
+    let r = dptFind(vipa, vport);
+    let s = r ? dptSlotOf(r, id) : -1;
+    if (s >= 0) dptEstablished(r, <u32>s);
+  }
+  let to = load<u32>(IDS + (<usize>id << 2));
+  if (to == self) { count(C_CLU_LOCAL); return b; }
+  forward(b, ip, to);
+  return 0;
+}
+
+/** Sends the datagram in b on to target address to, IP-in-IP, in place. */
+function forward(b: usize, ip: usize, to: u32): void {
+  let tot = ld16(ip + IP_LEN);
+  if (to != rtTo || rtGen != ifaceGen) {
+    rtTo = ipRoute(to, rt) ? to : 0;
+    rtGen = ifaceGen;
+  }
+  if (load<u32>(b, PKT_NEXT) || rtTo != to) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
+  let mtu = ifMtu(rt.ifx);
+  if (tot + IP_HLEN > mtu) {
+    // Never fragmented: a DF datagram learns the path MTU, as from a router (RFC 1191); others are dropped.
+    count(C_CLU_TOO_BIG);
+    if (ld16(ip + IP_FRAG) & IP_DF) icmpError(b, ICMP_UNREACH, UNREACH_NEEDFRAG, mtu - IP_HLEN);
+    pktFreeChain(b);
+    return;
+  }
+  // A checksum the link vouched for may be a partial one (an offloading sender): complete it, the target checks it.
+  if ((load<u32>(b, PKT_RX) >> 16) & FRAME_CSUM_OK) {
+    let hl = ipHlen(ip);
+    let th = ip + hl;
+    let n = tot - hl;
+    store<u16>(th + TCP_CSUM, 0);
+    st16(th + TCP_CSUM, finish(sumBytes(th, n, pseudoSum(ipSrc(ip), ipDst(ip), PROTO_TCP, n))));
+  }
+  store<u32>(b, <u32>ip, PKT_DATA);
+  store<u32>(b, tot, PKT_LEN);
+  if (ipEncap(rt, b, self, to) == 0) count(C_CLU_FORWARDED);
+  else count(C_CLU_FWD_DROP);
+}
+
+/** IP-in-IP to this stack: for a VIPA it serves, from that VIPA's routing stack or a backup, else dropped. */
+function decap(b: usize, ip: usize): usize {
+  let inner = <usize>load<u32>(b, PKT_DATA);
+  let len = load<u32>(b, PKT_LEN);
+  let v: usize = 0;
+  if (clusterOn && len >= IP_HLEN && load<u32>(b, PKT_NEXT) == 0) {
+    v = vipaFind(ipDst(inner));
+    if (v && (load<u8>(v, V_ROLE) != ROLE_TARGET || !mayForward(v, ipSrc(ip)))) v = 0;
+  }
+  if (v == 0) { count(C_CLU_IPIP_REFUSED); pktFreeChain(b); return 0; }
+  count(C_CLU_DECAP);
+  let rx = load<u32>(b, PKT_RX);
+  return ipInput(b, inner, len, rx & 0xffff, 0, 0);
+}
+
+// ---- outbound connections (tcp_connect from a VIPA) ----
+
+/** For a connection from laddr to raddr:rport: 0 when laddr is no VIPA this
+ * stack serves; else the local port (lport, or one from the range the routing
+ * stack assigned this target), registered with the routing stack before the
+ * SYN leaves; or a negative errno. */
+export function clusterConnect(laddr: u32, lport: u32, raddr: u32, rport: u32): i32 {
+  if (!clusterOn) return 0;
+  let v = vipaFind(laddr);
+  if (v == 0 || load<u8>(v, V_ROLE) == ROLE_NONE) return 0;
+  let t: usize = 0;
+  for (let i: u32 = 0, n = ntargets(v); i < n; i++) if (ctlGet32(annTarget(body(v), i)) == self) t = annTarget(body(v), i);
+  if (t == 0) return E_ADDRNOTAVAIL;
+  if (lport == 0) {
+    let lo = ctlGet16(t + 8), span = ctlGet16(t + 10) - lo + 1;
+    let start = rand32() % span;
+    for (let i: u32 = 0; i < span && lport == 0; i++) {
+      let p = lo + (start + i) % span;
+      if (!connLookup(laddr, p, raddr, rport)) lport = p;
+    }
+    if (lport == 0) return E_ADDRNOTAVAIL;
+  }
+  let id = <u32>ctlGet16(t + 4);
+  if (load<u8>(v, V_ROLE) == ROLE_ROUTING) adopt(v, raddr, rport, lport, id, ORIGIN_OUTBOUND);
+  else {
+    let n = connBegin(MSG + CTL_HEADER, 1);
+    connSet(MSG + CTL_HEADER, 0, raddr, laddr, rport, lport);
+    send(ctlGet32(body(v) + A_ROUTING), T_CONN_NEW, n);
+  }
+  return <i32>lport;
+}
+
+// ---- the timers ----
+
+/** At every poll: connection ends, statuses due, announcements, a step of CRT idle expiry. */
+export function clusterPoll(): void {
+  if (!clusterOn) return;
+  ends();
+  let t = now;
+  let periodic = t >= nextAnnounce;
+  if (periodic) nextAnnounce = t + <i64>ANNOUNCE_MS * 1000;
+  wakeAt(nextAnnounce);
+  let reconcile = t >= nextReport;
+  if (reconcile) nextReport = t + <i64>REPORT_MS * 1000;
+  wakeAt(nextReport);
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) {
+    let v = vipaAt(i);
+    if (load<u32>(v, V_ADDR) == 0) continue;
+    if (periodic && load<u8>(v, V_ROLE) == ROLE_ROUTING) announce(v);
+    statusDue(v, periodic);
+    if (reconcile && load<u8>(v, V_ROLE) == ROLE_TARGET) report(v);
+  }
+  if (crtEntries && t >= nextExpire) {
+    nextExpire = t + EXPIRE_MS * 1000;
+    expire();
+  }
+  if (crtEntries) wakeAt(nextExpire);
+}
+
+/** The ends TCP queued: on a routing stack serving itself, the entries go at once; else end messages, one per VIPA and batch. */
+function ends(): void {
+  let n = endsN;
+  if (n == 0) return;
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) {
+    let v = vipaAt(i);
+    let a = load<u32>(v, V_ADDR);
+    let role = load<u8>(v, V_ROLE);
+    if (a == 0 || role == ROLE_NONE) continue;
+    let id = targetId(v, self);
+    let m: u32 = 0;
+    for (let j: u32 = 0; j < n; j++) {
+      let p = ENDS + <usize>j * 12;
+      if (load<u32>(p) != a) continue;
+      let ports = load<u32>(p, 8);
+      if (role == ROLE_ROUTING) { if (id >= 0) ended(v, load<u32>(p, 4), ports >> 16, ports & 0xffff, <u32>id); continue; }
+      connSet(MSG + CTL_HEADER, m++, load<u32>(p, 4), a, ports >> 16, ports & 0xffff);
+      if (C_FIXED + (m + 1) * C_ENTRY > MSG_BODY_MAX) { endSend(v, m); m = 0; }
+    }
+    if (m) endSend(v, m);
+  }
+  endsClear();
+}
+
+function endSend(v: usize, m: u32): void {
+  send(ctlGet32(body(v) + A_ROUTING), T_CONN_END, connBegin(MSG + CTL_HEADER, m));
+}
+
+function expire(): void {
+  let n = crtExpire(nowMs(), EXPIRE_BUDGET, EXPIRED, 64);
+  for (let i: u32 = 0; i < n; i++) {
+    let o = EXPIRED + <usize>i * EXPIRED_RECORD;
+    let v = vipaFind(load<u32>(o, 4));
+    count(C_CLU_EXPIRED);
+    if (v == 0) continue;
+    store<u32>(v, load<u32>(v, V_ENTRIES) - 1, V_ENTRIES);
+    affinity(v, load<u32>(o), load<u32>(o, 12) & 0xffff);
+    connEnd(load<u32>(o, 4), load<u32>(o, 8) & 0xffff, load<u32>(o, 12) & 0xffff);
+  }
+}
+
+// ---- views for the host (abi) ----
+
+/** What this stack knows of its i-th VIPA, at out: role (u32), body length (u32), then the announcement body.
+ * Its size in bytes; 0 for a free entry; -1 past the last. */
+export function clusterView(i: u32, out: usize): i32 {
+  if (i >= MAX_VIPAS) return -1;
+  let v = vipaAt(i);
+  if (load<u32>(v, V_ADDR) == 0) return 0;
+  let n = load<u32>(v, V_BODY_LEN);
+  store<u32>(out, load<u8>(v, V_ROLE));
+  store<u32>(out, n, 4);
+  memory.copy(out + 8, body(v), n);
+  return <i32>(n + 8);
+}
+
+/** One DPT target as the host reads it (docs/ABI.md, Cluster). */
+// @ts-ignore: decorator
+@unmanaged export class DptRec {
+  port: u32;
+  target: u32;
+  ready: u32;
+  listeners: u32;
+  weight: u32;
+  total: u32;
+  active: u32;
+  synsForwarded: u32;
+  established: u32;
+  acceptOverflows: u32;
+  healthy: u32;
+}
+const DPT_REC: u32 = offsetof<DptRec>();
+
+/** The DPT rows of VIPA a, a record per target, at out (room for cap); how many. */
+export function dptRows(a: u32, out: usize, cap: u32): i32 {
+  let n: u32 = 0, t = nowMs();
+  for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
+    if (load<u32>(r, R_VIPA) != a || a == 0) continue;
+    for (let k: u32 = 0, m = <u32>load<u8>(r, R_NSLOTS); k < m && n < cap; k++) {
+      let s = dptSlot(r, k);
+      let d = changetype<DptRec>(out + <usize>(n++) * DPT_REC);
+      d.port = load<u16>(r, R_PORT);
+      d.target = load<u32>(s, D_ADDR);
+      d.listeners = load<u16>(s, D_LISTENERS);
+      d.ready = d.listeners != 0 ? 1 : 0;
+      d.weight = load<u16>(s, D_WEIGHT);
+      d.total = load<u32>(s, D_TOTAL);
+      d.active = load<u32>(s, D_ACTIVE);
+      d.synsForwarded = load<u32>(s, D_SYNS);
+      d.established = load<u32>(s, D_ESTABLISHED);
+      d.acceptOverflows = load<u32>(s, D_OVERFLOWS);
+      d.healthy = dptHealthy(s, t) ? 1 : 0;
+    }
+  }
+  return <i32>n;
+}
+
+/** One CRT entry as the host reads it (docs/ABI.md, Cluster). */
+// @ts-ignore: decorator
+@unmanaged export class CrtRec {
+  client: u32;
+  clientPort: u32;
+  vipa: u32;
+  port: u32;
+  target: u32;
+  state: u32;
+  idleMs: u32;
+  frames: u32;
+  origin: u32;
+  ageMs: u32;
+}
+const CRT_REC: u32 = offsetof<CrtRec>();
+
+/** CRT entries of VIPA a (0: all) from slot start on, at out (room for cap); how many. The slot to go on
+ * from (the table's slot count once it is all listed) is written at next. */
+export function crtRows(a: u32, start: u32, out: usize, cap: u32, next: usize): i32 {
+  let n: u32 = 0;
+  let t = nowMs();
+  let i = start;
+  for (let m = crtSlots(); i < m && n < cap; i++) {
+    let e = crtAt(i);
+    if (e == 0 || (a != 0 && load<u32>(e, ENT_VIPA) != a)) continue;
+    let c = changetype<CrtRec>(out + <usize>(n++) * CRT_REC);
+    let ports = load<u32>(e, ENT_PORTS);
+    c.client = load<u32>(e, ENT_CLIENT);
+    c.clientPort = ports >> 16;
+    c.vipa = load<u32>(e, ENT_VIPA);
+    c.port = ports & 0xffff;
+    c.target = load<u32>(IDS + (<usize>load<u16>(e, ENT_TARGET) << 2));
+    c.state = load<u8>(e, ENT_STATE);
+    c.idleMs = t - load<u32>(e, ENT_LAST);
+    c.frames = load<u32>(e, ENT_FRAMES);
+    c.origin = load<u8>(e, ENT_ORIGIN);
+    c.ageMs = t - load<u32>(e, ENT_CREATED);
+  }
+  store<u32>(next, i);
+  return <i32>n;
+}
