@@ -6,7 +6,7 @@
 // reconfigures the stacks and reads their tables.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { Stack, type StackLimits } from '../stack.ts';
+import { Stack, type StackLimits, type DptRow, type CrtRow, type VipaRoute } from '../stack.ts';
 import { VirtualSwitch } from '../link/switch.ts';
 import { TapLink } from '../link/tap.ts';
 import type { Link } from '../link/link.ts';
@@ -17,37 +17,6 @@ import {
   type AppConfig, type ClusterConfig, type StackConfig, type VipaConfig,
 } from './config.ts';
 import { loadHandler, startApp, type ConnectionHandler, type RunningApp } from './apps.ts';
-
-// The Stack methods of the routing stack and its targets (the contract
-// between the core's cluster layer and this host, cluster-contract.md).
-export interface ClusterJoin { key: Uint8Array; controlPort: number }
-export interface VipaRoute {
-  vipa: string;
-  ports: { lo: number; hi: number }[];
-  method: 'roundrobin' | 'weighted' | 'leastconn' | 'hotstandby' | 'hash';
-  targets: { address: string; weight: number }[];
-  backups: string[];
-  affinitySeconds: number;
-  idleTimeoutSeconds: number;
-  crtSize: number;
-}
-export interface DptRow {
-  vipa: string; port: number; target: string; ready: boolean; listeners: number; weight: number;
-  total: number; active: number; synsForwarded: number; established: number; acceptOverflows: number;
-  health: 'ok' | 'unresponsive';
-}
-export interface CrtRow {
-  client: string; clientPort: number; vipa: string; port: number; target: string;
-  state: 'syn' | 'established' | 'closing'; idleMs: number; frames: number; origin: 'syn' | 'outbound' | 'report';
-}
-interface Member {
-  clusterJoin(o: ClusterJoin): void;
-  vipaRoute(r: VipaRoute): void;
-  vipaUnroute(vipa: string): void;
-  portTable(vipa: string): DptRow[];
-  routingTable(vipa: string): CrtRow[];
-}
-const member = (s: Stack) => s as Stack & Member;
 
 /** A DPT row with its target's stack name. */
 export interface ClusterDptRow extends DptRow { stack: string }
@@ -77,6 +46,17 @@ interface Node {
   /** Keyed by appKey. */
   apps: Map<string, RunningApp>;
 }
+
+// The core's defaults for the cluster's tables (StackLimits), and caps on
+// what a config's port ranges may ask for: a DPT row per VIPA:port, a 64 KiB
+// Maglev table per `hash` VIPA:port (rows past the tables go round, counted).
+const DEFAULT_CRT_ENTRIES = 4096;
+const DEFAULT_DPT_ROWS = 64;
+const MAX_DPT_ROWS = 4096;
+const DEFAULT_DPT_TARGETS = 16;
+const DEFAULT_MAGLEV = 2;
+const MAX_MAGLEV = 64;
+const DEFAULT_CLUSTER_STACKS = 64;
 
 const appKey = (a: AppConfig) => `${a.serve} ${a.address}:${a.port}`;
 
@@ -163,13 +143,13 @@ export class Cluster extends EventEmitter {
   /** The DPT of a VIPA, from its routing stack ([] while that stack is down). */
   portTable(vipa: string): ClusterDptRow[] {
     const r = this.routingStackOf(vipa);
-    return r ? member(r).portTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
+    return r ? r.portTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
   }
 
   /** The CRT of a VIPA, from its routing stack ([] while that stack is down). */
   routingTable(vipa: string): ClusterCrtRow[] {
     const r = this.routingStackOf(vipa);
-    return r ? member(r).routingTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
+    return r ? r.routingTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
   }
 
   /** Stops a stack abruptly, as a crash would: its link goes down first, so it says no goodbye. */
@@ -266,7 +246,7 @@ export class Cluster extends EventEmitter {
       const w = after.get(vipa);
       if (w && w.routing === v.routing) continue;
       const s = this.nodes.get(v.routing)?.stack;
-      if (s) member(s).vipaUnroute(vipa);
+      if (s) s.vipaUnroute(vipa);
       if (!w) ev.vipasRemoved.push(vipa);
     }
     // Stacks that left the config or changed their own address stop; new ones start.
@@ -297,7 +277,7 @@ export class Cluster extends EventEmitter {
       const was = before.get(vipa);
       const route = routeOf(v, this.addressOf);
       if (was && was.routing === v.routing && JSON.stringify(routeOf(was, (name) => oldAddresses.get(name) ?? this.addressOf(name))) === JSON.stringify(route)) continue;
-      member(r.stack).vipaRoute(route);
+      r.stack.vipaRoute(route);
       (was ? ev.vipasChanged : ev.vipasAdded).push(vipa);
     }
     if (old) this.emit('reconfigured', ev);
@@ -320,14 +300,32 @@ export class Cluster extends EventEmitter {
     const seed = this.opts.seed === undefined ? undefined : (this.opts.seed ^ hashName(c.name)) >>> 0;
     const s = await Stack.create({
       name: c.name, link: port, address: `${formatIPv4(c.address)}/${c.prefix}`, mac: n.mac,
-      clock: this.opts.clock, seed, limits: this.opts.limits, debug: this.opts.debug,
+      clock: this.opts.clock, seed, limits: { ...this.clusterLimits(c.name), ...this.opts.limits }, debug: this.opts.debug,
     });
     n.stack = s;
     n.port = port;
-    member(s).clusterJoin({ key: this.key, controlPort: this.cfg.controlPort });
-    for (const v of this.cfg.vipas) if (v.routing === c.name) member(s).vipaRoute(routeOf(v, this.addressOf));
+    s.clusterJoin({ key: this.key, controlPort: this.cfg.controlPort });
+    for (const v of this.cfg.vipas) if (v.routing === c.name) s.vipaRoute(routeOf(v, this.addressOf));
     await this.startApps(n);
     this.emit('stack-up', { stack: c.name } satisfies StackEvent);
+  }
+
+  /** The cluster's tables are laid out when a stack starts: room for the
+   * VIPAs it routes or backs up in the config in force (kill and start
+   * picks up a larger one); other stacks keep the core's small defaults. */
+  private clusterLimits(name: string): StackLimits {
+    const mine = this.cfg.vipas.filter((v) => v.routing === name || v.backups.includes(name));
+    const clusterStacks = Math.max(DEFAULT_CLUSTER_STACKS, this.cfg.stacks.length);
+    if (mine.length === 0) return { clusterStacks };
+    const ports = (v: VipaConfig) => v.ports.reduce((k, p) => k + p.hi - p.lo + 1, 0);
+    const sum = (f: (v: VipaConfig) => number) => mine.reduce((k, v) => k + f(v), 0);
+    return {
+      crtEntries: Math.max(DEFAULT_CRT_ENTRIES, sum((v) => v.crtSize)),
+      dptRows: Math.min(Math.max(DEFAULT_DPT_ROWS, sum(ports)), MAX_DPT_ROWS),
+      dptTargets: Math.max(DEFAULT_DPT_TARGETS, ...mine.map((v) => v.targets.length)),
+      maglevTables: Math.min(Math.max(DEFAULT_MAGLEV, sum((v) => (v.method === 'hash' ? ports(v) : 0))), MAX_MAGLEV),
+      clusterStacks,
+    };
   }
 
   private async stop(n: Node, reason: string): Promise<void> {

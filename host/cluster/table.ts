@@ -6,12 +6,12 @@
 import { formatIPv4 } from '../addr.ts';
 import type { Cluster } from './cluster.ts';
 
-/** Counters that count frames the routing stack forwarded to targets. */
-const FORWARDED = /forward/i;
+/** The counter of frames the routing stack forwarded to targets (IP-in-IP). */
+const FORWARDED = 'clusterForwarded';
 /** Counters that count a drop, by reason (Stack.stats() names each reason). */
-const DROP = /Bad|Runt|Ethertype|Martian|NotLocal|NoRoute|NoPort|Full|Drop|NoMem|Lost|Empty|NoBuffer|TooBig/;
+const DROP = /Bad|Runt|Ethertype|Martian|NotLocal|NoRoute|NoPort|Full|Drop|NoMem|Lost|Empty|NoBuffer|TooBig|NoTarget|Refused|Short|UnknownType|Replay|NoRoom|Stranger/;
 
-const sum = (stats: Record<string, number>, re: RegExp) => Object.entries(stats).reduce((a, [k, v]) => (re.test(k) ? a + v : a), 0);
+const drops = (stats: Record<string, number>) => Object.entries(stats).reduce((a, [k, v]) => (DROP.test(k) ? a + v : a), 0);
 
 /** Left-aligned columns, two spaces apart. */
 function columns(rows: (string | number)[][], indent = ''): string[] {
@@ -42,7 +42,7 @@ export function renderTable(cluster: Cluster): string[] {
       const address = `${formatIPv4(s.address)}/${s.prefix}`;
       if (!cluster.isUp(s.name)) return [s.name, address, 'down', '-', '-', '-', '-'];
       const st = cluster.stack(s.name).stats();
-      return [s.name, address, 'up', st.rxFrames, st.txFrames, sum(st, FORWARDED), sum(st, DROP)];
+      return [s.name, address, 'up', st.rxFrames, st.txFrames, st[FORWARDED] ?? 0, drops(st)];
     }),
   ]));
   return out;
