@@ -22,9 +22,11 @@ export function socatSink(ns: Netns, port: number): Promise<void> {
     .then(() => undefined);
 }
 
-/** Sends `bytes` zero bytes from ns to host:port with socat. */
-export function socatSource(ns: Netns, host: string, port: number, bytes: number): Promise<void> {
-  return ns.exec(['sh', '-c', `head -c ${bytes} /dev/zero | socat -u -b 262144 - TCP:${host}:${port}`], { timeoutMs: TIMEOUT_MS })
+/** Sends `bytes` zero bytes from ns to host:port with socat; `cc` names the
+ * congestion control of its socket (TCP_CONGESTION), else the namespace's default. */
+export function socatSource(ns: Netns, host: string, port: number, bytes: number, cc?: string): Promise<void> {
+  const opt = cc ? `,setsockopt-string=6:13:${cc}` : '';
+  return ns.exec(['sh', '-c', `head -c ${bytes} /dev/zero | socat -u -b 262144 - TCP:${host}:${port}${opt}`], { timeoutMs: TIMEOUT_MS })
     .then(() => undefined);
 }
 
@@ -55,7 +57,7 @@ export async function stackToKernel(stack: Stack, ns: Netns, host: string, port:
 }
 
 /** ms for a socat source in ns to send `bytes` to the stack listening on port, from its accept to the end. */
-export async function kernelToStack(stack: Stack, ns: Netns, host: string, port: number, bytes: number): Promise<number> {
+export async function kernelToStack(stack: Stack, ns: Netns, host: string, port: number, bytes: number, cc?: string): Promise<number> {
   const srv = stack.net.createServer();
   let t0 = 0;
   const done = new Promise<number>((resolve, reject) => {
@@ -69,7 +71,7 @@ export async function kernelToStack(stack: Stack, ns: Netns, host: string, port:
   });
   srv.listen(port);
   try {
-    await socatSource(ns, host, port, bytes);
+    await socatSource(ns, host, port, bytes, cc);
     return (await done) - t0;
   } finally {
     srv.close();

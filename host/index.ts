@@ -10,6 +10,7 @@ export { withFaults, FaultLink, type FaultOptions } from './link/faults.ts';
 export { withPcap, PcapWriter } from './link/pcap.ts';
 export { FRAME_CSUM_OK, type Link } from './link/link.ts';
 export { TapLink } from './link/tap.ts';
+export { PipeLink, type PipeLinkOptions } from './link/pipe.ts';
 export { VirtualClock, realClock, type Clock } from './clock.ts';
 export { UdpSocket, type RemoteInfo, type DgramSocketOptions, type BindOptions } from './net/dgram.ts';
 export { NetFactory, Server, Socket, TCP_STATES, type TcpInfo, type ConnectOptions, type ListenOptions, type ServerOptions, type SocketOptions, type Congestion } from './net/net.ts';

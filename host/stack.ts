@@ -270,6 +270,9 @@ export class Stack extends EventEmitter<StackEvents> {
   /** @internal */ readonly core: CoreExports;
   /** @internal */ readonly view: CoreView;
   private readonly links: Link[] = [];
+  /** Per interface: the largest IP packet the core sends on it merged (GSO) and in pieces (scatter-gather, as a
+   * routing stack forwards a merged segment that came over a chain of buffers); 0 for none. */
+  private readonly gsoOut: number[] = [];
   private readonly interfaces: { mac: string; mtu: number; addresses: string[] }[] = [];
   private counterNames: string[] = [];
   private pollTimer: Timer | null = null;
@@ -416,12 +419,14 @@ export class Stack extends EventEmitter<StackEvents> {
     // A link that takes frames in pieces (sendv) gets large TCP payloads
     // straight from the send buffers, uncopied (scatter-gather).
     const off = itf.offload === false ? undefined : itf.link.offload;
+    this.gsoOut[ifx] = 0;
     if (off && (off.csum || off.gso)) {
       const sg = off.csum && typeof itf.link.sendv === 'function' ? 2 : 0;
       const r = this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0);
       if (r < 0) throw optionError(`${opt}offload`, off, 'the link\'s offload is not usable: gso needs csum and is at most 65535', r);
+      if (sg) this.gsoOut[ifx] = off.gso;
     }
-    itf.link.rxOffload = { csum: true, gso: 65535 };
+    itf.link.rxOffload = { csum: true, gso: 65535, ipip: true };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, null, frame.length, ifx, flags);
     itf.link.onFrameV = (parts, flags) => {
       let len = 0;
@@ -804,7 +809,8 @@ export class Stack extends EventEmitter<StackEvents> {
   /** Makes this stack the VIPA's routing stack: it takes the VIPA (answered
    * in ARP, a gratuitous ARP now), announces it at once and every second, and
    * routes each new connection to a ready target by the method. Again for
-   * the same VIPA: the new config, established connections kept. */
+   * the same VIPA: the new config for new connections; established ones run
+   * to their end, a target left out draining (weight 0) until its last. */
   vipaRoute(r: VipaRoute): void {
     const method = (CLUSTER_METHOD as Record<string, number>)[String(r.method).toUpperCase()];
     const bad = (why: string) => sysError(ERRNO.INVAL, 'vipaRoute', undefined, undefined, why);
@@ -832,16 +838,18 @@ export class Stack extends EventEmitter<StackEvents> {
       d.setUint32(o + 8, 0);
       o += 12;
     }
-    // Forwarded datagrams must fit the link once encapsulated: merged (GSO) frames reach a routing stack cut into
-    // segments, as a router with GRO off takes them.
-    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { csum: l.rxOffload.csum, gso: 0 };
+    // A merged (GSO) segment is forwarded whole, and merged (so every link must send GSO and pieces) with room for
+    // the outer header; larger ones, or all on other links (a TAP), the link cuts first, as for a router with GRO off.
+    const room = Math.min(...this.gsoOut) - 20;
+    for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { ...l.rxOffload, gso: room > l.mtu ? Math.min(l.rxOffload.gso, room) : 0 };
     this.syncTime();
     const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0);
     this.drain();
     this.check(res, 'vipaRoute', r.vipa);
   }
 
-  /** Stops routing the VIPA: its address and DPT go; its CRT entries idle out. */
+  /** Withdraws the VIPA: new connections are refused, established ones run to
+   * their end; the address and DPT go with the last (docs/ABI.md §13). */
   vipaUnroute(vipa: string): void {
     this.check(this.core.vipa_unroute(parseIPv4(vipa)), 'vipaUnroute', vipa);
   }

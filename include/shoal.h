@@ -248,7 +248,7 @@ typedef struct shoal_desc {
 #define SHOAL_FRAME_CSUM_OK      1  /* rx: the transport checksum is known good (the link cannot corrupt) */
 #define SHOAL_FRAME_MORE         2  /* rx, tx: the next descriptor continues this frame (rx: IPv4 TCP/UDP only; headers in the first) */
 #define SHOAL_FRAME_CSUM_PARTIAL 4  /* tx: the TCP/UDP checksum field holds the folded pseudo-header sum, not complemented */
-#define SHOAL_FRAME_GSO          8  /* tx: one IPv4 TCP segment over the MTU, to be cut at gso payload bytes (with CSUM_PARTIAL) */
+#define SHOAL_FRAME_GSO          8  /* tx: one IPv4 TCP segment over the MTU (bare or IP-in-IP), to be cut at gso payload bytes (with CSUM_PARTIAL) */
 
 /* An event: 16 bytes. */
 typedef struct shoal_event {

@@ -354,14 +354,28 @@ export function txFrameCopy(dst: usize, f: usize, len: u32, off: u32, n: u32): v
   }
 }
 
-/** Posts a frame that lives in a packet buffer; the buffer is freed once sent.
- * Returns false (caller keeps the buffer) when the ring is full. */
-export function txPostBuf(b: usize, p: usize, len: u32, ifx: u32): bool {
+/** Posts a frame that lives in packet buffer b, len bytes at p, and in the
+ * buffers chained to it (a large segment that came in over several: each a
+ * further piece, FRAME_MORE); word: ifx | tx flags << 16, and its GSO size.
+ * The buffers are freed once sent. Returns false (caller keeps them) when
+ * the ring is full. */
+export function txPostBuf(b: usize, p: usize, len: u32, word: u32, gso: u32 = 0): bool {
   let n = scbGet(SCB_TX_COUNT);
-  if (n >= txCap) { count(C_TX_ARENA_FULL); return false; }
-  txPost(p, len, ifx, 0, n);
-  store<u32>(b, <u32>txHeld, PKT_QNEXT);
-  txHeld = b;
+  let end = n;
+  for (let c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) end++;
+  if (end > txCap) { count(C_TX_ARENA_FULL); return false; }
+  let c = <usize>load<u32>(b, PKT_NEXT);
+  txPost(p, len, c ? word | (FRAME_MORE << 16) : word, gso, n);
+  for (c = b; c; c = <usize>load<u32>(c, PKT_NEXT)) {
+    if (c != b) {
+      let l = load<u32>(c, PKT_LEN);
+      txDescPut(++n, <usize>load<u32>(c, PKT_DATA), l, (word & 0xffff) | (load<u32>(c, PKT_NEXT) ? FRAME_MORE << 16 : 0), 0);
+      countN(C_TX_BYTES, l);
+    }
+    store<u32>(c, <u32>txHeld, PKT_QNEXT);
+    txHeld = c;
+  }
+  scbSet(SCB_TX_COUNT, n + 1);
   return true;
 }
 

@@ -20,10 +20,10 @@
 import { ld16, ld32, st16 } from '../wire/bytes';
 import { sumBytes, finish, pseudoSum } from '../wire/checksum';
 import { IP_HLEN, IP_LEN, IP_FRAG, IP_DF, IP_PROTO, IP_BROADCAST, PROTO_TCP, PROTO_UDP, PROTO_IPIP, ipHlen, ipSrc, ipDst } from '../wire/ipv4';
-import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
+import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_OFF, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
 import { UDP_DPORT, UDP_LEN, UDP_HLEN } from '../wire/udp';
 import { ICMP_UNREACH, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_NEXT, PKT_RX } from '../base/mem';
+import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_RX } from '../base/mem';
 import { count, C_CLU_FORWARDED, C_CLU_LOCAL, C_CLU_NO_TARGET, C_CLU_CRT_FULL, C_CLU_TOO_BIG, C_CLU_FWD_DROP,
   C_CLU_DECAP, C_CLU_IPIP_REFUSED, C_CLU_CTL_RX, C_CLU_CTL_TX, C_CLU_CTL_SHORT, C_CLU_CTL_STRANGER, C_CLU_VIPA_FULL,
   C_CLU_EXPIRED, C_CLU_ENDED, C_TCP_LISTEN_DROP, counterGet } from '../base/counters';
@@ -31,7 +31,7 @@ import { now, wakeAt } from '../base/time';
 import { rand32 } from '../base/random';
 import { FRAME_CSUM_OK } from '../base/scb';
 import { E_INVAL, E_NOSPC, E_ADDRNOTAVAIL, E_NOENT } from '../base/errno';
-import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
+import { localIface, addrAdd, addrDel, addrFlags, ifMtu, ifGsoMax, ifScatterGather, ifaceGen, Route, ROUTE_SLOT, ADDR_NOARP, ADDR_ANNOUNCE } from '../iface/iface';
 import { arpAnnounce } from '../iface/neigh';
 import { ipRoute, ipEncap, ipInput } from '../iface/ip';
 import { icmpError } from '../iface/icmp';
@@ -93,6 +93,8 @@ const BODY_MAX: u32 = 16 + 4 * MAX_RANGES + 4 * MAX_BACKUPS + A_TARGET * MAX_TAR
 const VE: u32 = (<u32>V_BODY + BODY_MAX + 15) & ~15;
 
 let vipas: usize = 0;
+/** CRT entries per VIPA entry and target id (u32s): a draining target goes from the announcement when its last one does. */
+let idEntries: usize = 0;
 /** Target id → own address (0: unused). */
 const IDS: usize = memory.data(<i32>(MAX_IDS + 1) * 4, 4);
 /** The VIPAs this stack routes, for the data path's one scan per datagram, and their entries. */
@@ -126,6 +128,7 @@ export function clusterLayout(crtMax: u32, rows: u32, perRow: u32, maglev: u32, 
   dptLayout(rows, perRow, maglev);
   ctlLayout(senders);
   vipas = arenaReserve(<usize>MAX_VIPAS * VE);
+  idEntries = arenaReserve(<usize>MAX_VIPAS * (MAX_IDS + 1) * 4);
 }
 
 export function clusterInit(): void { crtInit(SYN_IDLE_MS, 900_000); }
@@ -154,13 +157,31 @@ function vipaNew(a: u32): usize {
 // @ts-ignore: decorator
 @inline function ntargets(v: usize): u32 { return load<u8>(v + V_BODY, A_NTARGETS); }
 
+/** Target address a's record in announcement body b, or 0. */
+function targetRec(b: usize, a: u32): usize {
+  for (let i: u32 = 0, n = <u32>load<u8>(b, A_NTARGETS); i < n; i++) if (ctlGet32(annTarget(b, i)) == a) return annTarget(b, i);
+  return 0;
+}
+
 /** The id of target address a among v's candidates, or -1. */
 function targetId(v: usize, a: u32): i32 {
-  for (let i: u32 = 0, n = ntargets(v); i < n; i++) {
-    let t = annTarget(body(v), i);
-    if (ctlGet32(t) == a) return <i32>ctlGet16(t + 4);
-  }
-  return -1;
+  let t = targetRec(body(v), a);
+  return t ? <i32>ctlGet16(t + 4) : -1;
+}
+
+/** Whether a is a candidate of v that takes new connections: listed, and not draining (weight 0). */
+function serving(v: usize, a: u32): bool {
+  let t = targetRec(body(v), a);
+  return t != 0 && ctlGet16(t + 6) != 0;
+}
+
+/** The CRT entries of v for target id, after adding d (also to the VIPA's total). */
+function entries(v: usize, id: u32, d: i32): u32 {
+  store<u32>(v, load<u32>(v, V_ENTRIES) + d, V_ENTRIES);
+  let p = idEntries + (((v - vipas) / VE * (MAX_IDS + 1) + id) << 2);
+  let n = load<u32>(p) + d;
+  store<u32>(p, n);
+  return n;
 }
 
 function inRanges(v: usize, port: u32): bool {
@@ -212,11 +233,12 @@ export function clusterJoin(me: u32, port: u32, key: usize, keyLen: u32, ep: u32
 
 /** This stack becomes the routing stack of the VIPA an announcement body (len bytes at b, as control.ts's)
  * describes; ids, outbound port ranges and the routing stack's address are filled in here. Again for the same VIPA:
- * the new config, with every CRT entry kept. */
+ * the new config, with every CRT entry kept; a target left out that still has entries stays, draining (weight 0),
+ * until they end. */
 export function vipaRoute(b: usize, len: u32, idleMs: u32, crtMax: u32): i32 {
   if (!clusterOn || len > BODY_MAX || !bodyOk(T_ANNOUNCE, b, len)) return E_INVAL;
   let nr = <u32>load<u8>(b, A_NRANGES), nb = <u32>load<u8>(b, A_NBACKUPS), nt = <u32>load<u8>(b, A_NTARGETS);
-  if (nr > MAX_RANGES || nb > MAX_BACKUPS || nt > MAX_TARGETS) return E_INVAL;
+  if (nr > MAX_RANGES || nb > MAX_BACKUPS || nt == 0 || nt > MAX_TARGETS) return E_INVAL;
   let a = ctlGet32(b + A_VIPA);
   if (a == 0 || a == IP_BROADCAST || a == self) return E_INVAL;
   let v = vipaFind(a);
@@ -233,42 +255,86 @@ export function vipaRoute(b: usize, len: u32, idleMs: u32, crtMax: u32): i32 {
     annSetTarget(b, i, ctlGet32(t), id, max<u32>(ctlGet16(t + 6), 1), OUT_LO + i * share, OUT_LO + (i + 1) * share - 1);
   }
   st32be(b + A_ROUTING, self);
+  // The new body is put together in MSG: the config's targets, then the old ones left out that still have entries.
+  let nbody = MSG + CTL_HEADER;
+  memory.copy(nbody, b, len);
+  let routing = load<u8>(v, V_ROLE) == ROLE_ROUTING;
+  for (let i: u32 = 0, n = routing ? ntargets(v) : 0; i < n; i++) {
+    let t = annTarget(body(v), i);
+    if (targetRec(b, ctlGet32(t)) || entries(v, ctlGet16(t + 4), 0) == 0) continue;
+    if (len + A_TARGET > BODY_MAX) return E_NOSPC;
+    memory.copy(nbody + len, t, A_TARGET);
+    store<u16>(nbody + len + 6, 0);
+    store<u8>(nbody, <u8>(++nt), A_NTARGETS);
+    len += A_TARGET;
+  }
   if (load<u8>(v, V_ROLE) == ROLE_TARGET) addrDel(a);
   if (localIface(a) < 0) {
     let r = addrAdd(0, a, 32, ADDR_ANNOUNCE);
     if (r < 0) return r;
     arpAnnounce(0, a);
   }
-  memory.copy(body(v), b, len);
+  memory.copy(body(v), nbody, len);
   store<u32>(v, len, V_BODY_LEN);
   store<u8>(v, <u8>ROLE_ROUTING, V_ROLE);
   store<u32>(v, max<u32>(crtMax, 1), V_CRT_MAX);
   store<u32>(v, 0, V_GEN);
   crtSetIdle(idleMs);
-  // Rows already in the DPT: the method, the new candidates; a target no longer among them stops getting new connections.
-  for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
-    if (load<u32>(r, R_VIPA) != a) continue;
-    store<u8>(r, load<u8>(b, A_METHOD), R_METHOD);
-    for (let k: u32 = 0, n = <u32>load<u8>(r, R_NSLOTS); k < n; k++) {
-      let s = dptSlot(r, k);
-      if (targetId(v, load<u32>(s, D_ADDR)) < 0) dptStatus(r, k, 0, load<u32>(s, D_OVERFLOWS));
-    }
-    rowFill(v, r);
-  }
+  rowsUpdate(v);
   routedSet();
   announce(v);
   return 0;
 }
 
-/** Stops routing a VIPA: its address and DPT rows go; its CRT entries idle out. */
+/** Withdraws a VIPA: every target drains, so a new SYN finds none ready and gets a RST, while the entries it has
+ * are still forwarded; the address, its DPT rows and the VIPA go with the last entry (drain). */
 export function vipaUnroute(a: u32): i32 {
   let v = vipaFind(a);
   if (v == 0 || load<u8>(v, V_ROLE) != ROLE_ROUTING) return E_NOENT;
+  for (let i: u32 = 0, n = ntargets(v); i < n; i++) store<u16>(annTarget(body(v), i) + 6, 0);
+  rowsUpdate(v);
+  announce(v);
+  drain(v);
+  return 0;
+}
+
+/** v's DPT rows after its config changed: the method and the candidates; a target draining or no longer among
+ * them stops getting new connections. */
+function rowsUpdate(v: usize): void {
+  let a = load<u32>(v, V_ADDR);
+  for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
+    if (load<u32>(r, R_VIPA) != a) continue;
+    store<u8>(r, load<u8>(body(v), A_METHOD), R_METHOD);
+    for (let k: u32 = 0, n = <u32>load<u8>(r, R_NSLOTS); k < n; k++) {
+      let s = dptSlot(r, k);
+      if (!serving(v, load<u32>(s, D_ADDR))) dptStatus(r, k, 0, load<u32>(s, D_OVERFLOWS));
+    }
+    rowFill(v, r);
+  }
+}
+
+/** Drops v's draining targets whose entries have all gone, and tells the targets (a target left out lets the VIPA
+ * go); with no target left, the VIPA is withdrawn: its address and DPT rows go, and the last announcement, with no
+ * targets, tells every stack. */
+function drain(v: usize): void {
+  let b = body(v);
+  let n = ntargets(v), k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    let t = annTarget(b, i);
+    if (ctlGet16(t + 6) == 0 && entries(v, ctlGet16(t + 4), 0) == 0) continue;
+    if (k < i) memory.copy(annTarget(b, k), t, A_TARGET);
+    k++;
+  }
+  if (k == n) return;
+  store<u8>(b, <u8>k, A_NTARGETS);
+  store<u32>(v, load<u32>(v, V_BODY_LEN) - (n - k) * A_TARGET, V_BODY_LEN);
+  announce(v);
+  if (k) return;
+  let a = load<u32>(v, V_ADDR);
   addrDel(a);
   for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) if (load<u32>(r, R_VIPA) == a) store<u32>(r, 0, R_VIPA);
   store<u32>(v, 0, V_ADDR);
   routedSet();
-  return 0;
 }
 
 // @ts-ignore: decorator
@@ -440,13 +506,15 @@ function learn(from: u32, b: usize): bool {
   else if (!target && held) addrDel(a);
   store<u8>(v, <u8>(target ? ROLE_TARGET : ROLE_NONE), V_ROLE);
   store<u32>(v, 0, V_GEN);
+  if (ntargets(v) == 0) store<u32>(v, 0, V_ADDR);   // withdrawn
   return true;
 }
 
 /** A status (body b) from target id of v: its listeners per port; a row's port it does not list, withdrawn. */
 function applyStatus(v: usize, id: u32, b: usize): void {
   let a = load<u32>(v, V_ADDR);
-  let n = ctlGet16(b + ST_COUNT), ov = ctlGet32(b + ST_OVERFLOWS);
+  // A draining target's listeners count for nothing: it gets no new connections.
+  let n = serving(v, load<u32>(IDS + (<usize>id << 2))) ? ctlGet16(b + ST_COUNT) : 0, ov = ctlGet32(b + ST_OVERFLOWS);
   for (let i: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++i)) {
     if (load<u32>(r, R_VIPA) != a) continue;
     let s = dptSlotOf(r, id);
@@ -478,7 +546,7 @@ function adopt(v: usize, client: u32, cport: u32, vport: u32, id: u32, origin: u
   if (e) return e;
   if (load<u32>(v, V_ENTRIES) < load<u32>(v, V_CRT_MAX)) e = crtInsert(client, cport, a, vport, id, origin, nowMs());
   if (e == 0) { count(C_CLU_CRT_FULL); return 0; }
-  store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
+  entries(v, id, 1);
   if (origin == ORIGIN_REPORT) store<u8>(e, CRT_ESTABLISHED, ENT_STATE);
   return e;
 }
@@ -494,7 +562,7 @@ function ended(v: usize, client: u32, cport: u32, vport: u32, id: u32): void {
 
 /** The DPT's and the VIPA's counts for an entry about to go. */
 function entryGone(v: usize, e: usize): void {
-  store<u32>(v, load<u32>(v, V_ENTRIES) - 1, V_ENTRIES);
+  entries(v, load<u16>(e, ENT_TARGET), -1);
   affinity(v, load<u32>(e, ENT_CLIENT), load<u16>(e, ENT_TARGET));
   connEnd(load<u32>(v, V_ADDR), load<u32>(e, ENT_PORTS) & 0xffff, load<u16>(e, ENT_TARGET));
 }
@@ -604,7 +672,7 @@ function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
       pktFreeChain(b);
       return 0;
     }
-    store<u32>(v, load<u32>(v, V_ENTRIES) + 1, V_ENTRIES);
+    entries(v, load<u16>(e, ENT_TARGET), 1);
     dptConnNew(r, <u32>s, t);
     affinity(v, client, load<u16>(e, ENT_TARGET));
   }
@@ -627,26 +695,35 @@ function forward(b: usize, ip: usize, to: u32): void {
     rtTo = ipRoute(to, rt) ? to : 0;
     rtGen = ifaceGen;
   }
-  if (load<u32>(b, PKT_NEXT) || rtTo != to) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
+  // A segment over a chain of buffers goes out in pieces, which the link must take.
+  let chained = load<u32>(b, PKT_NEXT) != 0;
+  if (rtTo != to || (chained && !ifScatterGather(rt.ifx))) { count(C_CLU_FWD_DROP); pktFreeChain(b); return; }
   let mtu = ifMtu(rt.ifx);
-  if (tot + IP_HLEN > mtu) {
-    // Never fragmented: a DF datagram learns the path MTU, as from a router (RFC 1191); others are dropped.
-    count(C_CLU_TOO_BIG);
-    if (ld16(ip + IP_FRAG) & IP_DF) icmpError(b, ICMP_UNREACH, UNREACH_NEEDFRAG, mtu - IP_HLEN);
-    pktFreeChain(b);
-    return;
-  }
-  // A checksum the link vouched for may be a partial one (an offloading sender): complete it, the target checks it.
-  if ((load<u32>(b, PKT_RX) >> 16) & FRAME_CSUM_OK) {
-    let hl = ipHlen(ip);
-    let th = ip + hl;
+  let rx = load<u32>(b, PKT_RX);
+  let hl = ipHlen(ip);
+  let th = ip + hl;
+  let gso: u32 = 0;
+  if (tot + IP_HLEN > mtu || chained) {
+    // Larger than the link it came in on: a segment the link merged (GSO), its checksum left partial. It goes on
+    // whole, cut into segments that fit only where a link needs it (as Linux's ipip GSO); it was never a datagram to fragment.
+    if (tot > ifMtu(rx & 0xffff) && tot + IP_HLEN <= ifGsoMax(rt.ifx) && ((rx >> 16) & FRAME_CSUM_OK)) {
+      gso = mtu - IP_HLEN - hl - (<u32>load<u8>(th + TCP_OFF) >> 4 << 2);
+    } else {
+      // Never fragmented: a DF datagram learns the path MTU, as from a router (RFC 1191); others are dropped.
+      count(C_CLU_TOO_BIG);
+      if (ld16(ip + IP_FRAG) & IP_DF) icmpError(b, ICMP_UNREACH, UNREACH_NEEDFRAG, mtu - IP_HLEN);
+      pktFreeChain(b);
+      return;
+    }
+  } else if ((rx >> 16) & FRAME_CSUM_OK) {
+    // A checksum the link vouched for may be a partial one (an offloading sender): complete it, the target checks it.
     let n = tot - hl;
     store<u16>(th + TCP_CSUM, 0);
     st16(th + TCP_CSUM, finish(sumBytes(th, n, pseudoSum(ipSrc(ip), ipDst(ip), PROTO_TCP, n))));
   }
   store<u32>(b, <u32>ip, PKT_DATA);
-  store<u32>(b, tot, PKT_LEN);
-  if (ipEncap(rt, b, self, to) == 0) count(C_CLU_FORWARDED);
+  store<u32>(b, load<u32>(b, PKT_LEN) + hl, PKT_LEN);
+  if (ipEncap(rt, b, self, to, gso) == 0) count(C_CLU_FORWARDED);
   else count(C_CLU_FWD_DROP);
 }
 
@@ -655,14 +732,15 @@ function decap(b: usize, ip: usize): usize {
   let inner = <usize>load<u32>(b, PKT_DATA);
   let len = load<u32>(b, PKT_LEN);
   let v: usize = 0;
-  if (clusterOn && len >= IP_HLEN && load<u32>(b, PKT_NEXT) == 0) {
+  if (clusterOn && len >= IP_HLEN) {
     v = vipaFind(ipDst(inner));
     if (v && (load<u8>(v, V_ROLE) != ROLE_TARGET || !mayForward(v, ipSrc(ip)))) v = 0;
   }
   if (v == 0) { count(C_CLU_IPIP_REFUSED); pktFreeChain(b); return 0; }
   count(C_CLU_DECAP);
   let rx = load<u32>(b, PKT_RX);
-  return ipInput(b, inner, len, rx & 0xffff, 0, 0);
+  // A whole forwarded GSO segment keeps its partial checksum: what the link vouched for, it vouched for inside too.
+  return ipInput(b, inner, len, rx & 0xffff, (rx >> 16) & FRAME_CSUM_OK, load<u32>(b, PKT_TOTAL) - len);
 }
 
 // ---- outbound connections (tcp_connect from a VIPA) ----
@@ -675,9 +753,9 @@ export function clusterConnect(laddr: u32, lport: u32, raddr: u32, rport: u32): 
   if (!clusterOn) return 0;
   let v = vipaFind(laddr);
   if (v == 0 || load<u8>(v, V_ROLE) == ROLE_NONE) return 0;
-  let t: usize = 0;
-  for (let i: u32 = 0, n = ntargets(v); i < n; i++) if (ctlGet32(annTarget(body(v), i)) == self) t = annTarget(body(v), i);
-  if (t == 0) return E_ADDRNOTAVAIL;
+  // A draining target makes no new connections from the VIPA either.
+  let t = targetRec(body(v), self);
+  if (t == 0 || ctlGet16(t + 6) == 0) return E_ADDRNOTAVAIL;
   if (lport == 0) {
     let lo = ctlGet16(t + 8), span = ctlGet16(t + 10) - lo + 1;
     let start = rand32() % span;
@@ -713,7 +791,8 @@ export function clusterPoll(): void {
   for (let i: u32 = 0; i < MAX_VIPAS; i++) {
     let v = vipaAt(i);
     if (load<u32>(v, V_ADDR) == 0) continue;
-    if (periodic && load<u8>(v, V_ROLE) == ROLE_ROUTING) announce(v);
+    if (periodic && load<u8>(v, V_ROLE) == ROLE_ROUTING) { announce(v); drain(v); }
+    if (load<u32>(v, V_ADDR) == 0) continue;
     statusDue(v, periodic);
     if (reconcile && load<u8>(v, V_ROLE) == ROLE_TARGET) report(v);
   }
@@ -759,7 +838,7 @@ function expire(): void {
     let v = vipaFind(load<u32>(o, 4));
     count(C_CLU_EXPIRED);
     if (v == 0) continue;
-    store<u32>(v, load<u32>(v, V_ENTRIES) - 1, V_ENTRIES);
+    entries(v, load<u32>(o, 12) & 0xffff, -1);
     affinity(v, load<u32>(o), load<u32>(o, 12) & 0xffff);
     connEnd(load<u32>(o, 4), load<u32>(o, 8) & 0xffff, load<u32>(o, 12) & 0xffff);
   }

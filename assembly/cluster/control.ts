@@ -39,10 +39,10 @@ export const A_ROUTING: usize = 4;     // u32 the routing stack's own address
 export const A_METHOD: usize = 8;      // u8 METHOD_*
 export const A_NRANGES: usize = 9;     // u8 port ranges (at least 1)
 export const A_NBACKUPS: usize = 10;   // u8 backup routing stacks, ranked
-export const A_NTARGETS: usize = 11;   // u8 candidate targets (at least 1)
+export const A_NTARGETS: usize = 11;   // u8 candidate targets (0: the VIPA is withdrawn)
 export const A_AFFINITY: usize = 12;   // u32 seconds of timed affinity (0: none)
 export const A_FIXED: u32 = 16;        // then ranges (4 B: lo, hi), backups (4 B: address), targets (A_TARGET B)
-export const A_TARGET: u32 = 12;       // u32 address, u16 id, u16 weight, u16 outbound ports lo, u16 hi
+export const A_TARGET: u32 = 12;       // u32 address, u16 id, u16 weight (0: draining), u16 outbound ports lo, u16 hi
 export const METHOD_ROUNDROBIN: u8 = 0;
 export const METHOD_WEIGHTED: u8 = 1;
 export const METHOD_LEASTCONN: u8 = 2;
@@ -224,7 +224,7 @@ export function bodyOk(type: u8, b: usize, n: u32): bool {
   if (type == T_ANNOUNCE) {
     if (n < A_FIXED) return false;
     let nr = <u32>load<u8>(b, A_NRANGES), nt = <u32>load<u8>(b, A_NTARGETS);
-    if (nr == 0 || nt == 0 || load<u8>(b, A_METHOD) > METHOD_HASH) return false;
+    if (nr == 0 || load<u8>(b, A_METHOD) > METHOD_HASH) return false;
     if (n != annSize(nr, load<u8>(b, A_NBACKUPS), nt)) return false;
     for (let i: u32 = 0; i < nr; i++) {
       let r = annRange(b, i);

@@ -22,7 +22,7 @@ import { now, wakeAt } from '../base/time';
 import { neighOutput } from './neigh';
 import { reasmInput } from './reasm';
 import { E_INVAL, E_MSGSIZE, E_NOBUFS } from '../base/errno';
-import { FRAME_CSUM_OK, FRAME_GSO, SCB_FREE_COUNT, scbGet } from '../base/scb';
+import { FRAME_CSUM_OK, FRAME_CSUM_PARTIAL, FRAME_GSO, SCB_FREE_COUNT, scbGet } from '../base/scb';
 
 
 /** Rx descriptor flags kept with a packet (FRAME_CSUM_OK); the rest are reserved or consumed by poll. */
@@ -79,9 +79,10 @@ export function ipInput(b: usize, ip: usize, len: u32, ifx: u32, flags: u32, mor
   store<u32>(b, ifx | ((flags & RX_FLAGS) << 16) | (bcast ? RX_BROADCAST : 0), PKT_RX);
   let frag = ld16(ip + IP_FRAG);
   if (load<u32>(b, PKT_NEXT)) {
-    // A large segment over several buffers (a GSO frame from the link): never a fragment, only TCP or UDP.
+    // A large segment over several buffers (a GSO frame from the link): never a fragment, only TCP or UDP, bare
+    // or IP-in-IP (a routing stack's, forwarded whole).
     let proto = <u32>load<u8>(ip, IP_PROTO);
-    if ((frag & (IP_MF | IP_OFFMASK)) || (proto != PROTO_TCP && proto != PROTO_UDP)) {
+    if ((frag & (IP_MF | IP_OFFMASK)) || (proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_IPIP)) {
       count(C_IP_CHAIN_BAD); pktFreeChain(b); return 0;
     }
     store<u32>(b, <u32>(ip + hlen), PKT_DATA);
@@ -278,20 +279,23 @@ export function ipSend(rt: Route, f: usize, l4len: u32, proto: u32, src: u32, ds
  * in the headroom in front of it, and sends the buffer in place along rt (to
  * dst, from ipRoute): nothing is copied, and the buffer is freed once the
  * host has sent it. TOS and DF come from the inner header (RFC 2003 3.1).
+ * gso: a TCP segment the caller found may go out merged (GSO), leaving its
+ * partial checksum and the cutting to the link, in segments of gso bytes; it
+ * may lie over a chain of buffers (PKT_LEN bytes in b), and goes out so.
  * Owns b. Returns 0 or a negative errno (too large for the link: E_MSGSIZE,
  * counted; no headroom: E_INVAL). */
-export function ipEncap(rt: Route, b: usize, src: u32, dst: u32): i32 {
+export function ipEncap(rt: Route, b: usize, src: u32, dst: u32, gso: u32 = 0): i32 {
   let inner = <usize>load<u32>(b, PKT_DATA);
   let len = load<u32>(b, PKT_LEN);
   let f = inner - ETH_HLEN - IP_HLEN;
-  if (f < b + BUF_META || len < IP_HLEN) { pktFree(b); return E_INVAL; }
-  let tot = IP_HLEN + len;
-  if (tot > ifMtu(rt.ifx)) { count(C_IP_FRAG_DF); pktFree(b); return E_MSGSIZE; }
+  if (f < b + BUF_META || len < IP_HLEN) { pktFreeChain(b); return E_INVAL; }
+  let tot = IP_HLEN + (gso ? ld16(inner + IP_LEN) : len);
+  if (!gso && tot > ifMtu(rt.ifx)) { count(C_IP_FRAG_DF); pktFreeChain(b); return E_MSGSIZE; }
   putHeader(f + ETH_HLEN, IP_HLEN, tot, load<u8>(inner, IP_TOS), ld16(inner + IP_FRAG) & IP_DF, DEFAULT_TTL, PROTO_IPIP, src, dst);
   putMac(f + ETH_SRC, rt.ifx);
   st16(f + ETH_TYPE, ETHERTYPE_IPV4);
   count(C_IP_TX);
-  linkOutput(rt, b, f, ETH_HLEN + tot, 0, 0);
+  linkOutput(rt, b, f, ETH_HLEN + IP_HLEN + len, gso ? FRAME_GSO | FRAME_CSUM_PARTIAL : 0, gso);
   return 0;
 }
 

@@ -21,7 +21,7 @@ import { ARP_HTYPE, ARP_PTYPE, ARP_HLEN, ARP_PLEN, ARP_OPER, ARP_SHA, ARP_SPA, A
 import { isMartianSource } from '../wire/ipv4';
 import { csumComplete } from '../wire/checksum';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from '../base/scb';
-import { arenaReserve, pktAlloc, pktFree, pktFreeQueue, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_DATA, PKT_LEN } from '../base/mem';
+import { arenaReserve, pktAlloc, pktFree, pktFreeChain, pktFreeQueue, nbufs, txBegin, txCommit, txPostBuf, txFrameCopy, txGatherClear, BUF_DATA, PKT_QNEXT, PKT_DATA, PKT_LEN } from '../base/mem';
 import { count, C_ARP_RX, C_ARP_BAD, C_ARP_NOT_FOR_US, C_ARP_TX, C_ARP_RETRY, C_ARP_FAILED, C_ARP_QUEUE_FULL, C_TX_GSO_DROP,
   C_ARP_DROPPED, C_NEIGH_EVICTED, C_NEIGH_PROBE_FAILED, C_ARP_CONFLICT } from '../base/counters';
 import { now, wakeAt, NEVER, ms } from '../base/time';
@@ -180,8 +180,8 @@ function flush(e: usize): void {
 /** Sends a frame (Ethernet source and type already written) to next hop ip
  * on ifx, with its tx flags and GSO size. The frame is built in the tx arena
  * (b 0: if the neighbour is unresolved it is copied into a packet buffer and
- * queued), or lies in packet buffer b (tx flags 0), which is sent, or queued,
- * as it is, and freed once sent. */
+ * queued), or lies in packet buffer b, which is sent, or queued (without
+ * flags: not a GSO frame), as it is, and freed once sent. */
 export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txFlags: u32, gso: u32): void {
   let e = find(ip);
   if (e) {
@@ -193,7 +193,7 @@ export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txF
     if ((st == REACHABLE && t > now) || st == DELAY_STATE || st == PROBE_STATE || stale) {
       copyMac(f + ETH_DST, e + E_MAC);
       if (!b) txCommit(f, len, ifx | (txFlags << 16), gso);
-      else if (!txPostBuf(b, f, len, ifx)) pktFree(b);
+      else if (!txPostBuf(b, f, len, ifx | (txFlags << 16), gso)) pktFreeChain(b);
       if (stale) {
         store<u8>(e, DELAY_STATE, E_STATE);
         // Never longer than a lifetime: a short-lived configuration re-probes as fast as it expires.
@@ -245,7 +245,7 @@ export function neighOutput(b: usize, f: usize, len: u32, ifx: u32, ip: u32, txF
       b = 0;
     }
   }
-  if (b) pktFree(b);
+  if (b) pktFreeChain(b);
   // The frame waits (or was dropped): a payload it left in place must not go out with the request.
   txGatherClear();
   if (fresh) request(e);

@@ -74,11 +74,11 @@ export function childUnlink(k: Tcb): void {
 
 /** Releases everything a connection holds; it leaves the tables. The TCB is
  * freed unless the host holds the descriptor (then it stays CLOSED until tcp_close). */
-export function connDrop(k: Tcb, err: u32): void {
+export function connDrop(k: Tcb, err: u32, ended: bool = true): void {
   let st = k.state;
   if (st == S_FREE) return;
   if (st == S_TIME_WAIT) twRemove(k);
-  if (st >= S_SYN_SENT) { connHashOut(k); if (vipaEnds && addrFlags(k.laddr)) endPush(k.laddr, k.lport, k.raddr, k.rport); }
+  if (st >= S_SYN_SENT) { connHashOut(k); if (ended && vipaEnds && addrFlags(k.laddr)) endPush(k.laddr, k.lport, k.raddr, k.rport); }
   if (st == S_LISTEN) listenHashOut(k);
   childUnlink(k);
   outRemove(k);

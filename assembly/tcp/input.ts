@@ -63,8 +63,10 @@ export function tcpInput(b: usize): void {
   let k = connLookup(dst, dport, src, sport);
   if (k && k.state == S_TIME_WAIT && (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
     // A new incarnation may reuse a TIME-WAIT tuple if it is clearly newer (RFC 6191).
+    // The tuple lives on, so no end goes to the cluster: on a VIPA, the
+    // routing stack's CRT entry now serves the new incarnation.
     if (seqGt(seq, k.rcvNxt) || (hasF(k, F_TS) && opt.ts && seqGt(opt.tsVal, k.tsRecent))) {
-      connDrop(k, 0);
+      connDrop(k, 0, false);
       k = null;
     }
   }

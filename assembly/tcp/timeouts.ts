@@ -134,8 +134,10 @@ function rtoTimeout(k: Tcb): void {
   k.backoff = bo;
   k.rtxTs = tsNow(k);
   setF(k, F_RTX_TS);
-  // RFC 5681 3.1 / RFC 9438 4.8: one segment, and go back to snd_una.
-  if (!hasF(k, F_RTO_LOSS)) ccOnLoss(k);
+  // RFC 5681 3.1 / RFC 9438 4.8: one segment, and go back to snd_una. A
+  // timeout within a recovery episode (a lost retransmission) is the same
+  // congestion event: ssthresh was set for it already (as Linux's tcp_enter_loss).
+  if (!hasF(k, F_RTO_LOSS | F_RECOVERY)) ccOnLoss(k);
   k.cwnd = k.mss;
   clrF(k, F_RECOVERY | F_TIMING | F_TLP_DONE);
   setF(k, F_RTO_LOSS);

@@ -11,117 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal.h"
-#include "shoal_w2c.h"
-
-#define MAX_FRAME 1514
-#define QUEUE 512
-#define MAX_EVENTS 256
-
-typedef struct {
-  uint32_t len;
-  uint8_t data[MAX_FRAME];
-} frame_t;
-
-typedef struct node {
-  const char *name;
-  shoal_t *s;
-  uint8_t *mem;           /* linear memory: stable after init() */
-  uint32_t scb;
-  double deadline;        /* ms; < 0: none */
-  frame_t *out;           /* frames sent, waiting for the wire */
-  int nout;
-  shoal_event_t ev[MAX_EVENTS];
-  int nev;
-  uint32_t ev_lost;
-} node_t;
-
-static double now_ms = 0;  /* the virtual clock */
-
-/* Memory is little-endian, as is every host this example targets; memcpy keeps it alignment-safe. */
-static uint32_t rd32(node_t *n, uint32_t addr) { uint32_t v; memcpy(&v, n->mem + addr, 4); return v; }
-static void wr32(node_t *n, uint32_t addr, uint32_t v) { memcpy(n->mem + addr, &v, 4); }
-static uint32_t scb_get(node_t *n, uint32_t off) { return rd32(n, n->scb + off); }
-static void scb_set(node_t *n, uint32_t off, uint32_t v) { wr32(n, n->scb + off, v); }
-
-static void die(const char *what, int32_t r) {
-  fprintf(stderr, "c-host: %s failed: %d\n", what, r);
-  exit(1);
-}
-
-/* After every call into the core: copy out the frames it sent and the events it raised, then hand both rings back. */
-static void drain(node_t *n) {
-  uint32_t ntx = scb_get(n, SHOAL_SCB_TX_COUNT), txd = scb_get(n, SHOAL_SCB_TX_DESC);
-  for (uint32_t i = 0; i < ntx; i++) {
-    shoal_desc_t d;
-    memcpy(&d, n->mem + txd + SHOAL_DESC_BYTES * i, sizeof d);
-    /* No if_offload call here, so every frame is plain: flags 0, complete checksums, at most the MTU. */
-    if (d.len > MAX_FRAME || n->nout >= QUEUE) continue;   /* a real link would count this drop */
-    frame_t *f = &n->out[n->nout++];
-    f->len = d.len;
-    memcpy(f->data, n->mem + d.ptr, d.len);
-  }
-  scb_set(n, SHOAL_SCB_TX_COUNT, 0);
-  uint32_t nev = scb_get(n, SHOAL_SCB_EV_COUNT), ev = scb_get(n, SHOAL_SCB_EV);
-  for (uint32_t i = 0; i < nev && n->nev < MAX_EVENTS; i++) memcpy(&n->ev[n->nev++], n->mem + ev + 16 * i, 16);
-  scb_set(n, SHOAL_SCB_EV_COUNT, 0);
-  n->ev_lost += scb_get(n, SHOAL_SCB_EV_LOST);
-  scb_set(n, SHOAL_SCB_EV_LOST, 0);
-}
-
-static void poll_node(node_t *n) {
-  n->deadline = shoal_poll(n->s, now_ms);
-  drain(n);
-}
-
-/* A frame from the wire: pop a buffer off the free stack, copy the frame in, post an rx descriptor. */
-static int deliver(node_t *n, const frame_t *f) {
-  if (scb_get(n, SHOAL_SCB_RX_COUNT) >= scb_get(n, SHOAL_SCB_RX_CAP) || scb_get(n, SHOAL_SCB_FREE_COUNT) == 0)
-    poll_node(n);   /* ring or pool full: let the core take what it has */
-  uint32_t nrx = scb_get(n, SHOAL_SCB_RX_COUNT), free = scb_get(n, SHOAL_SCB_FREE_COUNT);
-  if (nrx >= scb_get(n, SHOAL_SCB_RX_CAP) || free == 0) return 0;
-  if (f->len > scb_get(n, SHOAL_SCB_BUF_SIZE) - scb_get(n, SHOAL_SCB_BUF_DATA)) return 0;
-  uint32_t buf = rd32(n, scb_get(n, SHOAL_SCB_FREE) + 4 * (free - 1));
-  scb_set(n, SHOAL_SCB_FREE_COUNT, free - 1);
-  uint32_t at = buf + scb_get(n, SHOAL_SCB_BUF_DATA);
-  memcpy(n->mem + at, f->data, f->len);
-  shoal_desc_t d = { at, f->len, SHOAL_DESC_WORD(0, 0), 0 };   /* interface 0; flags 0: the core checks checksums; gso 0 */
-  memcpy(n->mem + scb_get(n, SHOAL_SCB_RX_DESC) + SHOAL_DESC_BYTES * nrx, &d, sizeof d);
-  scb_set(n, SHOAL_SCB_RX_COUNT, nrx + 1);
-  return 1;
-}
-
-static void setup(node_t *n, const char *name, const uint8_t mac[6], uint32_t addr, uint32_t seed) {
-  memset(n, 0, sizeof *n);
-  n->name = name;
-  n->out = calloc(QUEUE, sizeof(frame_t));
-  n->s = shoal_w2c_new();
-  if (!n->s || !n->out) die("instantiate", -SHOAL_ENOMEM);
-  n->mem = shoal_memory(n->s);
-  n->scb = shoal_scb(n->s);
-  scb_set(n, SHOAL_CFG_POOL_BYTES, 1u << 20);        /* 1 MiB of packet buffers */
-  scb_set(n, SHOAL_CFG_MAX_FRAME, MAX_FRAME);
-  scb_set(n, SHOAL_CFG_SEED0, seed);
-  scb_set(n, SHOAL_CFG_SEED1, seed * 2654435761u);
-  scb_set(n, SHOAL_CFG_TCP_SOCKS, 64);                /* the defaults (4096 TCBs, 1024 16-KiB send */
-  scb_set(n, SHOAL_CFG_TCP_CHUNKS, 256);              /* chunks) would take 18 MiB: 4 MiB is plenty here */
-  int32_t r = shoal_init(n->s);
-  if (r < 0) die("init", r);
-  n->mem = shoal_memory(n->s);                         /* init() grew memory, once */
-  if (scb_get(n, SHOAL_SCB_ABI_VERSION) != SHOAL_ABI_VERSION) die("ABI version", (int32_t)scb_get(n, SHOAL_SCB_ABI_VERSION));
-  int32_t ifx = shoal_if_add(n->s, SHOAL_MAC_HI(mac), SHOAL_MAC_LO(mac), 1500);
-  if (ifx < 0) die("if_add", ifx);
-  r = shoal_addr_add(n->s, (uint32_t)ifx, addr, 24);
-  if (r < 0) die("addr_add", r);
-  n->deadline = -1;
-}
+#include "node.h"
 
 /* Moves every waiting frame across the wire; returns how many moved. */
 static int relay(node_t *a, node_t *b) {
   int moved = 0;
   node_t *from[2] = { a, b }, *to[2] = { b, a };
   for (int k = 0; k < 2; k++) {
-    for (int i = 0; i < from[k]->nout; i++) deliver(to[k], &from[k]->out[i]);
+    for (int i = 0; i < from[k]->nout; i++) deliver(to[k], from[k]->out[i].data, from[k]->out[i].len);
     moved += from[k]->nout;
     from[k]->nout = 0;
   }
@@ -273,44 +170,6 @@ static shoal_tcp_tables_t tcp_tables(node_t *n) {
   shoal_tcp_tables(n->s);
   memcpy(&tt, n->mem + scb_get(n, SHOAL_SCB_IO), sizeof tt);
   return tt;
-}
-
-/* Writes up to len bytes through the send buffer; returns how many went in (0: full). */
-static uint32_t tcp_write(node_t *n, int32_t sd, const uint8_t *p, uint32_t len) {
-  uint32_t done = 0;
-  shoal_time(n->s, now_ms);   /* a send may start a retransmission timer: from now */
-  while (done < len) {
-    int32_t room = shoal_tcp_send_space(n->s, sd);
-    if (room < 0) die("tcp_send_space", room);
-    if (room == 0) break;
-    uint32_t at = rd32(n, scb_get(n, SHOAL_SCB_IO));   /* io word 0: address; word 1: contiguous bytes */
-    uint32_t take = len - done < (uint32_t)room ? len - done : (uint32_t)room;
-    memcpy(n->mem + at, p + done, take);
-    int32_t r = shoal_tcp_send_commit(n->s, sd, take, 0);
-    drain(n);
-    if (r != (int32_t)take) die("tcp_send_commit", r);
-    done += take;
-  }
-  return done;
-}
-
-/* Copies every received byte on sd into buf (room: cap); returns how many. */
-static uint32_t tcp_read(node_t *n, int32_t sd, uint8_t *buf, uint32_t cap) {
-  uint32_t got = 0;
-  while (got < cap) {
-    int32_t k = shoal_tcp_recv(n->s, sd, cap - got);
-    if (k < 0) die("tcp_recv", k);
-    uint32_t io = scb_get(n, SHOAL_SCB_IO);
-    for (int32_t i = 0; i < k; i++) {
-      shoal_seg_t seg;
-      memcpy(&seg, n->mem + io + (uint32_t)i * sizeof seg, sizeof seg);
-      memcpy(buf + got, n->mem + seg.ptr, seg.len);   /* valid until the next call into the core */
-      got += seg.len;
-    }
-    drain(n);   /* reading may open the window: an ACK goes out */
-    if (k == 0) break;
-  }
-  return got;
 }
 
 /* Consumes the TCP events both nodes raised (other steps' events are done with). */

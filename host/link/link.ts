@@ -49,6 +49,8 @@ export interface LinkOffload {
   csum: boolean;
   /** The largest IP packet (bytes, at most 65535) taken whole as a FRAME_GSO frame; 0: none. */
   gso: number;
+  /** FRAME_GSO frames that are IP-in-IP (RFC 2003) around the TCP segment (a routing stack's) are taken whole too. */
+  ipip?: boolean;
 }
 
 /** Frame flag: the transport checksum is known good (set by links that

@@ -8,7 +8,7 @@
 // and is segmented or checksummed (offload.ts) only for those that do not.
 import type { Link, LinkOffload } from './link.ts';
 import { FRAME_CSUM_PARTIAL, FRAME_GSO } from './link.ts';
-import { fits, joined, normalize } from './offload.ts';
+import { fits, joined, normalize, takesPartial } from './offload.ts';
 import { ShoalError, argError } from '../errors.ts';
 
 export interface SwitchPortOptions {
@@ -87,7 +87,7 @@ export class VirtualSwitch {
   forwardParts(from: Port, parts: Uint8Array[], len: number, flags: number, gso: number): void {
     const h = parts[0];
     const to = h.length >= 14 ? this.route(from, h) : undefined;
-    if (to && to.onFrameV && to.onFrame !== null && takesWhole(to, len, flags) && fits(h, flags, gso, to.mtu, len)) {
+    if (to && to.onFrameV && to.onFrame !== null && takesWhole(to, h, len, flags) && fits(h, flags, gso, to.mtu, len)) {
       this.counters.frames++;
       if (len - 14 <= to.mtu) { flags &= ~FRAME_GSO; gso = 0; }
       to.onFrameV(parts, flags, gso);
@@ -154,11 +154,11 @@ export class VirtualSwitch {
   flushAll(): void { for (const p of this.ports) p.flushOut?.(); }
 }
 
-/** Whether a port's consumer takes a frame of len bytes as it is, offloads and all. */
-function takesWhole(to: Port, len: number, flags: number): boolean {
+/** Whether a port's consumer takes a frame of len bytes (h: its first piece) as it is, offloads and all. */
+function takesWhole(to: Port, h: Uint8Array, len: number, flags: number): boolean {
   if (!(flags & (FRAME_CSUM_PARTIAL | FRAME_GSO))) return len <= to.mtu + 14;
   const take = to.rxOffload;
-  return take !== undefined && take.csum && (len <= to.mtu + 14 || ((flags & FRAME_GSO) !== 0 && len - 14 <= take.gso));
+  return takesPartial(take, h) && (len <= to.mtu + 14 || ((flags & FRAME_GSO) !== 0 && len - 14 <= take.gso));
 }
 
 class Port implements Link {

@@ -233,4 +233,32 @@ test('the same with a wildcard listener on a routing stack that is no target: it
   assert.is(a.error, 'ECONNREFUSED');
 });
 
+test('a client port reused while the target still holds the old connection in TIME-WAIT: the new one is served, its CRT entry kept', async () => {
+  const k = rig(1);
+  k.route();
+  await k.settle(() => k.t[0].clusterView().length === 1, 'learned');
+  hello(k.t[0]);
+  await k.settle(() => ready(k.r).length === 1, 'ready');
+  const once = () => {
+    const st = { done: false, answer: '', error: '' };
+    const s = k.c.net.connect({ host: VIPA, port: 80, localPort: 40000 });
+    s.on('connect', () => s.write('hi'));
+    s.on('data', (d: Buffer) => { st.answer += d.toString(); s.end(); });
+    s.on('error', (e: NodeJS.ErrnoException) => { st.error = e.code ?? 'error'; st.done = true; });
+    s.on('close', () => { st.done = true; });
+    return st;
+  };
+  const first = once();
+  await k.settle(() => first.done, 'first answer');
+  assert.equal([first.answer, first.error], ['t1', '']);
+  // The target closed first: it holds the tuple in TIME-WAIT; the same client port comes back at once (RFC 6191).
+  await k.settle(() => k.t[0].stats().tcpTimeWait > 0, 'TIME-WAIT on the target', 1000).catch(() => {});
+  const rst0 = k.r.stats().tcpRstTx;
+  const second = once();
+  await k.settle(() => second.done, 'second answer');
+  assert.equal([second.answer, second.error], ['t1', ''], 'served, not reset');
+  assert.is(k.r.stats().tcpRstTx, rst0, 'the routing stack sent no reset');
+  assert.is(k.r.stats().clusterEnded, 0, 'no end for the recycled TIME-WAIT');
+});
+
 test.run();

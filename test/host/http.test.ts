@@ -66,12 +66,16 @@ test('stack.fetch: WHATWG fetch over the stack, connections pooled', async () =>
     assert.is(r.status, 200);
     assert.is(r.headers.get('content-type'), 'text/plain');
     assert.is(await r.text(), 'GET /a over shoal');
-    await new Promise((r) => setTimeout(r, 10));   // undici pools the connection once the response has fully ended
-    const r2 = await client.fetch('http://10.77.0.2/b', { method: 'POST', body: 'x' });
-    assert.is(await r2.text(), 'POST /b over shoal');
+    // undici pools the connection some ticks after the response has ended (later
+    // on a loaded machine): ask again until a request reuses it.
+    for (let i = 0; i < 50 && new Set(peers).size === peers.length; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const r2 = await client.fetch('http://10.77.0.2/b', { method: 'POST', body: 'x' });
+      assert.is(await r2.text(), 'POST /b over shoal');
+    }
   });
   assert.is(n, 0, 'nothing went through the host\'s own sockets');
-  assert.is(peers[0], peers[1], 'one pooled connection');
+  assert.ok(new Set(peers).size < peers.length, `a pooled connection reused (peers: ${peers.join(', ')})`);
   await close();
 });
 

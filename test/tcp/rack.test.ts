@@ -55,6 +55,17 @@ function waitSend(c: Awaited<ReturnType<typeof established>>, limit = 1000): { s
   return { segs: [], ms: limit };
 }
 
+/** Ten segments out, 0 lost and 1-3 SACKed: the fast retransmit of 0. */
+async function fastRetransmit(c: Awaited<ReturnType<typeof established>>): Promise<void> {
+  c.sock.write(Buffer.alloc(10 * MSS, 1));
+  await c.p.settle();
+  assert.is(c.take().length, 10);
+  c.p.advance(RTT);
+  c.ack(0, [[1, 2]]); c.ack(0, [[1, 3]]); c.ack(0, [[1, 4]]);
+  const rx = c.take();
+  assert.equal(rx.map(c.n), [0], `fast retransmit of the first hole:\n${show(rx)}`);
+}
+
 test('tail loss: a probe after two round trips, not the RTO, then the lost segment again', async () => {
   const c = await established();
   c.sock.write(Buffer.alloc(4 * MSS, 1));
@@ -104,16 +115,10 @@ test('tail loss: the probe is new data when there is more to send', async () => 
 
 test('a lost retransmission is sent again once a later one is SACKed, without the RTO', async () => {
   const c = await established();
-  c.sock.write(Buffer.alloc(10 * MSS, 1));
-  await c.p.settle();
-  assert.is(c.take().length, 10);
-  c.p.advance(RTT);
   // Segments 0 and 4 are lost; the rest arrive and are SACKed.
-  c.ack(0, [[1, 2]]); c.ack(0, [[1, 3]]); c.ack(0, [[1, 4]]);
-  let rx = c.take();
-  assert.equal(rx.map(c.n), [0], 'fast retransmit of the first hole');
+  await fastRetransmit(c);
   for (let i = 5; i < 10; i++) c.ack(0, [[5, i + 1], [1, 4]]);
-  rx = c.take();
+  let rx = c.take();
   assert.equal(rx.map(c.n), [4], 'then the second hole');
   // The retransmission of 0 is lost too; that of 4, sent after it, arrives.
   c.p.advance(RTT);
@@ -191,6 +196,18 @@ test('after a timeout, data SACKed beyond what was out then starts SACK recovery
   rx = c.take();
   assert.equal(rx.map(c.n).slice(0, 1), [1], `segment 1 again, at once:\n${show(rx)}`);
   assert.is(c.p.stack.stats().tcpRto, 1, 'no second timeout');
+});
+
+test('a timeout within a recovery episode (the retransmission lost) reduces the window once, not again', async () => {
+  const c = await established();
+  await fastRetransmit(c);
+  const ssthresh = c.sock.info()!.ssthresh;
+  // The retransmission and everything after 3 are lost: only the RTO repairs it.
+  const { segs } = waitSend(c);
+  assert.equal(segs.map(c.n), [0], show(segs));
+  assert.is(c.p.stack.stats().tcpRto, 1);
+  assert.is(c.sock.info()!.ssthresh, ssthresh, 'ssthresh as the episode set it');
+  assert.is(c.sock.info()!.cwnd, MSS);
 });
 
 test('our SACK blocks start with the latest arrival even beyond the eighth block, then the blocks just below it', async () => {
