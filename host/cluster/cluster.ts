@@ -1,0 +1,345 @@
+// A cluster from one config (DESIGN.md §7): a network (an in-process
+// switch, optionally with a TAP uplink), one Stack per config stack, each
+// joined to the cluster; each VIPA routed by its routing stack; the apps
+// listening on their stacks. The routing itself (DPT, CRT, forwarding,
+// control messages) is the core's: this class only builds, starts, stops and
+// reconfigures the stacks and reads their tables.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { Stack, type StackLimits, type DptRow, type CrtRow, type VipaRoute } from '../stack.ts';
+import { VirtualSwitch } from '../link/switch.ts';
+import { TapLink } from '../link/tap.ts';
+import type { Link } from '../link/link.ts';
+import type { Clock } from '../clock.ts';
+import { formatIPv4, formatMac } from '../addr.ts';
+import {
+  parseClusterConfig, clusterKey, ClusterConfigError,
+  type AppConfig, type ClusterConfig, type StackConfig, type VipaConfig,
+} from './config.ts';
+import { loadHandler, startApp, type ConnectionHandler, type RunningApp } from './apps.ts';
+
+/** A DPT row with its target's stack name. */
+export interface ClusterDptRow extends DptRow { stack: string }
+/** A CRT row with its target's stack name. */
+export interface ClusterCrtRow extends CrtRow { stack: string }
+
+export interface ClusterOptions {
+  /** Where apps' module paths start from (default: the current directory; `shoal up`: the config file's). */
+  baseDir?: string;
+  clock?: Clock;
+  /** Makes every stack reproducible (each mixes in its name); default random. */
+  seed?: number;
+  limits?: StackLimits;
+  debug?: boolean;
+}
+
+/** Emitted as 'stack-up' and 'stack-down' (reason: 'killed', 'removed', 'closed'). */
+export interface StackEvent { stack: string; reason?: string }
+/** Emitted as 'reconfigured': stacks and VIPAs by name and address. */
+export interface ReconfigureEvent { stacksAdded: string[]; stacksRemoved: string[]; vipasAdded: string[]; vipasRemoved: string[]; vipasChanged: string[] }
+
+interface Node {
+  config: StackConfig;
+  mac: string;
+  stack: Stack | null;
+  port: Link | null;
+  /** Keyed by appKey. */
+  apps: Map<string, RunningApp>;
+}
+
+// The core's defaults for the cluster's tables (StackLimits), and caps on
+// what a config's port ranges may ask for: a DPT row per VIPA:port, a 64 KiB
+// Maglev table per `hash` VIPA:port (rows past the tables go round, counted).
+const DEFAULT_CRT_ENTRIES = 4096;
+const DEFAULT_DPT_ROWS = 64;
+const MAX_DPT_ROWS = 4096;
+const DEFAULT_DPT_TARGETS = 16;
+const DEFAULT_MAGLEV = 2;
+const MAX_MAGLEV = 64;
+const DEFAULT_CLUSTER_STACKS = 64;
+
+const appKey = (a: AppConfig) => `${a.serve} ${a.address}:${a.port}`;
+
+function routeOf(v: VipaConfig, addressOf: (name: string) => string): VipaRoute {
+  return {
+    vipa: formatIPv4(v.address),
+    ports: v.ports.map((p) => ({ lo: p.lo, hi: p.hi })),
+    method: v.method,
+    targets: v.targets.map((t) => ({ address: addressOf(t.stack), weight: t.weight })),
+    backups: v.backups.map(addressOf),
+    affinitySeconds: v.affinity,
+    idleTimeoutSeconds: v.idleTimeout,
+    crtSize: v.crtSize,
+  };
+}
+
+function hashName(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return h >>> 0;
+}
+
+export class Cluster extends EventEmitter {
+  /** The cluster's network: connect more stacks (clients, say) with `cluster.switch.connect()`. */
+  readonly switch: VirtualSwitch;
+  private cfg: ClusterConfig;
+  private readonly key: Uint8Array;
+  private readonly opts: ClusterOptions;
+  private readonly nodes = new Map<string, Node>();
+  private handlers = new Map<string, () => ConnectionHandler>();
+  private tap: TapLink | null = null;
+  private unplugTap: (() => void) | null = null;
+  /** MACs: 02:xx:xx (random per cluster, so two clusters on one LAN differ), then a counter. */
+  private readonly macHi: number;
+  private readonly macLo: number;
+  private macNext = 1;
+  private closed = false;
+
+  private constructor(cfg: ClusterConfig, key: Uint8Array, opts: ClusterOptions) {
+    super();
+    this.cfg = cfg;
+    this.key = key;
+    this.opts = opts;
+    this.switch = new VirtualSwitch();
+    const r = opts.seed === undefined ? randomBytes(2) : [opts.seed & 0xff, (opts.seed >>> 8) & 0xff];
+    this.macHi = 0x0200 | r[0];
+    this.macLo = r[1];
+  }
+
+  /** Builds and starts the cluster `config` describes (DESIGN.md §7); throws ClusterConfigError for a bad one. */
+  static async create(config: unknown, opts: ClusterOptions = {}): Promise<Cluster> {
+    const cfg = parseClusterConfig(config);
+    const c = new Cluster(cfg, clusterKey(cfg), opts);
+    try {
+      if (cfg.network.type === 'tap') {
+        c.tap = await TapLink.open(cfg.network.device);
+        c.unplugTap = c.switch.attach(c.tap);
+      }
+      await c.apply(null, cfg);
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  /** The config in force, normalized (config.ts). */
+  get config(): ClusterConfig { return this.cfg; }
+
+  /** Every config stack's name, in config order. */
+  get stackNames(): string[] { return this.cfg.stacks.map((s) => s.name); }
+
+  /** A running stack by name; throws if the name is unknown or the stack is down. */
+  stack(name: string): Stack {
+    const n = this.nodes.get(name);
+    if (!n) throw new RangeError(`cluster: no stack "${name}"`);
+    if (!n.stack) throw Object.assign(new Error(`cluster: stack "${name}" is down`), { code: 'ESTACKDOWN' });
+    return n.stack;
+  }
+
+  /** Whether a config stack is running (not killed). */
+  isUp(name: string): boolean { return this.nodes.get(name)?.stack != null; }
+
+  /** The DPT of a VIPA, from its routing stack ([] while that stack is down). */
+  portTable(vipa: string): ClusterDptRow[] {
+    const r = this.routingStackOf(vipa);
+    return r ? r.portTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
+  }
+
+  /** The CRT of a VIPA, from its routing stack ([] while that stack is down). */
+  routingTable(vipa: string): ClusterCrtRow[] {
+    const r = this.routingStackOf(vipa);
+    return r ? r.routingTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
+  }
+
+  /** Stops a stack abruptly, as a crash would: its link goes down first, so it says no goodbye. */
+  async kill(name: string): Promise<void> {
+    const n = this.node(name);
+    if (!n.stack) throw Object.assign(new Error(`cluster: stack "${name}" is already down`), { code: 'ESTACKDOWN' });
+    n.port?.close();
+    await this.stop(n, 'killed');
+  }
+
+  /** Brings a stopped stack back as the config in force describes it. */
+  async start(name: string): Promise<void> {
+    const n = this.node(name);
+    if (n.stack) throw Object.assign(new Error(`cluster: stack "${name}" is already up`), { code: 'ESTACKUP' });
+    await this.up(n);
+  }
+
+  /** Applies a new config to the running cluster: stacks, VIPAs, ports,
+   * targets and apps are added, changed or removed; established connections
+   * keep going (a VIPA's routing stack takes its new route in place). The
+   * network, the key and the control port cannot change while it runs.
+   * A bad config throws and changes nothing. */
+  async reconfigure(config: unknown): Promise<void> {
+    if (this.closed) throw new Error('cluster: closed');
+    const next = parseClusterConfig(config);
+    const old = this.cfg;
+    if (JSON.stringify(next.network) !== JSON.stringify(old.network)) throw new ClusterConfigError('network', 'cannot change while the cluster runs');
+    if (next.controlPort !== old.controlPort) throw new ClusterConfigError('controlPort', 'cannot change while the cluster runs');
+    if (next.key !== null || next.keyFile !== null || old.key !== null || old.keyFile !== null) {
+      const k = clusterKey(next);
+      if (k.length !== this.key.length || k.some((b, i) => b !== this.key[i])) throw new ClusterConfigError(next.keyFile !== null ? 'keyFile' : 'key', 'the cluster key cannot change while the cluster runs');
+    }
+    await this.apply(old, next);
+  }
+
+  /** Stops every stack (listeners first) and the network. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const n of this.nodes.values()) if (n.stack) await this.stop(n, 'closed');
+    this.unplugTap?.();
+    this.tap?.close();
+    this.tap = null;
+  }
+
+  private node(name: string): Node {
+    const n = this.nodes.get(name);
+    if (!n) throw new RangeError(`cluster: no stack "${name}"`);
+    return n;
+  }
+
+  /** A config stack's own address, from the config in force (its stack may not have started yet). */
+  private addressOf = (name: string): string => {
+    const s = this.cfg.stacks.find((x) => x.name === name);
+    if (!s) throw new RangeError(`cluster: no stack "${name}"`);
+    return formatIPv4(s.address);
+  };
+
+  private nameOf(address: string): string {
+    for (const n of this.nodes.values()) if (formatIPv4(n.config.address) === address) return n.config.name;
+    return '';
+  }
+
+  private vipaConfig(vipa: string): VipaConfig {
+    const v = this.cfg.vipas.find((x) => formatIPv4(x.address) === vipa);
+    if (!v) throw new RangeError(`cluster: no VIPA ${vipa} in the config`);
+    return v;
+  }
+
+  private routingStackOf(vipa: string): Stack | null {
+    return this.nodes.get(this.vipaConfig(vipa).routing)?.stack ?? null;
+  }
+
+  /** Loads every app's handler before anything changes, so a bad module leaves the cluster as it was. */
+  private async loadHandlers(cfg: ClusterConfig): Promise<Map<string, () => ConnectionHandler>> {
+    const out = new Map<string, () => ConnectionHandler>();
+    for (const [i, a] of cfg.apps.entries()) {
+      if (!out.has(a.serve)) out.set(a.serve, await loadHandler(a.serve, this.opts.baseDir ?? process.cwd(), `apps[${i}].serve`));
+    }
+    return out;
+  }
+
+  private async apply(old: ClusterConfig | null, next: ClusterConfig): Promise<void> {
+    this.handlers = await this.loadHandlers(next);
+    const before = new Map((old?.vipas ?? []).map((v) => [formatIPv4(v.address), v]));
+    const after = new Map(next.vipas.map((v) => [formatIPv4(v.address), v]));
+    const oldAddresses = new Map([...this.nodes.values()].map((n) => [n.config.name, formatIPv4(n.config.address)]));
+    this.cfg = next;
+    const ev: ReconfigureEvent = { stacksAdded: [], stacksRemoved: [], vipasAdded: [], vipasRemoved: [], vipasChanged: [] };
+
+    // A VIPA that goes, or moves to another routing stack, is released first,
+    // so two stacks never answer ARP for it at once.
+    for (const [vipa, v] of before) {
+      const w = after.get(vipa);
+      if (w && w.routing === v.routing) continue;
+      const s = this.nodes.get(v.routing)?.stack;
+      if (s) s.vipaUnroute(vipa);
+      if (!w) ev.vipasRemoved.push(vipa);
+    }
+    // Stacks that left the config or changed their own address stop; new ones start.
+    for (const n of [...this.nodes.values()]) {
+      const s = next.stacks.find((x) => x.name === n.config.name);
+      if (s && s.address === n.config.address && s.prefix === n.config.prefix) continue;
+      if (n.stack) await this.stop(n, 'removed');
+      this.nodes.delete(n.config.name);
+      ev.stacksRemoved.push(n.config.name);
+    }
+    for (const s of next.stacks) {
+      if (this.nodes.has(s.name)) continue;
+      const n: Node = { config: s, mac: this.mac(), stack: null, port: null, apps: new Map() };
+      this.nodes.set(s.name, n);
+      ev.stacksAdded.push(s.name);
+      await this.up(n);
+    }
+    // Stacks that stayed: routes and apps brought to the new config.
+    for (const n of this.nodes.values()) {
+      if (!n.stack || ev.stacksAdded.includes(n.config.name)) continue;
+      await this.startApps(n);
+      const want = new Set(this.appsOf(n.config.name).map(appKey));
+      for (const [k, a] of n.apps) if (!want.has(k)) { a.close(); n.apps.delete(k); }
+    }
+    for (const [vipa, v] of after) {
+      const r = this.nodes.get(v.routing);
+      if (!r?.stack || ev.stacksAdded.includes(v.routing)) continue;
+      const was = before.get(vipa);
+      const route = routeOf(v, this.addressOf);
+      if (was && was.routing === v.routing && JSON.stringify(routeOf(was, (name) => oldAddresses.get(name) ?? this.addressOf(name))) === JSON.stringify(route)) continue;
+      r.stack.vipaRoute(route);
+      (was ? ev.vipasChanged : ev.vipasAdded).push(vipa);
+    }
+    if (old) this.emit('reconfigured', ev);
+  }
+
+  private appsOf(name: string): AppConfig[] { return this.cfg.apps.filter((a) => a.stacks.includes(name)); }
+
+  private async startApps(n: Node): Promise<void> {
+    const s = n.stack!;
+    for (const a of this.appsOf(n.config.name)) {
+      const k = appKey(a);
+      if (!n.apps.has(k)) n.apps.set(k, await startApp(s, a, this.handlers.get(a.serve)!));
+    }
+  }
+
+  /** Starts a node's stack: its own address on a new switch port, the cluster key, its VIPAs, its apps. */
+  private async up(n: Node): Promise<void> {
+    const c = n.config;
+    const port = this.switch.connect();
+    const seed = this.opts.seed === undefined ? undefined : (this.opts.seed ^ hashName(c.name)) >>> 0;
+    const s = await Stack.create({
+      name: c.name, link: port, address: `${formatIPv4(c.address)}/${c.prefix}`, mac: n.mac,
+      clock: this.opts.clock, seed, limits: { ...this.clusterLimits(c.name), ...this.opts.limits }, debug: this.opts.debug,
+    });
+    n.stack = s;
+    n.port = port;
+    s.clusterJoin({ key: this.key, controlPort: this.cfg.controlPort });
+    for (const v of this.cfg.vipas) if (v.routing === c.name) s.vipaRoute(routeOf(v, this.addressOf));
+    await this.startApps(n);
+    this.emit('stack-up', { stack: c.name } satisfies StackEvent);
+  }
+
+  /** The cluster's tables are laid out when a stack starts: room for the
+   * VIPAs it routes or backs up in the config in force (kill and start
+   * picks up a larger one); other stacks keep the core's small defaults. */
+  private clusterLimits(name: string): StackLimits {
+    const mine = this.cfg.vipas.filter((v) => v.routing === name || v.backups.includes(name));
+    const clusterStacks = Math.max(DEFAULT_CLUSTER_STACKS, this.cfg.stacks.length);
+    if (mine.length === 0) return { clusterStacks };
+    const ports = (v: VipaConfig) => v.ports.reduce((k, p) => k + p.hi - p.lo + 1, 0);
+    const sum = (f: (v: VipaConfig) => number) => mine.reduce((k, v) => k + f(v), 0);
+    return {
+      crtEntries: Math.max(DEFAULT_CRT_ENTRIES, sum((v) => v.crtSize)),
+      dptRows: Math.min(Math.max(DEFAULT_DPT_ROWS, sum(ports)), MAX_DPT_ROWS),
+      dptTargets: Math.max(DEFAULT_DPT_TARGETS, ...mine.map((v) => v.targets.length)),
+      maglevTables: Math.min(Math.max(DEFAULT_MAGLEV, sum((v) => (v.method === 'hash' ? ports(v) : 0))), MAX_MAGLEV),
+      clusterStacks,
+    };
+  }
+
+  private async stop(n: Node, reason: string): Promise<void> {
+    const s = n.stack!;
+    n.stack = null;
+    for (const a of n.apps.values()) a.close();
+    n.apps.clear();
+    await s.close();
+    n.port = null;
+    this.emit('stack-down', { stack: n.config.name, reason } satisfies StackEvent);
+  }
+
+  /** A new stack's MAC, kept across kill and start. */
+  private mac(): string {
+    return formatMac(this.macHi, ((this.macLo << 24) | this.macNext++) >>> 0);
+  }
+}

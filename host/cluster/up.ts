@@ -1,0 +1,91 @@
+// `shoal up cluster.json`: a cluster from a config file, its live table and
+// its metrics, reloaded on request. The command line (cli.ts) adds the
+// signals; tests drive this directly.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type http from 'node:http';
+import { Cluster } from './cluster.ts';
+import { ClusterConfigError } from './config.ts';
+import { serveMetrics, portOf } from './metrics.ts';
+import { renderTable } from './table.ts';
+
+export interface UpOptions {
+  /** Serve metrics on 127.0.0.1 at this port (0: any free one); default none. */
+  metrics?: number;
+  /** 'tty': redraw ~1/s; 'log': print every few seconds when it changed; 'off'. */
+  table: 'tty' | 'log' | 'off';
+  out: NodeJS.WritableStream;
+}
+
+export interface Up {
+  readonly cluster: Cluster;
+  /** The metrics port, or null. */
+  readonly metricsPort: number | null;
+  /** Re-reads the file and reconfigures; on an error says so and keeps the config in force. */
+  reload(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const TTY_MS = 1000;
+const LOG_MS = 5000;
+
+/** The config file's JSON; a ClusterConfigError names what is wrong with the file itself. */
+function readConfig(file: string): unknown {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ClusterConfigError(file, `cannot read: ${(e as Error).message}`); }
+  try { return JSON.parse(text); } catch (e) { throw new ClusterConfigError(file, `not JSON: ${(e as Error).message}`); }
+}
+
+export async function up(file: string, opts: UpOptions): Promise<Up> {
+  const path = resolve(file);
+  const t0 = Date.now();
+  const cluster = await Cluster.create(readConfig(path), { baseDir: dirname(path) });
+  let metrics: http.Server | null = null;
+  try {
+    if (opts.metrics !== undefined) metrics = await serveMetrics(cluster, opts.metrics);
+  } catch (e) {
+    await cluster.close();
+    throw e;
+  }
+  const say = (s: string) => opts.out.write(`${s}\n`);
+  const n = cluster.config;
+  const count = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  say(`shoal: ${count(n.stacks.length, 'stack')}, ${count(n.vipas.length, 'VIPA')} from ${path}` +
+    (metrics ? `; metrics on http://127.0.0.1:${portOf(metrics)}/metrics` : ''));
+
+  let last = '';
+  const draw = () => {
+    let text: string;
+    try { text = renderTable(cluster).join('\n'); } catch (e) { text = `(table: ${(e as Error).message})`; }
+    if (opts.table === 'tty') {
+      const secs = Math.floor((Date.now() - t0) / 1000);
+      const age = `${Math.floor(secs / 3600)}:${String(Math.floor(secs / 60) % 60).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+      opts.out.write(`\x1b[H\x1b[2Jshoal up ${file}  (up ${age}; Ctrl-C stops, SIGHUP reloads)\n\n${text}\n`);
+    } else if (text !== last) {
+      say(`--- ${new Date().toISOString()}\n${text}`);
+    }
+    last = text;
+  };
+  const timer = opts.table === 'off' ? null : setInterval(draw, opts.table === 'tty' ? TTY_MS : LOG_MS);
+  if (opts.table !== 'off') draw();
+
+  return {
+    cluster,
+    metricsPort: metrics ? portOf(metrics) : null,
+    async reload() {
+      try {
+        await cluster.reconfigure(readConfig(path));
+        say(`shoal: reloaded ${path}`);
+        return true;
+      } catch (e) {
+        say(`shoal: reload failed, keeping the config in force: ${(e as Error).message}`);
+        return false;
+      }
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      if (metrics) await new Promise<void>((r) => { metrics!.closeAllConnections(); metrics!.close(() => r()); });
+      await cluster.close();
+    },
+  };
+}
