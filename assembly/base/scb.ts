@@ -96,9 +96,8 @@ export const FRAME_GSO: u32 = 8;          // tx: one TCP segment larger than the
 @inline export function scbGet(off: usize): u32 { return load<u32>(SCB + off); }
 // @ts-ignore: decorator
 @inline export function scbSet(off: usize, v: u32): void { store<u32>(SCB + off, v); }
-/** A config word, or its default when the host left it zero. */
-// @ts-ignore: decorator
-@inline export function cfg(off: usize, dflt: u32): u32 {
+/** A config word, or its default when the host left it zero (only init reads them: not inlined). */
+export function cfg(off: usize, dflt: u32): u32 {
   let v = load<u32>(SCB + off);
   return v ? v : dflt;
 }
