@@ -51,7 +51,7 @@ export class CoreView {
 
   /** The counter names, as the core lists them at SCB_NAMES. */
   counterNames(): string[] {
-    const names = new Uint16Array(this.u8.buffer, this.w(SCB.NAMES), this.w(SCB.NAMES_BYTES) >>> 1);
+    const names = this.u8.subarray(this.w(SCB.NAMES), this.w(SCB.NAMES) + this.w(SCB.NAMES_BYTES));
     return String.fromCharCode(...names).split(',');
   }
 

@@ -174,7 +174,7 @@ uint8_t *shoal_memory(shoal_t *s);
 #define SHOAL_SCB_IO_CAP       56
 #define SHOAL_SCB_COUNTERS     60   /* address of the uint32_t counters */
 #define SHOAL_SCB_NCOUNTERS    64
-#define SHOAL_SCB_NAMES        68   /* counter names: UTF-16LE, comma separated */
+#define SHOAL_SCB_NAMES        68   /* counter names: ASCII, comma separated */
 #define SHOAL_SCB_NAMES_BYTES  72
 #define SHOAL_SCB_EV_LOST      76   /* events dropped on a full ring since the host last cleared it */
 #define SHOAL_SCB_POOL         80   /* address of the first packet buffer */

@@ -24,7 +24,7 @@ export const SCB_IO: usize = 52;          // address of the io area (payloads an
 export const SCB_IO_CAP: usize = 56;
 export const SCB_COUNTERS: usize = 60;    // address of the u32 counters
 export const SCB_NCOUNTERS: usize = 64;
-export const SCB_NAMES: usize = 68;       // counter names: UTF-16LE, comma separated
+export const SCB_NAMES: usize = 68;       // counter names: ASCII, comma separated
 export const SCB_NAMES_BYTES: usize = 72;
 export const SCB_EV_LOST: usize = 76;     // events dropped because the ring was full (host rescans)
 export const SCB_POOL: usize = 80;        // address of the first packet buffer
@@ -96,9 +96,8 @@ export const FRAME_GSO: u32 = 8;          // tx: one TCP segment larger than the
 @inline export function scbGet(off: usize): u32 { return load<u32>(SCB + off); }
 // @ts-ignore: decorator
 @inline export function scbSet(off: usize, v: u32): void { store<u32>(SCB + off, v); }
-/** A config word, or its default when the host left it zero. */
-// @ts-ignore: decorator
-@inline export function cfg(off: usize, dflt: u32): u32 {
+/** A config word, or its default when the host left it zero (only init reads them: not inlined). */
+export function cfg(off: usize, dflt: u32): u32 {
   let v = load<u32>(SCB + off);
   return v ? v : dflt;
 }

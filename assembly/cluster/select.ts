@@ -68,8 +68,8 @@ export function maglevBuild(r: usize, t: usize): void {
   }
 }
 
-// @ts-ignore: decorator
-@inline function eligible(s: usize, healthyOnly: bool): bool { return dptReady(s) && (!healthyOnly || dptHealthy(s, selNow)); }
+// Not inlined: a choice runs once a connection, and its four copies cost more than the calls.
+function eligible(s: usize, healthyOnly: bool): bool { return dptReady(s) && (!healthyOnly || dptHealthy(s, selNow)); }
 
 /** The first eligible slot from the row's cursor on, which then moves past it. */
 function nextRound(r: usize, n: u32, healthyOnly: bool): i32 {

@@ -167,9 +167,9 @@ export class MiniStack {
     return out;
   }
 
-  /** Every counter by name (the names live in memory as UTF-16LE, comma separated). */
+  /** Every counter by name (the names live in memory in ASCII, comma separated). */
   counters() {
-    const names = new Uint16Array(this.ex.memory.buffer, this.get(S.NAMES), this.get(S.NAMES_BYTES) >>> 1);
+    const names = new Uint8Array(this.ex.memory.buffer, this.get(S.NAMES), this.get(S.NAMES_BYTES));
     const base = this.get(S.COUNTERS) >>> 2;
     const out = {};
     String.fromCharCode(...names).split(',').forEach((k, i) => { out[k] = this.u32[base + i]; });

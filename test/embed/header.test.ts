@@ -148,7 +148,7 @@ test('the running core agrees: ABI version, counters, io area', () => {
   const w = (name: string) => u32[(scb + h.defines.get(`SCB_${name}`)!) >>> 2];
   assert.is(w('ABI_VERSION'), h.defines.get('ABI_VERSION'));
   assert.is(w('NCOUNTERS'), h.defines.get('NCOUNTERS'));
-  const names = new Uint16Array(u32.buffer, w('NAMES'), w('NAMES_BYTES') >>> 1);
+  const names = new Uint8Array(u32.buffer, w('NAMES'), w('NAMES_BYTES'));
   assert.is(String.fromCharCode(...names).split(',').length, h.defines.get('NCOUNTERS'));
   assert.ok(w('IO_CAP') >= h.defines.get('IO_MIN')!);
   assert.is(w('MEM_END'), u32.buffer.byteLength, 'the pool ends at the end of memory');

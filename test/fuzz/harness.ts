@@ -113,10 +113,8 @@ export class FuzzCore {
     this.countersAt = this.w(S.COUNTERS) >>> 2; this.io = this.w(S.IO); this.ioCap = this.w(S.IO_CAP);
     if (this.memEnd !== this.ex.memory.buffer.byteLength) throw new FuzzFailure(`SCB_MEM_END ${this.memEnd} != memory size ${this.ex.memory.buffer.byteLength}`);
     if (this.lastBuf + this.bufSize !== this.memEnd) throw new FuzzFailure('the pool does not end at the end of memory');
-    const nb = this.w(S.NAMES_BYTES) >>> 1, at = this.w(S.NAMES);
-    let s = '';
-    for (let i = 0; i < nb; i++) s += String.fromCharCode(this.u8[at + 2 * i] | (this.u8[at + 2 * i + 1] << 8));
-    this.names = s.split(',');
+    const at = this.w(S.NAMES);
+    this.names = String.fromCharCode(...this.u8.subarray(at, at + this.w(S.NAMES_BYTES))).split(',');
     if (this.names.length !== this.w(S.NCOUNTERS)) throw new FuzzFailure(`${this.names.length} counter names for ${this.w(S.NCOUNTERS)} counters`);
     this.names.forEach((n, i) => { this.idx[n] = i; });
     for (const n of COUNTERS) if (this.idx[n] === undefined) throw new FuzzFailure(`the core has no counter ${n}`);
