@@ -161,7 +161,7 @@ export const TCP_CC = {
   CUBIC: 0,
   NEWRENO: 1,
 } as const;
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const DESC_BYTES = 16;
 /** Send-buffer chunk bytes: the most tcp_send_space offers at once. */
 export const TCP_CHUNK = 16384;
