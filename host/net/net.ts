@@ -368,10 +368,10 @@ export class Socket extends Duplex {
   }
 
   private addresses(): void {
-    const i = tcpInfo(this.stack, this.sd);
-    if (!i || i.localPort === 0) return;
-    this.local = { address: i.localAddress, port: i.localPort };
-    this.remote = { address: i.remoteAddress, port: i.remotePort };
+    const w = this.stack.tcpInfo(this.sd);
+    if (!w || w.lport === 0) return;
+    this.local = { address: formatIPv4(w.laddr), port: w.lport };
+    this.remote = { address: formatIPv4(w.raddr), port: w.rport };
   }
 
   // ---- reading ----
