@@ -272,5 +272,6 @@ export const COUNTERS = [
   'clusterForwardDrop', 'clusterDecap', 'clusterIpipRefused', 'clusterCtlRx', 'clusterCtlTx', 'clusterCtlShort',
   'clusterCtlBadVersion', 'clusterCtlUnknownType', 'clusterCtlBadLength', 'clusterCtlBadMac', 'clusterCtlReplay', 'clusterCtlBadBody',
   'clusterCtlNoRoom', 'clusterCtlStranger', 'clusterVipaFull', 'clusterEndLost', 'clusterCrtExpired', 'clusterEnded',
+  'clusterDptFull',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];

@@ -362,8 +362,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 120         /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93); ABI 3 added ipBadOption (94), ipSourceRoute (95), arpConflict (96) and the cluster's clusterForwarded (97) to clusterEnded (119). Names: SHOAL_SCB_NAMES (ASCII). */
+#define SHOAL_NCOUNTERS 121         /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93); ABI 3 added ipBadOption (94), ipSourceRoute (95), arpConflict (96) and the cluster's clusterForwarded (97) to clusterEnded (119) and clusterDptFull (120). Names: SHOAL_SCB_NAMES (ASCII). */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

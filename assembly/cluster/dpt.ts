@@ -13,6 +13,7 @@
 // unhealthy: it gets new connections only when no healthy target is ready,
 // and one probe connection every PROBE_MS, so it can show it recovered.
 import { arenaReserve } from '../base/mem';
+import { count, C_CLU_DPT_FULL } from '../base/counters';
 
 export const HEALTH_SYNS: u32 = 8;
 export const HEALTH_MS: u32 = 200;
@@ -106,6 +107,7 @@ export function dptRow(vipa: u32, port: u32, method: u8): usize {
     return r;
   }
   dptRowsFull++;
+  count(C_CLU_DPT_FULL);
   return 0;
 }
 
@@ -117,7 +119,7 @@ export function dptMaglev(r: usize): usize {
     maglevUsed++;
     store<u32>(r, <u32>t, R_MAGLEV);
     store<u8>(r, 1, R_DIRTY);
-  } else if (t == 0) dptMaglevFull++;
+  } else if (t == 0) { dptMaglevFull++; count(C_CLU_DPT_FULL); }
   return t;
 }
 
@@ -133,7 +135,7 @@ export function dptTarget(r: usize, addr: u32, id: u32, weight: u32, rank: u32):
   let i = dptSlotOf(r, id);
   if (i < 0) {
     let n = <u32>load<u8>(r, R_NSLOTS);
-    if (n >= slotsPerRow) { dptSlotsFull++; return -1; }
+    if (n >= slotsPerRow) { dptSlotsFull++; count(C_CLU_DPT_FULL); return -1; }
     memory.fill(dptSlot(r, n), 0, SLOT);
     store<u8>(r, <u8>(n + 1), R_NSLOTS);
     i = <i32>n;

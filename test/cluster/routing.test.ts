@@ -261,4 +261,15 @@ test('a client port reused while the target still holds the old connection in TI
   assert.is(k.r.stats().clusterEnded, 0, 'no end for the recycled TIME-WAIT');
 });
 
+test('a DPT with no room for a target counts it (clusterDptFull) and keeps the targets it has', async () => {
+  const k = rig(2, { limits: { dptTargets: 1 } });
+  k.route();
+  await k.settle(() => k.t.every((t) => t.clusterView().length === 1), 'learned');
+  hello(k.t[0]);
+  await k.settle(() => ready(k.r).length === 1, 't1 ready');
+  hello(k.t[1]);
+  await k.settle(() => k.r.stats().clusterDptFull > 0, 'the second target refused, counted');
+  assert.equal(ready(k.r), ['10.0.0.11']);
+});
+
 test.run();
