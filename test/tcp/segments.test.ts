@@ -696,13 +696,19 @@ test('resetAndDestroy sends a RST; close with unread data sends a RST', async ()
   assert.is(one(d.p.take(), 'RST').flags & RST, RST);
 });
 
-test('SYN cookies when the SYN queue is full; the cookie ACK makes a connection', async () => {
+/** A listener whose SYN queue (backlog 1) one SYN has filled: the next SYN gets a cookie. */
+async function synQueueFull() {
   const p = new Peer();
   const conns: Socket[] = [];
   p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80, undefined, 1);
   await p.settle();
   p.send({ sport: 1111, seq: 100, flags: SYN, mss: 1460 });
   one(p.take(), 'SYN-ACK');
+  return { p, conns };
+}
+
+test('SYN cookies when the SYN queue is full; the cookie ACK makes a connection', async () => {
+  const { p, conns } = await synQueueFull();
   p.send({ sport: 2222, seq: 200, flags: SYN, mss: 1460, ws: 3, sackOk: true, ts: [50, 0] });
   const ck = one(p.take(), 'cookie SYN-ACK');
   assert.is(ck.flags, SYN | ACK);
@@ -722,12 +728,7 @@ test('SYN cookies when the SYN queue is full; the cookie ACK makes a connection'
 });
 
 test('a SYN cookie answers a SYN without timestamps with no window scale or SACK (only a timestamp could carry them back)', async () => {
-  const p = new Peer();
-  const conns: Socket[] = [];
-  p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80, undefined, 1);
-  await p.settle();
-  p.send({ sport: 1111, seq: 100, flags: SYN, mss: 1460 });
-  one(p.take(), 'SYN-ACK');
+  const { p, conns } = await synQueueFull();
   p.send({ sport: 2222, seq: 200, flags: SYN, mss: 1460, ws: 3, sackOk: true });
   const ck = one(p.take(), 'cookie SYN-ACK');
   assert.is(p.stack.stats().tcpCookieTx, 1);
