@@ -33,7 +33,7 @@ import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpTables } from './tcp/tcp';
 import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
-import { clusterLayout, clusterInit, clusterPrefetch, clusterPoll, clusterJoin, clusterConnect, vipaRoute, vipaUnroute, clusterView, dptRows,
+import { clusterLayout, clusterInit, clusterPrefetch, clusterPoll, clusterJoin, clusterConnect, clusterQuiesce, vipaRoute, vipaUnroute, clusterView, dptRows,
   crtRows, DptRec, CrtRec } from './cluster/cluster';
 
 
@@ -257,6 +257,8 @@ export function vipa_route(len: u32, idleMs: u32, crtMax: u32): i32 {
   return vipaRoute(<usize>scbGet(SCB_IO), len, idleMs, crtMax);
 }
 export function vipa_unroute(vipa: u32): i32 { return ready ? vipaUnroute(vipa) : E_INVAL; }
+/** Quiesces (on 1) or resumes (on 0) this stack's listeners on port as a cluster target (port 0: all). */
+export function cluster_quiesce(port: u32, on: u32): i32 { return ready ? clusterQuiesce(port, on != 0) : E_INVAL; }
 /** The i-th VIPA this stack knows, into the io area: role, body length, the announcement body. Its bytes (0: a
  * free entry), or -1 past the last. */
 export function cluster_view(i: u32): i32 { return ready ? clusterView(i, <usize>scbGet(SCB_IO)) : E_INVAL; }

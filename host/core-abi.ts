@@ -204,8 +204,9 @@ export const DPT_REC = {
   established: 32,
   acceptOverflows: 36,
   healthy: 40,
+  quiesced: 44,
 } as const;
-export const DPT_REC_BYTES = 44;
+export const DPT_REC_BYTES = 48;
 /** crt_rows(vipa, start)'s records in the io area (from byte 16): field → byte offset. */
 export const CRT_REC = {
   client: 0,

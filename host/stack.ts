@@ -150,6 +150,8 @@ export interface ClusterVipa {
 export interface DptRow {
   vipa: string; port: number; target: string; ready: boolean; listeners: number; weight: number; total: number;
   active: number; synsForwarded: number; established: number; acceptOverflows: number; health: 'ok' | 'unresponsive';
+  /** The target quiesced its listeners on this port: it keeps its connections but gets no new ones. */
+  quiesced: boolean;
 }
 
 /** One CRT entry: a connection and its target. */
@@ -854,6 +856,21 @@ export class Stack extends EventEmitter<StackEvents> {
     this.check(this.core.vipa_unroute(parseIPv4(vipa)), 'vipaUnroute', vipa);
   }
 
+  /** As a cluster target: quiesces this stack's listeners on a port (all ports when none is given), so the routing
+   * stack gives it no new connections there while its established ones run to their end; the DPT shows it. */
+  clusterQuiesce(port?: number): void { this.quiesce(port, 1, 'clusterQuiesce'); }
+
+  /** Undoes clusterQuiesce for a port; with none, for every port. */
+  clusterResume(port?: number): void { this.quiesce(port, 0, 'clusterResume'); }
+
+  private quiesce(port: number | undefined, on: number, syscall: string): void {
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+      throw sysError(ERRNO.INVAL, syscall, undefined, undefined, 'port must be an integer from 1 to 65535');
+    }
+    this.check(this.core.cluster_quiesce(port ?? 0, on), syscall);
+    this.kick();
+  }
+
   /** What this stack knows of each VIPA: from its own config or the announcements it heard. */
   clusterView(): ClusterVipa[] {
     const out: ClusterVipa[] = [];
@@ -882,7 +899,8 @@ export class Stack extends EventEmitter<StackEvents> {
       const w = (f: keyof typeof DPT_REC) => d.getUint32(i * DPT_REC_BYTES + DPT_REC[f], true);
       out.push({ vipa, port: w('port'), target: formatIPv4(w('target')), ready: w('ready') !== 0, listeners: w('listeners'),
         weight: w('weight'), total: w('total'), active: w('active'), synsForwarded: w('synsForwarded'),
-        established: w('established'), acceptOverflows: w('acceptOverflows'), health: w('healthy') ? 'ok' : 'unresponsive' });
+        established: w('established'), acceptOverflows: w('acceptOverflows'), health: w('healthy') ? 'ok' : 'unresponsive',
+        quiesced: w('quiesced') !== 0 });
     }
     return out;
   }

@@ -73,6 +73,7 @@ export interface CoreExports {
   cluster_join(me: number, port: number, keyLen: number, epoch: number, seq0: number): number;
   vipa_route(len: number, idleMs: number, crtMax: number): number;
   vipa_unroute(vipa: number): number;
+  cluster_quiesce(port: number, on: number): number;
   cluster_view(i: number): number;
   dpt_rows(vipa: number): number;
   crt_rows(vipa: number, start: number): number;

@@ -139,6 +139,8 @@ int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyL
 /* Routes the VIPA an announcement body (len bytes in the io area) describes; again: reconfigures it. */
 int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax);
 int32_t shoal_vipa_unroute(shoal_t *s, uint32_t vipa);
+/* As a target: quiesces (on 1) or resumes (on 0) the listeners on port (0: every port). */
+int32_t shoal_cluster_quiesce(shoal_t *s, uint32_t port, uint32_t on);
 /* The i-th VIPA known, into the io area: role, body length, announcement body; bytes (0: free; -1: past the last). */
 int32_t shoal_cluster_view(shoal_t *s, uint32_t i);
 /* A VIPA's DPT into the io area as shoal_dpt_rec_t records; how many. */
@@ -341,7 +343,7 @@ typedef struct shoal_tcp_tables {
 
 /* A dpt_rows record (§13): one target of one VIPA:port. */
 typedef struct shoal_dpt_rec {
-  uint32_t port, target, ready, listeners, weight, total, active, synsForwarded, established, acceptOverflows, healthy;
+  uint32_t port, target, ready, listeners, weight, total, active, synsForwarded, established, acceptOverflows, healthy, quiesced;
 } shoal_dpt_rec_t;
 /* A crt_rows record (§13): one connection and its target. */
 typedef struct shoal_crt_rec {

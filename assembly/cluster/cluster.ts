@@ -50,7 +50,7 @@ import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, c
   ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY, R_VIPA as RP_VIPA } from './control';
 import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
   dptConnEnd, R_VIPA, R_PORT, R_METHOD, R_NSLOTS, D_ADDR, D_ID, D_WEIGHT, D_LISTENERS, D_TOTAL, D_ACTIVE, D_SYNS,
-  D_ESTABLISHED, D_OVERFLOWS, dptReady, dptHealthy } from './dpt';
+  D_ESTABLISHED, D_OVERFLOWS, D_QUIESCED, QUIESCED, dptReady, dptHealthy } from './dpt';
 import { selectTarget } from './select';
 
 /** A VIPA this stack knows of but has no part in. */
@@ -380,8 +380,39 @@ function statusBuild(v: usize, b: usize): u32 {
     } else if (st >= S_SYN_RCVD && k.laddr == a) active++;
   }
   let n = statusBegin(b, a, active, counterGet(C_TCP_LISTEN_DROP), np);
-  for (let j: u32 = 0; j < np; j++) { let w = load<u32>(PORTS + (<usize>j << 2)); statusSetPort(b, j, w & 0xffff, w >> 16); }
+  for (let j: u32 = 0; j < np; j++) {
+    let w = load<u32>(PORTS + (<usize>j << 2));
+    statusSetPort(b, j, w & 0xffff, min<u32>(w >> 16, QUIESCED - 1) | (quiesced(w & 0xffff) ? QUIESCED : 0));
+  }
   return n;
+}
+
+// ---- quiescing (as z/OS's VARY TCPIP,,SYSPLEX,QUIESCE, on the target) ----
+// A target that quiesces a port (0: all its ports) keeps its listeners and
+// its connections but shows the listeners as quiesced in its status: the
+// routing stack, whichever it is after a takeover, gives it no new ones.
+const MAX_QUIET: u32 = 16;
+const QUIET: usize = memory.data(<i32>MAX_QUIET * 4, 4);
+let nQuiet: u32 = 0;
+
+function quiesced(port: u32): bool {
+  for (let j: u32 = 0; j < nQuiet; j++) { let q = load<u32>(QUIET + (<usize>j << 2)); if (q == 0 || q == port) return true; }
+  return false;
+}
+
+/** Quiesces (on) or resumes this stack's listeners on a port as a target; port 0: all of them (resuming 0 resumes
+ * every port). Its statuses say so from the next poll on. */
+export function clusterQuiesce(port: u32, on: bool): i32 {
+  if (port > 65535) return E_INVAL;
+  let j: u32 = 0;
+  while (j < nQuiet && load<u32>(QUIET + (<usize>j << 2)) != port) j++;
+  if (on && j == nQuiet) {
+    if (nQuiet == MAX_QUIET) return E_NOSPC;
+    store<u32>(QUIET + (<usize>(nQuiet++) << 2), port);
+  } else if (!on && port == 0) nQuiet = 0;
+  else if (!on && j < nQuiet) store<u32>(QUIET + (<usize>j << 2), load<u32>(QUIET + (<usize>(--nQuiet) << 2)));
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) store<u32>(vipaAt(i), 0, V_GEN);
+  return 0;
 }
 
 /** Sends (or, on a routing stack that is its own target, applies) v's status when the listeners may have changed. */
@@ -873,6 +904,7 @@ export function clusterView(i: u32, out: usize): i32 {
   established: u32;
   acceptOverflows: u32;
   healthy: u32;
+  quiesced: u32;
 }
 const DPT_REC: u32 = offsetof<DptRec>();
 
@@ -887,7 +919,8 @@ export function dptRows(a: u32, out: usize, cap: u32): i32 {
       d.port = load<u16>(r, R_PORT);
       d.target = load<u32>(s, D_ADDR);
       d.listeners = load<u16>(s, D_LISTENERS);
-      d.ready = d.listeners != 0 ? 1 : 0;
+      d.ready = dptReady(s) ? 1 : 0;
+      d.quiesced = load<u8>(s, D_QUIESCED);
       d.weight = load<u16>(s, D_WEIGHT);
       d.total = load<u32>(s, D_TOTAL);
       d.active = load<u32>(s, D_ACTIVE);

@@ -36,6 +36,7 @@ export const D_ID: usize = 4;         // u16 target id (the CRT's)
 export const D_WEIGHT: usize = 6;     // u16 at least 1
 export const D_LISTENERS: usize = 8;  // u16 listeners on VIPA:port (0: not ready)
 export const D_RANK: usize = 10;      // u8 hotstandby rank: 0 preferred
+export const D_QUIESCED: usize = 11;  // u8 1: its listeners are quiesced (it takes no new connections)
 export const D_TOTAL: usize = 12;     // u32 connections given to it
 export const D_ACTIVE: usize = 16;    // u32 connections with a CRT entry
 export const D_SYNS: usize = 20;      // u32 SYNs forwarded
@@ -149,14 +150,19 @@ export function dptTarget(r: usize, addr: u32, id: u32, weight: u32, rank: u32):
   return i;
 }
 
+/** A status's listener word: the count, and this bit when the target quiesced the port. */
+export const QUIESCED: u32 = 0x8000;
+
 /** A target's status for the row's port: how many listeners it has (0: it
- * withdrew) and its accept-queue overflows so far. New overflows mark it
- * unhealthy until a handshake to it completes. */
+ * withdrew), whether it quiesced them (QUIESCED in listeners) and its
+ * accept-queue overflows so far. New overflows mark it unhealthy until a
+ * handshake to it completes. */
 export function dptStatus(r: usize, i: u32, listeners: u32, overflows: u32): void {
   let s = dptSlot(r, i);
-  let was = load<u16>(s, D_LISTENERS) != 0;
-  store<u16>(s, <u16>min<u32>(listeners, 0xffff), D_LISTENERS);
-  if (was != (listeners != 0)) store<u8>(r, 1, R_DIRTY);
+  let was = dptReady(s);
+  store<u16>(s, <u16>min<u32>(listeners & ~QUIESCED, 0x7fff), D_LISTENERS);
+  store<u8>(s, <u8>(listeners >> 15 & 1), D_QUIESCED);
+  if (was != dptReady(s)) store<u8>(r, 1, R_DIRTY);
   if (overflows != load<u32>(s, D_OVERFLOWS)) {
     if (overflows > load<u32>(s, D_OVERFLOWS)) store<u32>(s, max<u32>(load<u32>(s, D_UNANSWERED), HEALTH_SYNS), D_UNANSWERED);
     store<u32>(s, overflows, D_OVERFLOWS);
@@ -188,7 +194,7 @@ export function dptConnEnd(r: usize, i: u32): void {
 }
 
 // @ts-ignore: decorator
-@inline export function dptReady(s: usize): bool { return load<u16>(s, D_LISTENERS) != 0; }
+@inline export function dptReady(s: usize): bool { return load<u16>(s, D_LISTENERS) != 0 && load<u8>(s, D_QUIESCED) == 0; }
 // @ts-ignore: decorator
 @inline export function dptHealthy(s: usize, nowMs: u32): bool {
   return load<u32>(s, D_UNANSWERED) < HEALTH_SYNS || nowMs - load<u32>(s, D_SINCE) < HEALTH_MS;
