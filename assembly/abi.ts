@@ -21,7 +21,7 @@ import { neighLayout, neighCount, arpAnnounce, arpProbe } from './iface/neigh';
 import { reasmLayout, reasmHeld } from './iface/reasm';
 import { ipInit } from './iface/ip';
 import { icmpInit, icmpEcho } from './iface/icmp';
-import { frameInput, loopbackInput, lowerTimers } from './net/demux';
+import { frameInput, loopbackInput, lowerTimers, deliver } from './net/demux';
 import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpRecv, udpClose, udpLocal,
   udpSetBroadcast } from './udp/udp';
 import { tcpTimers } from './tcp/timeouts';
@@ -33,7 +33,7 @@ import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpTables } from './tcp/tcp';
 import { chunksSent } from './tcp/sndbuf';
 import { E_ALREADY, E_INVAL, E_NOMEM } from './base/errno';
-import { clusterLayout, clusterInit, clusterPrefetch, clusterPoll, clusterJoin, clusterConnect, clusterQuiesce, vipaRoute, vipaUnroute, clusterView, dptRows,
+import { clusterLayout, clusterInit, clusterPrefetch, clusterPoll, clusterJoin, clusterConnect, clusterQuiesce, clusterHeld, vipaRoute, vipaUnroute, clusterView, dptRows,
   crtRows, DptRec, CrtRec } from './cluster/cluster';
 
 
@@ -174,6 +174,7 @@ export function poll(nowMs: f64): f64 {
   lowerTimers();
   tcpTimers();
   clusterPoll();
+  for (let b = clusterHeld(); b; b = clusterHeld()) deliver(b);
   tcpFlush();
   return deadline == NEVER ? -1 : <f64>deadline / 1000.0;
 }
@@ -243,18 +244,20 @@ export function tcp_tables(): i32 { return tcpTables(); }
 
 // The cluster (docs/ABI.md, Cluster). Variable data goes through the io area.
 /** Joins the cluster as own address me (one of this stack's), control port port, with the key's keyLen bytes
- * in the io area; epoch and seq0 must grow from one start of the stack to the next (the replay guard). */
-export function cluster_join(me: u32, port: u32, keyLen: u32, epoch: u32, seq0: u32): i32 {
+ * in the io area; epoch and seq0 must grow from one start of the stack to the next (the replay guard). Heartbeats
+ * every intervalMs (0: 20); a returning routing stack waits holdMs before it takes a VIPA back. */
+export function cluster_join(me: u32, port: u32, keyLen: u32, epoch: u32, seq0: u32, intervalMs: u32, holdMs: u32): i32 {
   if (!ready || keyLen > scbGet(SCB_IO_CAP)) return E_INVAL;
   sync();
-  return clusterJoin(me, port, <usize>scbGet(SCB_IO), keyLen, epoch, seq0);
+  return clusterJoin(me, port, <usize>scbGet(SCB_IO), keyLen, epoch, seq0, intervalMs, holdMs);
 }
 /** Routes the VIPA an announcement body (len bytes in the io area, docs/ABI.md) describes: established
- * entries idle out after idleMs; the VIPA may hold up to crtMax CRT entries. Again for a VIPA: reconfigures it. */
-export function vipa_route(len: u32, idleMs: u32, crtMax: u32): i32 {
+ * entries idle out after idleMs; the VIPA may hold up to crtMax CRT entries. Again for a VIPA: reconfigures it.
+ * With wait 1 (a routing stack that restarts), it first listens for a backup that holds the VIPA. */
+export function vipa_route(len: u32, idleMs: u32, crtMax: u32, wait: u32): i32 {
   if (!ready || len > scbGet(SCB_IO_CAP)) return E_INVAL;
   sync();
-  return vipaRoute(<usize>scbGet(SCB_IO), len, idleMs, crtMax);
+  return vipaRoute(<usize>scbGet(SCB_IO), len, idleMs, crtMax, wait != 0);
 }
 export function vipa_unroute(vipa: u32): i32 { return ready ? vipaUnroute(vipa) : E_INVAL; }
 /** Quiesces (on 1) or resumes (on 0) this stack's listeners on port as a cluster target (port 0: all). */

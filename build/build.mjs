@@ -38,6 +38,9 @@ const ABI_GROUPS = [
   [/^ROLE_(\w+)$/, 'VIPA_ROLE', 'This stack\'s part in a VIPA (cluster_view).'],
   [/^CRT_(SYN|ESTABLISHED|CLOSING)$/, 'CRT_STATE', 'CRT entry states (CrtRec.state).'],
   [/^ORIGIN_(\w+)$/, 'CRT_ORIGIN', 'How a CRT entry came (CrtRec.origin).'],
+  [/^CE_(\w+)$/, 'CLUSTER_EVENT', 'What an EV_CLUSTER event says (c & 0xff).'],
+  [/^CR_(\w+)$/, 'CLUSTER_REASON', 'Why, for an EV_CLUSTER event (c >> 8 & 0xff).'],
+  [/^ANN_(\w+)$/, 'ANNOUNCE_FLAG', 'An announcement\'s flags byte.'],
 ];
 /** Layouts the core writes for the host, as @unmanaged classes: field → byte offset. */
 const ABI_STRUCTS = [['TcpInfo', 'TCP_INFO', 'tcp_info(sd)\'s record in the io area: field → byte offset.'],

@@ -91,6 +91,7 @@ export const EV = {
   UNREACHABLE: 3,
   UDP_ERROR: 4,
   ADDR_CONFLICT: 5,
+  CLUSTER: 6,
   TCP: 16,
   TCP_CONNECTED: 16,
   TCP_ACCEPT: 17,
@@ -161,7 +162,7 @@ export const TCP_CC = {
   CUBIC: 0,
   NEWRENO: 1,
 } as const;
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 export const DESC_BYTES = 16;
 /** Send-buffer chunk bytes: the most tcp_send_space offers at once. */
 export const TCP_CHUNK = 16384;
@@ -190,6 +191,27 @@ export const CRT_ORIGIN = {
   SYN: 1,
   OUTBOUND: 2,
   REPORT: 3,
+} as const;
+/** What an EV_CLUSTER event says (c & 0xff). */
+export const CLUSTER_EVENT = {
+  CLAIM: 1,
+  READY: 2,
+  YIELD: 3,
+  OWNER: 4,
+  TARGET_LOST: 5,
+} as const;
+/** Why, for an EV_CLUSTER event (c >> 8 & 0xff). */
+export const CLUSTER_REASON = {
+  CONFIG: 0,
+  START: 1,
+  DEAD: 2,
+  TAKEBACK: 3,
+  SPLIT: 4,
+  IDLE: 5,
+} as const;
+/** An announcement's flags byte. */
+export const ANNOUNCE_FLAG = {
+  WHENIDLE: 1,
 } as const;
 /** dpt_rows(vipa)'s records in the io area: field → byte offset. */
 export const DPT_REC = {
@@ -273,6 +295,7 @@ export const COUNTERS = [
   'clusterForwardDrop', 'clusterDecap', 'clusterIpipRefused', 'clusterCtlRx', 'clusterCtlTx', 'clusterCtlShort',
   'clusterCtlBadVersion', 'clusterCtlUnknownType', 'clusterCtlBadLength', 'clusterCtlBadMac', 'clusterCtlReplay', 'clusterCtlBadBody',
   'clusterCtlNoRoom', 'clusterCtlStranger', 'clusterVipaFull', 'clusterEndLost', 'clusterCrtExpired', 'clusterEnded',
-  'clusterDptFull',
+  'clusterDptFull', 'clusterTakeovers', 'clusterYields', 'clusterHeld', 'clusterHeldDropped', 'clusterMisdirected',
+  'clusterTargetsLost',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];

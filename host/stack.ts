@@ -16,6 +16,7 @@ import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
 import { StackFetch, StackHttp } from './http.ts';
 import type { RequestInfo, RequestInit, Response } from 'undici';
 import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, CLUSTER_METHOD, VIPA_ROLE, CRT_STATE,
+  CLUSTER_EVENT, CLUSTER_REASON, ANNOUNCE_FLAG,
   CRT_ORIGIN, DPT_REC, DPT_REC_BYTES, CRT_REC, CRT_REC_BYTES, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
@@ -121,6 +122,10 @@ export interface ClusterJoin {
   key: Uint8Array;
   /** UDP port of the control messages (default 7310). */
   controlPort?: number;
+  /** Heartbeat interval, ms (default 20): a backup takes a VIPA over after 3 of them plus its rank's skew. */
+  heartbeatInterval?: number;
+  /** How long a returning better-ranked routing stack waits before it takes a VIPA back, ms (default 1000). */
+  holdDown?: number;
 }
 
 /** stack.vipaRoute's config of one VIPA. */
@@ -128,8 +133,9 @@ export interface VipaRoute {
   vipa: string;
   ports: { lo: number; hi: number }[];
   method: ClusterMethod;
-  /** Candidate targets' own addresses, in rank order (hotstandby). */
-  targets: { address: string; weight: number }[];
+  /** Candidate targets' own addresses, in rank order (hotstandby); id: the target's number in the CRT (1-255),
+   * the same on every stack that may route the VIPA (default: the routing stack numbers them). */
+  targets: { address: string; weight: number; id?: number }[];
   /** Ranked backup routing stacks' own addresses. */
   backups: string[];
   /** Timed affinity, seconds (0: none). */
@@ -138,12 +144,39 @@ export interface VipaRoute {
   idleTimeoutSeconds: number;
   /** The most CRT entries this VIPA may hold. */
   crtSize: number;
+  /** When a returning better-ranked routing stack takes the VIPA back: at once (after its hold-down, the
+   * default, as VRRP's preemption) or once the owner has no connections left. */
+  takeback?: 'immediate' | 'whenidle';
+  /** A routing stack that restarts: listen first for a backup holding the VIPA, and take it back as takeback
+   * says, instead of claiming it at once. */
+  wait?: boolean;
+}
+
+/** What a stack's 'cluster' event says (the EV_CLUSTER event of docs/ABI.md §13). */
+export interface ClusterEvent {
+  kind: 'claim' | 'ready' | 'yield' | 'owner' | 'target-lost';
+  vipa: string;
+  /** claim: the owner it took the VIPA from; yield: to whom; owner: the new owner; target-lost: the target. */
+  address: string;
+  reason?: 'config' | 'start' | 'dead' | 'takeback' | 'split-brain' | 'idle';
+  /** ready: how long the takeover took, ms. */
+  ms?: number;
+  /** ready: CRT entries rebuilt; target-lost: entries dropped. */
+  entries?: number;
 }
 
 /** What a stack knows of one VIPA (stack.clusterView). */
 export interface ClusterVipa {
   vipa: string; routing: string; backups: string[]; targets: string[];
   ports: { lo: number; hi: number }[]; role: 'routing' | 'target' | 'none';
+  /** The stack that routes the VIPA now, as far as this one knows ('' while it has heard none). */
+  owner: string;
+  /** This stack's rank among the routing stack (0) and its backups, or null. */
+  rank: number | null;
+  /** Taking the VIPA over: waiting for the targets' reports. */
+  taking: boolean;
+  /** Waiting to take the VIPA back from a worse-ranked owner. */
+  wanting: boolean;
 }
 
 /** One DPT row: a target of VIPA:port. */
@@ -235,6 +268,8 @@ export interface StackEvents {
   /** Another host on a link claims one of the stack's addresses (RFC 5227): an error with code
    * ERR_ADDRESS_CONFLICT, `address` (ours) and `mac` (the other host's); also counted, `arpConflict`. */
   addressConflict: [err: ShoalError];
+  /** A change in this stack's part in a VIPA, or in who routes it (takeover, takeback, a target lost). */
+  cluster: [event: ClusterEvent];
 }
 
 type PendingPing = { resolve: (ms: number) => void; reject: (e: Error) => void; t0: number; timer: Timer; dst: number };
@@ -666,6 +701,20 @@ export class Stack extends EventEmitter<StackEvents> {
         break;
       }
       case EV.UDP_ERROR: this.udp.get(a)?._unreachable(c, b); break;
+      case EV.CLUSTER: {
+        const kinds: Record<number, ClusterEvent['kind']> = { [CLUSTER_EVENT.CLAIM]: 'claim', [CLUSTER_EVENT.READY]: 'ready',
+          [CLUSTER_EVENT.YIELD]: 'yield', [CLUSTER_EVENT.OWNER]: 'owner', [CLUSTER_EVENT.TARGET_LOST]: 'target-lost' };
+        const reasons: Record<number, ClusterEvent['reason']> = { [CLUSTER_REASON.CONFIG]: 'config', [CLUSTER_REASON.START]: 'start',
+          [CLUSTER_REASON.DEAD]: 'dead', [CLUSTER_REASON.TAKEBACK]: 'takeback', [CLUSTER_REASON.SPLIT]: 'split-brain', [CLUSTER_REASON.IDLE]: 'idle' };
+        const kind = kinds[c & 255];
+        if (!kind) break;
+        const e: ClusterEvent = { kind, vipa: formatIPv4(a), address: kind === 'ready' ? '' : b ? formatIPv4(b) : '' };
+        if (kind === 'claim' || kind === 'yield') e.reason = reasons[(c >>> 8) & 255];
+        if (kind === 'ready') { e.ms = c >>> 16; e.entries = b; }
+        if (kind === 'target-lost') e.entries = c >>> 16;
+        this.emit('cluster', e);
+        break;
+      }
       case EV.ADDR_CONFLICT: {
         const address = formatIPv4(a), mac = formatMac(b & 0xffff, c), ifx = b >>> 16;
         this.emit('addressConflict', new ShoalError(`address conflict: ${address} (interface ${ifx}) is also claimed by ${mac}`,
@@ -802,8 +851,11 @@ export class Stack extends EventEmitter<StackEvents> {
     // The epoch grows from one start to the next (seconds), and so does the first sequence number within a second.
     const t = Date.now();
     this.syncTime();
+    const interval = opts.heartbeatInterval ?? 20, hold = opts.holdDown ?? 1000;
+    if (!Number.isInteger(interval) || interval < 3 || interval > 10000) throw optionError('heartbeatInterval', interval, 'an integer from 3 to 10000 ms is needed', ERRNO.INVAL);
+    if (!Number.isInteger(hold) || hold < 0 || hold > 0xffffffff) throw optionError('holdDown', hold, 'a number of ms is needed', ERRNO.INVAL);
     const r = this.core.cluster_join(parseIPv4(this.localhost), opts.controlPort ?? 7310, key.length,
-      Math.floor(t / 1000) >>> 0, ((t % 1000) * 0x100000) >>> 0);
+      Math.floor(t / 1000) >>> 0, ((t % 1000) * 0x100000) >>> 0, interval, hold);
     this.drain();
     this.check(r, 'clusterJoin');
   }
@@ -820,7 +872,8 @@ export class Stack extends EventEmitter<StackEvents> {
     const { ports, backups, targets } = r;
     if (!ports.length || !targets.length) throw bad('no ports or no targets');
     for (const p of ports) if (!(p.lo >= 1 && p.lo <= p.hi && p.hi <= 65535)) throw bad(`ports ${p.lo}-${p.hi}`);
-    const len = 16 + 4 * ports.length + 4 * backups.length + 12 * targets.length;
+    const fixed = 28;
+    const len = fixed + 4 * ports.length + 4 * backups.length + 12 * targets.length;
     if (len > this.ioCap) throw bad('too large');
     const d = this.view.ioData(len);
     d.setUint32(0, parseIPv4(r.vipa));
@@ -830,12 +883,14 @@ export class Stack extends EventEmitter<StackEvents> {
     d.setUint8(10, backups.length);
     d.setUint8(11, targets.length);
     d.setUint32(12, r.affinitySeconds >>> 0);
-    let o = 16;
+    d.setUint32(24, r.takeback === 'whenidle' ? ANNOUNCE_FLAG.WHENIDLE : 0);
+    let o = fixed;
     for (const p of ports) { d.setUint16(o, p.lo); d.setUint16(o + 2, p.hi); o += 4; }
     for (const b of backups) { d.setUint32(o, parseIPv4(b)); o += 4; }
     for (const t of targets) {
       d.setUint32(o, parseIPv4(t.address));
-      d.setUint32(o + 4, 0);
+      if (t.id !== undefined && !(Number.isInteger(t.id) && t.id >= 1 && t.id <= 255)) throw bad(`target id ${t.id}`);
+      d.setUint32(o + 4, (t.id ?? 0) << 16);
       d.setUint16(o + 6, Math.min(Math.max(t.weight | 0, 1), 65535));
       d.setUint32(o + 8, 0);
       o += 12;
@@ -845,7 +900,7 @@ export class Stack extends EventEmitter<StackEvents> {
     const room = Math.min(...this.gsoOut) - 20;
     for (const l of this.links) if (l?.rxOffload?.gso) l.rxOffload = { ...l.rxOffload, gso: room > l.mtu ? Math.min(l.rxOffload.gso, room) : 0 };
     this.syncTime();
-    const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0);
+    const res = this.core.vipa_route(len, Math.min(r.idleTimeoutSeconds * 1000, 0xffffffff) >>> 0, r.crtSize >>> 0, r.wait ? 1 : 0);
     this.drain();
     this.check(res, 'vipaRoute', r.vipa);
   }
@@ -878,14 +933,16 @@ export class Stack extends EventEmitter<StackEvents> {
     for (let i = 0, n = 0; (n = this.core.cluster_view(i)) >= 0; i++) {
       if (n === 0) continue;
       const d = this.view.ioData(n);
-      const nr = d.getUint8(8 + 9), nb = d.getUint8(8 + 10), nt = d.getUint8(8 + 11);
-      let o = 8 + 16;
+      const nr = d.getUint8(16 + 9), nb = d.getUint8(16 + 10), nt = d.getUint8(16 + 11);
+      let o = 16 + 28;
       const ports = [], backups = [], targets = [];
       for (let k = 0; k < nr; k++, o += 4) ports.push({ lo: d.getUint16(o), hi: d.getUint16(o + 2) });
       for (let k = 0; k < nb; k++, o += 4) backups.push(formatIPv4(d.getUint32(o)));
       for (let k = 0; k < nt; k++, o += 12) targets.push(formatIPv4(d.getUint32(o)));
-      out.push({ vipa: formatIPv4(d.getUint32(8)), routing: formatIPv4(d.getUint32(12)), backups, targets, ports,
-        role: roles[d.getUint32(0, true)] ?? 'none' });
+      const owner = d.getUint32(8, true), st = d.getUint32(12, true);
+      out.push({ vipa: formatIPv4(d.getUint32(16)), routing: formatIPv4(d.getUint32(20)), backups, targets, ports,
+        role: roles[d.getUint32(0, true)] ?? 'none', owner: owner ? formatIPv4(owner) : '', rank: (st & 255) === 255 ? null : st & 255,
+        taking: (st & 0x100) !== 0, wanting: (st & 0x200) !== 0 });
     }
     return out;
   }

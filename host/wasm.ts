@@ -70,8 +70,8 @@ export interface CoreExports {
   tcp_info(sd: number): number;
   tcp_tcb_info(i: number): number;
   tcp_tables(): number;
-  cluster_join(me: number, port: number, keyLen: number, epoch: number, seq0: number): number;
-  vipa_route(len: number, idleMs: number, crtMax: number): number;
+  cluster_join(me: number, port: number, keyLen: number, epoch: number, seq0: number, intervalMs: number, holdMs: number): number;
+  vipa_route(len: number, idleMs: number, crtMax: number, wait: number): number;
   vipa_unroute(vipa: number): number;
   cluster_quiesce(port: number, on: number): number;
   cluster_view(i: number): number;

@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define SHOAL_ABI_VERSION 3        /* the SCB's ABI_VERSION word after init() */
+#define SHOAL_ABI_VERSION 4        /* the SCB's ABI_VERSION word after init() */
 
 typedef struct shoal shoal_t;       /* one instance of the core; defined by the embedder */
 
@@ -134,10 +134,13 @@ int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i);
 int32_t shoal_tcp_tables(shoal_t *s);
 
 /* The cluster (§13). Joins as own address me, control port port, the key's keyLen bytes in the io
- * area; epoch and seq0 grow from one start of the instance to the next. */
-int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0);
-/* Routes the VIPA an announcement body (len bytes in the io area) describes; again: reconfigures it. */
-int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax);
+ * area; epoch and seq0 grow from one start of the instance to the next; heartbeats every intervalMs
+ * (0: 20); a returning routing stack waits holdMs before it takes a VIPA back. */
+int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0,
+                           uint32_t intervalMs, uint32_t holdMs);
+/* Routes the VIPA an announcement body (len bytes in the io area) describes; again: reconfigures it.
+ * wait 1: a restarting routing stack listens first for a backup that holds the VIPA. */
+int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax, uint32_t wait);
 int32_t shoal_vipa_unroute(shoal_t *s, uint32_t vipa);
 /* As a target: quiesces (on 1) or resumes (on 0) the listeners on port (0: every port). */
 int32_t shoal_cluster_quiesce(shoal_t *s, uint32_t port, uint32_t on);
@@ -261,6 +264,18 @@ typedef struct shoal_event {
 #define SHOAL_EV_UNREACHABLE   3    /* a: address, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq of the echo (0 for ARP) */
 #define SHOAL_EV_UDP_ERROR     4    /* a: UDP socket, b: ICMP type << 8 | code, c: the address it was about */
 #define SHOAL_EV_ADDR_CONFLICT 5    /* a: our address another MAC claims, b: ifx << 16 | its MAC's first 2 bytes, c: its last 4 */
+#define SHOAL_EV_CLUSTER       6    /* a: VIPA, b: an address, c: SHOAL_CE_* | SHOAL_CR_* << 8 | a number << 16 (§13) */
+#define SHOAL_CE_CLAIM         1    /* this instance claimed the VIPA; b: the owner it took it from (0: none) */
+#define SHOAL_CE_READY         2    /* its takeover is complete; b: CRT entries, c >> 16: ms it took */
+#define SHOAL_CE_YIELD         3    /* it gave the VIPA up; b: to whom (0: not known yet) */
+#define SHOAL_CE_OWNER         4    /* another instance routes the VIPA now; b: its address */
+#define SHOAL_CE_TARGET_LOST   5    /* a target went silent; b: its address, c >> 16: CRT entries dropped */
+#define SHOAL_CR_CONFIG        0    /* why: vipa_route */
+#define SHOAL_CR_START         1    /* it started and heard no owner */
+#define SHOAL_CR_DEAD          2    /* the owner went silent */
+#define SHOAL_CR_TAKEBACK      3    /* a better rank took it back */
+#define SHOAL_CR_SPLIT         4    /* two owners met: the better rank keeps it */
+#define SHOAL_CR_IDLE          5    /* takeback when idle: the owner had no connections left */
 #define SHOAL_EV_TCP          16    /* TCP event numbers start here; a: socket */
 #define SHOAL_EV_TCP_CONNECTED 16  /* active open completed */
 #define SHOAL_EV_TCP_ACCEPT    17  /* a: listener with a connection to accept */
@@ -364,8 +379,8 @@ typedef struct shoal_seg {
   uint32_t len;
 } shoal_seg_t;
 
-#define SHOAL_NCOUNTERS 121         /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
-/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93); ABI 3 added ipBadOption (94), ipSourceRoute (95), arpConflict (96) and the cluster's clusterForwarded (97) to clusterEnded (119) and clusterDptFull (120). Names: SHOAL_SCB_NAMES (ASCII). */
+#define SHOAL_NCOUNTERS 127         /* counters in this build (read SHOAL_SCB_NCOUNTERS at run time) */
+/* New ones are appended; ABI 2 added rxChainBad (87), ipChainBad (88), txGsoDrop (89), neighProbeFailed (90), tcpTlp (91), loopback (92) and txGathered (93); ABI 3 added ipBadOption (94), ipSourceRoute (95), arpConflict (96) and the cluster's clusterForwarded (97) to clusterEnded (119) and clusterDptFull (120); ABI 4 added clusterTakeovers (121), clusterYields (122), clusterHeld (123), clusterHeldDropped (124), clusterMisdirected (125) and clusterTargetsLost (126). Names: SHOAL_SCB_NAMES (ASCII). */
 #define SHOAL_IO_MIN 65600          /* the io area is never smaller */
 
 /* ---- Values ------------------------------------------------------------ */

@@ -10,6 +10,7 @@ export const EV_ECHO_REPLY = 2;     // a: id << 16 | seq, b: source address, c: 
 export const EV_UNREACHABLE = 3;    // a: address that did not resolve or was reported unreachable, b: ICMP type << 8 | code (0: ARP failed), c: id << 16 | seq of the echo, or 0
 export const EV_UDP_ERROR = 4;      // a: UDP socket, b: ICMP type << 8 | code, c: the address it was about
 export const EV_ADDR_CONFLICT = 5;  // a: our address another host claims, b: ifx << 16 | its MAC's first 2 bytes, c: its last 4 (big-endian)
+export const EV_CLUSTER = 6;        // a: VIPA, b: an address (as c says), c: CE_* | CR_* << 8 | a count << 16 (cluster/cluster.ts)
 export const EV_TCP = 16;           // TCP events start here (see tcp/)
 
 let ring: usize = 0;

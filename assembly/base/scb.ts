@@ -82,7 +82,7 @@ export const CFG_DPT_TARGETS: usize = 280;  // targets per DPT row (default 16, 
 export const CFG_MAGLEV: usize = 284;       // Maglev tables (64 KiB each) for DPT rows of the hash method (default 2)
 export const CFG_CLUSTER_STACKS: usize = 288; // stacks whose control messages the replay guard follows (default 64)
 
-export const ABI_VERSION: u32 = 3;
+export const ABI_VERSION: u32 = 4;
 
 // Descriptors: ptr, len, ifindex | flags << 16, gso (the segment size of a FRAME_GSO frame, else 0).
 export const DESC_BYTES: usize = 16;

@@ -41,7 +41,12 @@ export const A_NRANGES: usize = 9;     // u8 port ranges (at least 1)
 export const A_NBACKUPS: usize = 10;   // u8 backup routing stacks, ranked
 export const A_NTARGETS: usize = 11;   // u8 candidate targets (0: the VIPA is withdrawn)
 export const A_AFFINITY: usize = 12;   // u32 seconds of timed affinity (0: none)
-export const A_FIXED: u32 = 16;        // then ranges (4 B: lo, hi), backups (4 B: address), targets (A_TARGET B)
+export const A_IDLE: usize = 16;       // u32 seconds an established connection's CRT entry lives idle
+export const A_CRT: usize = 20;        // u32 CRT entries the VIPA may hold (a backup sizes its share by it)
+export const A_FLAGS: usize = 24;      // u8 ANN_*; then 3 reserved bytes
+export const A_FIXED: u32 = 28;        // then ranges (4 B: lo, hi), backups (4 B: address), targets (A_TARGET B)
+/** Takeback when idle: the VIPA goes back to a better-ranked stack only once its owner has no connections. */
+export const ANN_WHENIDLE: u8 = 1;
 export const A_TARGET: u32 = 12;       // u32 address, u16 id, u16 weight (0: draining), u16 outbound ports lo, u16 hi
 export const METHOD_ROUNDROBIN: u8 = 0;
 export const METHOD_WEIGHTED: u8 = 1;
@@ -49,10 +54,15 @@ export const METHOD_LEASTCONN: u8 = 2;
 export const METHOD_HOTSTANDBY: u8 = 3;
 export const METHOD_HASH: u8 = 4;
 
-// Heartbeat: 4 bytes, as VRRPv3's advertisement carries them.
-export const B_PRIORITY: usize = 0;    // u8
-export const B_INTERVAL: usize = 2;    // u16 centiseconds
-export const B_SIZE: u32 = 4;
+// Heartbeat: the sender's interval (as VRRPv3's advertisement carries it) and
+// its part in each VIPA it may route: rank (priority, 0 best) and HB_* flags.
+export const B_INTERVAL: usize = 0;    // u16 ms: the sender is dead after 3 of these (plus a skew) without one
+export const B_COUNT: usize = 2;       // u16 VIPAs that follow
+export const B_FIXED: u32 = 4;
+export const B_ENTRY: u32 = 8;         // u32 VIPA, u8 rank, u8 HB_*, u16 reserved
+export const HB_OWN: u8 = 1;           // the sender routes the VIPA
+export const HB_TAKING: u8 = 2;        // ... and is taking it over: targets, report your connections to it
+export const HB_WANT: u8 = 4;          // the sender, better ranked than the VIPA's owner, waits to take it back
 
 // Status: a target's listeners on one VIPA and its load.
 export const ST_VIPA: usize = 0;        // u32
@@ -73,7 +83,8 @@ export const R_FLAGS: usize = 5;       // u8 REPORT_LAST on the last part
 export const R_PART: usize = 6;        // u16 part number from 0
 export const R_NPORTS: usize = 8;      // u16 ports (4 B: port, listeners)
 export const R_NCONNS: usize = 10;     // u16 connections (8 B: u32 client, u16 client port, u16 VIPA port)
-export const R_FIXED: u32 = 12;
+export const R_NAFF: usize = 12;       // u16 timed affinities (8 B: u32 client, u32 ms left), after the connections
+export const R_FIXED: u32 = 16;
 export const REPORT_RECONCILE: u8 = 0;
 export const REPORT_TAKEOVER: u8 = 1;
 export const REPORT_LAST: u8 = 1;
@@ -127,7 +138,11 @@ export function annTarget(b: usize, i: u32): usize { return annBackup(b, load<u8
 // Body writers: each *Begin writes a body's fixed part at b and returns the
 // whole body's size for its counts; the *Set functions fill its entries.
 
-export function annBegin(b: usize, vipa: u32, routing: u32, method: u8, nranges: u32, nbackups: u32, ntargets: u32, affinity: u32): u32 {
+export function annBegin(b: usize, vipa: u32, routing: u32, method: u8, nranges: u32, nbackups: u32, ntargets: u32, affinity: u32,
+  idle: u32, crt: u32, flags: u8): u32 {
+  put32(b + A_IDLE, idle);
+  put32(b + A_CRT, crt);
+  store<u32>(b + A_FLAGS, flags);
   put32(b + A_VIPA, vipa);
   put32(b + A_ROUTING, routing);
   store<u8>(b, method, A_METHOD);
@@ -144,11 +159,14 @@ export function annSetTarget(b: usize, i: u32, addr: u32, id: u32, weight: u32, 
   put32(t, addr); put16(t + 4, id); put16(t + 6, weight); put16(t + 8, outLo); put16(t + 10, outHi);
 }
 
-export function heartbeatPut(b: usize, priority: u8, intervalCs: u32): u32 {
-  store<u8>(b, priority, B_PRIORITY);
-  store<u8>(b, 0, 1);
-  put16(b + B_INTERVAL, intervalCs);
-  return B_SIZE;
+export function heartbeatBegin(b: usize, intervalMs: u32, count: u32): u32 {
+  put16(b + B_INTERVAL, intervalMs);
+  put16(b + B_COUNT, count);
+  return B_FIXED + count * B_ENTRY;
+}
+export function heartbeatSet(b: usize, i: u32, vipa: u32, rank: u32, flags: u8): void {
+  let e = b + B_FIXED + <usize>i * B_ENTRY;
+  put32(e, vipa); store<u8>(e, <u8>rank, 4); store<u8>(e, flags, 5); store<u16>(e, 0, 6);
 }
 
 export function statusBegin(b: usize, vipa: u32, active: u32, overflows: u32, nports: u32): u32 {
@@ -174,14 +192,16 @@ export function connSet(b: usize, i: u32, client: u32, vipa: u32, cport: u32, vp
   put32(e, client); put32(e + 4, vipa); put16(e + 8, cport); put16(e + 10, vport);
 }
 
-export function reportBegin(b: usize, vipa: u32, kind: u8, flags: u8, part: u32, nports: u32, nconns: u32): u32 {
+export function reportBegin(b: usize, vipa: u32, kind: u8, flags: u8, part: u32, nports: u32, nconns: u32, naff: u32 = 0): u32 {
   put32(b + R_VIPA, vipa);
   store<u8>(b, kind, R_KIND);
   store<u8>(b, flags, R_FLAGS);
   put16(b + R_PART, part);
   put16(b + R_NPORTS, nports);
   put16(b + R_NCONNS, nconns);
-  return R_FIXED + (nports << 2) + (nconns << 3);
+  put16(b + R_NAFF, naff);
+  store<u16>(b + R_NAFF + 2, 0);
+  return R_FIXED + (nports << 2) + ((nconns + naff) << 3);
 }
 export function reportSetPort(b: usize, i: u32, port: u32, listeners: u32): void {
   let e = b + R_FIXED + (<usize>i << 2);
@@ -190,6 +210,11 @@ export function reportSetPort(b: usize, i: u32, port: u32, listeners: u32): void
 export function reportSetConn(b: usize, i: u32, client: u32, cport: u32, vport: u32): void {
   let e = b + R_FIXED + (<usize>get16(b + R_NPORTS) << 2) + (<usize>i << 3);
   put32(e, client); put16(e + 4, cport); put16(e + 6, vport);
+}
+
+export function reportSetAff(b: usize, i: u32, client: u32, msLeft: u32): void {
+  let e = b + R_FIXED + (<usize>get16(b + R_NPORTS) << 2) + (<usize>(get16(b + R_NCONNS) + i) << 3);
+  put32(e, client); put32(e + 4, msLeft);
 }
 
 /** A body's big-endian fields, for readers: at b + one of the offsets above. */
@@ -238,7 +263,7 @@ export function bodyOk(type: u8, b: usize, n: u32): bool {
     }
     return true;
   }
-  if (type == T_HEARTBEAT) return n == B_SIZE;
+  if (type == T_HEARTBEAT) return n >= B_FIXED && n == B_FIXED + get16(b + B_COUNT) * B_ENTRY;
   if (type == T_STATUS) return n >= ST_FIXED && n == ST_FIXED + (get16(b + ST_COUNT) << 2);
   if (type == T_CONN_NEW || type == T_CONN_END) {
     if (n < C_FIXED) return false;
@@ -247,7 +272,7 @@ export function bodyOk(type: u8, b: usize, n: u32): bool {
   }
   // T_REPORT
   if (n < R_FIXED || load<u8>(b, R_KIND) > REPORT_TAKEOVER) return false;
-  return n == R_FIXED + (get16(b + R_NPORTS) << 2) + (get16(b + R_NCONNS) << 3);
+  return n == R_FIXED + (get16(b + R_NPORTS) << 2) + ((get16(b + R_NCONNS) + get16(b + R_NAFF)) << 3);
 }
 
 // The replay guard: per sender, 24 bytes.

@@ -101,7 +101,11 @@ export function dptRow(vipa: u32, port: u32, method: u8): usize {
   for (let i: u32 = 0; i < nrows; i++) {
     r = rows + <usize>i * ROW;
     if (load<u32>(r, R_VIPA) != 0) continue;
+    // A freed row keeps its Maglev table: the pool is only ever handed out.
+    let t = load<u32>(r, R_MAGLEV);
     memory.fill(r, 0, ROW);
+    store<u32>(r, t, R_MAGLEV);
+    store<u8>(r, 1, R_DIRTY);
     store<u32>(r, vipa, R_VIPA);
     store<u16>(r, <u16>port, R_PORT);
     store<u8>(r, method, R_METHOD);
@@ -177,6 +181,13 @@ export function dptConnNew(r: usize, i: u32, nowMs: u32 = 0): void {
   store<u32>(s, load<u32>(s, D_ACTIVE) + 1, D_ACTIVE);
   store<u32>(s, load<u32>(s, D_SYNS) + 1, D_SYNS);
   store<u32>(s, load<u32>(s, D_UNANSWERED) + 1, D_UNANSWERED);
+}
+
+/** Target i of row r has a connection the routing stack learnt of from it (a report, an outbound connection). */
+export function dptAdopt(r: usize, i: u32): void {
+  let s = dptSlot(r, i);
+  store<u32>(s, load<u32>(s, D_TOTAL) + 1, D_TOTAL);
+  store<u32>(s, load<u32>(s, D_ACTIVE) + 1, D_ACTIVE);
 }
 
 /** The client's ACK of a handshake with target i went through: it is healthy. */

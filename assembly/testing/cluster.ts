@@ -6,8 +6,8 @@ import { randomInit, keyedHash } from '../base/random';
 import { crtLayout, crtInit, crtLookup, crtTouch, crtInsert, crtSeen, crtRemove, crtExpire, crtAt, crtSlots,
   crtEntries, crtFull, crtInserted, crtExpired, crtRemoved, ENT_TARGET } from '../cluster/crt';
 import { sha256, hmacKey, hmacSha256 } from '../cluster/hmac';
-import { annBegin, annSetRange, annSetBackup, annSetTarget, heartbeatPut, statusBegin, statusSetPort, connBegin, connSet,
-  reportBegin, reportSetPort, reportSetConn, ctlLayout, ctlSeal, ctlParse, ctlDrops, ctlAccepted, ctlType, ctlEpoch, ctlSeq, ctlSender, ctlBody, ctlBodyLen } from '../cluster/control';
+import { annBegin, annSetRange, annSetBackup, annSetTarget, heartbeatBegin, heartbeatSet, statusBegin, statusSetPort, connBegin, connSet,
+  reportBegin, reportSetPort, reportSetConn, reportSetAff, ctlLayout, ctlSeal, ctlParse, ctlDrops, ctlAccepted, ctlType, ctlEpoch, ctlSeq, ctlSender, ctlBody, ctlBodyLen } from '../cluster/control';
 import { dptLayout, dptRow, dptFind, dptTarget, dptStatus, dptConnNew, dptEstablished, dptConnEnd, dptSlot, dptSlotOf,
   dptRowsFull, dptSlotsFull, dptMaglevFull } from '../cluster/dpt';
 import { selectTarget, sourceHash } from '../cluster/select';
@@ -90,14 +90,17 @@ export function t_ctl_seal(p: usize, type: u8, epoch: u32, seq: u32, sender: u32
 /** The bodies of the control test's fixed examples, built by the core's writers at b; their sizes. */
 export function t_ctl_example(type: u8, b: usize): u32 {
   if (type == 1) {
-    let n = annBegin(b, 0x0a000064, 0x0a000001, 4, 2, 1, 2, 30);
+    let n = annBegin(b, 0x0a000064, 0x0a000001, 4, 2, 1, 2, 30, 900, 65536, 1);
     annSetRange(b, 0, 80, 80); annSetRange(b, 1, 8000, 8010);
     annSetBackup(b, 0, 0x0a000002);
     annSetTarget(b, 0, 0x0a00000b, 1, 3, 20000, 29999);
     annSetTarget(b, 1, 0x0a00000c, 2, 1, 30000, 39999);
     return n;
   }
-  if (type == 2) return heartbeatPut(b, 100, 100);
+  if (type == 2) {
+    heartbeatSet(b, 0, 0x0a000064, 0, 3); heartbeatSet(b, 1, 0x0a000065, 1, 4);
+    return heartbeatBegin(b, 20, 2);
+  }
   if (type == 3) {
     let n = statusBegin(b, 0x0a000064, 17, 2, 2);
     statusSetPort(b, 0, 80, 1); statusSetPort(b, 1, 443, 0);
@@ -108,9 +111,10 @@ export function t_ctl_example(type: u8, b: usize): u32 {
     connSet(b, 0, 0xc0a80001, 0x0a000064, 40000, 80); connSet(b, 1, 0xc0a80002, 0x0a000064, 40001, 80);
     return n;
   }
-  let n = reportBegin(b, 0x0a000064, 1, 1, 0, 1, 2);
+  let n = reportBegin(b, 0x0a000064, 1, 1, 0, 1, 2, 1);
   reportSetPort(b, 0, 80, 3);
   reportSetConn(b, 0, 0xc0a80001, 40000, 80); reportSetConn(b, 1, 0xc0a80002, 5, 80);
+  reportSetAff(b, 0, 0xc0a80003, 25000);
   return n;
 }
 export function t_ctl_parse(p: usize, len: u32): i32 { return ctlParse(p, len); }

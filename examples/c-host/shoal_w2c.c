@@ -94,8 +94,9 @@ int32_t shoal_tcp_setopt(shoal_t *s, int32_t sd, uint32_t opt, uint32_t val) { r
 int32_t shoal_tcp_info(shoal_t *s, int32_t sd) { return (int32_t)W2C(tcp_info)(&s->inst, (uint32_t)sd); }
 int32_t shoal_tcp_tcb_info(shoal_t *s, uint32_t i) { return (int32_t)W2C(tcp_tcb_info)(&s->inst, i); }
 int32_t shoal_tcp_tables(shoal_t *s) { return (int32_t)W2C(tcp_tables)(&s->inst); }
-int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0) { return (int32_t)W2C(cluster_join)(&s->inst, me, port, keyLen, epoch, seq0); }
-int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax) { return (int32_t)W2C(vipa_route)(&s->inst, len, idleMs, crtMax); }
+int32_t shoal_cluster_join(shoal_t *s, uint32_t me, uint32_t port, uint32_t keyLen, uint32_t epoch, uint32_t seq0, uint32_t intervalMs, uint32_t holdMs) { return (int32_t)W2C(cluster_join)(&s->inst, me, port, keyLen, epoch, seq0, intervalMs, holdMs); }
+int32_t shoal_vipa_route(shoal_t *s, uint32_t len, uint32_t idleMs, uint32_t crtMax, uint32_t wait) { return (int32_t)W2C(vipa_route)(&s->inst, len, idleMs, crtMax, wait); }
+int32_t shoal_cluster_quiesce(shoal_t *s, uint32_t port, uint32_t on) { return (int32_t)W2C(cluster_quiesce)(&s->inst, port, on); }
 int32_t shoal_vipa_unroute(shoal_t *s, uint32_t vipa) { return (int32_t)W2C(vipa_unroute)(&s->inst, vipa); }
 int32_t shoal_cluster_view(shoal_t *s, uint32_t i) { return (int32_t)W2C(cluster_view)(&s->inst, i); }
 int32_t shoal_dpt_rows(shoal_t *s, uint32_t vipa) { return (int32_t)W2C(dpt_rows)(&s->inst, vipa); }

@@ -168,7 +168,7 @@ static int run_target(void *arg) {
   now_ms = mono_ms();
   shoal_time(n->s, now_ms);
   int32_t r = shoal_cluster_join(n->s, t->addr, CONTROL_PORT, (uint32_t)t->keylen, (uint32_t)wall.tv_sec,
-                                 (uint32_t)(wall.tv_nsec / 1000000) << 20);
+                                 (uint32_t)(wall.tv_nsec / 1000000) << 20, 0, 1000);
   drain(n);
   if (r < 0) die("cluster_join", r);
   /* Listening on any address at the port: once an announcement names us a target of a VIPA with this port, the

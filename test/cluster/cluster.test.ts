@@ -54,7 +54,7 @@ maybe(test, noRouting, 'portTable and routingTable: the contract\'s rows, with t
     const rows = c.portTable(VIPA);
     assert.is(rows.length, 3);
     for (const r of rows) {
-      assert.equal(Object.keys(r).sort(), ['acceptOverflows', 'active', 'established', 'health', 'listeners', 'port', 'ready', 'stack',
+      assert.equal(Object.keys(r).sort(), ['acceptOverflows', 'active', 'established', 'health', 'listeners', 'port', 'quiesced', 'ready', 'stack',
         'synsForwarded', 'target', 'total', 'vipa', 'weight']);
       assert.is(r.vipa, VIPA);
       assert.is(r.port, 80);

@@ -35,15 +35,16 @@ function seal(type: number, epoch: number, seq: number, sender: number, body: Ui
 }
 
 const bodies = {
-  announce: () => new W().u32(VIPA).u32(R1).u8(4).u8(2).u8(1).u8(2).u32(30)
+  announce: () => new W().u32(VIPA).u32(R1).u8(4).u8(2).u8(1).u8(2).u32(30).u32(900).u32(65536).u8(1).u8(0).u16(0)
     .u16(80).u16(80).u16(8000).u16(8010)
     .u32(0x0a000002)
     .u32(T1).u16(1).u16(3).u16(20000).u16(29999)
     .u32(T2).u16(2).u16(1).u16(30000).u16(39999).bytes,
-  heartbeat: () => new W().u8(100).u8(0).u16(100).bytes,
+  heartbeat: () => new W().u16(20).u16(2).u32(VIPA).u8(0).u8(3).u16(0).u32(0x0a000065).u8(1).u8(4).u16(0).bytes,
   status: () => new W().u32(VIPA).u32(17).u32(2).u16(2).u16(0).u16(80).u16(1).u16(443).u16(0).bytes,
   conn: () => new W().u16(2).u16(0).u32(0xc0a80001).u32(VIPA).u16(40000).u16(80).u32(0xc0a80002).u32(VIPA).u16(40001).u16(80).bytes,
-  report: () => new W().u32(VIPA).u8(1).u8(1).u16(0).u16(1).u16(2).u16(80).u16(3).u32(0xc0a80001).u16(40000).u16(80).u32(0xc0a80002).u16(5).u16(80).bytes,
+  report: () => new W().u32(VIPA).u8(1).u8(1).u16(0).u16(1).u16(2).u16(1).u16(0).u16(80).u16(3).u32(0xc0a80001).u16(40000).u16(80)
+    .u32(0xc0a80002).u16(5).u16(80).u32(0xc0a80003).u32(25000).bytes,
 };
 
 function core(senders = 16): { c: ClusterCore; buf: number; parse: (m: Uint8Array, at?: number) => number } {
@@ -123,7 +124,7 @@ test('forged, malformed and replayed messages are refused and counted by reason'
   expect(seal(T_STATUS, 1, 1, T1, new W().u32(VIPA).u32(0).u32(0).u16(3).u16(0).u16(80).u16(1).bytes), BAD_BODY, 'status count past its body');
   const ann = bodies.announce(); ann[8] = 5;
   expect(seal(T_ANNOUNCE, 1, 1, T1, ann), BAD_BODY, 'unknown method');
-  const ann2 = bodies.announce(); ann2[16] = 0; ann2[17] = 90;   // range 90-80
+  const ann2 = bodies.announce(); ann2[28] = 0; ann2[29] = 90;   // range 90-80
   expect(seal(T_ANNOUNCE, 1, 1, T1, ann2), BAD_BODY, 'backwards port range');
   expect(seal(T_HEARTBEAT, 1, 1, 0, hb), BAD_BODY, 'sender 0.0.0.0');
 

@@ -70,19 +70,35 @@ test('connection end: the target\'s end message removes the entry, and the DPT\'
   assert.equal(k.r.portTable(VIPA).map((d) => [d.active, d.total]), [[0, 3], [0, 3]]);
 });
 
-test('a lost end message leaks no entry for good: idle expiry removes it', async () => {
-  const k = rig(1);
-  k.route({ idleTimeoutSeconds: 5 });
-  echo(k.t[0]);
-  await k.settle(() => ready(k.r).length === 1, 'ready');
-  const s = k.c.net.connect({ host: VIPA, port: 80 });
-  await k.settle(() => k.r.routingTable(VIPA)[0]?.state === 'established', 'an established entry');
-  // The target goes away without a word (its end message never comes): the client's later frames stop too.
-  await k.t[0].close();
-  s.destroy();
-  await k.settle(() => k.r.routingTable(VIPA).length === 0, 'expired', 120_000);
-  assert.is(k.r.stats().clusterCrtExpired, 1);
-  assert.is(k.r.portTable(VIPA)[0].active, 0);
+test('target death: a target that goes silent leaves the DPT, its entries go, and its client gets a RST on its next segment', async () => {
+  const k = rig(2);
+  k.route();
+  k.t.forEach((t) => echo(t));
+  await k.settle(() => ready(k.r).length === 2, 'ready');
+  const socks = [0, 1, 2, 3].map(() => k.c.net.connect({ host: VIPA, port: 80 }));
+  await k.settle(() => k.r.routingTable(VIPA).filter((e) => e.state === 'established').length === 4, 'established entries');
+  const lost: string[] = [];
+  k.r.on('cluster', (e) => { if (e.kind === 'target-lost') lost.push(e.address); });
+  const dead = k.t[0];
+  const theirs = socks.filter((s) => k.r.routingTable(VIPA).some((e) => e.clientPort === s.info()!.localPort && e.target === dead.localhost));
+  assert.is(theirs.length, 2);
+  // It dies without a word: no end messages, no more heartbeats.
+  const t0 = k.clock.now();
+  k.unplug(dead);
+  await k.settle(() => ready(k.r).length === 1, 'out of the DPT', 5000);
+  assert.ok(k.clock.now() - t0 <= 600, `noticed in ${k.clock.now() - t0} ms`);
+  assert.equal(lost, [dead.localhost]);
+  assert.is(k.r.stats().clusterTargetsLost, 1);
+  assert.is(k.r.routingTable(VIPA).length, 2, 'only the live target\'s entries are left');
+  assert.equal(k.r.portTable(VIPA).find((d) => d.target === dead.localhost)!.active, 0);
+  const errors: string[] = [];
+  theirs.forEach((s) => { s.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code!)); s.write('anyone?'); });
+  await k.settle(() => errors.length === 2, 'RSTs');
+  assert.equal(errors, ['ECONNRESET', 'ECONNRESET']);
+  const live = socks.filter((s) => !theirs.includes(s));
+  let echoed = 0;
+  live.forEach((s) => { s.on('data', (d: Buffer) => { echoed += d.length; }); s.write('ok'); });
+  await k.settle(() => echoed === 4, 'the other target\'s connections go on');
 });
 
 test('reconciliation: a target\'s reports keep an idle but live connection\'s entry past the idle timeout', async () => {

@@ -18,14 +18,21 @@ export interface Rig {
   route(over?: Partial<VipaRoute>): void;
   settle(cond: () => boolean, what: string, ms?: number): Promise<void>;
   stack(name: string, address: string, limits?: StackLimits): Stack;
+  /** Cuts a stack off the switch, as a crash would: it sends nothing more, not even a RST. */
+  unplug(s: Stack): void;
 }
 
 export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): Rig {
   const clock = new VirtualClock();
   const sw = new VirtualSwitch({ mtu: opts.mtu ?? 1500 });
   let seed = 1;
-  const stack = (name: string, address: string, limits = opts.limits) =>
-    Stack.createSync({ name, link: sw.connect(), address: address + '/24', clock, seed: seed++, limits });
+  const ports = new Map<Stack, Link>();
+  const stack = (name: string, address: string, limits = opts.limits) => {
+    const link = sw.connect();
+    const s = Stack.createSync({ name, link, address: address + '/24', clock, seed: seed++, limits });
+    ports.set(s, link);
+    return s;
+  };
   const c = stack('c', '10.0.0.9');
   const r = stack('r', '10.0.0.1');
   const t = Array.from({ length: n }, (_, i) => stack(`t${i + 1}`, `10.0.0.${11 + i}`));
@@ -48,6 +55,7 @@ export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): R
   });
   return {
     clock, sw, c, r, t, raw, route, stack,
+    unplug: (s) => ports.get(s)!.close(),
     settle: (cond, what, ms = 10_000) => settle(clock, cond, ms, what),
   };
 }

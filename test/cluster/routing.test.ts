@@ -33,7 +33,7 @@ test('announcement: every joined stack learns the VIPA, a late one too, and can 
   await k.settle(() => k.t.every((t) => t.clusterView().length === 1), 'targets learn');
   const v = k.t[0].clusterView()[0];
   assert.equal(v, { vipa: VIPA, routing: '10.0.0.1', backups: ['10.0.0.2'], targets: ['10.0.0.11', '10.0.0.12'],
-    ports: [{ lo: 80, hi: 80 }], role: 'target' });
+    ports: [{ lo: 80, hi: 80 }], role: 'target', owner: '10.0.0.1', rank: null, taking: false, wanting: false });
   assert.is(k.r.clusterView()[0].role, 'routing');
   const late = k.stack('late', '10.0.0.30');
   late.clusterJoin({ key: KEY });
