@@ -12,6 +12,7 @@ import { maybe } from '../helpers/needs.ts';
 import { VIPA, TARGETS, noRouting, smallConfig, ready, until } from './harness.ts';
 import { LOAD_APP, startLoad, describe, type LoadResult } from './load.ts';
 import { parseRequest, readLine, streamOf } from './load-app.mjs';
+import { forwardDelay } from './forward-watch.ts';
 
 // The content and the stacks' ISNs follow the seed; replay with SHOAL_SEED.
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -121,7 +122,35 @@ maybe(test, noRouting, 'a server that ends early, corrupts a byte, resets or sta
   });
 });
 
-/** 100 × 10 MB took about N s here (see the report); SHOAL_LOAD_MB scales it. */
+maybe(test, noRouting, 'forwardDelay: from a mark under load to r1\'s next IP-in-IP frame of an established connection; none from a target', async () => {
+  await withCluster(loadConfig(), async (c) => {
+    await ready(c, TARGETS);
+    const load = startLoad(c, { vipa: VIPA, port: 80, connections: 10, bytes: 8 * MB, direction: 'download', seed: SEED });
+    try {
+      await load.reached(0.2);
+      const established = load.established();
+      assert.ok(established.size > 0);
+      let called = 0;
+      const ms = await forwardDelay(c, { by: 'r1', event: () => { called++; }, established });
+      console.log(`mark → r1 forwards a segment of an established connection: ${ms.toFixed(3)} ms`);
+      assert.is(called, 1);
+      assert.ok(ms >= 0 && ms < 1000, `${ms} ms`);
+      // A target forwards nothing; the switch is free again after each watch.
+      try {
+        await forwardDelay(c, { by: 't1', event: () => {}, timeoutMs: 200 });
+        assert.unreachable('a target forwarded');
+      } catch (e) {
+        assert.match((e as Error).message, /no frame forwarded by t1 within 200 ms/);
+      }
+      assert.is(c.switch.monitor, null);
+    } finally {
+      const res = await load.close();
+      assert.ok(res.failed.every((r) => r.error?.code === 'EABORTED'), describe(res));
+    }
+  });
+});
+
+/** 100 × 10 MB takes about 2.2 s here (2 cores, one of them busy elsewhere); SHOAL_LOAD_MB scales it. */
 const BIG_MB = Number(process.env.SHOAL_LOAD_MB ?? 10);
 
 maybe(test, noRouting, `100 connections × ${BIG_MB} MB download, no kill: all arrive`, async () => {
