@@ -883,7 +883,8 @@ export class Stack extends EventEmitter<StackEvents> {
     d.setUint8(10, backups.length);
     d.setUint8(11, targets.length);
     d.setUint32(12, r.affinitySeconds >>> 0);
-    d.setUint32(24, r.takeback === 'whenidle' ? ANNOUNCE_FLAG.WHENIDLE : 0);
+    d.setUint32(24, 0);
+    d.setUint8(24, r.takeback === 'whenidle' ? ANNOUNCE_FLAG.WHENIDLE : 0);
     let o = fixed;
     for (const p of ports) { d.setUint16(o, p.lo); d.setUint16(o + 2, p.hi); o += 4; }
     for (const b of backups) { d.setUint32(o, parseIPv4(b)); o += 4; }

@@ -62,7 +62,7 @@ import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, c
   annBackup, annTarget, annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, H_SENDER, T_ANNOUNCE, T_STATUS,
   T_CONN_NEW, T_CONN_END, T_REPORT, T_HEARTBEAT, reportBegin, reportSetPort, R_FIXED, R_NPORTS, R_NCONNS, R_NAFF, R_KIND,
   R_FLAGS, REPORT_RECONCILE, REPORT_TAKEOVER, REPORT_LAST, heartbeatBegin, heartbeatSet, B_INTERVAL, B_COUNT, B_FIXED,
-  B_ENTRY, HB_OWN, HB_TAKING, HB_WANT, A_VIPA, A_AFFINITY, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS,
+  B_ENTRY, HB_OWN, HB_TAKING, HB_TAKEBACK, HB_WANT, A_VIPA, A_AFFINITY, A_ROUTING, A_METHOD, A_NRANGES, A_NBACKUPS, A_NTARGETS,
   A_TARGET, A_IDLE, A_CRT, A_FLAGS, ANN_WHENIDLE, ST_VIPA, ST_OVERFLOWS, ST_COUNT, ST_FIXED, C_COUNT, C_FIXED, C_ENTRY,
   R_VIPA as RP_VIPA } from './control';
 import { dptLayout, dptRow, dptRowAt, dptFind, dptTarget, dptSlotOf, dptSlot, dptStatus, dptConnNew, dptEstablished,
@@ -140,6 +140,7 @@ const V_WANTED: usize = 44;   // u32 ms: a better rank last said it wants the VI
 const V_DONE: usize = 48;     // u32 bit i: target i's takeover report is complete
 const V_MARK: usize = 52;     // u8 scratch
 const V_GRACE: usize = 53;    // u8 1: unknown datagrams are dropped, not reset, until GRACE_MS after the claim
+const V_REASON: usize = 54;   // u8 CR_* of the last claim
 const V_BODY: usize = 64;
 const BODY_MAX: u32 = 16 + 4 * MAX_RANGES + 4 * MAX_BACKUPS + A_TARGET * MAX_TARGETS;
 const VE: u32 = (<u32>V_BODY + BODY_MAX + 15) & ~15;
@@ -172,7 +173,8 @@ let liveCap: u32 = 0;
 let hbMs: u32 = 20;
 let holdMs: u32 = 1000;
 let nextBeat: i64 = 0;
-let lastPoll: u32 = 0;
+/** The earliest time the cluster asked to be polled at: a poll much later than that comes after a stall. */
+let wake: i64 = 0;
 
 export let clusterOn = false;
 let self: u32 = 0;
@@ -338,6 +340,8 @@ export function clusterJoin(me: u32, port: u32, key: usize, keyLen: u32, ep: u32
   self = me; ctlPort = port; epoch = ep; seq = seq0;
   hbMs = interval ? max<u32>(interval, 3) : 20;
   holdMs = hold;
+  // A member that restarts may come back with another link address: the others' neighbour entries follow at once.
+  arpAnnounce(0, me);
   clusterOn = true;
   endsOn();
   return 0;
@@ -509,6 +513,7 @@ function claim(v: usize, reason: u32): i32 {
   store<u8>(v, 1, V_TAKING);
   store<u8>(v, 0, V_WANT);
   store<u8>(v, reason != CR_CONFIG, V_GRACE);
+  store<u8>(v, <u8>reason, V_REASON);
   store<u32>(v, t, V_SINCE);
   store<u32>(v, 0, V_DONE);
   store<u32>(v, self, V_OWNER);
@@ -612,7 +617,9 @@ function beat(): void {
     let rank = <u32>load<u8>(v, V_RANK);
     if (load<u32>(v, V_ADDR) == 0 || rank == NO_RANK) continue;
     let f: u8 = 0;
-    if (load<u8>(v, V_ROLE) == ROLE_ROUTING) f = HB_OWN | (load<u8>(v, V_TAKING) ? HB_TAKING : 0);
+    if (load<u8>(v, V_ROLE) == ROLE_ROUTING) {
+      f = HB_OWN | (load<u8>(v, V_TAKING) ? HB_TAKING | (load<u8>(v, V_REASON) == CR_TAKEBACK ? HB_TAKEBACK : 0) : 0);
+    }
     else if (load<u8>(v, V_WANT) && t - load<u32>(v, V_SINCE) >= holdMs) f = HB_WANT;
     if (f) heartbeatSet(b, n++, load<u32>(v, V_ADDR), rank, f);
   }
@@ -642,7 +649,7 @@ function heard(from: u32, b: usize): void {
       store<u8>(v, 0, V_MARK);
       if (mine) {
         // Two owners: the better rank keeps the VIPA and asks the targets again for what the other routed.
-        if (r < <u32>load<u8>(v, V_RANK)) yieldTo(v, from, CR_SPLIT);
+        if (r < <u32>load<u8>(v, V_RANK)) yieldTo(v, from, f & HB_TAKEBACK ? CR_TAKEBACK : CR_SPLIT);
         else if (!load<u8>(v, V_TAKING) && t - load<u32>(v, V_SINCE) > 3 * hbMs) claim(v, CR_SPLIT);
         continue;
       }
@@ -697,8 +704,10 @@ function elect(v: usize, t: u32, stalled: bool): void {
   }
   let deadline = load<u32>(v, V_HEARD) + 3 * interval + rank * interval * SKEW_HALVES / 2;
   if (<i32>(t - deadline) >= 0) claim(v, want ? CR_TAKEBACK : load<u32>(v, V_OWNER) ? CR_DEAD : CR_START);
-  else wakeAt(now + <i64>(deadline - t) * 1000);
+  else wakeUp(now + <i64>(deadline - t) * 1000);
 }
+
+function wakeUp(t: i64): void { if (t < wake) wake = t; }
 
 // ---- control messages out ----
 
@@ -1210,11 +1219,11 @@ export function clusterPoll(): void {
   if (!clusterOn) return;
   ends();
   let ms = nowMs();
-  let stalled = ms - lastPoll > hbMs;
-  lastPoll = ms;
-  for (let i: u32 = 0; i < MAX_VIPAS; i++) if (load<u32>(vipaAt(i), V_ADDR)) elect(vipaAt(i), ms, stalled);
+  let stalled = wake != 0 && now > wake + <i64>hbMs * 1000;
   if (now >= nextBeat) beat();
-  wakeAt(nextBeat);
+  wake = nextBeat;
+  for (let i: u32 = 0; i < MAX_VIPAS; i++) if (load<u32>(vipaAt(i), V_ADDR)) elect(vipaAt(i), ms, stalled);
+  wakeAt(wake);
   let t = now;
   let periodic = t >= nextAnnounce;
   if (periodic) nextAnnounce = t + <i64>ANNOUNCE_MS * 1000;

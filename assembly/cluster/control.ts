@@ -63,6 +63,7 @@ export const B_ENTRY: u32 = 8;         // u32 VIPA, u8 rank, u8 HB_*, u16 reserv
 export const HB_OWN: u8 = 1;           // the sender routes the VIPA
 export const HB_TAKING: u8 = 2;        // ... and is taking it over: targets, report your connections to it
 export const HB_WANT: u8 = 4;          // the sender, better ranked than the VIPA's owner, waits to take it back
+export const HB_TAKEBACK: u8 = 8;      // with HB_TAKING: it takes the VIPA back from a worse rank
 
 // Status: a target's listeners on one VIPA and its load.
 export const ST_VIPA: usize = 0;        // u32

@@ -27,9 +27,11 @@ export class VirtualSwitch {
   private claimed = new Map<number, Port>();
   private counters = { frames: 0, flooded: 0, dropped: 0, tooBig: 0 };
   /** Sees every frame a port sends, before it is switched (a frame in pieces:
-   * its first piece, the headers); for tests and benchmarks that time what
-   * stacks send. Null when unused, which costs one compare a frame. */
-  monitor: ((frame: Uint8Array) => void) | null = null;
+   * its first piece, the headers), and drops it by returning false (counted
+   * as dropped); for tests and benchmarks that time what stacks send or cut
+   * the cluster's control messages. Null when unused, which costs one compare
+   * a frame. */
+  monitor: ((frame: Uint8Array) => boolean | void) | null = null;
 
   /** opts.mtu: every port's default MTU, 576..65535 (default 1500). */
   constructor(opts: { mtu?: number } = {}) {
@@ -153,6 +155,8 @@ export class VirtualSwitch {
 
   /** @internal A frame (or its segments) larger than a port's MTU, going in or out. */
   tooBig(): void { this.counters.tooBig++; }
+  /** @internal A frame the monitor dropped. */
+  drop(): void { this.counters.dropped++; }
 
   /** @internal Flushes batching uplinks once a burst is through. */
   flushAll(): void { for (const p of this.ports) p.flushOut?.(); }
@@ -176,13 +180,13 @@ class Port implements Link {
   constructor(private readonly sw: VirtualSwitch, readonly mtu: number) {}
   send(frame: Uint8Array, flags = 0, gso = 0): void {
     if (!this.open) return;
-    if (this.sw.monitor !== null) this.sw.monitor(frame);
+    if (this.sw.monitor !== null && this.sw.monitor(frame) === false) { this.sw.drop(); return; }
     if (frame.length > this.mtu + 14 && !fits(frame, flags, gso, this.mtu)) { this.sw.tooBig(); return; }
     this.sw.forward(this, frame, flags, gso);
   }
   sendv(parts: Uint8Array[], flags = 0, gso = 0): void {
     if (!this.open) return;
-    if (this.sw.monitor !== null) this.sw.monitor(parts[0]);
+    if (this.sw.monitor !== null && this.sw.monitor(parts[0]) === false) { this.sw.drop(); return; }
     let len = 0;
     for (const p of parts) len += p.length;
     if (len > this.mtu + 14 && !fits(parts[0], flags, gso, this.mtu, len)) { this.sw.tooBig(); return; }

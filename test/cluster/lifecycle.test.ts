@@ -70,6 +70,26 @@ test('connection end: the target\'s end message removes the entry, and the DPT\'
   assert.equal(k.r.portTable(VIPA).map((d) => [d.active, d.total]), [[0, 3], [0, 3]]);
 });
 
+test('a lost end message leaks no entry for good: idle expiry removes it', async () => {
+  const k = rig(1);
+  k.route({ idleTimeoutSeconds: 5 });
+  echo(k.t[0]);
+  await k.settle(() => ready(k.r).length === 1, 'ready');
+  const s = k.c.net.connect({ host: VIPA, port: 80 });
+  await k.settle(() => k.r.routingTable(VIPA)[0]?.state === 'established', 'an established entry');
+  // The connection ends, but the target's end message (type 5) never arrives.
+  k.cutControl((_src, type) => type === 5);
+  let closed = false;
+  s.on('close', () => { closed = true; });
+  s.resume();
+  s.end();
+  await k.settle(() => closed, 'closed');
+  assert.is(k.r.routingTable(VIPA).length, 1, 'the entry outlives the connection');
+  await k.settle(() => k.r.routingTable(VIPA).length === 0, 'expired', 120_000);
+  assert.is(k.r.stats().clusterCrtExpired, 1);
+  assert.is(k.r.portTable(VIPA)[0].active, 0);
+});
+
 test('target death: a target that goes silent leaves the DPT, its entries go, and its client gets a RST on its next segment', async () => {
   const k = rig(2);
   k.route();

@@ -20,6 +20,16 @@ export interface Rig {
   stack(name: string, address: string, limits?: StackLimits): Stack;
   /** Cuts a stack off the switch, as a crash would: it sends nothing more, not even a RST. */
   unplug(s: Stack): void;
+  /** Drops the control messages (UDP to the control port) for which drop(source address, message type) says so; null: none. */
+  cutControl(drop: ((src: string, type: number) => boolean) | null): void;
+}
+
+/** The source address and message type of a frame if it is a control message (IPv4, UDP to port 7310), else null. */
+export function controlMessage(f: Uint8Array): { src: string; type: number } | null {
+  if (f.length < 42 || f[12] !== 8 || f[13] !== 0 || f[23] !== 17) return null;
+  const u = 14 + (f[14] & 15) * 4;
+  if (f.length < u + 10 || ((f[u + 2] << 8) | f[u + 3]) !== 7310) return null;
+  return { src: `${f[26]}.${f[27]}.${f[28]}.${f[29]}`, type: f[u + 9] };
 }
 
 export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): Rig {
@@ -56,6 +66,9 @@ export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): R
   return {
     clock, sw, c, r, t, raw, route, stack,
     unplug: (s) => ports.get(s)!.close(),
+    cutControl: (drop) => {
+      sw.monitor = drop && ((f: Uint8Array) => { const m = controlMessage(f); return m === null || !drop(m.src, m.type); });
+    },
     settle: (cond, what, ms = 10_000) => settle(clock, cond, ms, what),
   };
 }
