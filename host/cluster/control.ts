@@ -37,6 +37,8 @@ export function defaultControlPath(configFile: string): string {
 
 /** A request line longer than this ends the connection: nothing legitimate comes near it. */
 const MAX_LINE = 64 * 1024;
+/** sun_path's size less its terminating NUL: a longer path would be cut short without a word. */
+const MAX_PATH = 107;
 /** How long a client waits for `shoal up` to answer. */
 const TIMEOUT_MS = 10_000;
 
@@ -65,8 +67,10 @@ function connect(path: string): Promise<net.Socket> {
   });
 }
 
-/** Makes path free for a new socket: nothing there, or a stale socket nobody listens on (removed). */
-async function claim(path: string): Promise<void> {
+/** Makes path free for a new socket: nothing there, or a stale socket nobody
+ * listens on (removed); throws ControlError for a live one or another file. */
+export async function claimControlPath(path: string): Promise<void> {
+  if (Buffer.byteLength(path) > MAX_PATH) throw new ControlError(`control socket ${path}: longer than ${MAX_PATH} bytes, the most a Unix socket's path holds`, 'ENAMETOOLONG');
   let st;
   try { st = lstatSync(path); } catch { return; }
   if (!st.isSocket()) throw new ControlError(`control socket ${path}: the path exists and is not a socket`, 'EEXIST');
@@ -85,7 +89,7 @@ function answer(sock: net.Socket, body: object): void {
 
 /** Listens on path (a stale socket file is replaced, a live one refused) and answers each request line with handler, in order. */
 export async function serveControl(path: string, handler: ControlHandler): Promise<ControlServer> {
-  await claim(path);
+  await claimControlPath(path);
   const open = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     open.add(sock);

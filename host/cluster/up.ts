@@ -8,7 +8,7 @@ import { Cluster } from './cluster.ts';
 import { ClusterConfigError } from './config.ts';
 import { serveMetrics, portOf } from './metrics.ts';
 import { renderTable, summarize, RECENT_EVENTS, type ClusterEventRecord } from './table.ts';
-import { serveControl, type ControlRequest, type ControlServer } from './control.ts';
+import { claimControlPath, serveControl, type ControlRequest, type ControlServer } from './control.ts';
 
 export interface UpOptions {
   /** Serve metrics on 127.0.0.1 at this port (0: any free one); default none. */
@@ -44,7 +44,10 @@ function readConfig(file: string): unknown {
 export async function up(file: string, opts: UpOptions): Promise<Up> {
   const path = resolve(file);
   const t0 = Date.now();
-  const cluster = await Cluster.create(readConfig(path), { baseDir: dirname(path) });
+  const config = readConfig(path);
+  // Refused before the cluster starts: a second `shoal up` of one config would contend for its TAP device too.
+  if (opts.control) await claimControlPath(opts.control);
+  const cluster = await Cluster.create(config, { baseDir: dirname(path) });
   const say = (s: string) => opts.out.write(`${s}\n`);
 
   // The recent events the table lists, oldest first; role changes and

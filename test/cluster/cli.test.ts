@@ -267,7 +267,7 @@ maybe(test, noRouting, 'shoal status, quiesce and resume against shoal up as a p
   }
 });
 
-maybe(test, noRouting, 'the control socket in process: a stale socket file replaced, a non-socket refused; reload, bad requests; quiesced in the table, events and metrics', async () => {
+maybe(test, noRouting, 'the control socket in process: a stale socket file replaced, a non-socket or too long a path refused; reload, bad requests; quiesced in the table, events and metrics', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-ctl-'));
   const path = join(dir, 'c.sock');
   // A socket file nobody listens on, as a killed shoal up leaves behind.
@@ -285,6 +285,12 @@ maybe(test, noRouting, 'the control socket in process: a stale socket file repla
     assert.unreachable('took over a plain file');
   } catch (e) {
     assert.match((e as Error).message, /exists and is not a socket/);
+  }
+  try {
+    await up(file, { table: 'off', out, control: join(dir, 'x'.repeat(100)) });
+    assert.unreachable('took a path longer than a Unix socket holds');
+  } catch (e) {
+    assert.match((e as Error).message, /longer than 107 bytes/);
   }
   const run = await up(file, { table: 'off', out, control: path });
   try {
