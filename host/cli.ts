@@ -1,11 +1,14 @@
 // The shoal command: `shoal up cluster.json` runs a cluster from its config
-// until SIGINT or SIGTERM (SIGHUP re-reads the file); `shoal demo`, the
-// default, runs the embedded in-process cluster once. Exit codes: 0 done,
-// 1 a failure (a bad config, a failed demo request), 2 a usage error.
+// until SIGINT or SIGTERM (SIGHUP re-reads the file); `shoal status`,
+// `quiesce` and `resume` talk to a running one over its control socket;
+// `shoal demo`, the default, runs the embedded in-process cluster once. Exit
+// codes: 0 done, 1 a failure (a bad config, a failed demo request, no
+// running `shoal up`, a refused request), 2 a usage error.
 import { readFileSync } from 'node:fs';
 import { up } from './cluster/up.ts';
 import { runDemo, DEMO_DEFAULTS } from './cluster/demo.ts';
 import { METHODS, type Method } from './cluster/config.ts';
+import { controlRequest, defaultControlPath } from './cluster/control.ts';
 
 const HELP = `usage: shoal [command] [options]
 
@@ -15,13 +18,18 @@ commands:
   demo                  (the default) an in-process cluster: a client, a routing stack, three targets;
                         HTTP requests to the VIPA, then who served them, the DPT and the CRT
   up FILE               runs the cluster FILE describes until SIGINT or SIGTERM; SIGHUP re-reads FILE
+  status                the live table of a running shoal up (--json: the DPT and CRT summary as JSON)
+  quiesce STACK [PORT]  drains a target of a running shoal up: no new connections on PORT (default
+                        every port), its established ones run to their end
+  resume STACK [PORT]   undoes quiesce
+                        (status, quiesce and resume find shoal up by FILE or --control PATH: see their --help)
 
 options:
   -h, --help            this text (shoal up --help, shoal demo --help: the command's own)
   -V, --version         the version
 `;
 
-const UP_HELP = `usage: shoal up FILE [--metrics PORT] [--no-table]
+const UP_HELP = `usage: shoal up FILE [--metrics PORT] [--no-table] [--control PATH|none]
 
 Runs the cluster FILE (JSON; README "Cluster") describes: its stacks, VIPAs and apps.
 SIGINT or SIGTERM closes it and exits 0; SIGHUP re-reads FILE and applies it without
@@ -32,6 +40,32 @@ options:
                         format at http://127.0.0.1:PORT/metrics (127.0.0.1 only; 0: a free port)
   --no-table            no live table (on a terminal it is redrawn every second; otherwise
                         printed every 5 s when it changed)
+  --control PATH        the control socket that shoal status, quiesce and resume use (a Unix
+                        socket for this user only; default $TMPDIR/shoal-<FILE's name without
+                        .json>.sock, removed on exit; none: no control socket)
+  -h, --help            this text
+`;
+
+const CONTROL_HELP = `usage: shoal status [FILE | --control PATH] [--json]
+       shoal quiesce STACK [PORT] [FILE | --control PATH]
+       shoal resume STACK [PORT] [FILE | --control PATH]
+
+Talk to a running shoal up over its control socket: FILE is its config file (the socket
+is then the default one, $TMPDIR/shoal-<FILE's name without .json>.sock), or --control
+PATH names the socket.
+
+  status                prints the live table; --json: the DPT and CRT summary as JSON
+  quiesce STACK [PORT]  the target STACK takes no new connections on PORT (default: every
+                        port); its established connections run to their end. A restarted
+                        stack has forgotten it, as on z/OS
+  resume STACK [PORT]   undoes quiesce
+
+Exits 1 when no shoal up answers at the socket or it refuses the request (an unknown
+stack, a bad port), with the reason; 2 on a usage error.
+
+options:
+  --control PATH        the control socket
+  --json                (status) JSON instead of the table
   -h, --help            this text
 `;
 
@@ -81,11 +115,14 @@ function version(): string {
 }
 
 async function cmdUp(args: string[]): Promise<number> {
-  const { pos, flags } = parse(args, ['--metrics'], ['--no-table', '--help', '-h']);
+  const { pos, flags } = parse(args, ['--metrics', '--control'], ['--no-table', '--help', '-h']);
   if (flags.has('--help') || flags.has('-h')) { process.stdout.write(UP_HELP); return 0; }
   if (pos.length !== 1) throw new UsageError(pos.length ? `up takes one config file, not ${pos.length}` : 'up needs a config file');
   const table = flags.has('--no-table') ? 'off' : process.stdout.isTTY ? 'tty' : 'log';
-  const run = await up(pos[0], { metrics: int(flags, '--metrics', 0, 65535), table, out: process.stdout });
+  const c = flags.get('--control');
+  if (c === '') throw new UsageError('--control needs a path, or none');
+  const control = c === 'none' ? null : c ?? defaultControlPath(pos[0]);
+  const run = await up(pos[0], { metrics: int(flags, '--metrics', 0, 65535), table, out: process.stdout, control });
   return new Promise((resolve) => {
     let reloading = Promise.resolve();
     process.on('SIGHUP', () => { reloading = reloading.then(async () => { await run.reload(); }); });
@@ -98,6 +135,38 @@ async function cmdUp(args: string[]): Promise<number> {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   });
+}
+
+/** status, quiesce, resume: a request to the control socket of a running `shoal up`. */
+async function cmdControl(op: 'status' | 'quiesce' | 'resume', args: string[]): Promise<number> {
+  const { pos, flags } = parse(args, ['--control'], op === 'status' ? ['--json', '--help', '-h'] : ['--help', '-h']);
+  if (flags.has('--help') || flags.has('-h')) { process.stdout.write(CONTROL_HELP); return 0; }
+  let path = flags.get('--control');
+  if (path === '' || path === 'none') throw new UsageError('--control needs the path of a control socket');
+  if (path === undefined) {
+    // Without --control, the last argument is the config file of the shoal up to talk to.
+    const file = pos.pop();
+    if (file === undefined || /^\d+$/.test(file)) throw new UsageError(`${op} needs the config file of a running shoal up, or --control PATH`);
+    path = defaultControlPath(file);
+  }
+  const most = op === 'status' ? 0 : 2;
+  if (pos.length > most) throw new UsageError(`${op}: unexpected argument '${pos[most]}'`);
+  if (op === 'status') {
+    const r = await controlRequest(path, { op });
+    const { ok: _, table, ...summary } = r;
+    process.stdout.write(flags.has('--json') ? `${JSON.stringify(summary, null, 2)}\n` : `${table}\n`);
+    return 0;
+  }
+  const [stack, portText] = pos;
+  if (stack === undefined) throw new UsageError(`${op} needs a stack name`);
+  let port: number | undefined;
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw new Error(`port must be an integer from 1 to 65535, not '${portText}'`);
+  }
+  await controlRequest(path, port === undefined ? { op, stack } : { op, stack, port });
+  console.log(`shoal: ${stack} ${op === 'quiesce' ? 'quiesced' : 'resumed'} on ${port === undefined ? 'every port' : `port ${port}`}`);
+  return 0;
 }
 
 async function cmdDemo(args: string[]): Promise<number> {
@@ -122,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
   if (first === undefined || first === 'demo') return cmdDemo(rest);
   if (first.startsWith('-')) return cmdDemo(argv);
   if (first === 'up') return cmdUp(rest);
+  if (first === 'status' || first === 'quiesce' || first === 'resume') return cmdControl(first, rest);
   throw new UsageError(`unknown command '${first}'`);
 }
 

@@ -167,6 +167,23 @@ export class Cluster extends EventEmitter {
     await this.up(n);
   }
 
+  /** Drains a target, as z/OS's VARY TCPIP,,SYSPLEX,QUIESCE does: its
+   * listeners on `port` (none: every port) take no new connections through
+   * the routing stack, its established ones run to their end, the DPT shows
+   * it quiesced. Emits 'quiesce' ({ stack, port? }). Like z/OS, a stack
+   * forgets it on restart: after `kill` and `start` it serves again. Throws
+   * RangeError for an unknown name, code 'ESTACKDOWN' for a stack that is down. */
+  async quiesce(name: string, port?: number): Promise<void> {
+    this.stack(name).clusterQuiesce(port);
+    this.emit('quiesce', port === undefined ? { stack: name } : { stack: name, port });
+  }
+
+  /** Undoes `quiesce` on `port` (none: every port). Emits 'resume' ({ stack, port? }). */
+  async resume(name: string, port?: number): Promise<void> {
+    this.stack(name).clusterResume(port);
+    this.emit('resume', port === undefined ? { stack: name } : { stack: name, port });
+  }
+
   /** Applies a new config to the running cluster: stacks, VIPAs, ports,
    * targets and apps are added, changed or removed; established connections
    * keep going (a VIPA's routing stack takes its new route in place). The

@@ -15,6 +15,15 @@ export const CONTROL_PORT = 7310;
 export const CRT_SIZE = 65536;
 /** Seconds a CRT entry of an established connection lives without traffic (IPVS's TCP established timeout). */
 export const IDLE_TIMEOUT = 900;
+/** Heartbeat interval, ms: a backup declares the routing stack dead after 3
+ * intervals plus a rank skew, so a crash is detected in well under 300 ms. */
+export const HEARTBEAT_INTERVAL = 20;
+/** Ms a returning better-ranked stack waits before it takes a VIPA back, so a flapping one does not. */
+export const HOLD_DOWN = 1000;
+
+/** When a VIPA's original routing stack takes it back from a backup (z/OS MOVEABLE IMMEDIATE / WHENIDLE). */
+export const TAKEBACKS = ['immediate', 'whenidle'] as const;
+export type Takeback = typeof TAKEBACKS[number];
 
 export interface StackConfig { name: string; address: number; prefix: number }
 export interface PortRange { lo: number; hi: number }
@@ -32,8 +41,11 @@ export interface VipaConfig {
   affinity: number;
   crtSize: number;
   idleTimeout: number;
+  /** 'immediate' (default, as VRRP's preemption): at once; 'whenidle': once the backup has no connections. */
+  takeback: Takeback;
 }
 export interface AppConfig { stacks: string[]; address: number; port: number; serve: string }
+export interface HeartbeatConfig { interval: number; holdDown: number }
 export type NetworkConfig = { type: 'switch' } | { type: 'tap'; device: string };
 export interface ClusterConfig {
   network: NetworkConfig;
@@ -43,6 +55,7 @@ export interface ClusterConfig {
   key: string | null;
   keyFile: string | null;
   controlPort: number;
+  heartbeat: HeartbeatConfig;
   apps: AppConfig[];
 }
 
@@ -105,8 +118,8 @@ function stackNames(v: unknown, path: string, known: Map<string, StackConfig>, a
   });
 }
 
-const TOP = ['network', 'stacks', 'vipas', 'key', 'keyFile', 'controlPort', 'apps'] as const;
-const VIPA = ['address', 'ports', 'routing', 'backups', 'targets', 'method', 'weights', 'affinity', 'crtSize', 'idleTimeout'] as const;
+const TOP = ['network', 'stacks', 'vipas', 'key', 'keyFile', 'controlPort', 'heartbeat', 'apps'] as const;
+const VIPA = ['address', 'ports', 'routing', 'backups', 'targets', 'method', 'weights', 'affinity', 'crtSize', 'idleTimeout', 'takeback'] as const;
 
 /** Checks a parsed JSON cluster config and returns its normalized form; throws ClusterConfigError. */
 export function parseClusterConfig(input: unknown): ClusterConfig {
@@ -185,6 +198,9 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
       }
     }
 
+    const takeback = v.takeback === undefined ? 'immediate' : string(v.takeback, `${p}.takeback`);
+    if (!(TAKEBACKS as readonly string[]).includes(takeback)) fail(`${p}.takeback`, `must be ${TAKEBACKS.map((t) => `"${t}"`).join(' or ')}, not ${JSON.stringify(takeback)}`);
+
     vipas.push({
       address, ports, routing, backups,
       targets: names.map((stack, j) => ({ stack, weight: weights[j] })),
@@ -192,6 +208,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
       affinity: v.affinity === undefined ? 0 : integer(v.affinity, `${p}.affinity`, 0, 86400),
       crtSize: v.crtSize === undefined ? CRT_SIZE : integer(v.crtSize, `${p}.crtSize`, 1, 1 << 24),
       idleTimeout: v.idleTimeout === undefined ? IDLE_TIMEOUT : integer(v.idleTimeout, `${p}.idleTimeout`, 1, 86400 * 7),
+      takeback: takeback as Takeback,
     });
   });
 
@@ -200,6 +217,11 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
   if (key !== null && Buffer.byteLength(key) < KEY_MIN) fail('key', `must be at least ${KEY_MIN} bytes`);
   const keyFile = c.keyFile === undefined ? null : string(c.keyFile, 'keyFile');
   const controlPort = c.controlPort === undefined ? CONTROL_PORT : integer(c.controlPort, 'controlPort', 1, 65535);
+  const hb = c.heartbeat === undefined ? {} : object(c.heartbeat, 'heartbeat', ['interval', 'holdDown']);
+  const heartbeat = {
+    interval: hb.interval === undefined ? HEARTBEAT_INTERVAL : integer(hb.interval, 'heartbeat.interval', 5, 10000),
+    holdDown: hb.holdDown === undefined ? HOLD_DOWN : integer(hb.holdDown, 'heartbeat.holdDown', 0, 600000),
+  };
 
   const apps = (c.apps === undefined ? [] : array(c.apps, 'apps')).map((x, i) => {
     const p = `apps[${i}]`;
@@ -212,7 +234,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
     return { stacks: on, address, port: integer(Number(m[2]), `${p}.listen`, 1, 65535), serve: string(a.serve, `${p}.serve`) };
   });
 
-  return { network, stacks: [...stacks.values()], vipas, key, keyFile, controlPort, apps };
+  return { network, stacks: [...stacks.values()], vipas, key, keyFile, controlPort, heartbeat, apps };
 }
 
 /** The smallest cluster key accepted, in bytes. */

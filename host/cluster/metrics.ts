@@ -1,7 +1,8 @@
 // A cluster's counters in the Prometheus text exposition format (version
 // 0.0.4): every counter of every running stack, labelled {stack="t1"}, and
-// the DPT as gauges labelled {vipa,port,target}. `shoal up --metrics PORT`
-// serves it on 127.0.0.1 only: the counters say much about the traffic.
+// the DPT (quiesced targets among it) labelled {vipa,port,target}.
+// `shoal up --metrics PORT` serves it on 127.0.0.1 only: the counters say
+// much about the traffic.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatIPv4 } from '../addr.ts';
@@ -14,6 +15,7 @@ const GAUGES = new Set(['neighbours', 'reassemblyBuffers', 'tcpSockets', 'tcpTim
 /** DPT columns as metrics: name, type, help, value. */
 const DPT: [string, 'gauge' | 'counter', string, (r: ClusterDptRow) => number][] = [
   ['dpt_ready', 'gauge', 'Whether the target is a current actual target for the port (1) or not (0)', (r) => (r.ready ? 1 : 0)],
+  ['dpt_quiesced', 'gauge', 'Whether the target is quiesced on the port: no new connections, its established ones go on (1) or not (0)', (r) => (r.quiesced ? 1 : 0)],
   ['dpt_listeners', 'gauge', 'Listeners the target reported on the port', (r) => r.listeners],
   ['dpt_weight', 'gauge', 'The target\'s configured weight', (r) => r.weight],
   ['dpt_active_connections', 'gauge', 'Connections to the target through the routing stack now', (r) => r.active],

@@ -1,10 +1,10 @@
 // The live view of a running cluster, as `ipvsadm -L` or z/OS's netstat
 // VDPT / VCRT show theirs: per VIPA its routing stack, CRT size and DPT rows
-// (port, target, ready, listeners, weight, active and total connections,
-// handshakes, health); then each stack with its frames, forwarded frames and
-// drops.
+// (port, target, ready or quiesced, listeners, weight, active and total
+// connections, handshakes, health); then each stack with its frames,
+// forwarded frames and drops; then the recent cluster events.
 import { formatIPv4 } from '../addr.ts';
-import type { Cluster } from './cluster.ts';
+import type { Cluster, ClusterDptRow } from './cluster.ts';
 
 /** The counter of frames the routing stack forwarded to targets (IP-in-IP). */
 const FORWARDED = 'clusterForwarded';
@@ -19,12 +19,55 @@ function columns(rows: (string | number)[][], indent = ''): string[] {
   return rows.map((r) => indent + r.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd());
 }
 
-/** The table as lines of text. */
-export function renderTable(cluster: Cluster): string[] {
+/** A cluster event as the table lists it: a role change, takeover,
+ * takeback, target loss, a drain; `vipa` and `detail` may be empty. */
+export interface ClusterEventRecord { time: number; kind: string; vipa: string; stack: string; detail: string }
+
+/** How many recent events the table lists. */
+export const RECENT_EVENTS = 10;
+
+/** The events as lines, oldest first (none: no lines). */
+export function renderEvents(events: readonly ClusterEventRecord[]): string[] {
+  if (events.length === 0) return [];
+  return ['', ...columns([
+    ['TIME', 'EVENT', 'VIPA', 'STACK', 'DETAIL'],
+    ...events.map((e) => [new Date(e.time).toISOString().slice(11, 23), e.kind, e.vipa || '-', e.stack || '-', e.detail]),
+  ])];
+}
+
+/** What the table shows, as data (`shoal status --json`): per VIPA its DPT
+ * and its CRT's size by target and state; per stack whether it runs. */
+export interface ClusterSummary {
+  vipas: { vipa: string; ports: string; routing: string; routingUp: boolean; method: string;
+    dpt: ClusterDptRow[]; crt: { entries: number; size: number; byTarget: Record<string, number>; byState: Record<string, number> } }[];
+  stacks: { name: string; address: string; up: boolean }[];
+}
+
+const portsText = (ports: { lo: number; hi: number }[]) => ports.map((p) => (p.lo === p.hi ? `${p.lo}` : `${p.lo}-${p.hi}`)).join(',');
+const count = (keys: string[]) => keys.reduce((a: Record<string, number>, k) => { a[k] = (a[k] ?? 0) + 1; return a; }, {});
+
+/** The cluster's state now, as a ClusterSummary. */
+export function summarize(cluster: Cluster): ClusterSummary {
+  return {
+    vipas: cluster.config.vipas.map((v) => {
+      const vipa = formatIPv4(v.address);
+      const crt = cluster.routingTable(vipa);
+      return {
+        vipa, ports: portsText(v.ports), routing: v.routing, routingUp: cluster.isUp(v.routing), method: v.method,
+        dpt: cluster.portTable(vipa),
+        crt: { entries: crt.length, size: v.crtSize, byTarget: count(crt.map((e) => e.stack || e.target)), byState: count(crt.map((e) => e.state)) },
+      };
+    }),
+    stacks: cluster.config.stacks.map((s) => ({ name: s.name, address: `${formatIPv4(s.address)}/${s.prefix}`, up: cluster.isUp(s.name) })),
+  };
+}
+
+/** The table as lines of text; `events`, the recent ones, at its end. */
+export function renderTable(cluster: Cluster, events: readonly ClusterEventRecord[] = []): string[] {
   const out: string[] = [];
   for (const v of cluster.config.vipas) {
     const vipa = formatIPv4(v.address);
-    const ports = v.ports.map((p) => (p.lo === p.hi ? `${p.lo}` : `${p.lo}-${p.hi}`)).join(',');
+    const ports = portsText(v.ports);
     const up = cluster.isUp(v.routing);
     const crt = up ? cluster.routingTable(vipa).length : 0;
     out.push(`VIPA ${vipa}  ports ${ports}  routing ${v.routing}${up ? '' : ' (down)'}  method ${v.method}  CRT ${crt}/${v.crtSize}`);
@@ -32,7 +75,7 @@ export function renderTable(cluster: Cluster): string[] {
     if (rows.length === 0) { out.push('  (no DPT rows: no target listens yet)'); continue; }
     out.push(...columns([
       ['PORT', 'TARGET', 'READY', 'LISTENERS', 'WEIGHT', 'ACTIVE', 'TOTAL', 'SYNS', 'ESTABLISHED', 'HEALTH'],
-      ...rows.map((r) => [r.port, `${r.stack || '?'} ${r.target}`, r.ready ? 'yes' : 'no', r.listeners, r.weight, r.active,
+      ...rows.map((r) => [r.port, `${r.stack || '?'} ${r.target}`, r.quiesced ? 'quiesced' : r.ready ? 'yes' : 'no', r.listeners, r.weight, r.active,
         r.total, r.synsForwarded, r.established, r.health]),
     ], '  '));
   }
@@ -44,6 +87,6 @@ export function renderTable(cluster: Cluster): string[] {
       const st = cluster.stack(s.name).stats();
       return [s.name, address, 'up', st.rxFrames, st.txFrames, st[FORWARDED] ?? 0, drops(st)];
     }),
-  ]));
+  ]), ...renderEvents(events));
   return out;
 }

@@ -2,17 +2,21 @@
 // version and usage errors with their exit codes; `shoal up` answering HTTP
 // on the VIPA from a client stack, its metrics in the Prometheus text
 // format, SIGHUP (a bad file keeps the config in force) and SIGTERM (exit 0);
-// `shoal demo`.
+// its control socket, with `shoal status`, `quiesce` and `resume` against
+// it; `shoal demo`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { up } from '../../host/cluster/up.ts';
 import { renderTable } from '../../host/cluster/table.ts';
+import { metricsText } from '../../host/cluster/metrics.ts';
+import { controlRequest, defaultControlPath, ControlError } from '../../host/cluster/control.ts';
 import { maybe } from '../helpers/needs.ts';
 import { VIPA, TARGETS, noRouting, smallConfig, ready, until } from './harness.ts';
 
@@ -21,8 +25,21 @@ const root = process.cwd();
 const CLI = join(root, 'build/cli.js');
 const shoal = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
 
+/** Runs the command without blocking this process's event loop. */
+function shoalAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Named after its own temporary directory, so the default control socket of each run is its own. */
 function configFile(cfg: object): string {
-  const f = join(mkdtempSync(join(tmpdir(), 'shoal-up-')), 'cluster.json');
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-up-'));
+  const f = join(dir, `${basename(dir)}.json`);
   writeFileSync(f, JSON.stringify(cfg));
   return f;
 }
@@ -64,10 +81,15 @@ function parseMetrics(text: string): Map<string, number> {
 test('--help, up --help and demo --help explain every flag; --version prints package.json\'s', () => {
   const h = shoal('--help');
   assert.is(h.status, 0);
-  for (const w of ['up FILE', 'demo', '--version', '--help']) assert.ok(h.stdout.includes(w), w);
+  for (const w of ['up FILE', 'demo', 'status', 'quiesce STACK [PORT]', 'resume STACK [PORT]', '--version', '--help']) assert.ok(h.stdout.includes(w), w);
   const u = shoal('up', '--help');
   assert.is(u.status, 0);
-  for (const w of ['--metrics PORT', '--no-table', 'SIGHUP', 'SIGTERM', '127.0.0.1']) assert.ok(u.stdout.includes(w), w);
+  for (const w of ['--metrics PORT', '--no-table', '--control PATH', 'none', 'SIGHUP', 'SIGTERM', '127.0.0.1']) assert.ok(u.stdout.includes(w), w);
+  for (const cmd of ['status', 'quiesce', 'resume']) {
+    const c = shoal(cmd, '--help');
+    assert.is(c.status, 0, cmd);
+    for (const w of ['FILE | --control PATH', '--json', 'quiesce STACK [PORT]', 'every', 'restarted']) assert.ok(c.stdout.includes(w), `${cmd}: ${w}`);
+  }
   const d = shoal('demo', '--help');
   assert.is(d.status, 0);
   for (const w of ['--requests', '--parallel', '--method', 'roundrobin', 'hash']) assert.ok(d.stdout.includes(w), w);
@@ -82,6 +104,12 @@ test('an unknown command, flag or bad value: a clear message and exit 2', () => 
     [['up'], /needs a config file/], [['up', 'a.json', 'b.json'], /one config file/], [['up', 'x.json', '--metrics'], /needs a value/],
     [['up', 'x.json', '--metrics', 'http'], /--metrics must be an integer/], [['demo', '--method', 'random'], /--method must be one of/],
     [['demo', '--requests=0'], /--requests must be an integer from 1/],
+    [['up', 'x.json', '--control'], /needs a value/], [['up', 'x.json', '--control='], /--control needs a path/],
+    [['status'], /status needs the config file of a running shoal up, or --control PATH/],
+    [['quiesce', 't1', '80'], /quiesce needs the config file/], [['resume'], /resume needs the config file/],
+    [['quiesce', '--control', '/tmp/x.sock'], /quiesce needs a stack name/], [['status', 'a.json', 'b.json'], /unexpected argument 'a\.json'/],
+    [['resume', 't1', '80', 'x', 'c.json'], /unexpected argument 'x'/], [['quiesce', 't1', '--json', 'c.json'], /unknown option '--json'/],
+    [['status', '--control', 'none'], /--control needs the path/],
   ] as [string[], RegExp][]) {
     const r = shoal(...args);
     assert.is(r.status, 2, args.join(' '));
@@ -173,6 +201,142 @@ maybe(test, noRouting, 'up as a process: SIGHUP reloads (a bad file is refused, 
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+const row = (table: string, target: string, ready: string) => new RegExp(`\\n  80 +${target} 10\\.0\\.0\\.1\\d +${ready} `).test(table);
+
+maybe(test, noRouting, 'shoal status, quiesce and resume against shoal up as a process, by config file and by --control; errors; the socket goes on SIGTERM', async () => {
+  const file = configFile(helloConfig());
+  const sock = defaultControlPath(file);
+  const child = spawn(process.execPath, [CLI, 'up', file, '--no-table'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    await until('the control socket', () => /control socket (\S+)/.test(out), 10_000);
+    assert.is(/control socket (\S+)/.exec(out)![1], sock);
+    assert.is(statSync(sock).mode & 0o777, 0o600, 'for its owner only');
+    const status = async (...args: string[]) => {
+      const r = await shoalAsync('status', ...args);
+      assert.is(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const waitFor = async (what: string, ok: (table: string) => boolean) => {
+      let t = '';
+      for (const t0 = Date.now(); !ok(t = await status(file));) if (Date.now() - t0 > 10_000) assert.unreachable(`${what}: ${t}`);
+    };
+    await waitFor('every target ready', (t) => TARGETS.every((x) => row(t, x, 'yes')));
+    assert.match(await status('--control', sock), /VIPA 10\.0\.0\.100  ports 80  routing r1/);
+
+    let r = await shoalAsync('quiesce', 't1', '--control', sock);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /t1 quiesced on every port/);
+    await waitFor('t1 quiesced', (t) => row(t, 't1', 'quiesced') && row(t, 't2', 'yes'));
+    assert.match(await status(file), /\n\S+ +quiesce +- +t1 +every port/);
+    const summary = JSON.parse(await status(file, '--json'));
+    const dpt = summary.vipas[0].dpt as { stack: string; quiesced: boolean; ready: boolean }[];
+    assert.equal(dpt.map((d) => [d.stack, d.quiesced, d.ready]).sort(), [['t1', true, false], ['t2', false, true], ['t3', false, true]]);
+    assert.equal(Object.keys(summary.vipas[0].crt).sort(), ['byState', 'byTarget', 'entries', 'size']);
+    assert.is(summary.vipas[0].crt.size, 65536);
+    assert.equal(summary.stacks.map((s: { name: string; up: boolean }) => [s.name, s.up]), [['client', true], ['r1', true], ...TARGETS.map((t) => [t, true])]);
+
+    r = await shoalAsync('resume', 't1', file);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /t1 resumed on every port/);
+    await waitFor('t1 ready again', (t) => row(t, 't1', 'yes'));
+
+    for (const [args, msg] of [
+      [['quiesce', 't9', file], /no stack "t9"/], [['resume', 't1', '99999', file], /port must be an integer from 1 to 65535, not '99999'/],
+      [['quiesce', 't1', '0', '--control', sock], /port must be an integer/],
+      [['status', '--control', join(tmpdir(), `shoal-nobody-${process.pid}.sock`)], /no shoal up is running with control socket/],
+      [['up', file, '--no-table'], /another shoal up is running there/],
+    ] as [string[], RegExp][]) {
+      const e = await shoalAsync(...args);
+      assert.is(e.status, 1, args.join(' '));
+      assert.match(e.stderr, msg);
+    }
+    child.kill('SIGTERM');
+    assert.is(await exited, 0, out);
+    assert.not.ok(existsSync(sock), 'the socket file is removed');
+    const gone = await shoalAsync('status', file);
+    assert.is(gone.status, 1);
+    assert.match(gone.stderr, /no shoal up is running with control socket/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+maybe(test, noRouting, 'the control socket in process: a stale socket file replaced, a non-socket or too long a path refused; reload, bad requests; quiesced in the table, events and metrics', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-ctl-'));
+  const path = join(dir, 'c.sock');
+  // A socket file nobody listens on, as a killed shoal up leaves behind.
+  const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('on'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => holder.stdout.once('data', r));
+  holder.kill('SIGKILL');
+  await new Promise((r) => holder.once('exit', r));
+  assert.ok(statSync(path).isSocket(), 'a stale socket');
+  const notSocket = join(dir, 'plain');
+  writeFileSync(notSocket, '');
+  const file = configFile(helloConfig());
+  const out = new PassThrough().resume();
+  try {
+    await up(file, { table: 'off', out, control: notSocket });
+    assert.unreachable('took over a plain file');
+  } catch (e) {
+    assert.match((e as Error).message, /exists and is not a socket/);
+  }
+  try {
+    await up(file, { table: 'off', out, control: join(dir, 'x'.repeat(100)) });
+    assert.unreachable('took a path longer than a Unix socket holds');
+  } catch (e) {
+    assert.match((e as Error).message, /longer than 107 bytes/);
+  }
+  const run = await up(file, { table: 'off', out, control: path });
+  try {
+    assert.is(run.controlPath, path);
+    await ready(run.cluster, TARGETS);
+    await controlRequest(path, { op: 'quiesce', stack: 't2', port: 80 });
+    await until('t2 quiesced', () => run.cluster.portTable(VIPA).some((d) => d.stack === 't2' && d.quiesced));
+    assert.is(run.cluster.portTable(VIPA).filter((d) => d.quiesced).length, 1, 'only t2');
+    const table = String((await controlRequest(path, { op: 'status' })).table);
+    assert.ok(row(table, 't2', 'quiesced'), table);
+    assert.match(table, /TIME +EVENT +VIPA +STACK +DETAIL\n\S+ +quiesce +- +t2 +port 80/);
+    const m = metricsText(run.cluster);
+    assert.match(m, /# TYPE shoal_dpt_quiesced gauge/);
+    assert.match(m, new RegExp(`shoal_dpt_quiesced\\{vipa="${VIPA.replace(/\./g, '\\.')}",port="80",target="t2"\\} 1`));
+    assert.match(m, /shoal_dpt_quiesced\{[^}]*target="t1"\} 0/);
+
+    const refused = async (req: object, code: string, msg: RegExp) => {
+      try { await controlRequest(path, req as never); } catch (e) {
+        assert.instance(e, ControlError);
+        assert.is((e as ControlError).code, code, (e as Error).message);
+        assert.match((e as Error).message, msg);
+        return;
+      }
+      assert.unreachable(`accepted ${JSON.stringify(req)}`);
+    };
+    await refused({ op: 'frob' }, 'EBADREQUEST', /unknown op "frob"/);
+    await refused({ op: 'quiesce' }, 'EBADREQUEST', /needs a stack name/);
+    await refused({ op: 'resume', stack: 't1', port: '80' }, 'EBADPORT', /port must be an integer/);
+    await refused({ op: 'quiesce', stack: 'client9' }, 'EREFUSED', /no stack "client9"/);
+    const raw = await new Promise<string>((resolve) => {
+      const c = net.connect(path, () => c.write('not json\n'));
+      c.setEncoding('utf8').once('data', (d: string) => { c.destroy(); resolve(d); });
+    });
+    assert.equal(JSON.parse(raw), { ok: false, error: 'a request must be one line of JSON', code: 'EBADREQUEST' });
+
+    const cfg = helloConfig();
+    cfg.stacks.push({ name: 't4', address: '10.0.0.14/24' });
+    writeFileSync(file, JSON.stringify(cfg));
+    assert.equal(await controlRequest(path, { op: 'reload' }), { ok: true });
+    assert.ok(run.cluster.isUp('t4'));
+    writeFileSync(file, '{');
+    await refused({ op: 'reload' }, 'EREFUSED', /reload failed, keeping the config in force: .*not JSON/);
+  } finally {
+    await run.close();
+  }
+  assert.not.ok(existsSync(path), 'the socket file is removed on close');
 });
 
 maybe(test, noRouting, 'demo: every request answered, spread over the three targets, the CRT empty after', () => {

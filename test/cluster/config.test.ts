@@ -3,7 +3,7 @@
 // that names the field path and the reason.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseClusterConfig, clusterKey, ClusterConfigError, CONTROL_PORT, CRT_SIZE } from '../../host/cluster/config.ts';
+import { parseClusterConfig, clusterKey, ClusterConfigError, CONTROL_PORT, CRT_SIZE, HEARTBEAT_INTERVAL, HOLD_DOWN } from '../../host/cluster/config.ts';
 import { parseIPv4 } from '../../host/addr.ts';
 
 const good = () => ({
@@ -34,7 +34,10 @@ test('the DESIGN.md example, normalized', () => {
   assert.is(v.method, 'roundrobin');
   assert.is(v.affinity, 0);
   assert.is(v.crtSize, CRT_SIZE);
+  assert.is(v.takeback, 'immediate');
   assert.is(c.controlPort, CONTROL_PORT);
+  assert.equal(c.heartbeat, { interval: HEARTBEAT_INTERVAL, holdDown: HOLD_DOWN });
+  assert.equal([HEARTBEAT_INTERVAL, HOLD_DOWN], [20, 1000]);
   assert.is(c.key, 'a cluster secret of some length');
   assert.is(c.keyFile, null);
   assert.equal(c.apps, [{ stacks: ['t1', 't2'], address: parseIPv4('10.0.0.100'), port: 80, serve: 'http-hello' }]);
@@ -66,12 +69,41 @@ test('ports as list and ranges, weights by name or by position, tap network, def
   assert.is(parseClusterConfig(g).apps[0].address, 0);
 });
 
+test('takeback per VIPA and the heartbeat settings, at their limits', () => {
+  const g = good();
+  g.vipas[0].takeback = 'whenidle';
+  g.vipas.push({ address: '10.0.0.101', ports: [80], routing: 'r2', backups: ['r1'], targets: ['t1'], takeback: 'immediate' });
+  g.heartbeat = { interval: 5, holdDown: 0 };
+  let c = parseClusterConfig(g);
+  assert.equal(c.vipas.map((v) => v.takeback), ['whenidle', 'immediate']);
+  assert.equal(c.heartbeat, { interval: 5, holdDown: 0 });
+  g.heartbeat = { interval: 10000, holdDown: 600000 };
+  assert.equal(parseClusterConfig(g).heartbeat, { interval: 10000, holdDown: 600000 });
+  g.heartbeat = { interval: 50 };
+  c = parseClusterConfig(g);
+  assert.equal(c.heartbeat, { interval: 50, holdDown: HOLD_DOWN });
+  g.heartbeat = {};
+  assert.equal(parseClusterConfig(g).heartbeat, { interval: HEARTBEAT_INTERVAL, holdDown: HOLD_DOWN });
+});
+
 /** Each case: a change to the good config, the path the error must name, and words its reason must contain. */
 const bad: [string, (g: Record<string, any>) => void, string, string][] = [
   ['unknown target stack', (g) => { g.vipas[0].targets = ['t1', 'tx']; }, 'vipas[0].targets[1]', 'unknown stack "tx"'],
   ['unknown routing stack', (g) => { g.vipas[0].routing = 'r9'; }, 'vipas[0].routing', 'unknown stack "r9"'],
   ['unknown backup', (g) => { g.vipas[0].backups = ['r3']; }, 'vipas[0].backups[0]', 'unknown stack'],
   ['routing stack among its backups', (g) => { g.vipas[0].backups = ['r2', 'r1']; }, 'vipas[0].backups[1]', 'routing stack itself'],
+  ['backup named twice', (g) => { g.stacks.push({ name: 'r3', address: '10.0.0.3/24' }); g.vipas[0].backups = ['r2', 'r3', 'r2']; }, 'vipas[0].backups[2]', 'named twice'],
+  ['backups not a list', (g) => { g.vipas[0].backups = 'r2'; }, 'vipas[0].backups', 'must be an array'],
+  ['unknown takeback', (g) => { g.vipas[0].takeback = 'never'; }, 'vipas[0].takeback', '"immediate" or "whenidle"'],
+  ['takeback not a string', (g) => { g.vipas[0].takeback = true; }, 'vipas[0].takeback', 'non-empty string'],
+  ['heartbeat interval too short', (g) => { g.heartbeat = { interval: 4 }; }, 'heartbeat.interval', 'integer from 5 to 10000'],
+  ['heartbeat interval too long', (g) => { g.heartbeat = { interval: 10001 }; }, 'heartbeat.interval', 'integer from 5 to 10000'],
+  ['heartbeat interval not an integer', (g) => { g.heartbeat = { interval: 20.5 }; }, 'heartbeat.interval', 'integer'],
+  ['negative hold-down', (g) => { g.heartbeat = { holdDown: -1 }; }, 'heartbeat.holdDown', 'integer from 0 to 600000'],
+  ['hold-down too long', (g) => { g.heartbeat = { holdDown: 600001 }; }, 'heartbeat.holdDown', 'integer from 0 to 600000'],
+  ['hold-down as a string', (g) => { g.heartbeat = { holdDown: '1000' }; }, 'heartbeat.holdDown', 'integer'],
+  ['unknown heartbeat field', (g) => { g.heartbeat = { intervalMs: 20 }; }, 'heartbeat.intervalMs', 'unknown field'],
+  ['heartbeat not an object', (g) => { g.heartbeat = 20; }, 'heartbeat', 'must be an object'],
   ['target named twice', (g) => { g.vipas[0].targets = ['t1', 't1']; }, 'vipas[0].targets[1]', 'named twice'],
   ['no targets', (g) => { g.vipas[0].targets = []; }, 'vipas[0].targets', 'at least one'],
   ['VIPA equal to a stack address', (g) => { g.vipas[0].address = '10.0.0.11'; }, 'vipas[0].address', '"t1"\'s own address'],
