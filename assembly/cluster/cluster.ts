@@ -58,7 +58,7 @@ import { hmacKey } from './hmac';
 import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
   ENT_CLIENT, ENT_VIPA, ENT_PORTS, ENT_TARGET, ENT_LAST, ENT_STATE, ENT_ORIGIN, ENT_FRAMES, ENT_CREATED, EXPIRED_RECORD,
   CRT_ESTABLISHED, ORIGIN_SYN, ORIGIN_OUTBOUND, ORIGIN_REPORT, crtEntries } from './crt';
-import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, bodyOk, annRange,
+import { ctlLayout, ctlParse, ctlSeal, ctlGet16, ctlGet32, ctlType, ctlSender, ctlBody, ctlBodyLen, ctlEpoch, bodyOk, annRange,
   annBackup, annTarget, annSetTarget, statusBegin, statusSetPort, connBegin, connSet, CTL_HEADER, H_SENDER, T_ANNOUNCE, T_STATUS,
   T_CONN_NEW, T_CONN_END, T_REPORT, T_HEARTBEAT, reportBegin, reportSetPort, R_FIXED, R_NPORTS, R_NCONNS, R_NAFF, R_KIND,
   R_FLAGS, REPORT_RECONCILE, REPORT_TAKEOVER, REPORT_LAST, heartbeatBegin, heartbeatSet, B_INTERVAL, B_COUNT, B_FIXED,
@@ -166,7 +166,8 @@ const L_ADDR: usize = 0;      // u32; 0: free
 const L_HEARD: usize = 4;     // u32 ms
 const L_INT: usize = 8;       // u16 ms
 const L_DEAD: usize = 10;     // u8
-const L_SIZE: u32 = 12;
+const L_EPOCH: usize = 12;    // u32 the epoch of its last heartbeat
+const L_SIZE: u32 = 16;
 let live: usize = 0;
 let liveCap: u32 = 0;
 /** The heartbeat interval, ms, and how long a returning better rank waits before it takes a VIPA back. */
@@ -372,6 +373,7 @@ export function vipaRoute(b: usize, len: u32, idleMs: u32, crtMax: u32, wait: bo
     if (id > MAX_IDS) return E_INVAL;
     if (id == 0) id = idFor(ctlGet32(t));
     if (id == 0) return E_NOSPC;
+    store<u32>(IDS + (<usize>id << 2), ctlGet32(t));
     annSetTarget(b, i, ctlGet32(t), id, max<u32>(ctlGet16(t + 6), 1), OUT_LO + i * share, OUT_LO + (i + 1) * share - 1);
   }
   st32be(b + A_ROUTING, self);
@@ -633,7 +635,14 @@ function heard(from: u32, b: usize): void {
   let t = nowMs();
   let interval = max<u32>(ctlGet16(b + B_INTERVAL), 1);
   let l = liveAt(from, true);
-  if (l) { store<u32>(l, t, L_HEARD); store<u16>(l, <u16>interval, L_INT); store<u8>(l, 0, L_DEAD); }
+  if (l) {
+    // A member that started (or started again) learns at once what this stack routes, not at the next announcement.
+    if (load<u32>(l, L_EPOCH) != ctlEpoch) {
+      store<u32>(l, ctlEpoch, L_EPOCH);
+      for (let i: u32 = 0; i < nRouted; i++) announce(<usize>load<u32>(ROUTED_V + (<usize>i << 2)));
+    }
+    store<u32>(l, t, L_HEARD); store<u16>(l, <u16>interval, L_INT); store<u8>(l, 0, L_DEAD);
+  }
   for (let i: u32 = 0; i < MAX_VIPAS; i++) {
     let v = vipaAt(i);
     store<u8>(v, load<u32>(v, V_ADDR) != 0 && load<u32>(v, V_OWNER) == from && load<u8>(v, V_ROLE) != ROLE_ROUTING, V_MARK);

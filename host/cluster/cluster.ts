@@ -6,7 +6,7 @@
 // reconfigures the stacks and reads their tables.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { Stack, type StackLimits, type DptRow, type CrtRow, type VipaRoute } from '../stack.ts';
+import { Stack, type StackLimits, type DptRow, type CrtRow, type VipaRoute, type ClusterEvent } from '../stack.ts';
 import { VirtualSwitch } from '../link/switch.ts';
 import { TapLink } from '../link/tap.ts';
 import type { Link } from '../link/link.ts';
@@ -35,6 +35,25 @@ export interface ClusterOptions {
 
 /** Emitted as 'stack-up' and 'stack-down' (reason: 'killed', 'removed', 'closed'). */
 export interface StackEvent { stack: string; reason?: string }
+/** Emitted as 'takeover' (a backup took the VIPA over: its owner died, or two owners met) and 'takeback' (a
+ * better-ranked routing stack took it back) once the new owner routes again, with the connections it rebuilt
+ * from the targets' reports and how long that took. */
+export interface TakeoverEvent {
+  vipa: string;
+  /** The new owner. */
+  stack: string;
+  /** The owner before, '' if none was heard. */
+  from: string;
+  reason: 'dead' | 'start' | 'split-brain' | 'takeback';
+  /** From the claim to routing again, ms (the detection before it is the dead interval). */
+  ms: number;
+  connections: number;
+}
+/** Emitted as 'role' whenever a stack's part in a VIPA changes. */
+export interface RoleEvent { vipa: string; stack: string; role: 'routing' | 'target' | 'none'; reason: string }
+/** Emitted as 'target-lost': the VIPA's owner stopped hearing a target; its connections got RSTs. */
+export interface TargetLostEvent { vipa: string; stack: string; by: string; connections: number }
+
 /** Emitted as 'reconfigured': stacks and VIPAs by name and address. */
 export interface ReconfigureEvent { stacksAdded: string[]; stacksRemoved: string[]; vipasAdded: string[]; vipasRemoved: string[]; vipasChanged: string[] }
 
@@ -60,16 +79,19 @@ const DEFAULT_CLUSTER_STACKS = 64;
 
 const appKey = (a: AppConfig) => `${a.serve} ${a.address}:${a.port}`;
 
-function routeOf(v: VipaConfig, addressOf: (name: string) => string): VipaRoute {
+/** A VIPA's route as its routing stack takes it; a target's id (its CRT number) is its place in the config's
+ * stacks, the same on every stack that may route the VIPA. */
+function routeOf(v: VipaConfig, addressOf: (name: string) => string, idOf: (name: string) => number): VipaRoute {
   return {
     vipa: formatIPv4(v.address),
     ports: v.ports.map((p) => ({ lo: p.lo, hi: p.hi })),
     method: v.method,
-    targets: v.targets.map((t) => ({ address: addressOf(t.stack), weight: t.weight })),
+    targets: v.targets.map((t) => ({ address: addressOf(t.stack), weight: t.weight, id: idOf(t.stack) })),
     backups: v.backups.map(addressOf),
     affinitySeconds: v.affinity,
     idleTimeoutSeconds: v.idleTimeout,
     crtSize: v.crtSize,
+    takeback: v.takeback,
   };
 }
 
@@ -94,6 +116,11 @@ export class Cluster extends EventEmitter {
   private readonly macLo: number;
   private macNext = 1;
   private closed = false;
+  /** Set once the first config is up: a routing stack that starts later may find a backup holding its VIPA. */
+  private running = false;
+  /** Per stack and VIPA, the reason of its last claim, until its takeover is complete. */
+  private claims = new Map<string, ClusterEvent>();
+  private readonly ids = new Map<string, number>();
 
   private constructor(cfg: ClusterConfig, key: Uint8Array, opts: ClusterOptions) {
     super();
@@ -116,6 +143,7 @@ export class Cluster extends EventEmitter {
         c.unplugTap = c.switch.attach(c.tap);
       }
       await c.apply(null, cfg);
+      c.running = true;
     } catch (e) {
       await c.close();
       throw e;
@@ -140,16 +168,27 @@ export class Cluster extends EventEmitter {
   /** Whether a config stack is running (not killed). */
   isUp(name: string): boolean { return this.nodes.get(name)?.stack != null; }
 
-  /** The DPT of a VIPA, from its routing stack ([] while that stack is down). */
+  /** The DPT of a VIPA, from the stack that routes it now ([] while none does). */
   portTable(vipa: string): ClusterDptRow[] {
     const r = this.routingStackOf(vipa);
     return r ? r.portTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
   }
 
-  /** The CRT of a VIPA, from its routing stack ([] while that stack is down). */
+  /** The CRT of a VIPA, from the stack that routes it now ([] while none does). */
   routingTable(vipa: string): ClusterCrtRow[] {
     const r = this.routingStackOf(vipa);
     return r ? r.routingTable(vipa).map((row) => ({ ...row, stack: this.nameOf(row.target) })) : [];
+  }
+
+  /** The name of the stack that routes a VIPA now: its routing stack or, after a takeover, a backup; null while
+   * none does. */
+  owner(vipa: string): string | null {
+    const v = this.vipaConfig(vipa);
+    for (const name of [v.routing, ...v.backups]) {
+      const s = this.nodes.get(name)?.stack;
+      if (s?.clusterView().some((x) => x.vipa === vipa && x.role === 'routing')) return name;
+    }
+    return null;
   }
 
   /** Stops a stack abruptly, as a crash would: its link goes down first, so it says no goodbye. */
@@ -195,6 +234,7 @@ export class Cluster extends EventEmitter {
     const old = this.cfg;
     if (JSON.stringify(next.network) !== JSON.stringify(old.network)) throw new ClusterConfigError('network', 'cannot change while the cluster runs');
     if (next.controlPort !== old.controlPort) throw new ClusterConfigError('controlPort', 'cannot change while the cluster runs');
+    if (JSON.stringify(next.heartbeat) !== JSON.stringify(old.heartbeat)) throw new ClusterConfigError('heartbeat', 'cannot change while the cluster runs');
     if (next.key !== null || next.keyFile !== null || old.key !== null || old.keyFile !== null) {
       const k = clusterKey(next);
       if (k.length !== this.key.length || k.some((b, i) => b !== this.key[i])) throw new ClusterConfigError(next.keyFile !== null ? 'keyFile' : 'key', 'the cluster key cannot change while the cluster runs');
@@ -237,8 +277,21 @@ export class Cluster extends EventEmitter {
   }
 
   private routingStackOf(vipa: string): Stack | null {
-    return this.nodes.get(this.vipaConfig(vipa).routing)?.stack ?? null;
+    const name = this.owner(vipa);
+    return name === null ? null : this.nodes.get(name)!.stack;
   }
+
+  /** A stack's CRT number (1-255), given at first sight and kept for the cluster's life, so a reconfigure never
+   * gives a target's number to another while entries carry it. */
+  private idOf = (name: string): number => {
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      id = this.ids.size + 1;
+      if (id > 255) throw new ClusterConfigError('stacks', 'more than 255 stacks over the cluster\'s life');
+      this.ids.set(name, id);
+    }
+    return id;
+  };
 
   /** Loads every app's handler before anything changes, so a bad module leaves the cluster as it was. */
   private async loadHandlers(cfg: ClusterConfig): Promise<Map<string, () => ConnectionHandler>> {
@@ -292,8 +345,9 @@ export class Cluster extends EventEmitter {
       const r = this.nodes.get(v.routing);
       if (!r?.stack || ev.stacksAdded.includes(v.routing)) continue;
       const was = before.get(vipa);
-      const route = routeOf(v, this.addressOf);
-      if (was && was.routing === v.routing && JSON.stringify(routeOf(was, (name) => oldAddresses.get(name) ?? this.addressOf(name))) === JSON.stringify(route)) continue;
+      const route = routeOf(v, this.addressOf, this.idOf);
+      const oldRoute = was && routeOf(was, (name) => oldAddresses.get(name) ?? this.addressOf(name), this.idOf);
+      if (was && was.routing === v.routing && JSON.stringify(oldRoute) === JSON.stringify(route)) continue;
       r.stack.vipaRoute(route);
       (was ? ev.vipasChanged : ev.vipasAdded).push(vipa);
     }
@@ -321,10 +375,35 @@ export class Cluster extends EventEmitter {
     });
     n.stack = s;
     n.port = port;
-    s.clusterJoin({ key: this.key, controlPort: this.cfg.controlPort });
-    for (const v of this.cfg.vipas) if (v.routing === c.name) s.vipaRoute(routeOf(v, this.addressOf));
+    s.on('cluster', (e) => this.clusterEvent(c.name, e));
+    s.clusterJoin({ key: this.key, controlPort: this.cfg.controlPort, heartbeatInterval: this.cfg.heartbeat.interval,
+      holdDown: this.cfg.heartbeat.holdDown });
+    // Restarted, it listens first: a backup may hold the VIPA, and takes it back as the VIPA's takeback says.
+    for (const v of this.cfg.vipas) if (v.routing === c.name) s.vipaRoute({ ...routeOf(v, this.addressOf, this.idOf), wait: this.running });
     await this.startApps(n);
     this.emit('stack-up', { stack: c.name } satisfies StackEvent);
+  }
+
+  /** A stack's cluster event, as the Cluster's: 'role' at once, 'takeover' or 'takeback' once the new owner
+   * routes again, 'target-lost'. */
+  private clusterEvent(name: string, e: ClusterEvent): void {
+    const key = `${name} ${e.vipa}`;
+    if (e.kind === 'claim') {
+      this.claims.set(key, e);
+      this.emit('role', { vipa: e.vipa, stack: name, role: 'routing', reason: e.reason ?? '' } satisfies RoleEvent);
+    } else if (e.kind === 'yield') {
+      const role = this.cfg.vipas.find((v) => formatIPv4(v.address) === e.vipa)?.targets.some((t) => t.stack === name) ? 'target' : 'none';
+      this.emit('role', { vipa: e.vipa, stack: name, role, reason: e.reason ?? '' } satisfies RoleEvent);
+    } else if (e.kind === 'ready') {
+      const claim = this.claims.get(key);
+      this.claims.delete(key);
+      if (!claim || claim.reason === 'config') return;
+      const reason = claim.reason === 'takeback' ? 'takeback' : claim.reason === 'split-brain' ? 'split-brain' : claim.reason === 'start' ? 'start' : 'dead';
+      this.emit(reason === 'takeback' ? 'takeback' : 'takeover', { vipa: e.vipa, stack: name, from: claim.address ? this.nameOf(claim.address) : '',
+        reason, ms: e.ms ?? 0, connections: e.entries ?? 0 } satisfies TakeoverEvent);
+    } else if (e.kind === 'target-lost') {
+      this.emit('target-lost', { vipa: e.vipa, stack: this.nameOf(e.address), by: name, connections: e.entries ?? 0 } satisfies TargetLostEvent);
+    }
   }
 
   /** The cluster's tables are laid out when a stack starts: room for the

@@ -1,5 +1,5 @@
 // The live view of a running cluster, as `ipvsadm -L` or z/OS's netstat
-// VDPT / VCRT show theirs: per VIPA its routing stack, CRT size and DPT rows
+// VDPT / VCRT show theirs: per VIPA the stack that routes it now, CRT size and DPT rows
 // (port, target, ready or quiesced, listeners, weight, active and total
 // connections, handshakes, health); then each stack with its frames,
 // forwarded frames and drops; then the recent cluster events.
@@ -38,7 +38,7 @@ export function renderEvents(events: readonly ClusterEventRecord[]): string[] {
 /** What the table shows, as data (`shoal status --json`): per VIPA its DPT
  * and its CRT's size by target and state; per stack whether it runs. */
 export interface ClusterSummary {
-  vipas: { vipa: string; ports: string; routing: string; routingUp: boolean; method: string;
+  vipas: { vipa: string; ports: string; routing: string; routingUp: boolean; owner: string | null; method: string;
     dpt: ClusterDptRow[]; crt: { entries: number; size: number; byTarget: Record<string, number>; byState: Record<string, number> } }[];
   stacks: { name: string; address: string; up: boolean }[];
 }
@@ -53,7 +53,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
       const vipa = formatIPv4(v.address);
       const crt = cluster.routingTable(vipa);
       return {
-        vipa, ports: portsText(v.ports), routing: v.routing, routingUp: cluster.isUp(v.routing), method: v.method,
+        vipa, ports: portsText(v.ports), routing: v.routing, routingUp: cluster.isUp(v.routing), owner: cluster.owner(vipa), method: v.method,
         dpt: cluster.portTable(vipa),
         crt: { entries: crt.length, size: v.crtSize, byTarget: count(crt.map((e) => e.stack || e.target)), byState: count(crt.map((e) => e.state)) },
       };
@@ -68,9 +68,11 @@ export function renderTable(cluster: Cluster, events: readonly ClusterEventRecor
   for (const v of cluster.config.vipas) {
     const vipa = formatIPv4(v.address);
     const ports = portsText(v.ports);
-    const up = cluster.isUp(v.routing);
-    const crt = up ? cluster.routingTable(vipa).length : 0;
-    out.push(`VIPA ${vipa}  ports ${ports}  routing ${v.routing}${up ? '' : ' (down)'}  method ${v.method}  CRT ${crt}/${v.crtSize}`);
+    const owner = cluster.owner(vipa);
+    const crt = owner ? cluster.routingTable(vipa).length : 0;
+    // After a takeover the backup routes it: say whose it is by the config too.
+    const by = owner === null ? `none (${v.routing}${cluster.isUp(v.routing) ? '' : ' down'})` : owner === v.routing ? owner : `${owner} (backup of ${v.routing})`;
+    out.push(`VIPA ${vipa}  ports ${ports}  routing ${by}  method ${v.method}  CRT ${crt}/${v.crtSize}`);
     const rows = cluster.portTable(vipa);
     if (rows.length === 0) { out.push('  (no DPT rows: no target listens yet)'); continue; }
     out.push(...columns([
