@@ -152,9 +152,8 @@ async function cmdControl(op: 'status' | 'quiesce' | 'resume', args: string[]): 
   const most = op === 'status' ? 0 : 2;
   if (pos.length > most) throw new UsageError(`${op}: unexpected argument '${pos[most]}'`);
   if (op === 'status') {
-    const r = await controlRequest(path, { op });
-    const { ok: _, table, ...summary } = r;
-    process.stdout.write(flags.has('--json') ? `${JSON.stringify(summary, null, 2)}\n` : `${table}\n`);
+    const { table, vipas, stacks } = await controlRequest(path, { op });
+    process.stdout.write(flags.has('--json') ? `${JSON.stringify({ vipas, stacks }, null, 2)}\n` : `${table}\n`);
     return 0;
   }
   const [stack, portText] = pos;

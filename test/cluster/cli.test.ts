@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -264,6 +264,7 @@ maybe(test, noRouting, 'shoal status, quiesce and resume against shoal up as a p
     assert.match(gone.stderr, /no shoal up is running with control socket/);
   } finally {
     child.kill('SIGKILL');
+    rmSync(sock, { force: true });
   }
 });
 
