@@ -53,6 +53,9 @@ export function metricsText(cluster: Cluster): string {
       for (const [n, type, help, get] of DPT) add(`shoal_${n}`, type, help, { vipa, port: r.port, target: r.stack || r.target }, get(r));
     }
     add('shoal_crt_entries', 'gauge', 'Entries in the VIPA\'s connection routing table', { vipa }, cluster.routingTable(vipa).length);
+    // Which stack routes the VIPA now: 1 for its owner (after a takeover, a backup), 0 for the other candidates.
+    const owner = cluster.owner(vipa);
+    for (const name of [v.routing, ...v.backups]) add('shoal_vipa_owner', 'gauge', 'Whether the stack routes the VIPA now (1) or not (0)', { vipa, stack: name }, owner === name ? 1 : 0);
   }
   let out = '';
   for (const [name, f] of families) out += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.samples.join('\n')}\n`;

@@ -4,7 +4,7 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type http from 'node:http';
-import { Cluster } from './cluster.ts';
+import { Cluster, type TakeoverEvent, type RoleEvent, type TargetLostEvent } from './cluster.ts';
 import { ClusterConfigError } from './config.ts';
 import { serveMetrics, portOf } from './metrics.ts';
 import { renderTable, summarize, RECENT_EVENTS, type ClusterEventRecord } from './table.ts';
@@ -60,6 +60,11 @@ export async function up(file: string, opts: UpOptions): Promise<Up> {
   for (const kind of ['quiesce', 'resume'] as const) {
     cluster.on(kind, (e: { stack: string; port?: number }) => note(kind, '', e.stack, e.port === undefined ? 'every port' : `port ${e.port}`));
   }
+  for (const kind of ['takeover', 'takeback'] as const) {
+    cluster.on(kind, (e: TakeoverEvent) => note(kind, e.vipa, e.stack, `from ${e.from || 'nobody'} (${e.reason}): ${e.connections} connections rebuilt in ${e.ms} ms`));
+  }
+  cluster.on('role', (e: RoleEvent) => note('role', e.vipa, e.stack, `${e.role} (${e.reason})`));
+  cluster.on('target-lost', (e: TargetLostEvent) => note('target-lost', e.vipa, e.stack, `silent: ${e.connections} connections reset by ${e.by}`));
 
   /** Re-reads the file and reconfigures; resolves with why it failed, or null. */
   const reloadFile = async (): Promise<string | null> => {
