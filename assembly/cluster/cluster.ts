@@ -53,6 +53,7 @@ import { icmpError } from '../iface/icmp';
 import { udpOutput } from '../udp/udp';
 import { tcb, ntcbs, listenGen, connLookup, S_LISTEN, S_SYN_RCVD } from '../tcp/tcb';
 import { sendReset } from '../tcp/output';
+import { tcpProbe } from '../tcp/timeouts';
 import { ENDS, endsN, endsOn, endsClear } from '../tcp/ends';
 import { hmacKey } from './hmac';
 import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
@@ -675,6 +676,8 @@ function heard(from: u32, b: usize): void {
       if ((f & HB_TAKING) && load<u8>(v, V_ROLE) == ROLE_TARGET && t - load<u32>(v, V_REPORTED) >= 3 * interval) {
         store<u32>(v, t, V_REPORTED);
         report(v, REPORT_TAKEOVER);
+        // The clients' ACKs went to the dead owner a while: probe each connection now, so they answer the new one.
+        for (let k: u32 = 0, a = load<u32>(v, V_ADDR); k < ntcbs; k++) if (tcb(k).laddr == a) tcpProbe(tcb(k));
       }
     } else if ((f & HB_WANT) && mine && r < <u32>load<u8>(v, V_RANK)) store<u32>(v, t, V_WANTED);
   }
