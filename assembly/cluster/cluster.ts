@@ -380,7 +380,8 @@ export function vipaRoute(b: usize, len: u32, idleMs: u32, crtMax: u32, wait: bo
   st32be(b + A_ROUTING, self);
   st32be(b + A_IDLE, idleMs / 1000);
   st32be(b + A_CRT, max<u32>(crtMax, 1));
-  if (wait && load<u8>(v, V_ROLE) != ROLE_ROUTING) {
+  // A new config while a backup owns the VIPA waits its turn too: it takes effect when this stack takes it back.
+  if ((wait || load<u8>(v, V_RANK) == 0) && load<u8>(v, V_ROLE) != ROLE_ROUTING) {
     store<u32>(v, nowMs(), V_HEARD);
     return adoptBody(v, b, len);
   }

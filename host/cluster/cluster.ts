@@ -182,8 +182,10 @@ export class Cluster extends EventEmitter {
 
   /** The name of the stack that routes a VIPA now: its routing stack or, after a takeover, a backup; null while
    * none does. */
-  owner(vipa: string): string | null {
-    const v = this.vipaConfig(vipa);
+  owner(vipa: string): string | null { return this.ownerOf(this.vipaConfig(vipa)); }
+
+  private ownerOf(v: VipaConfig): string | null {
+    const vipa = formatIPv4(v.address);
     for (const name of [v.routing, ...v.backups]) {
       const s = this.nodes.get(name)?.stack;
       if (s?.clusterView().some((x) => x.vipa === vipa && x.role === 'routing')) return name;
@@ -315,8 +317,9 @@ export class Cluster extends EventEmitter {
     for (const [vipa, v] of before) {
       const w = after.get(vipa);
       if (w && w.routing === v.routing) continue;
-      const s = this.nodes.get(v.routing)?.stack;
-      if (s) s.vipaUnroute(vipa);
+      // Its owner withdraws it: after a takeover, the backup that routes it.
+      const owner = this.ownerOf(v);
+      if (owner !== null) this.nodes.get(owner)!.stack!.vipaUnroute(vipa);
       if (!w) ev.vipasRemoved.push(vipa);
     }
     // Stacks that left the config or changed their own address stop; new ones start.
