@@ -54,13 +54,13 @@ options:
   -h, --help            this text
 `;
 
-const CONTROL_HELP = `usage: shoal status [FILE [--only NAMES] | --control PATH] [--json]
-       shoal quiesce STACK [PORT] [FILE [--only NAMES] | --control PATH]
-       shoal resume STACK [PORT] [FILE [--only NAMES] | --control PATH]
+const CONTROL_HELP = `usage: shoal status [FILE | --control PATH] [--json]
+       shoal quiesce STACK [PORT] [FILE | --control PATH]
+       shoal resume STACK [PORT] [FILE | --control PATH]
 
 Talk to a running shoal up over its control socket: FILE is its config file (the socket
-is then the default one, $TMPDIR/shoal-<FILE's name without .json>.sock, or for a
-shoal up --only NAMES the one its NAMES give), or --control PATH names the socket.
+is then the default one, $TMPDIR/shoal-<FILE's name without .json>.sock; FILE --only
+NAMES: that of shoal up FILE --only NAMES), or --control PATH names the socket.
 
   status                prints the live table; --json: the DPT and CRT summary as JSON
   quiesce STACK [PORT]  the target STACK takes no new connections on PORT (default: every

@@ -169,7 +169,7 @@ const shoal = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args],
 test('shoal up --only and --device: help, a clear error for an unknown stack, a missing TAP or an empty name; the control socket by config and --only', () => {
   const help = shoal('up', '--help');
   for (const w of ['--only NAMES', '--device NAME', 'Across', '@<NAMES sorted>']) assert.ok(help.stdout.includes(w), w);
-  assert.ok(shoal('status', '--help').stdout.includes('FILE [--only NAMES] | --control PATH'));
+  assert.ok(shoal('status', '--help').stdout.includes('FILE --only\nNAMES: that of shoal up FILE --only NAMES'));
   const dir = mkdtempSync(join(tmpdir(), 'shoal-only-'));
   const file = join(dir, `${basename(dir)}.json`);
   writeFileSync(file, JSON.stringify(config()));
