@@ -49,7 +49,7 @@ function owns(s: Stack) { const v = view(s); return v?.role === 'routing' && !v.
 
 async function connect(k: Rig, n: number): Promise<Socket[]> {
   const socks = Array.from({ length: n }, () => k.c.net.connect({ host: VIPA, port: 80 }));
-  socks.forEach((s) => s.on('error', () => {}));
+  for (const s of socks) s.on('error', () => {});
   await k.settle(() => socks.every((s) => s.info()?.state === 'ESTABLISHED'), 'connected');
   return socks;
 }
@@ -58,7 +58,7 @@ async function connect(k: Rig, n: number): Promise<Socket[]> {
 async function echoAll(k: Rig, socks: Socket[], what: string): Promise<void> {
   const got = socks.map(() => '');
   const want = socks.map((_, i) => `${what}#${i};`);
-  const on = socks.map((s, i) => (d: Buffer) => { got[i] += d.toString(); });
+  const on = socks.map((_, i) => (d: Buffer) => { got[i] += d.toString(); });
   socks.forEach((s, i) => { s.on('data', on[i]); s.write(want[i]); });
   await k.settle(() => got.every((g, i) => g === want[i]), what, 20_000);
   socks.forEach((s, i) => s.off('data', on[i]));
