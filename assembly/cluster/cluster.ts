@@ -597,7 +597,8 @@ function targetsCheck(v: usize, t: u32): void {
   }
 }
 
-/** The next datagram held during a takeover that is over, or 0: the caller delivers it again, in order. */
+/** The next datagram held during a takeover that is over, or 0: the caller delivers it again, in order. One for a
+ * VIPA this stack gave up meanwhile is dropped: its TCP knows none of those connections and would reset them. */
 export function clusterHeld(): usize {
   for (let i: u32 = 0; i < nHeld; i++) {
     let p = HELD + (<usize>i << 2);
@@ -605,7 +606,10 @@ export function clusterHeld(): usize {
     let v = vipaFind(ipDst(<usize>load<u32>(b, PKT_IP)));
     if (v && load<u8>(v, V_TAKING)) continue;
     memory.copy(p, p + 4, <usize>(--nHeld - i) << 2);
-    return b;
+    if (v && load<u8>(v, V_ROLE) == ROLE_ROUTING) return b;
+    count(C_CLU_HELD_DROP);
+    pktFreeChain(b);
+    i--;
   }
   return 0;
 }
