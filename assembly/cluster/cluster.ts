@@ -579,21 +579,28 @@ function dropEntries(v: usize, id: i32): u32 {
   return n;
 }
 
-/** The owner's check of its targets: one it has not heard for 3 of its intervals and one of ours is lost: it
- * leaves the DPT and its entries go, so its clients get a RST on their next segment. */
-function targetsCheck(v: usize, t: u32): void {
-  for (let i: u32 = 0, n = ntargets(v); i < n; i++) {
-    let x = annTarget(body(v), i);
-    let l = liveAt(ctlGet32(x), false);
-    if (l == 0 || load<u8>(l, L_DEAD) || t - load<u32>(l, L_HEARD) <= 3 * <u32>load<u16>(l, L_INT) + hbMs) continue;
+/** The owner's check of its targets: a member it has not heard for 3 of its intervals and one of ours is lost:
+ * it leaves the DPT of every VIPA this stack routes and its entries go, so its clients get a RST on their next
+ * segment. */
+function targetsCheck(t: u32, stalled: bool): void {
+  for (let i: u32 = 0; i < liveCap; i++) {
+    let l = live + <usize>i * L_SIZE;
+    let x = load<u32>(l, L_ADDR), interval = <u32>load<u16>(l, L_INT);
+    // As for the owner's heartbeats: after a stall of this stack, each member gets an interval more.
+    if (stalled && <i32>(load<u32>(l, L_HEARD) - (t - 2 * interval)) < 0) store<u32>(l, t - 2 * interval, L_HEARD);
+    if (x == 0 || load<u8>(l, L_DEAD) || t - load<u32>(l, L_HEARD) <= 3 * interval + hbMs) continue;
     store<u8>(l, 1, L_DEAD);
-    let id = ctlGet16(x + 4);
-    for (let k: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++k)) {
-      let s = load<u32>(r, R_VIPA) == load<u32>(v, V_ADDR) ? dptSlotOf(r, id) : -1;
-      if (s >= 0) dptStatus(r, <u32>s, 0, load<u32>(dptSlot(r, <u32>s), D_OVERFLOWS));
+    for (let j: u32 = 0; j < nRouted; j++) {
+      let v = <usize>load<u32>(ROUTED_V + (<usize>j << 2));
+      let id = targetId(v, x);
+      if (id < 0) continue;
+      for (let k: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++k)) {
+        let s = load<u32>(r, R_VIPA) == load<u32>(v, V_ADDR) ? dptSlotOf(r, id) : -1;
+        if (s >= 0) dptStatus(r, <u32>s, 0, load<u32>(dptSlot(r, <u32>s), D_OVERFLOWS));
+      }
+      count(C_CLU_TARGETS_LOST);
+      emit(EV_CLUSTER, load<u32>(v, V_ADDR), x, CE_TARGET_LOST | min<u32>(dropEntries(v, id), 0xffff) << 16);
     }
-    count(C_CLU_TARGETS_LOST);
-    emit(EV_CLUSTER, load<u32>(v, V_ADDR), ctlGet32(x), CE_TARGET_LOST | min<u32>(dropEntries(v, <i32>id), 0xffff) << 16);
   }
 }
 
@@ -695,7 +702,7 @@ function heard(from: u32, b: usize): void {
   }
 }
 
-/** At poll, for a VIPA this stack may route: the takeover's end, the takeback when idle, target deaths (owner);
+/** At poll, for a VIPA this stack may route: the takeover's end, the takeback when idle (owner);
  * the owner's death, the takeback after the hold-down (the others). */
 function elect(v: usize, t: u32, stalled: bool): void {
   let rank = <u32>load<u8>(v, V_RANK);
@@ -706,8 +713,7 @@ function elect(v: usize, t: u32, stalled: bool): void {
     }
     if (load<u8>(v, V_GRACE) && t - load<u32>(v, V_SINCE) >= GRACE_MS) store<u8>(v, 0, V_GRACE);
     if ((load<u8>(body(v), A_FLAGS) & ANN_WHENIDLE) && load<u32>(v, V_ENTRIES) == 0 && !load<u8>(v, V_TAKING)
-      && t - load<u32>(v, V_WANTED) < 3 * hbMs) { yieldTo(v, 0, CR_IDLE); return; }
-    targetsCheck(v, t);
+      && t - load<u32>(v, V_WANTED) < 3 * hbMs) yieldTo(v, 0, CR_IDLE);
     return;
   }
   if (rank == NO_RANK) return;
@@ -1240,6 +1246,7 @@ export function clusterPoll(): void {
   if (now >= nextBeat) beat();
   wake = nextBeat;
   for (let i: u32 = 0; i < MAX_VIPAS; i++) if (load<u32>(vipaAt(i), V_ADDR)) elect(vipaAt(i), ms, stalled);
+  if (nRouted) targetsCheck(ms, stalled);
   wakeAt(wake);
   let t = now;
   let periodic = t >= nextAnnounce;
