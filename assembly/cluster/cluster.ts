@@ -92,8 +92,6 @@ export const CR_SPLIT: u32 = 4;        // two owners met: the better rank keeps 
 export const CR_IDLE: u32 = 5;         // takeback when idle: the owner had no connections left
 
 export const ANNOUNCE_MS: u32 = 1000;
-/** A non-owner that heads a VIPA's candidates' list goes by this much per rank (VRRP's skew), in heartbeat intervals / 2. */
-const SKEW_HALVES: u32 = 1;
 /** Members that route nothing beat this many times slower: the owner needs to know they live, not in 100 ms. */
 const MEMBER_BEATS: u32 = 5;
 /** A takeover waits for the targets' reports at most this many heartbeat intervals. */
@@ -684,7 +682,9 @@ function heard(from: u32, b: usize): void {
       }
       store<u32>(v, t, V_HEARD);
       store<u32>(v, interval, V_OWNER_INT);
-      if (<u32>load<u8>(v, V_RANK) < r && !load<u8>(v, V_WANT)) { store<u8>(v, 1, V_WANT); store<u32>(v, t, V_SINCE); }
+      // A worse owner: this stack waits to take the VIPA back (its hold-down runs from now); a better one: it does not.
+      if (<u32>load<u8>(v, V_RANK) >= r) store<u8>(v, 0, V_WANT);
+      else if (!load<u8>(v, V_WANT)) { store<u8>(v, 1, V_WANT); store<u32>(v, t, V_SINCE); }
       if ((f & HB_TAKING) && load<u8>(v, V_ROLE) == ROLE_TARGET && t - load<u32>(v, V_REPORTED) >= 3 * interval) {
         store<u32>(v, t, V_REPORTED);
         report(v, REPORT_TAKEOVER);
@@ -725,7 +725,8 @@ function elect(v: usize, t: u32, stalled: bool): void {
     claim(v, CR_TAKEBACK);
     return;
   }
-  let deadline = load<u32>(v, V_HEARD) + 3 * interval + rank * interval * SKEW_HALVES / 2;
+  // VRRP's skew, longer for a lower rank: the best live backup moves first, and the next hears it before its turn.
+  let deadline = load<u32>(v, V_HEARD) + 3 * interval + rank * interval / 2;
   if (<i32>(t - deadline) >= 0) claim(v, want ? CR_TAKEBACK : load<u32>(v, V_OWNER) ? CR_DEAD : CR_START);
   else wakeUp(now + <i64>(deadline - t) * 1000);
 }
