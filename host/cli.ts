@@ -78,17 +78,20 @@ options:
   -h, --help            this text
 `;
 
-const DEMO_HELP = `usage: shoal demo [--requests N] [--parallel N] [--method METHOD]
+const DEMO_HELP = `usage: shoal demo [--requests N] [--parallel N] [--method METHOD] [--no-takeover]
 
-A client stack, a routing stack (r1) and three targets (t1-t3) in this process on a virtual
-switch; http-hello on the targets; the client sends HTTP requests to the VIPA 10.0.0.100,
-each on a new connection. Prints how many each target served, the DPT, and the CRT's size
-before, during and after. Exits 0 when every request was answered, 1 otherwise.
+A client stack, a routing stack (r1), its backup (r2) and three targets (t1-t3) in this
+process on a virtual switch; http-hello on the targets; the client sends HTTP requests to
+the VIPA 10.0.0.100, each on a new connection. Halfway r1 is killed and r2 takes the VIPA
+over; at the end r1 comes back and takes it back. Prints the takeover and the takeback,
+how many each target served, the DPT, and the CRT's size before, during and after. Exits 0
+when every request was answered, 1 otherwise.
 
 options:
   --requests N          requests to make (default ${DEMO_DEFAULTS.requests})
   --parallel N          requests in flight at once (default ${DEMO_DEFAULTS.parallel})
   --method METHOD       the VIPA's method: ${METHODS.join(', ')} (default ${DEMO_DEFAULTS.method})
+  --no-takeover         leave r1 running: no takeover, no takeback
   -h, --help            this text
 `;
 
@@ -190,7 +193,7 @@ async function cmdControl(op: 'status' | 'quiesce' | 'resume', args: string[]): 
 }
 
 async function cmdDemo(args: string[]): Promise<number> {
-  const { pos, flags } = parse(args, ['--requests', '--parallel', '--method'], ['--help', '-h']);
+  const { pos, flags } = parse(args, ['--requests', '--parallel', '--method'], ['--help', '-h', '--no-takeover']);
   if (flags.has('--help') || flags.has('-h')) { process.stdout.write(DEMO_HELP); return 0; }
   if (pos.length) throw new UsageError(`demo takes no arguments, not '${pos[0]}'`);
   const method = flags.get('--method') ?? DEMO_DEFAULTS.method;
@@ -199,6 +202,7 @@ async function cmdDemo(args: string[]): Promise<number> {
     requests: int(flags, '--requests', 1, 10_000_000, DEMO_DEFAULTS.requests)!,
     parallel: int(flags, '--parallel', 1, 1000, DEMO_DEFAULTS.parallel)!,
     method: method as Method,
+    takeover: !flags.has('--no-takeover'),
     log: (l) => console.log(l),
   });
   return r.failed ? 1 : 0;

@@ -340,11 +340,19 @@ maybe(test, noRouting, 'the control socket in process: a stale socket file repla
   assert.not.ok(existsSync(path), 'the socket file is removed on close');
 });
 
-maybe(test, noRouting, 'demo: every request answered, spread over the three targets, the CRT empty after', () => {
+maybe(test, noRouting, 'demo: every request answered across the routing stack\'s death and return, spread over the three targets, the CRT empty after', () => {
   const r = shoal('demo', '--requests', '60', '--parallel', '4');
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /served: t1 20, t2 20, t3 20; failed: 0/);
+  assert.match(r.stdout, /after 29 requests: r1 killed/);
+  assert.match(r.stdout, /takeover: r2 routes 10\.0\.0\.100 \(from r1, \d+ connections rebuilt/);
+  assert.match(r.stdout, /takeback: r1 routes 10\.0\.0\.100 \(from r2, /);
+  // Round robin starts over on the backup: an even spread, give or take the takeover.
+  const served = /served: t1 (\d+), t2 (\d+), t3 (\d+); failed: 0/.exec(r.stdout);
+  assert.ok(served && served.slice(1).every((n) => Math.abs(Number(n) - 20) <= 2), r.stdout);
   assert.match(r.stdout, /CRT entries: 0 before, at most \d+ during, 0 after/);
+  const quiet = shoal('demo', '--requests', '30', '--no-takeover');
+  assert.is(quiet.status, 0, quiet.stdout + quiet.stderr);
+  assert.not.match(quiet.stdout, /killed|takeover/);
 });
 
 test.run();
