@@ -62,4 +62,66 @@ maybe(test, noRouting, 'routing stack and targets in workers: 40 transfers each 
   });
 });
 
+maybe(test, noRouting, 'workers: 2 spreads every stack over two threads; the same load passes', async () => {
+  const cfg = config([]);
+  await withCluster(cfg, { workers: 2 }, async (c) => {
+    const threads = new Set(c.stackNames.map((n) => c.worker(n)));
+    assert.is(threads.size, 2, 'two threads for six stacks');
+    assert.not.ok(threads.has(null));
+    await ready(c, TARGETS);
+    const res = await startLoad(c, { vipa: VIPA, port: 80, connections: 30, bytes: 1 * MB, parallel: 15, direction: 'download', seed: SEED, clients: 2 }).done;
+    console.log(`  ${describe(res)}`);
+    assert.ok(res.ok, describe(res));
+  });
+});
+
+// Uploads: a client learns its target is gone from the RST to its next segment (docs/CLUSTER.md, target death).
+maybe(test, noRouting, 'a target\'s worker terminated mid-upload: its clients get RSTs, the others finish; start brings it back', async () => {
+  await withCluster(config(TARGETS), {}, async (c) => {
+    await ready(c, TARGETS);
+    const lost = record<TargetLostEvent>(c, 'target-lost');
+    const downs = record<StackEvent>(c, 'stack-down');
+    const load = startLoad(c, { vipa: VIPA, port: 80, connections: 30, bytes: 8 * MB, direction: 'upload', seed: SEED, clients: 2 });
+    await load.reached(0.3);
+    await c.worker('t2')!.terminate();
+    const res = await load.done;
+    console.log(`  ${describe(res, 3)}`);
+    assert.equal(downs, [{ stack: 't2', reason: 'crashed' }]);
+    assert.not.ok(c.isUp('t2'));
+    await until('r1 lost t2', () => lost.length === 1);
+    assert.is(lost[0].stack, 't2');
+    for (const r of res.connections) {
+      if (r.target === 't2') assert.is(r.error?.code, 'ECONNRESET', `#${r.index} on t2: ${r.error?.code}`);
+      else assert.ok(r.ok, `#${r.index} on ${r.target}: ${r.error?.code} ${r.error?.message}`);
+    }
+    assert.ok(res.connections.some((r) => r.target === 't2'));
+    await c.start('t2');
+    assert.ok(c.worker('t2'));
+    await ready(c, TARGETS);
+    const again = await startLoad(c, { vipa: VIPA, port: 80, connections: 12, bytes: MB, direction: 'download', seed: SEED + 1 }).done;
+    assert.ok(again.ok, describe(again));
+    assert.ok(again.connections.some((r) => r.target === 't2'), 't2 serves again');
+  });
+});
+
+maybe(test, noRouting, 'the routing stack\'s worker terminated mid-transfer: r2 takes over, all 30 finish with their sha256', async () => {
+  await withCluster(config(['r1', 'r2', ...TARGETS]), {}, async (c) => {
+    await ready(c, TARGETS);
+    await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
+    const takeovers = record<TakeoverEvent>(c, 'takeover');
+    const load = startLoad(c, { vipa: VIPA, port: 80, connections: 30, bytes: 8 * MB, direction: 'download', seed: SEED, clients: 2 });
+    await load.reached(0.4);
+    await c.worker('r1')!.terminate();
+    await until('r2 took over', () => takeovers.length === 1, 5000);
+    const res = await load.done;
+    console.log(`  ${describe(res)}; takeover rebuilt ${takeovers[0].connections} connections in ${takeovers[0].ms} ms`);
+    assert.ok(res.ok, describe(res));
+    assert.equal({ ...takeovers[0], ms: 0, connections: 0 }, { vipa: VIPA, stack: 'r2', from: 'r1', reason: 'dead', ms: 0, connections: 0 });
+    assert.is(c.owner(VIPA), 'r2');
+    assert.ok(c.routingTable(VIPA).length >= 0);
+    await c.start('r1');
+    await until('r1 takes the VIPA back', () => c.owner(VIPA) === 'r1', 5000);
+  });
+});
+
 test.run();
