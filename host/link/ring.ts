@@ -11,11 +11,12 @@
  * consumer has read) and tail (what the producer has written) are byte
  * positions that only grow, modulo 2^32, so full and empty differ.
  *
- * Batches: the producer publishes each frame's tail at once but rings the
- * bell (Atomics.notify) once per batch, and only while the consumer sleeps;
- * the consumer, woken, reads everything there is, then sleeps with
- * Atomics.waitAsync (the main thread cannot block, and a worker runs a
- * stack's timers and sockets on its event loop).
+ * Batches: the producer publishes its tail once per batch (ring()), and
+ * rings the bell (Atomics.notify) then only if the consumer sleeps; the
+ * consumer, woken, reads everything there is and publishes its head once,
+ * then sleeps with Atomics.waitAsync (the main thread cannot block, and a
+ * worker runs a stack's timers and sockets on its event loop). An atomic
+ * per batch, not per frame: they are the ring's dearest instructions.
  *
  * A full ring drops the frame and counts it (`dropped`), as a NIC's full
  * transmit ring does: the producer never waits, and TCP retransmits.
@@ -70,7 +71,9 @@ export class FrameRing {
   /** The producer's own tail, and the consumer's own head: each end owns one, and only publishes it. */
   private tail: number;
   private head: number;
-  private rung = true;
+  /** The producer's: room it knows of without looking at the head again; frames written since the last ring(). */
+  private room = 0;
+  private batch = 0;
 
   /** A new ring of `capacity` bytes (a power of two, 4 KiB..1 GiB), or the far end of an existing one (its `sab`). */
   constructor(capacityOrSab: number | SharedArrayBuffer) {
@@ -108,51 +111,55 @@ export class FrameRing {
 
   // ---- producer ----
 
-  /** Writes one frame given in pieces (their lengths add up to len); false if it was dropped (full, closed, too big). */
+  /** Writes one frame given in pieces (their lengths add up to len), to be read once the batch ends (ring());
+   * false if it was dropped (full, closed, too big). */
   write(parts: Uint8Array | Uint8Array[], len: number, flags: number, gso: number): boolean {
     const c = this.ctl;
     if (c[CLOSED] !== 0) { Atomics.add(c, DROPPED, 1); return false; }
     const need = RECORD_HEADER + ((len + 7) & ~7);
     if (need > this.capacity >>> 1) { Atomics.add(c, TOO_BIG, 1); return false; }
-    let tail = this.tail;
-    let free = this.capacity - ((tail - Atomics.load(c, HEAD)) >>> 0);
-    let off = tail & this.mask;
-    if (off + need > this.capacity) {
-      const pad = this.capacity - off;
-      if (pad > free) { Atomics.add(c, DROPPED, 1); return false; }
+    let tail = this.tail, off = tail & this.mask;
+    const pad = off + need > this.capacity ? this.capacity - off : 0;
+    if (pad + need > this.room) this.room = this.capacity - ((tail - Atomics.load(c, HEAD)) >>> 0);
+    if (pad) {
+      if (pad > this.room) { Atomics.add(c, DROPPED, 1); return false; }
       // Marked even when the frame itself is then dropped: the next one starts at 0, so a ring never sticks.
       this.u32[off >>> 2] = WRAP;
-      tail = (tail + pad) >>> 0;
-      free -= pad;
+      tail = this.tail = (tail + pad) >>> 0;
+      this.room -= pad;
       off = 0;
-      this.tail = tail;
-      Atomics.store(c, TAIL, tail);
     }
-    if (need > free) { Atomics.add(c, DROPPED, 1); return false; }
+    if (need > this.room) { Atomics.add(c, DROPPED, 1); return false; }
     const w = off >>> 2;
     this.u32[w] = len;
     this.u32[w + 1] = (flags & 0xffff) | ((gso & 0xffff) << 16);
     if (parts instanceof Uint8Array) this.u8.set(parts, off + RECORD_HEADER);
     else for (let o = off + RECORD_HEADER, i = 0; i < parts.length; o += parts[i].length, i++) this.u8.set(parts[i], o);
     this.tail = (tail + need) >>> 0;
-    Atomics.store(c, TAIL, this.tail);
-    Atomics.add(c, FRAMES, 1);
-    this.rung = false;
+    this.room -= need;
+    this.batch++;
     return true;
   }
 
-  /** Ends a batch: wakes the consumer if it sleeps and something was written since the last ring. */
+  /** Ends a batch: publishes what was written since the last ring, and wakes the consumer if it sleeps. */
   ring(): void {
-    if (this.rung) return;
-    this.rung = true;
-    Atomics.add(this.ctl, BELL, 1);
-    if (Atomics.load(this.ctl, SLEEPING) !== 0) Atomics.notify(this.ctl, BELL);
+    const c = this.ctl;
+    if (this.batch === 0) {
+      // Only a wrap mark (its frame dropped) moved the tail: published, no wake needed.
+      if ((Atomics.load(c, TAIL) >>> 0) !== this.tail) Atomics.store(c, TAIL, this.tail);
+      return;
+    }
+    Atomics.store(c, TAIL, this.tail);
+    Atomics.add(c, FRAMES, this.batch);
+    this.batch = 0;
+    Atomics.add(c, BELL, 1);
+    if (Atomics.load(c, SLEEPING) !== 0) Atomics.notify(c, BELL);
   }
 
   // ---- consumer ----
 
-  /** Hands every frame written so far to fn (borrowed: valid during the call), in order; returns how many. A
-   * malformed record (a broken producer) closes the ring and is counted. */
+  /** Hands every frame of the batches rung so far to fn (borrowed: valid during the call), in order; returns how
+   * many. A malformed record (a broken producer) closes the ring and is counted. */
   read(fn: (frame: Uint8Array, flags: number, gso: number) => void): number {
     const c = this.ctl;
     const tail = Atomics.load(c, TAIL) >>> 0;
@@ -171,9 +178,8 @@ export class FrameRing {
       fn(this.u8.subarray(off + RECORD_HEADER, off + RECORD_HEADER + len), w & 0xffff, w >>> 16);
       head = (head + need) >>> 0;
       this.head = head;
-      // Published per frame: a producer on another thread gets the room back at once.
-      Atomics.store(c, HEAD, head);
-      n++;
+      // Room back to a producer on another thread now and then in a long batch, not per frame.
+      if ((++n & 255) === 0) Atomics.store(c, HEAD, head);
     }
     this.head = head;
     Atomics.store(c, HEAD, head);

@@ -32,6 +32,8 @@ function fill(buf: Uint8Array, i: number, n: number): Uint8Array {
 }
 
 interface Job { sab: SharedArrayBuffer; seed: number; frames: number }
+/** What the producer says it did. */
+interface Report { written: number; dropped: number; last: number; sum: number }
 
 function produce({ sab, seed, frames }: Job): void {
   const ring = new FrameRing(sab);
@@ -63,7 +65,7 @@ else {
       const ring = new FrameRing(capacity);
       const rand = rng(SEED);
       const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { sab: ring.sab, seed: SEED, frames } satisfies Job });
-      const report = new Promise<{ written: number; dropped: number; last: number; sum: number }>((resolve, reject) => {
+      const report = new Promise<Report>((resolve, reject) => {
         worker.once('message', resolve);
         worker.once('error', reject);
       });
@@ -79,9 +81,9 @@ else {
         sum = (sum + i) % 1e9;
         got++;
       };
-      let done: { written: number; dropped: number; last: number; sum: number } | null = null;
-      void report.then((r) => { done = r; });
-      while (!bad && (done === null || got < done.written)) {
+      const done: { report: Report | null } = { report: null };
+      void report.then((r) => { done.report = r; });
+      while (!bad && (done.report === null || got < done.report.written)) {
         ring.read(check);
         const r = rand();
         // Slow reads sometimes, so the ring fills and the producer drops.
@@ -90,7 +92,7 @@ else {
         else await new Promise((res) => setImmediate(res));
       }
       ring.read(check);
-      const rep = (await report)!;
+      const rep = await report;
       await worker.terminate();
       assert.is(bad, '', bad);
       assert.is(got, rep.written);

@@ -9,16 +9,19 @@ import { FrameRing, RingLink } from '../../host/link/ring.ts';
 const frameOf = (i: number, n: number) => Uint8Array.from({ length: n }, (_, k) => (i * 31 + k) & 255);
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
+/** Ends the batch and reads it. */
 function readAll(r: FrameRing): { frames: Uint8Array[]; flags: number[]; gso: number[] } {
+  r.ring();
   const out = { frames: [] as Uint8Array[], flags: [] as number[], gso: [] as number[] };
   r.read((f, fl, g) => { out.frames.push(f.slice()); out.flags.push(fl); out.gso.push(g); });
   return out;
 }
 
-test('frames come out in order, whole, with their flags and gso; pieces join', () => {
+test('frames come out in order, whole, with their flags and gso, once their batch ends; pieces join', () => {
   const r = new FrameRing(1 << 16);
   for (let i = 0; i < 40; i++) assert.ok(r.write(frameOf(i, 14 + i * 37), 14 + i * 37, i & 7, 1448 + i));
   r.write([frameOf(99, 14), frameOf(100, 3), frameOf(101, 20)], 37, 0, 0);
+  assert.is(r.read(() => {}), 0, 'not before ring()');
   const got = readAll(r);
   assert.is(got.frames.length, 41);
   for (let i = 0; i < 40; i++) {
@@ -57,6 +60,7 @@ test('a full ring drops and counts at the producer (back-pressure as a NIC has i
   while (r.write(frameOf(ok, 1000), 1000, 0, 0)) ok++;
   assert.is(ok, 4, '4 × (8 + 1000 padded to 1008) fit in 4096');
   assert.not.ok(r.write(frameOf(9, 1000), 1000, 0, 0));
+  r.ring();
   assert.equal(r.counters(), { frames: 4, dropped: 2, tooBig: 0 });
   assert.not.ok(r.write(frameOf(9, 2100), 2100, 0, 0), 'more than half the ring');
   assert.is(r.counters().tooBig, 1);
@@ -72,6 +76,7 @@ test('wrap-around: ten thousand frames of odd sizes through a 4 KiB ring, in ord
       const n = 14 + ((next * 733) % 1500);
       if (!r.write(frameOf(next, n), n, next & 0xffff, 0)) break;
     }
+    r.ring();
     r.read((f, flags) => {
       assert.is(flags, want & 0xffff);
       assert.equal(f, frameOf(want, 14 + ((want * 733) % 1500)));
@@ -84,7 +89,7 @@ test('wrap-around: ten thousand frames of odd sizes through a 4 KiB ring, in ord
   // the one after starts at 0.
   const s = new FrameRing(4096);
   s.write(frameOf(0, 1800), 1800, 0, 0);
-  s.read(() => {});
+  readAll(s);
   s.write(frameOf(1, 1800), 1800, 0, 0);
   assert.not.ok(s.write(frameOf(2, 1801), 1801, 0, 0));
   assert.equal(readAll(s).frames.map((f) => f.length), [1800]);
@@ -96,6 +101,7 @@ test('wrap-around: ten thousand frames of odd sizes through a 4 KiB ring, in ord
 test('a malformed record (a broken producer) is counted and closes the ring; it never traps', () => {
   const r = new FrameRing(4096);
   r.write(frameOf(0, 100), 100, 0, 0);
+  r.ring();
   new Uint32Array(r.sab, 128)[0] = 3000;
   const seen: number[] = [];
   assert.is(r.read((f) => seen.push(f.length)), 0);
