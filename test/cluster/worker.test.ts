@@ -7,8 +7,13 @@ import * as assert from 'uvu/assert';
 import { Cluster, type TakeoverEvent, type TargetLostEvent, type StackEvent } from '../../host/cluster/cluster.ts';
 import { WorkerStack } from '../../host/cluster/worker.ts';
 import { Stack } from '../../host/stack.ts';
+import { VirtualClock } from '../../host/clock.ts';
+import { parseClusterConfig, ClusterConfigError } from '../../host/cluster/config.ts';
 import { maybe } from '../helpers/needs.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, ready, until } from './harness.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VIPA, TARGETS, noRouting, smallConfig, ready, until, whoami } from './harness.ts';
 import { LOAD_APP, startLoad, describe } from './load.ts';
 
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -36,6 +41,18 @@ function record<T>(c: Cluster, name: string): T[] {
   c.on(name, (e: T) => out.push(e));
   return out;
 }
+
+test('"worker" is true or false (default false); workers is a positive integer; a virtual clock cannot reach a worker', async () => {
+  assert.is(parseClusterConfig(config(['t1'])).stacks.find((x) => x.name === 't1')!.worker, true);
+  assert.is(parseClusterConfig(config(['t1'])).stacks.find((x) => x.name === 't2')!.worker, false);
+  const bad = config([]);
+  bad.stacks[0].worker = 'yes';
+  assert.throws(() => parseClusterConfig(bad), (e: Error) => e instanceof ClusterConfigError && /stacks\[0\]\.worker/.test(e.message));
+  for (const workers of [0, 1.5]) {
+    await Cluster.create(config([]), { workers }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /workers must be a positive integer/));
+  }
+  await Cluster.create(config(['t1']), { clock: new VirtualClock() }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /real clock/));
+});
 
 maybe(test, noRouting, 'routing stack and targets in workers: 40 transfers each way, sha256 checked; the API answers from the workers', async () => {
   await withCluster(config(['r1', ...TARGETS]), {}, async (c) => {
@@ -121,6 +138,36 @@ maybe(test, noRouting, 'the routing stack\'s worker terminated mid-transfer: r2 
     assert.ok(c.routingTable(VIPA).length >= 0);
     await c.start('r1');
     await until('r1 takes the VIPA back', () => c.owner(VIPA) === 'r1', 5000);
+  });
+});
+
+/** An app module that names its stack, and throws out of the event loop (an uncaught exception) when a client says "boom". */
+const BOMB = (() => {
+  const p = join(mkdtempSync(join(tmpdir(), 'shoal-apps-')), 'bomb.mjs');
+  writeFileSync(p, `export default (s, ctx) => { s.write(ctx.name + '\\n'); s.on('data', (d) => { if (String(d).includes('boom')) setImmediate(() => { throw new Error('boom'); }); }); };\n`);
+  return p;
+})();
+
+maybe(test, noRouting, 'an app that throws ends its worker: the stack is down (crashed), r1 loses it, start brings it back', async () => {
+  const cfg = config(TARGETS);
+  cfg.apps = [{ stacks: TARGETS, listen: ':80', serve: BOMB }];
+  await withCluster(cfg, {}, async (c) => {
+    await ready(c, TARGETS);
+    const downs = record<StackEvent>(c, 'stack-down'), lost = record<TargetLostEvent>(c, 'target-lost');
+    let victim = '';
+    for (let i = 0; i < 3 && victim !== 't3'; i++) {
+      const w = await whoami(c.stack('client'));
+      victim = w.name;
+      w.sock.on('error', () => {});
+      if (victim === 't3') w.sock.write('boom');
+      else w.sock.destroy();
+    }
+    await until('t3 down', () => downs.length === 1);
+    assert.equal(downs, [{ stack: 't3', reason: 'crashed' }]);
+    await until('r1 lost t3', () => lost.some((e) => e.stack === 't3'));
+    await ready(c, ['t1', 't2']);
+    await c.start('t3');
+    await ready(c, TARGETS);
   });
 });
 
