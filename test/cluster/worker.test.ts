@@ -171,4 +171,26 @@ maybe(test, noRouting, 'an app that throws ends its worker: the stack is down (c
   });
 });
 
+maybe(test, noRouting, 'reconfigure reaches stacks in workers: a new port and app on the targets, a new target, then its removal', async () => {
+  await withCluster(config(['r1', ...TARGETS]), {}, async (c) => {
+    await ready(c, TARGETS);
+    const next = config(['r1', ...TARGETS, 't4']);
+    next.stacks.push({ name: 't4', address: '10.0.0.14/24', worker: true });
+    next.vipas[0].ports = [80, 81];
+    next.vipas[0].targets = [...TARGETS, 't4'];
+    next.apps = [{ stacks: [...TARGETS, 't4'], listen: ':80', serve: LOAD_APP }, { stacks: TARGETS, listen: ':81', serve: 'http-hello' }];
+    await c.reconfigure(next);
+    await ready(c, [...TARGETS, 't4']);
+    await ready(c, TARGETS, 81);
+    const res = await c.stack('client').fetch(`http://${VIPA}:81/`);
+    assert.match(await res.text(), /^hello from t[123]\n$/);
+    await c.reconfigure(config(['r1', ...TARGETS]));
+    assert.not.ok(c.stackNames.includes('t4'));
+    assert.is(c.worker('t1')!.threadId > 0, true);
+    const again = await startLoad(c, { vipa: VIPA, port: 80, connections: 9, bytes: MB, direction: 'download', seed: SEED + 2 }).done;
+    assert.ok(again.ok, describe(again));
+    assert.equal(new Set(again.connections.map((r) => r.target)), new Set(TARGETS));
+  });
+});
+
 test.run();
