@@ -49,11 +49,13 @@ interface Snapshot {
   crt: Record<string, CrtRow[]>;
 }
 
-type ToWorker =
-  | { op: 'up'; id: number; spec: WorkerStackSpec; pair: RingPair }
-  | { op: 'call'; id: number; name: string; method: 'vipaRoute' | 'vipaUnroute' | 'clusterQuiesce' | 'clusterResume'; arg: unknown }
-  | { op: 'apps'; id: number; name: string; apps: AppConfig[] }
-  | { op: 'down'; id: number; name: string };
+/** A request to the worker, without the id it goes with. */
+type Request =
+  | { op: 'up'; spec: WorkerStackSpec; pair: RingPair }
+  | { op: 'call'; name: string; method: 'vipaRoute' | 'vipaUnroute' | 'clusterQuiesce' | 'clusterResume'; arg: unknown }
+  | { op: 'apps'; name: string; apps: AppConfig[] }
+  | { op: 'down'; name: string };
+type ToWorker = Request & { id: number };
 type FromWorker =
   | { op: 'reply'; id: number; name: string; snap?: Snapshot; error?: { message: string; code?: string } }
   | { op: 'snapshot'; name: string; snap: Snapshot }
@@ -98,7 +100,7 @@ export class StackThread {
     const s = new WorkerStack(spec, this, link, unplug);
     this.stacks.set(spec.name, s);
     try {
-      const r = await this.request({ op: 'up', id: 0, spec, pair: link.pair });
+      const r = await this.request({ op: 'up', spec, pair: link.pair });
       s.update(r.snap!);
     } catch (e) {
       this.stacks.delete(spec.name);
@@ -116,7 +118,7 @@ export class StackThread {
   }
 
   /** @internal */
-  request(m: ToWorker): Promise<FromWorker & { op: 'reply' }> {
+  request(m: Request): Promise<FromWorker & { op: 'reply' }> {
     if (!this.alive) return Promise.reject(new ShoalError('the stack\'s worker thread is gone', 'ERR_STACK_CLOSED'));
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
@@ -176,7 +178,6 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
   /** The thread it runs in. */
   get worker(): Worker { return this.thread.worker; }
   get isClosed(): boolean { return this.closed; }
-  get localhost(): string { return this.addresses[0].split('/')[0]; }
 
   /** The stack's counters as last posted, with the ring's drops: ringTxDropped (the stack's frames the ring to
    * the switch had no room for), ringRxDropped (the switch's frames the ring to the stack had no room for). */
@@ -195,7 +196,7 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
 
   /** Starts the apps listed that do not run yet, and stops those no longer listed. */
   async apps(apps: AppConfig[]): Promise<void> {
-    if (!this.closed) await this.thread.request({ op: 'apps', id: 0, name: this.name, apps });
+    if (!this.closed) await this.thread.request({ op: 'apps', name: this.name, apps });
   }
 
   get net(): never { throw inWorker('net'); }
@@ -208,7 +209,7 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
     if (this.closed) return;
     this.link.close();
     this.died();
-    await this.thread.request({ op: 'down', id: 0, name: this.name }).catch(() => {});
+    await this.thread.request({ op: 'down', name: this.name }).catch(() => {});
     this.thread.forget(this.name);
   }
 
@@ -226,7 +227,7 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
   private post(method: 'vipaRoute' | 'vipaUnroute' | 'clusterQuiesce' | 'clusterResume', arg: unknown): void {
     if (this.closed) throw new ShoalError(`${method}: stack ${this.name} is closed`, 'ERR_STACK_CLOSED');
     // An in-thread stack would throw; this one's answer comes later, so a failure is a process warning.
-    void this.thread.request({ op: 'call', id: 0, name: this.name, method, arg })
+    void this.thread.request({ op: 'call', name: this.name, method, arg })
       .catch((e: Error) => { if (!this.closed) process.emitWarning(`stack ${this.name}: ${method} failed in its worker: ${e.message}`); });
   }
 }
