@@ -110,7 +110,7 @@ export class StackThread {
     return s;
   }
 
-  /** Ends the thread once it holds no stacks. */
+  /** Ends the thread, as asked: no crash is reported for what it still held (Cluster stops it once it holds none, and on close). */
   async stop(): Promise<void> {
     if (!this.alive) return;
     this.ending = true;
