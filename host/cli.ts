@@ -22,27 +22,35 @@ commands:
   quiesce STACK [PORT]  drains a target of a running shoal up: no new connections on PORT (default
                         every port), its established ones run to their end
   resume STACK [PORT]   undoes quiesce
-                        (status, quiesce and resume find shoal up by FILE or --control PATH: see their --help)
+                        (status, quiesce and resume find shoal up by FILE [--only NAMES] or --control PATH:
+                        see their --help)
 
 options:
   -h, --help            this text (shoal up --help, shoal demo --help: the command's own)
   -V, --version         the version
 `;
 
-const UP_HELP = `usage: shoal up FILE [--metrics PORT] [--no-table] [--control PATH|none]
+const UP_HELP = `usage: shoal up FILE [--only NAMES] [--device NAME] [--metrics PORT] [--no-table] [--control PATH|none]
 
 Runs the cluster FILE (JSON; README "Cluster") describes: its stacks, VIPAs and apps.
 SIGINT or SIGTERM closes it and exits 0; SIGHUP re-reads FILE and applies it without
 dropping established connections (a bad file is reported and the config in force kept).
 
 options:
+  --only NAMES          runs only these stacks of FILE (comma-separated, e.g. r1,t1) and their
+                        apps; the others run in other processes or on other hosts, each a
+                        shoal up of the same FILE, met through the TAP device (README "Across
+                        hosts"). FILE needs a shared "key" or "keyFile"
+  --device NAME         attaches the stacks to TAP device NAME (created if missing), in place of
+                        FILE's network
   --metrics PORT        serves every stack's counters and the DPT in the Prometheus text
                         format at http://127.0.0.1:PORT/metrics (127.0.0.1 only; 0: a free port)
   --no-table            no live table (on a terminal it is redrawn every second; otherwise
                         printed every 5 s when it changed)
   --control PATH        the control socket that shoal status, quiesce and resume use (a Unix
                         socket for this user only; default $TMPDIR/shoal-<FILE's name without
-                        .json>.sock, removed on exit; none: no control socket)
+                        .json>.sock, with --only …/shoal-<name>@<NAMES sorted>.sock; removed on
+                        exit; none: no control socket)
   -h, --help            this text
 `;
 
@@ -51,8 +59,8 @@ const CONTROL_HELP = `usage: shoal status [FILE | --control PATH] [--json]
        shoal resume STACK [PORT] [FILE | --control PATH]
 
 Talk to a running shoal up over its control socket: FILE is its config file (the socket
-is then the default one, $TMPDIR/shoal-<FILE's name without .json>.sock), or --control
-PATH names the socket.
+is then the default one, $TMPDIR/shoal-<FILE's name without .json>.sock; FILE --only
+NAMES: that of shoal up FILE --only NAMES), or --control PATH names the socket.
 
   status                prints the live table; --json: the DPT and CRT summary as JSON
   quiesce STACK [PORT]  the target STACK takes no new connections on PORT (default: every
@@ -65,6 +73,7 @@ stack, a bad port), with the reason; 2 on a usage error.
 
 options:
   --control PATH        the control socket
+  --only NAMES          the --only of the shoal up to talk to (for its default socket)
   --json                (status) JSON instead of the table
   -h, --help            this text
 `;
@@ -110,19 +119,31 @@ function int(flags: Map<string, string>, name: string, lo: number, hi: number, d
   return Number(v);
 }
 
+/** --only's comma-separated stack names. */
+function names(flags: Map<string, string>): string[] | undefined {
+  const v = flags.get('--only');
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((x) => x.trim());
+  if (list.some((x) => x === '')) throw new UsageError(`--only needs stack names separated by commas, not '${v}'`);
+  return list;
+}
+
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 async function cmdUp(args: string[]): Promise<number> {
-  const { pos, flags } = parse(args, ['--metrics', '--control'], ['--no-table', '--help', '-h']);
+  const { pos, flags } = parse(args, ['--metrics', '--control', '--only', '--device'], ['--no-table', '--help', '-h']);
   if (flags.has('--help') || flags.has('-h')) { process.stdout.write(UP_HELP); return 0; }
   if (pos.length !== 1) throw new UsageError(pos.length ? `up takes one config file, not ${pos.length}` : 'up needs a config file');
   const table = flags.has('--no-table') ? 'off' : process.stdout.isTTY ? 'tty' : 'log';
   const c = flags.get('--control');
   if (c === '') throw new UsageError('--control needs a path, or none');
-  const control = c === 'none' ? null : c ?? defaultControlPath(pos[0]);
-  const run = await up(pos[0], { metrics: int(flags, '--metrics', 0, 65535), table, out: process.stdout, control });
+  const only = names(flags);
+  const device = flags.get('--device');
+  if (device === '') throw new UsageError('--device needs a TAP device name');
+  const control = c === 'none' ? null : c ?? defaultControlPath(pos[0], only);
+  const run = await up(pos[0], { metrics: int(flags, '--metrics', 0, 65535), table, out: process.stdout, control, only, device });
   return new Promise((resolve) => {
     let reloading = Promise.resolve();
     process.on('SIGHUP', () => { reloading = reloading.then(async () => { await run.reload(); }); });
@@ -139,7 +160,7 @@ async function cmdUp(args: string[]): Promise<number> {
 
 /** status, quiesce, resume: a request to the control socket of a running `shoal up`. */
 async function cmdControl(op: 'status' | 'quiesce' | 'resume', args: string[]): Promise<number> {
-  const { pos, flags } = parse(args, ['--control'], op === 'status' ? ['--json', '--help', '-h'] : ['--help', '-h']);
+  const { pos, flags } = parse(args, ['--control', '--only'], op === 'status' ? ['--json', '--help', '-h'] : ['--help', '-h']);
   if (flags.has('--help') || flags.has('-h')) { process.stdout.write(CONTROL_HELP); return 0; }
   let path = flags.get('--control');
   if (path === '' || path === 'none') throw new UsageError('--control needs the path of a control socket');
@@ -147,8 +168,8 @@ async function cmdControl(op: 'status' | 'quiesce' | 'resume', args: string[]): 
     // Without --control, the last argument is the config file of the shoal up to talk to.
     const file = pos.pop();
     if (file === undefined || /^\d+$/.test(file)) throw new UsageError(`${op} needs the config file of a running shoal up, or --control PATH`);
-    path = defaultControlPath(file);
-  }
+    path = defaultControlPath(file, names(flags));
+  } else if (flags.has('--only')) throw new UsageError('give --only with the config file, not with --control');
   const most = op === 'status' ? 0 : 2;
   if (pos.length > most) throw new UsageError(`${op}: unexpected argument '${pos[most]}'`);
   if (op === 'status') {

@@ -53,6 +53,7 @@ import { icmpError } from '../iface/icmp';
 import { udpOutput } from '../udp/udp';
 import { tcb, ntcbs, listenGen, connLookup, S_LISTEN, S_SYN_RCVD } from '../tcp/tcb';
 import { sendReset } from '../tcp/output';
+import { tcpProbe } from '../tcp/timeouts';
 import { ENDS, endsN, endsOn, endsClear } from '../tcp/ends';
 import { hmacKey } from './hmac';
 import { crtLayout, crtInit, crtSetIdle, crtLookup, crtTouch, crtInsert, crtSeen, crtDelete, crtExpire, crtAt, crtSlots,
@@ -91,8 +92,6 @@ export const CR_SPLIT: u32 = 4;        // two owners met: the better rank keeps 
 export const CR_IDLE: u32 = 5;         // takeback when idle: the owner had no connections left
 
 export const ANNOUNCE_MS: u32 = 1000;
-/** A non-owner that heads a VIPA's candidates' list goes by this much per rank (VRRP's skew), in heartbeat intervals / 2. */
-const SKEW_HALVES: u32 = 1;
 /** Members that route nothing beat this many times slower: the owner needs to know they live, not in 100 ms. */
 const MEMBER_BEATS: u32 = 5;
 /** A takeover waits for the targets' reports at most this many heartbeat intervals. */
@@ -379,7 +378,8 @@ export function vipaRoute(b: usize, len: u32, idleMs: u32, crtMax: u32, wait: bo
   st32be(b + A_ROUTING, self);
   st32be(b + A_IDLE, idleMs / 1000);
   st32be(b + A_CRT, max<u32>(crtMax, 1));
-  if (wait && load<u8>(v, V_ROLE) != ROLE_ROUTING) {
+  // A new config while a backup owns the VIPA waits its turn too: it takes effect when this stack takes it back.
+  if ((wait || load<u8>(v, V_RANK) == 0) && load<u8>(v, V_ROLE) != ROLE_ROUTING) {
     store<u32>(v, nowMs(), V_HEARD);
     return adoptBody(v, b, len);
   }
@@ -577,25 +577,33 @@ function dropEntries(v: usize, id: i32): u32 {
   return n;
 }
 
-/** The owner's check of its targets: one it has not heard for 3 of its intervals and one of ours is lost: it
- * leaves the DPT and its entries go, so its clients get a RST on their next segment. */
-function targetsCheck(v: usize, t: u32): void {
-  for (let i: u32 = 0, n = ntargets(v); i < n; i++) {
-    let x = annTarget(body(v), i);
-    let l = liveAt(ctlGet32(x), false);
-    if (l == 0 || load<u8>(l, L_DEAD) || t - load<u32>(l, L_HEARD) <= 3 * <u32>load<u16>(l, L_INT) + hbMs) continue;
+/** The owner's check of its targets: a member it has not heard for 3 of its intervals and one of ours is lost:
+ * it leaves the DPT of every VIPA this stack routes and its entries go, so its clients get a RST on their next
+ * segment. */
+function targetsCheck(t: u32, stalled: bool): void {
+  for (let i: u32 = 0; i < liveCap; i++) {
+    let l = live + <usize>i * L_SIZE;
+    let x = load<u32>(l, L_ADDR), interval = <u32>load<u16>(l, L_INT);
+    // As for the owner's heartbeats: after a stall of this stack, each member gets an interval more.
+    if (stalled && <i32>(load<u32>(l, L_HEARD) - (t - 2 * interval)) < 0) store<u32>(l, t - 2 * interval, L_HEARD);
+    if (x == 0 || load<u8>(l, L_DEAD) || t - load<u32>(l, L_HEARD) <= 3 * interval + hbMs) continue;
     store<u8>(l, 1, L_DEAD);
-    let id = ctlGet16(x + 4);
-    for (let k: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++k)) {
-      let s = load<u32>(r, R_VIPA) == load<u32>(v, V_ADDR) ? dptSlotOf(r, id) : -1;
-      if (s >= 0) dptStatus(r, <u32>s, 0, load<u32>(dptSlot(r, <u32>s), D_OVERFLOWS));
+    for (let j: u32 = 0; j < nRouted; j++) {
+      let v = <usize>load<u32>(ROUTED_V + (<usize>j << 2));
+      let id = targetId(v, x);
+      if (id < 0) continue;
+      for (let k: u32 = 0, r = dptRowAt(0); r; r = dptRowAt(++k)) {
+        let s = load<u32>(r, R_VIPA) == load<u32>(v, V_ADDR) ? dptSlotOf(r, id) : -1;
+        if (s >= 0) dptStatus(r, <u32>s, 0, load<u32>(dptSlot(r, <u32>s), D_OVERFLOWS));
+      }
+      count(C_CLU_TARGETS_LOST);
+      emit(EV_CLUSTER, load<u32>(v, V_ADDR), x, CE_TARGET_LOST | min<u32>(dropEntries(v, id), 0xffff) << 16);
     }
-    count(C_CLU_TARGETS_LOST);
-    emit(EV_CLUSTER, load<u32>(v, V_ADDR), ctlGet32(x), CE_TARGET_LOST | min<u32>(dropEntries(v, <i32>id), 0xffff) << 16);
   }
 }
 
-/** The next datagram held during a takeover that is over, or 0: the caller delivers it again, in order. */
+/** The next datagram held during a takeover that is over, or 0: the caller delivers it again, in order. One for a
+ * VIPA this stack gave up meanwhile is dropped: its TCP knows none of those connections and would reset them. */
 export function clusterHeld(): usize {
   for (let i: u32 = 0; i < nHeld; i++) {
     let p = HELD + (<usize>i << 2);
@@ -603,7 +611,10 @@ export function clusterHeld(): usize {
     let v = vipaFind(ipDst(<usize>load<u32>(b, PKT_IP)));
     if (v && load<u8>(v, V_TAKING)) continue;
     memory.copy(p, p + 4, <usize>(--nHeld - i) << 2);
-    return b;
+    if (v && load<u8>(v, V_ROLE) == ROLE_ROUTING) return b;
+    count(C_CLU_HELD_DROP);
+    pktFreeChain(b);
+    i--;
   }
   return 0;
 }
@@ -671,10 +682,14 @@ function heard(from: u32, b: usize): void {
       }
       store<u32>(v, t, V_HEARD);
       store<u32>(v, interval, V_OWNER_INT);
-      if (<u32>load<u8>(v, V_RANK) < r && !load<u8>(v, V_WANT)) { store<u8>(v, 1, V_WANT); store<u32>(v, t, V_SINCE); }
+      // A worse owner: this stack waits to take the VIPA back (its hold-down runs from now); a better one: it does not.
+      if (<u32>load<u8>(v, V_RANK) >= r) store<u8>(v, 0, V_WANT);
+      else if (!load<u8>(v, V_WANT)) { store<u8>(v, 1, V_WANT); store<u32>(v, t, V_SINCE); }
       if ((f & HB_TAKING) && load<u8>(v, V_ROLE) == ROLE_TARGET && t - load<u32>(v, V_REPORTED) >= 3 * interval) {
         store<u32>(v, t, V_REPORTED);
         report(v, REPORT_TAKEOVER);
+        // The clients' ACKs went to the dead owner a while: probe each connection now, so they answer the new one.
+        for (let k: u32 = 0, a = load<u32>(v, V_ADDR); k < ntcbs; k++) if (tcb(k).laddr == a) tcpProbe(tcb(k));
       }
     } else if ((f & HB_WANT) && mine && r < <u32>load<u8>(v, V_RANK)) store<u32>(v, t, V_WANTED);
   }
@@ -687,7 +702,7 @@ function heard(from: u32, b: usize): void {
   }
 }
 
-/** At poll, for a VIPA this stack may route: the takeover's end, the takeback when idle, target deaths (owner);
+/** At poll, for a VIPA this stack may route: the takeover's end, the takeback when idle (owner);
  * the owner's death, the takeback after the hold-down (the others). */
 function elect(v: usize, t: u32, stalled: bool): void {
   let rank = <u32>load<u8>(v, V_RANK);
@@ -698,8 +713,7 @@ function elect(v: usize, t: u32, stalled: bool): void {
     }
     if (load<u8>(v, V_GRACE) && t - load<u32>(v, V_SINCE) >= GRACE_MS) store<u8>(v, 0, V_GRACE);
     if ((load<u8>(body(v), A_FLAGS) & ANN_WHENIDLE) && load<u32>(v, V_ENTRIES) == 0 && !load<u8>(v, V_TAKING)
-      && t - load<u32>(v, V_WANTED) < 3 * hbMs) { yieldTo(v, 0, CR_IDLE); return; }
-    targetsCheck(v, t);
+      && t - load<u32>(v, V_WANTED) < 3 * hbMs) yieldTo(v, 0, CR_IDLE);
     return;
   }
   if (rank == NO_RANK) return;
@@ -711,7 +725,8 @@ function elect(v: usize, t: u32, stalled: bool): void {
     claim(v, CR_TAKEBACK);
     return;
   }
-  let deadline = load<u32>(v, V_HEARD) + 3 * interval + rank * interval * SKEW_HALVES / 2;
+  // VRRP's skew, longer for a lower rank: the best live backup moves first, and the next hears it before its turn.
+  let deadline = load<u32>(v, V_HEARD) + 3 * interval + rank * interval / 2;
   if (<i32>(t - deadline) >= 0) claim(v, want ? CR_TAKEBACK : load<u32>(v, V_OWNER) ? CR_DEAD : CR_START);
   else wakeUp(now + <i64>(deadline - t) * 1000);
 }
@@ -1232,6 +1247,7 @@ export function clusterPoll(): void {
   if (now >= nextBeat) beat();
   wake = nextBeat;
   for (let i: u32 = 0; i < MAX_VIPAS; i++) if (load<u32>(vipaAt(i), V_ADDR)) elect(vipaAt(i), ms, stalled);
+  if (nRouted) targetsCheck(ms, stalled);
   wakeAt(wake);
   let t = now;
   let periodic = t >= nextAnnounce;

@@ -157,6 +157,13 @@ function reoTimeout(k: Tcb): void {
 }
 
 /** The probe timeout (RFC 8985 7.3). */
+/** The path to the peer changed under the connection (a cluster's new routing stack took its VIPA over): the
+ * peer's ACKs of late may have been lost on the old one, so the tail-loss probe (RFC 8985 7.3) goes now, not at
+ * the timer, and the peer's answer takes the new path at once. */
+export function tcpProbe(k: Tcb): void {
+  if (k.state >= S_ESTABLISHED && k.state != S_TIME_WAIT && k.sndMax != k.sndUna) tlpTimeout(k);
+}
+
 function tlpTimeout(k: Tcb): void {
   let una = k.sndUna;
   let smax = k.sndMax;

@@ -5,7 +5,7 @@
 // control messages) is the core's: this class only builds, starts, stops and
 // reconfigures the stacks and reads their tables.
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Stack, type StackLimits, type DptRow, type CrtRow, type VipaRoute, type ClusterEvent } from '../stack.ts';
 import { VirtualSwitch } from '../link/switch.ts';
 import { TapLink } from '../link/tap.ts';
@@ -33,6 +33,11 @@ export interface ClusterOptions {
   seed?: number;
   limits?: StackLimits;
   debug?: boolean;
+  /** Runs only these config stacks here (`shoal up --only`); the others run in other processes or on other
+   * hosts, met through the network (a TAP bridged onto their LAN). They need a shared `key` or `keyFile`. */
+  only?: string[];
+  /** Attaches the stacks to this TAP device, whatever the config's `network` says (`shoal up --device`). */
+  device?: string;
   /** Worker threads for the stacks: the config's `"worker": true` stacks (all of them if none says so) spread over
    * this many threads, several to a thread. Unset: each `"worker": true` stack gets a thread of its own. */
   workers?: number;
@@ -100,6 +105,28 @@ function routeOf(v: VipaConfig, addressOf: (name: string) => string, idOf: (name
   };
 }
 
+/** The config with its network replaced by the TAP `device`, if one is given. */
+function onDevice(config: unknown, device: string | undefined): unknown {
+  if (device === undefined || typeof config !== 'object' || config === null || Array.isArray(config)) return config;
+  return { ...config, network: { type: 'tap', device } };
+}
+
+/** Refuses an `only` that names no stack, or one the config lacks, and a cluster across processes without a
+ * shared key (each process would make up its own). */
+function checkOnly(cfg: ClusterConfig, only: string[]): void {
+  if (only.length === 0) throw new RangeError('cluster: only names no stack');
+  const names = cfg.stacks.map((s) => s.name);
+  for (const name of only) if (!names.includes(name)) throw new RangeError(`cluster: only: no stack "${name}" in the config (its stacks: ${names.join(', ')})`);
+  if (cfg.key === null && cfg.keyFile === null) throw new ClusterConfigError('key', 'stacks in several processes (only) need a shared "key" or "keyFile"');
+}
+
+/** A stack's MAC in a cluster across processes: locally administered, from its name and own address, so every
+ * process gives it the same one and a restarted process the one the kernels' neighbour entries hold. */
+function macFor(s: StackConfig): string {
+  const h = createHash('sha256').update(`${s.name} ${formatIPv4(s.address)}`).digest();
+  return formatMac(0x0200 | h[0], h.readUInt32BE(1));
+}
+
 function hashName(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
@@ -116,7 +143,8 @@ export class Cluster extends EventEmitter {
   private handlers = new Map<string, () => ConnectionHandler>();
   private tap: TapLink | null = null;
   private unplugTap: (() => void) | null = null;
-  /** MACs: 02:xx:xx (random per cluster, so two clusters on one LAN differ), then a counter. */
+  /** MACs in one process: 02:xx:xx (random per cluster, so two clusters on one LAN differ), then a counter;
+   * with `only`, derived from each stack's name and address instead (macFor). */
   private readonly macHi: number;
   private readonly macLo: number;
   private macNext = 1;
@@ -126,6 +154,8 @@ export class Cluster extends EventEmitter {
   /** Per stack and VIPA, the reason of its last claim, until its takeover is complete. */
   private claims = new Map<string, ClusterEvent>();
   private readonly ids = new Map<string, number>();
+  /** The config stacks that run here, or null for all of them. */
+  private readonly only: Set<string> | null;
   /** Worker threads: the pool (options.workers), or one per stack by name. */
   private readonly pool: (StackThread | null)[] = [];
   private readonly threads = new Map<string, StackThread>();
@@ -139,11 +169,13 @@ export class Cluster extends EventEmitter {
     const r = opts.seed === undefined ? randomBytes(2) : [opts.seed & 0xff, (opts.seed >>> 8) & 0xff];
     this.macHi = 0x0200 | r[0];
     this.macLo = r[1];
+    this.only = opts.only ? new Set(opts.only) : null;
   }
 
   /** Builds and starts the cluster `config` describes (DESIGN.md §7); throws ClusterConfigError for a bad one. */
   static async create(config: unknown, opts: ClusterOptions = {}): Promise<Cluster> {
-    const cfg = parseClusterConfig(config);
+    const cfg = parseClusterConfig(onDevice(config, opts.device));
+    if (opts.only) checkOnly(cfg, opts.only);
     if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1)) {
       throw new RangeError(`cluster: workers must be a positive integer, got ${opts.workers}`);
     }
@@ -151,6 +183,8 @@ export class Cluster extends EventEmitter {
       throw new RangeError('cluster: a stack in a worker thread runs on the real clock; give no clock with workers');
     }
     const c = new Cluster(cfg, clusterKey(cfg), opts);
+    // Every process numbers the targets alike (their place in the config), so any of them may route a VIPA.
+    if (opts.only) for (const s of cfg.stacks) c.idOf(s.name);
     try {
       if (cfg.network.type === 'tap') {
         c.tap = await TapLink.open(cfg.network.device);
@@ -171,12 +205,12 @@ export class Cluster extends EventEmitter {
   /** Every config stack's name, in config order. */
   get stackNames(): string[] { return this.cfg.stacks.map((s) => s.name); }
 
-  /** A running stack by name; throws if the name is unknown or the stack is down. A stack in a worker thread is
-   * a WorkerStack standing in for it: its view calls (stats, portTable, routingTable, clusterView,
-   * clusterQuiesce/Resume, 'cluster' events) work, its sockets throw ERR_STACK_IN_WORKER. */
+  /** A running stack by name; throws if the name is unknown, the stack runs in another process (code
+   * 'ESTACKREMOTE') or is down. A stack in a worker thread is a WorkerStack standing in for it: its view calls
+   * (stats, portTable, routingTable, clusterView, clusterQuiesce/Resume, 'cluster' events) work, its sockets throw
+   * ERR_STACK_IN_WORKER. */
   stack(name: string): Stack {
-    const n = this.nodes.get(name);
-    if (!n) throw new RangeError(`cluster: no stack "${name}"`);
+    const n = this.node(name);
     if (!n.stack) throw Object.assign(new Error(`cluster: stack "${name}" is down`), { code: 'ESTACKDOWN' });
     return n.stack as Stack;
   }
@@ -187,8 +221,11 @@ export class Cluster extends EventEmitter {
     return s instanceof WorkerStack ? s.worker : null;
   }
 
-  /** Whether a config stack is running (not killed). */
+  /** Whether a config stack is running (not killed) in this process. */
   isUp(name: string): boolean { return this.nodes.get(name)?.stack != null; }
+
+  /** Whether a config stack runs in this process: all of them, unless `only` names some. */
+  isLocal(name: string): boolean { return this.only === null || this.only.has(name); }
 
   /** The DPT of a VIPA, from the stack that routes it now ([] while none does). */
   portTable(vipa: string): ClusterDptRow[] {
@@ -203,12 +240,24 @@ export class Cluster extends EventEmitter {
   }
 
   /** The name of the stack that routes a VIPA now: its routing stack or, after a takeover, a backup; null while
-   * none does. */
-  owner(vipa: string): string | null {
-    const v = this.vipaConfig(vipa);
+   * none does. With `only`, an owner in another process as this one's stacks last heard it (isLocal tells). */
+  owner(vipa: string): string | null { return this.ownerOf(this.vipaConfig(vipa)); }
+
+  private ownerOf(v: VipaConfig): string | null {
+    const vipa = formatIPv4(v.address);
     for (const name of [v.routing, ...v.backups]) {
       const s = this.nodes.get(name)?.stack;
       if (s?.clusterView().some((x) => x.vipa === vipa && x.role === 'routing')) return name;
+    }
+    return this.only === null ? null : this.remoteOwner(vipa);
+  }
+
+  /** The owner of a VIPA that the local stacks have heard, when it is not one of them. */
+  private remoteOwner(vipa: string): string | null {
+    for (const n of this.nodes.values()) {
+      const heard = n.stack?.clusterView().find((x) => x.vipa === vipa)?.owner;
+      const name = heard ? this.nameOf(heard) : '';
+      if (name && !this.isLocal(name)) return name;
     }
     return null;
   }
@@ -252,7 +301,7 @@ export class Cluster extends EventEmitter {
    * A bad config throws and changes nothing. */
   async reconfigure(config: unknown): Promise<void> {
     if (this.closed) throw new Error('cluster: closed');
-    const next = parseClusterConfig(config);
+    const next = parseClusterConfig(onDevice(config, this.opts.device));
     const old = this.cfg;
     if (JSON.stringify(next.network) !== JSON.stringify(old.network)) throw new ClusterConfigError('network', 'cannot change while the cluster runs');
     if (next.controlPort !== old.controlPort) throw new ClusterConfigError('controlPort', 'cannot change while the cluster runs');
@@ -277,8 +326,12 @@ export class Cluster extends EventEmitter {
 
   private node(name: string): Node {
     const n = this.nodes.get(name);
-    if (!n) throw new RangeError(`cluster: no stack "${name}"`);
-    return n;
+    if (n) return n;
+    if (!this.isLocal(name) && this.cfg.stacks.some((s) => s.name === name)) {
+      throw Object.assign(new Error(`cluster: stack "${name}" runs in another process (this one runs ${[...this.only!].join(', ')})`),
+        { code: 'ESTACKREMOTE' });
+    }
+    throw new RangeError(`cluster: no stack "${name}"`);
   }
 
   /** A config stack's own address, from the config in force (its stack may not have started yet). */
@@ -290,7 +343,7 @@ export class Cluster extends EventEmitter {
 
   private nameOf(address: string): string {
     for (const n of this.nodes.values()) if (formatIPv4(n.config.address) === address) return n.config.name;
-    return '';
+    return this.cfg.stacks.find((s) => formatIPv4(s.address) === address)?.name ?? '';
   }
 
   private vipaConfig(vipa: string): VipaConfig {
@@ -299,9 +352,10 @@ export class Cluster extends EventEmitter {
     return v;
   }
 
+  /** The local stack that routes a VIPA now, or null. */
   private routingStackOf(vipa: string): Stack | WorkerStack | null {
     const name = this.owner(vipa);
-    return name === null ? null : this.nodes.get(name)!.stack;
+    return name === null ? null : this.nodes.get(name)?.stack ?? null;
   }
 
   /** A stack's CRT number (1-255), given at first sight and kept for the cluster's life, so a reconfigure never
@@ -320,7 +374,7 @@ export class Cluster extends EventEmitter {
   private async loadHandlers(cfg: ClusterConfig): Promise<Map<string, () => ConnectionHandler>> {
     const out = new Map<string, () => ConnectionHandler>();
     for (const [i, a] of cfg.apps.entries()) {
-      if (!out.has(a.serve)) out.set(a.serve, await loadHandler(a.serve, this.opts.baseDir ?? process.cwd(), `apps[${i}].serve`));
+      if (!out.has(a.serve) && a.stacks.some((s) => this.isLocal(s))) out.set(a.serve, await loadHandler(a.serve, this.opts.baseDir ?? process.cwd(), `apps[${i}].serve`));
     }
     return out;
   }
@@ -338,7 +392,9 @@ export class Cluster extends EventEmitter {
     for (const [vipa, v] of before) {
       const w = after.get(vipa);
       if (w && w.routing === v.routing) continue;
-      const s = this.nodes.get(v.routing)?.stack;
+      // Its owner withdraws it: after a takeover, the backup that routes it.
+      const owner = this.ownerOf(v);
+      const s = owner === null ? null : this.nodes.get(owner)?.stack;
       if (s) s.vipaUnroute(vipa);
       if (!w) ev.vipasRemoved.push(vipa);
     }
@@ -351,8 +407,8 @@ export class Cluster extends EventEmitter {
       ev.stacksRemoved.push(n.config.name);
     }
     for (const s of next.stacks) {
-      if (this.nodes.has(s.name)) continue;
-      const n: Node = { config: s, mac: this.mac(), stack: null, port: null, apps: new Map() };
+      if (this.nodes.has(s.name) || !this.isLocal(s.name)) continue;
+      const n: Node = { config: s, mac: this.only ? macFor(s) : this.mac(), stack: null, port: null, apps: new Map() };
       this.nodes.set(s.name, n);
       ev.stacksAdded.push(s.name);
       await this.up(n);
@@ -396,7 +452,9 @@ export class Cluster extends EventEmitter {
     const join = { key: this.key, controlPort: this.cfg.controlPort, heartbeatInterval: this.cfg.heartbeat.interval,
       holdDown: this.cfg.heartbeat.holdDown };
     // Restarted, it listens first: a backup may hold the VIPA, and takes it back as the VIPA's takeback says.
-    const routes = this.cfg.vipas.filter((v) => v.routing === c.name).map((v) => ({ ...routeOf(v, this.addressOf, this.idOf), wait: this.running }));
+    // A process of a cluster across processes (only) cannot know whether it is the first: it always listens.
+    const wait = this.running || this.only !== null;
+    const routes = this.cfg.vipas.filter((v) => v.routing === c.name).map((v) => ({ ...routeOf(v, this.addressOf, this.idOf), wait }));
     if (this.inWorker(c)) {
       const s = await this.threadFor(c.name).start({
         name: c.name, address, mac: n.mac, seed, limits, debug: this.opts.debug, mtu: this.switch.mtu, join, routes,

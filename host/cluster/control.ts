@@ -30,9 +30,12 @@ export class ControlError extends Error {
   }
 }
 
-/** `${tmpdir}/shoal-<config file name without .json>.sock`: where `shoal up FILE` listens unless told otherwise. */
-export function defaultControlPath(configFile: string): string {
-  return join(tmpdir(), `shoal-${basename(configFile).replace(/\.json$/, '')}.sock`);
+/** `${tmpdir}/shoal-<config file name without .json>.sock`: where `shoal up FILE` listens unless told otherwise;
+ * `shoal up FILE --only r1,t1` at `…/shoal-<name>@r1,t1.sock` (the names sorted), so two processes of one config
+ * on one host each have their own. */
+export function defaultControlPath(configFile: string, only?: string[]): string {
+  const part = only ? `@${[...new Set(only)].sort().join(',')}` : '';
+  return join(tmpdir(), `shoal-${basename(configFile).replace(/\.json$/, '')}${part}.sock`);
 }
 
 /** A request line longer than this ends the connection: nothing legitimate comes near it. */

@@ -1,6 +1,9 @@
 // A cluster's counters in the Prometheus text exposition format (version
 // 0.0.4): every counter of every running stack, labelled {stack="t1"}, and
-// the DPT (quiesced targets among it) labelled {vipa,port,target}.
+// the DPT (quiesced targets among it) labelled {vipa,port,target}. A process
+// that runs some of a config's stacks (`shoal up --only`) says nothing of
+// the others: their process serves their counters, and the DPT and CRT of a
+// VIPA whose owner runs there.
 // `shoal up --metrics PORT` serves it on 127.0.0.1 only: the counters say
 // much about the traffic.
 import http from 'node:http';
@@ -39,6 +42,7 @@ export function metricsText(cluster: Cluster): string {
     f.samples.push(`${name}${labels(l)} ${Number.isFinite(v) ? v : 0}`);
   };
   for (const name of cluster.stackNames) {
+    if (!cluster.isLocal(name)) continue;
     const up = cluster.isUp(name);
     add('shoal_stack_up', 'gauge', 'Whether the stack is running (1) or down (0)', { stack: name }, up ? 1 : 0);
     if (!up) continue;
@@ -49,13 +53,15 @@ export function metricsText(cluster: Cluster): string {
   }
   for (const v of cluster.config.vipas) {
     const vipa = formatIPv4(v.address);
-    for (const r of cluster.portTable(vipa)) {
-      for (const [n, type, help, get] of DPT) add(`shoal_${n}`, type, help, { vipa, port: r.port, target: r.stack || r.target }, get(r));
-    }
-    add('shoal_crt_entries', 'gauge', 'Entries in the VIPA\'s connection routing table', { vipa }, cluster.routingTable(vipa).length);
-    // Which stack routes the VIPA now: 1 for its owner (after a takeover, a backup), 0 for the other candidates.
     const owner = cluster.owner(vipa);
-    for (const name of [v.routing, ...v.backups]) add('shoal_vipa_owner', 'gauge', 'Whether the stack routes the VIPA now (1) or not (0)', { vipa, stack: name }, owner === name ? 1 : 0);
+    if (owner === null || cluster.isLocal(owner)) {
+      for (const r of cluster.portTable(vipa)) {
+        for (const [n, type, help, get] of DPT) add(`shoal_${n}`, type, help, { vipa, port: r.port, target: r.stack || r.target }, get(r));
+      }
+      add('shoal_crt_entries', 'gauge', 'Entries in the VIPA\'s connection routing table', { vipa }, cluster.routingTable(vipa).length);
+    }
+    // Which stack routes the VIPA now: 1 for its owner (after a takeover, a backup), 0 for the other candidates.
+    for (const name of [v.routing, ...v.backups]) if (cluster.isLocal(name)) add('shoal_vipa_owner', 'gauge', 'Whether the stack routes the VIPA now (1) or not (0)', { vipa, stack: name }, owner === name ? 1 : 0);
   }
   let out = '';
   for (const [name, f] of families) out += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.samples.join('\n')}\n`;

@@ -2,7 +2,10 @@
 // VDPT / VCRT show theirs: per VIPA the stack that routes it now, CRT size and DPT rows
 // (port, target, ready or quiesced, listeners, weight, active and total
 // connections, handshakes, health); then each stack with its frames,
-// forwarded frames and drops; then the recent cluster events.
+// forwarded frames and drops; then the recent cluster events. A process that
+// runs some of a config's stacks (`shoal up --only`) shows the others as
+// remote, and a VIPA another process routes by its owner's name only: its
+// DPT and CRT are in that process's table.
 import { formatIPv4 } from '../addr.ts';
 import type { Cluster, ClusterDptRow } from './cluster.ts';
 
@@ -36,29 +39,37 @@ export function renderEvents(events: readonly ClusterEventRecord[]): string[] {
 }
 
 /** What the table shows, as data (`shoal status --json`): per VIPA its DPT
- * and its CRT's size by target and state; per stack whether it runs. */
+ * and its CRT's size by target and state; per stack whether it runs. What
+ * runs in another process is null here: `up` and `routingUp` of a remote
+ * stack, `crt` of a VIPA a remote stack routes (whose `dpt` is empty). */
 export interface ClusterSummary {
-  vipas: { vipa: string; ports: string; routing: string; routingUp: boolean; owner: string | null; method: string;
-    dpt: ClusterDptRow[]; crt: { entries: number; size: number; byTarget: Record<string, number>; byState: Record<string, number> } }[];
-  stacks: { name: string; address: string; up: boolean }[];
+  vipas: { vipa: string; ports: string; routing: string; routingUp: boolean | null; owner: string | null; method: string;
+    dpt: ClusterDptRow[]; crt: { entries: number; size: number; byTarget: Record<string, number>; byState: Record<string, number> } | null }[];
+  stacks: { name: string; address: string; up: boolean | null }[];
 }
 
 const portsText = (ports: { lo: number; hi: number }[]) => ports.map((p) => (p.lo === p.hi ? `${p.lo}` : `${p.lo}-${p.hi}`)).join(',');
 const count = (keys: string[]) => keys.reduce((a: Record<string, number>, k) => { a[k] = (a[k] ?? 0) + 1; return a; }, {});
+/** Whether a stack is up, or null when it runs in another process. */
+const upHere = (cluster: Cluster, name: string) => (cluster.isLocal(name) ? cluster.isUp(name) : null);
+/** Whether a VIPA's owner runs in another process: its DPT and CRT are there. */
+const routedElsewhere = (cluster: Cluster, owner: string | null) => owner !== null && !cluster.isLocal(owner);
 
 /** The cluster's state now, as a ClusterSummary. */
 export function summarize(cluster: Cluster): ClusterSummary {
   return {
     vipas: cluster.config.vipas.map((v) => {
       const vipa = formatIPv4(v.address);
+      const owner = cluster.owner(vipa);
       const crt = cluster.routingTable(vipa);
       return {
-        vipa, ports: portsText(v.ports), routing: v.routing, routingUp: cluster.isUp(v.routing), owner: cluster.owner(vipa), method: v.method,
+        vipa, ports: portsText(v.ports), routing: v.routing, routingUp: upHere(cluster, v.routing), owner, method: v.method,
         dpt: cluster.portTable(vipa),
-        crt: { entries: crt.length, size: v.crtSize, byTarget: count(crt.map((e) => e.stack || e.target)), byState: count(crt.map((e) => e.state)) },
+        crt: routedElsewhere(cluster, owner) ? null
+          : { entries: crt.length, size: v.crtSize, byTarget: count(crt.map((e) => e.stack || e.target)), byState: count(crt.map((e) => e.state)) },
       };
     }),
-    stacks: cluster.config.stacks.map((s) => ({ name: s.name, address: `${formatIPv4(s.address)}/${s.prefix}`, up: cluster.isUp(s.name) })),
+    stacks: cluster.config.stacks.map((s) => ({ name: s.name, address: `${formatIPv4(s.address)}/${s.prefix}`, up: upHere(cluster, s.name) })),
   };
 }
 
@@ -69,10 +80,14 @@ export function renderTable(cluster: Cluster, events: readonly ClusterEventRecor
     const vipa = formatIPv4(v.address);
     const ports = portsText(v.ports);
     const owner = cluster.owner(vipa);
-    const crt = owner ? cluster.routingTable(vipa).length : 0;
+    const elsewhere = routedElsewhere(cluster, owner);
+    const crt = elsewhere ? '-' : owner ? cluster.routingTable(vipa).length : 0;
     // After a takeover the backup routes it: say whose it is by the config too.
-    const by = owner === null ? `none (${v.routing}${cluster.isUp(v.routing) ? '' : ' down'})` : owner === v.routing ? owner : `${owner} (backup of ${v.routing})`;
+    const state = (name: string) => (!cluster.isLocal(name) ? ' remote' : cluster.isUp(name) ? '' : ' down');
+    const by = owner === null ? `none (${v.routing}${state(v.routing)})`
+      : `${owner}${elsewhere ? ' remote' : ''}${owner === v.routing ? '' : ` (backup of ${v.routing})`}`;
     out.push(`VIPA ${vipa}  ports ${ports}  routing ${by}  method ${v.method}  CRT ${crt}/${v.crtSize}`);
+    if (elsewhere) { out.push(`  (the DPT and CRT are ${owner}'s, in another process)`); continue; }
     const rows = cluster.portTable(vipa);
     if (rows.length === 0) { out.push('  (no DPT rows: no target listens yet)'); continue; }
     out.push(...columns([
@@ -85,7 +100,7 @@ export function renderTable(cluster: Cluster, events: readonly ClusterEventRecor
     ['STACK', 'ADDRESS', 'STATE', 'RX FRAMES', 'TX FRAMES', 'FORWARDED', 'DROPS'],
     ...cluster.config.stacks.map((s) => {
       const address = `${formatIPv4(s.address)}/${s.prefix}`;
-      if (!cluster.isUp(s.name)) return [s.name, address, 'down', '-', '-', '-', '-'];
+      if (!cluster.isUp(s.name)) return [s.name, address, cluster.isLocal(s.name) ? 'down' : 'remote', '-', '-', '-', '-'];
       const st = cluster.stack(s.name).stats();
       return [s.name, address, 'up', st.rxFrames, st.txFrames, st[FORWARDED] ?? 0, drops(st)];
     }),

@@ -1,11 +1,13 @@
 // `shoal up cluster.json`: a cluster from a config file, its live table,
 // its metrics and its control socket (control.ts), reloaded on request. The
-// command line (cli.ts) adds the signals; tests drive this directly.
+// command line (cli.ts) adds the signals; tests drive this directly. With
+// `only`, this process runs those stacks of the config and meets the others,
+// in other processes or on other hosts, through its TAP device.
 import { readFileSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type http from 'node:http';
 import { Cluster, type TakeoverEvent, type RoleEvent, type TargetLostEvent } from './cluster.ts';
-import { ClusterConfigError } from './config.ts';
+import { ClusterConfigError, parseClusterConfig } from './config.ts';
 import { serveMetrics, portOf } from './metrics.ts';
 import { renderTable, summarize, RECENT_EVENTS, type ClusterEventRecord } from './table.ts';
 import { claimControlPath, serveControl, type ControlRequest, type ControlServer } from './control.ts';
@@ -18,6 +20,10 @@ export interface UpOptions {
   out: NodeJS.WritableStream;
   /** The control socket's path (control.ts), or null for none; default none. */
   control?: string | null;
+  /** Runs only these config stacks (ClusterOptions.only); needs a TAP: the config's network or `device`. */
+  only?: string[];
+  /** The TAP device, in place of the config's network. */
+  device?: string;
 }
 
 export interface Up {
@@ -45,9 +51,12 @@ export async function up(file: string, opts: UpOptions): Promise<Up> {
   const path = resolve(file);
   const t0 = Date.now();
   const config = readConfig(path);
+  if (opts.only && opts.device === undefined && parseClusterConfig(config).network.type !== 'tap') {
+    throw new Error('only some of the stacks here: they meet the others through a TAP device, so give the config a "tap" network or --device NAME');
+  }
   // Refused before the cluster starts: a second `shoal up` of one config would contend for its TAP device too.
   if (opts.control) await claimControlPath(opts.control);
-  const cluster = await Cluster.create(config, { baseDir: dirname(path) });
+  const cluster = await Cluster.create(config, { baseDir: dirname(path), only: opts.only, device: opts.device });
   const say = (s: string) => opts.out.write(`${s}\n`);
 
   // The recent events the table lists, oldest first; role changes and
@@ -107,7 +116,9 @@ export async function up(file: string, opts: UpOptions): Promise<Up> {
 
   const n = cluster.config;
   const count = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
-  say(`shoal: ${count(n.stacks.length, 'stack')}, ${count(n.vipas.length, 'VIPA')} from ${path}` +
+  const here = opts.only ? `${count(opts.only.length, 'stack')} here (${opts.only.join(', ')}) of ${n.stacks.length}` : count(n.stacks.length, 'stack');
+  const tap = n.network.type === 'tap' ? ` on TAP ${n.network.device}` : '';
+  say(`shoal: ${here}, ${count(n.vipas.length, 'VIPA')} from ${path}${tap}` +
     (metrics ? `; metrics on http://127.0.0.1:${portOf(metrics)}/metrics` : '') +
     (control ? `; control socket ${control.path}` : ''));
 

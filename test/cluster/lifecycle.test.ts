@@ -10,6 +10,8 @@ import type { Socket } from '../../host/net/net.ts';
 import { ipv4, udp, tcpSegment, parse, PROTO_IPIP, PROTO_UDP, PROTO_TCP, TH_SYN, type Parsed } from '../helpers/frames.ts';
 import { rig, ready, VIPA, RAW_IP } from './rig.ts';
 
+const VIPA2 = '10.0.0.101';
+
 function echo(s: Stack, port = 80) {
   const srv = s.net.createServer((c: Socket) => { c.on('data', (d: Buffer) => c.write(d)); c.on('end', () => c.end()); c.on('error', () => {}); });
   srv.listen(port);
@@ -90,9 +92,10 @@ test('a lost end message leaks no entry for good: idle expiry removes it', async
   assert.is(k.r.portTable(VIPA)[0].active, 0);
 });
 
-test('target death: a target that goes silent leaves the DPT, its entries go, and its client gets a RST on its next segment', async () => {
+test('target death: a target that goes silent leaves the DPT of every VIPA, its entries go, and its clients get a RST on their next segment', async () => {
   const k = rig(2);
   k.route();
+  k.route({ vipa: VIPA2 });
   k.t.forEach((t) => echo(t));
   await k.settle(() => ready(k.r).length === 2, 'ready');
   const socks = [0, 1, 2, 3].map(() => k.c.net.connect({ host: VIPA, port: 80 }));
@@ -107,8 +110,9 @@ test('target death: a target that goes silent leaves the DPT, its entries go, an
   k.unplug(dead);
   await k.settle(() => ready(k.r).length === 1, 'out of the DPT', 5000);
   assert.ok(k.clock.now() - t0 <= 600, `noticed in ${k.clock.now() - t0} ms`);
-  assert.equal(lost, [dead.localhost]);
-  assert.is(k.r.stats().clusterTargetsLost, 1);
+  await k.settle(() => !k.r.portTable(VIPA2).some((d) => d.target === dead.localhost && d.ready), 'out of the second VIPA\'s DPT too');
+  assert.equal(lost, [dead.localhost, dead.localhost]);
+  assert.is(k.r.stats().clusterTargetsLost, 2);
   assert.is(k.r.routingTable(VIPA).length, 2, 'only the live target\'s entries are left');
   assert.equal(k.r.portTable(VIPA).find((d) => d.target === dead.localhost)!.active, 0);
   const errors: string[] = [];

@@ -125,6 +125,28 @@ maybe(test, noRouting, 'events and the live table: role changes, the takeover, t
   });
 });
 
+maybe(test, noRouting, 'reconfigure while the backup routes the VIPA: a removed VIPA is withdrawn by the backup; a changed one waits for the routing stack', async () => {
+  await withCluster(config({ serve: 'echo' }), async (c) => {
+    await ready(c, TARGETS);
+    await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
+    await c.kill('r1');
+    await until('r2 routes', () => c.owner(VIPA) === 'r2');
+    const fewer = config({ serve: 'echo' });
+    fewer.vipas[0].targets = ['t1', 't2'];
+    await c.reconfigure(fewer);
+    assert.is(c.owner(VIPA), 'r2', 'the backup keeps routing the config it had');
+    await c.start('r1');
+    await until('r1 took back with the new config', () => c.owner(VIPA) === 'r1' && c.stack('t3').clusterView()[0]?.role === 'none', 5000)
+      .catch((e) => { throw new Error(`${e.message}; owner ${c.owner(VIPA)}; t3 sees ${JSON.stringify(c.stack('t3').clusterView())}`); });
+    await c.kill('r1');
+    await until('r2 routes again', () => c.owner(VIPA) === 'r2');
+    const none = config({ serve: 'echo' });
+    none.vipas = [];
+    await c.reconfigure(none);
+    await until('every stack forgot the VIPA', () => ['r2', ...TARGETS].every((n) => c.stack(n).clusterView().length === 0), 5000);
+  });
+});
+
 const why = firstReason(noRouting, await kernelPeerUnavailable(), lacks('curl'));
 
 maybe(test, why, 'through a TAP: curl in a namespace, looping requests to the VIPA, sees no failed request across a takeover and a takeback', async () => {

@@ -49,7 +49,7 @@ function owns(s: Stack) { const v = view(s); return v?.role === 'routing' && !v.
 
 async function connect(k: Rig, n: number): Promise<Socket[]> {
   const socks = Array.from({ length: n }, () => k.c.net.connect({ host: VIPA, port: 80 }));
-  socks.forEach((s) => s.on('error', () => {}));
+  for (const s of socks) s.on('error', () => {});
   await k.settle(() => socks.every((s) => s.info()?.state === 'ESTABLISHED'), 'connected');
   return socks;
 }
@@ -58,7 +58,7 @@ async function connect(k: Rig, n: number): Promise<Socket[]> {
 async function echoAll(k: Rig, socks: Socket[], what: string): Promise<void> {
   const got = socks.map(() => '');
   const want = socks.map((_, i) => `${what}#${i};`);
-  const on = socks.map((s, i) => (d: Buffer) => { got[i] += d.toString(); });
+  const on = socks.map((_, i) => (d: Buffer) => { got[i] += d.toString(); });
   socks.forEach((s, i) => { s.on('data', on[i]); s.write(want[i]); });
   await k.settle(() => got.every((g, i) => g === want[i]), what, 20_000);
   socks.forEach((s, i) => s.off('data', on[i]));
@@ -186,6 +186,24 @@ test('split brain: two owners after a partition of the control messages resolve 
   await echoAll(k, [...before, ...during], 'after');
 });
 
+test('what a stack held while it took a VIPA over is dropped, not reset, when it yields before routing it', async () => {
+  const { k, b: [b1] } = await withBackups(1);
+  // b1 hears neither r nor the targets' reports: it claims and stays taking over, holding what comes.
+  k.cutControl((src, type) => src === k.r.localhost || type === 6);
+  await k.settle(() => view(b1)?.taking === true, 'b1 claims');
+  await k.settle(() => false, 'the ARP', 2).catch(() => {});
+  const s = k.c.net.connect({ host: VIPA, port: 80 });
+  const errors: string[] = [];
+  s.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code!));
+  await k.settle(() => b1.stats().clusterHeld >= 1, 'the SYN held', 50);
+  k.cutControl(null);
+  await k.settle(() => view(b1)!.role !== 'routing', 'b1 yields to r');
+  await k.settle(() => s.info()?.state === 'ESTABLISHED', 'the client connects through r', 5000);
+  assert.equal(errors, []);
+  assert.is(b1.stats().tcpRstTx, 0);
+  assert.ok(b1.stats().clusterHeldDropped >= 1);
+});
+
 test('flapping: 30 % loss on the control messages, and a burst of them lost, move no VIPA', async () => {
   const { k, b: [b1, b2] } = await withBackups(2);
   const socks = await connect(k, 2);
@@ -231,6 +249,16 @@ test('outbound connections from the VIPA and timed affinities survive a takeover
   const again = await connect(k, 4);
   const targets = again.map((s) => b1.routingTable(VIPA).find((e) => e.clientPort === s.info()!.localPort)!.target);
   assert.equal(targets, Array(4).fill(target), 'the client stays with its target');
+});
+
+test('misuse: a heartbeat interval or hold-down out of range, a target id out of range, are refused with the reason', () => {
+  const k = rig(1);
+  const s = k.stack('x', '10.0.0.40');
+  assert.throws(() => s.clusterJoin({ key: KEY, heartbeatInterval: 2 }), /heartbeatInterval/);
+  assert.throws(() => s.clusterJoin({ key: KEY, heartbeatInterval: 20_000 }), /heartbeatInterval/);
+  assert.throws(() => s.clusterJoin({ key: KEY, holdDown: -1 }), /holdDown/);
+  assert.throws(() => k.route({ targets: [{ address: k.t[0].localhost, weight: 1, id: 256 }] }), /target id 256/);
+  assert.throws(() => k.route({ targets: [{ address: k.t[0].localhost, weight: 1, id: 0 }] }), /target id 0/);
 });
 
 test.run();
