@@ -16,7 +16,8 @@ import { Stack, type StackLimits, type StackStats, type VipaRoute, type ClusterJ
   type DptRow, type CrtRow } from '../stack.ts';
 import { RingLink, type RingPair } from '../link/ring.ts';
 import { realClock, type Clock } from '../clock.ts';
-import { ShoalError } from '../errors.ts';
+import { ShoalError, sysError } from '../errors.ts';
+import { ERRNO } from '../core-abi.ts';
 import type { AppConfig } from './config.ts';
 import { loadHandler, startApp, type ConnectionHandler, type RunningApp } from './apps.ts';
 
@@ -189,8 +190,8 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
   portTable(vipa: string): DptRow[] { return this.snap.dpt[vipa] ?? []; }
   routingTable(vipa: string): CrtRow[] { return this.snap.crt[vipa] ?? []; }
 
-  clusterQuiesce(port?: number): void { this.post('clusterQuiesce', port); }
-  clusterResume(port?: number): void { this.post('clusterResume', port); }
+  clusterQuiesce(port?: number): void { this.post('clusterQuiesce', checkPort(port, 'clusterQuiesce')); }
+  clusterResume(port?: number): void { this.post('clusterResume', checkPort(port, 'clusterResume')); }
   vipaRoute(r: VipaRoute): void { this.post('vipaRoute', r); }
   vipaUnroute(vipa: string): void { this.post('vipaUnroute', vipa); }
 
@@ -230,6 +231,14 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
     void this.thread.request({ op: 'call', name: this.name, method, arg })
       .catch((e: Error) => { if (!this.closed) process.emitWarning(`stack ${this.name}: ${method} failed in its worker: ${e.message}`); });
   }
+}
+
+/** A bad port throws here, at once, as it does on a Stack, rather than later in the worker. */
+function checkPort(port: number | undefined, syscall: string): number | undefined {
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw sysError(ERRNO.INVAL, syscall, undefined, undefined, 'port must be an integer from 1 to 65535');
+  }
+  return port;
 }
 
 // ---- the worker's side ----

@@ -76,6 +76,7 @@ maybe(test, noRouting, 'routing stack and targets in workers: 40 transfers each 
     await until('t2 quiesced in the DPT', () => c.portTable(VIPA).some((r) => r.stack === 't2' && r.quiesced));
     await c.resume('t2', 80);
     await until('t2 serves again', () => c.portTable(VIPA).some((r) => r.stack === 't2' && !r.quiesced && r.ready));
+    await c.quiesce('t2', 0).then(() => assert.unreachable(), (e: Error & { code?: string }) => assert.is(e.code, 'EINVAL'));
   });
 });
 
