@@ -51,7 +51,7 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 
 const ENTRIES = 1024;
 const FEEDER_MAC = '02:00:00:00:00:09';
-const SINK_WINDOW = 16384;
+const SINK_WINDOW = 1024;
 
 /** Frame i of client i mod ENTRIES (11.0.x.y:10000) to VIPA:80, with 64 bytes of payload. */
 function fwdFrame(toMac: string, i: number, syn: boolean): Uint8Array {

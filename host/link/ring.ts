@@ -111,34 +111,47 @@ export class FrameRing {
 
   // ---- producer ----
 
-  /** Writes one frame given in pieces (their lengths add up to len), to be read once the batch ends (ring());
-   * false if it was dropped (full, closed, too big). */
-  write(parts: Uint8Array | Uint8Array[], len: number, flags: number, gso: number): boolean {
+  /** Writes one frame, to be read once the batch ends (ring()); false if it was dropped (full, closed, too big). */
+  write(frame: Uint8Array, flags: number, gso: number): boolean {
+    const at = this.reserve(frame.length, flags, gso);
+    if (at < 0) return false;
+    this.u8.set(frame, at);
+    return true;
+  }
+
+  /** write() of a frame given in pieces, their lengths adding up to len. */
+  writev(parts: Uint8Array[], len: number, flags: number, gso: number): boolean {
+    let at = this.reserve(len, flags, gso);
+    if (at < 0) return false;
+    for (const p of parts) { this.u8.set(p, at); at += p.length; }
+    return true;
+  }
+
+  /** Room for a record of len bytes, its header written: where its bytes go, or -1 (dropped and counted). */
+  private reserve(len: number, flags: number, gso: number): number {
     const c = this.ctl;
-    if (c[CLOSED] !== 0) { Atomics.add(c, DROPPED, 1); return false; }
+    if (c[CLOSED] !== 0) { Atomics.add(c, DROPPED, 1); return -1; }
     const need = RECORD_HEADER + ((len + 7) & ~7);
-    if (need > this.capacity >>> 1) { Atomics.add(c, TOO_BIG, 1); return false; }
+    if (need > this.capacity >>> 1) { Atomics.add(c, TOO_BIG, 1); return -1; }
     let tail = this.tail, off = tail & this.mask;
     const pad = off + need > this.capacity ? this.capacity - off : 0;
     if (pad + need > this.room) this.room = this.capacity - ((tail - Atomics.load(c, HEAD)) >>> 0);
     if (pad) {
-      if (pad > this.room) { Atomics.add(c, DROPPED, 1); return false; }
+      if (pad > this.room) { Atomics.add(c, DROPPED, 1); return -1; }
       // Marked even when the frame itself is then dropped: the next one starts at 0, so a ring never sticks.
       this.u32[off >>> 2] = WRAP;
       tail = this.tail = (tail + pad) >>> 0;
       this.room -= pad;
       off = 0;
     }
-    if (need > this.room) { Atomics.add(c, DROPPED, 1); return false; }
+    if (need > this.room) { Atomics.add(c, DROPPED, 1); return -1; }
     const w = off >>> 2;
     this.u32[w] = len;
     this.u32[w + 1] = (flags & 0xffff) | ((gso & 0xffff) << 16);
-    if (parts instanceof Uint8Array) this.u8.set(parts, off + RECORD_HEADER);
-    else for (let o = off + RECORD_HEADER, i = 0; i < parts.length; o += parts[i].length, i++) this.u8.set(parts[i], o);
     this.tail = (tail + need) >>> 0;
     this.room -= need;
     this.batch++;
-    return true;
+    return off + RECORD_HEADER;
   }
 
   /** Ends a batch: publishes what was written since the last ring, and wakes the consumer if it sleeps. */
@@ -175,7 +188,8 @@ export class FrameRing {
         break;
       }
       const w = this.u32[(off >>> 2) + 1];
-      fn(this.u8.subarray(off + RECORD_HEADER, off + RECORD_HEADER + len), w & 0xffff, w >>> 16);
+      // A view made on the buffer: half the cost of subarray's.
+      fn(new Uint8Array(this.sab, HEADER_BYTES + off + RECORD_HEADER, len), w & 0xffff, w >>> 16);
       head = (head + need) >>> 0;
       this.head = head;
       // Room back to a producer on another thread now and then in a long batch, not per frame.
@@ -288,7 +302,7 @@ export class RingLink implements Link {
 
   send(frame: Uint8Array, flags = 0, gso = 0): void {
     if (!this.open) return;
-    this.tx.write(frame, frame.length, flags, gso);
+    this.tx.write(frame, flags, gso);
     this.queueFlush();
   }
 
@@ -296,7 +310,7 @@ export class RingLink implements Link {
     if (!this.open) return;
     let len = 0;
     for (const p of parts) len += p.length;
-    this.tx.write(parts, len, flags, gso);
+    this.tx.writev(parts, len, flags, gso);
     this.queueFlush();
   }
 

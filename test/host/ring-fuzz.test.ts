@@ -46,7 +46,7 @@ function produce({ sab, seed, frames }: Job): void {
     const burst = 1 + Math.floor(rand() * 64);
     for (let k = 0; k < burst && i < frames; k++, i++) {
       const n = lengthOf(i);
-      if (ring.write(fill(buf, i, n), n, i & 0xffff, (i >>> 16) & 0xffff)) written.push(i); else dropped++;
+      if (ring.write(fill(buf, i, n), i & 0xffff, (i >>> 16) & 0xffff)) written.push(i); else dropped++;
     }
     ring.ring();
     const r = rand();
