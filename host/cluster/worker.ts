@@ -24,6 +24,10 @@ import { loadHandler, startApp, type ConnectionHandler, type RunningApp } from '
 const MARK = 'shoal-stack-worker';
 /** How often a worker posts each stack's view, besides right after each cluster event and call. */
 export const SNAPSHOT_MS = 100;
+/** The CRT, a row per connection, goes in every tenth view unless the main thread reads it: asked for within
+ * CRT_WANTED_MS, it goes in every view. A busy routing stack's CRT is the bulk of its view. */
+const CRT_EVERY = 10;
+const CRT_WANTED_MS = 2000;
 
 /** What the main thread needs to start a stack in a worker: the options Cluster gives an in-thread one. */
 export interface WorkerStackSpec {
@@ -47,7 +51,8 @@ interface Snapshot {
   stats: StackStats;
   view: ClusterVipa[];
   dpt: Record<string, DptRow[]>;
-  crt: Record<string, CrtRow[]>;
+  /** Absent: unchanged since the last view that had it. */
+  crt?: Record<string, CrtRow[]>;
 }
 
 /** A request to the worker, without the id it goes with. */
@@ -55,7 +60,9 @@ type Request =
   | { op: 'up'; spec: WorkerStackSpec; pair: RingPair }
   | { op: 'call'; name: string; method: 'vipaRoute' | 'vipaUnroute' | 'clusterQuiesce' | 'clusterResume'; arg: unknown }
   | { op: 'apps'; name: string; apps: AppConfig[] }
-  | { op: 'down'; name: string };
+  | { op: 'down'; name: string }
+  /** No answer: the main thread reads this stack's CRT. */
+  | { op: 'crt'; name: string };
 type ToWorker = Request & { id: number };
 type FromWorker =
   | { op: 'reply'; id: number; name: string; snap?: Snapshot; error?: { message: string; code?: string } }
@@ -128,6 +135,11 @@ export class StackThread {
     });
   }
 
+  /** @internal A request that gets no answer. */
+  tell(m: Request): void {
+    if (this.alive) this.worker.postMessage({ ...m, id: 0 });
+  }
+
   /** @internal A stack that went down. */
   forget(name: string): void { this.stacks.delete(name); }
 
@@ -165,7 +177,9 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
   readonly clock: Clock = realClock;
   readonly macs: string[];
   readonly addresses: string[];
-  private snap: Snapshot = { stats: {} as StackStats, view: [], dpt: {}, crt: {} };
+  private snap: Snapshot = { stats: {} as StackStats, view: [], dpt: {} };
+  private crt: Record<string, CrtRow[]> = {};
+  private crtAsked = -Infinity;
   private closed = false;
 
   /** @internal */
@@ -188,7 +202,15 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
   }
   clusterView(): ClusterVipa[] { return this.snap.view; }
   portTable(vipa: string): DptRow[] { return this.snap.dpt[vipa] ?? []; }
-  routingTable(vipa: string): CrtRow[] { return this.snap.crt[vipa] ?? []; }
+  /** As last posted: within SNAPSHOT_MS while it is read, else within SNAPSHOT_MS × CRT_EVERY. */
+  routingTable(vipa: string): CrtRow[] {
+    const now = Date.now();
+    if (now - this.crtAsked > CRT_WANTED_MS / 4 && !this.closed) {
+      this.crtAsked = now;
+      this.thread.tell({ op: 'crt', name: this.name });
+    }
+    return this.crt[vipa] ?? [];
+  }
 
   clusterQuiesce(port?: number): void { this.post('clusterQuiesce', checkPort(port, 'clusterQuiesce')); }
   clusterResume(port?: number): void { this.post('clusterResume', checkPort(port, 'clusterResume')); }
@@ -215,7 +237,10 @@ export class WorkerStack extends EventEmitter<{ cluster: [ClusterEvent] }> {
   }
 
   /** @internal */
-  update(snap: Snapshot): void { this.snap = snap; }
+  update(snap: Snapshot): void {
+    this.snap = snap;
+    if (snap.crt) this.crt = snap.crt;
+  }
 
   /** @internal Its thread is gone (or it was closed): unplugged from the switch. */
   died(): void {
@@ -243,19 +268,23 @@ function checkPort(port: number | undefined, syscall: string): number | undefine
 
 // ---- the worker's side ----
 
-interface Hosted { stack: Stack; apps: Map<string, RunningApp>; timer: NodeJS.Timeout; baseDir: string }
+interface Hosted {
+  stack: Stack; apps: Map<string, RunningApp>; timer: NodeJS.Timeout; baseDir: string;
+  /** Views posted by the timer; until when the main thread reads the CRT (Date.now()). */
+  ticks: number; crtUntil: number;
+}
 
 const appKey = (a: AppConfig) => `${a.serve} ${a.address}:${a.port}`;
 
-function snapshot(s: Stack): Snapshot {
+function snapshot(s: Stack, withCrt: boolean): Snapshot {
   const view = s.clusterView();
   const dpt: Record<string, DptRow[]> = {}, crt: Record<string, CrtRow[]> = {};
   for (const v of view) {
     if (v.role !== 'routing') continue;
     dpt[v.vipa] = s.portTable(v.vipa);
-    crt[v.vipa] = s.routingTable(v.vipa);
+    if (withCrt) crt[v.vipa] = s.routingTable(v.vipa);
   }
-  return { stats: s.stats(), view, dpt, crt };
+  return withCrt ? { stats: s.stats(), view, dpt, crt } : { stats: s.stats(), view, dpt };
 }
 
 async function serve(port: MessagePort): Promise<never> {
@@ -278,10 +307,13 @@ async function serve(port: MessagePort): Promise<never> {
   const up = async (spec: WorkerStackSpec, pair: RingPair): Promise<Stack> => {
     const link = RingLink.from(pair, { mtu: spec.mtu });
     const s = await Stack.create({ name: spec.name, link, address: spec.address, mac: spec.mac, seed: spec.seed, limits: spec.limits, debug: spec.debug });
-    const h: Hosted = { stack: s, apps: new Map(), baseDir: spec.baseDir,
-      timer: setInterval(() => post({ op: 'snapshot', name: spec.name, snap: snapshot(s) }), SNAPSHOT_MS) };
+    const h: Hosted = { stack: s, apps: new Map(), baseDir: spec.baseDir, ticks: 0, crtUntil: 0,
+      timer: setInterval(() => {
+        const withCrt = ++h.ticks % CRT_EVERY === 0 || Date.now() < h.crtUntil;
+        post({ op: 'snapshot', name: spec.name, snap: snapshot(s, withCrt) });
+      }, SNAPSHOT_MS) };
     hosted.set(spec.name, h);
-    s.on('cluster', (event) => post({ op: 'cluster', name: spec.name, event, snap: snapshot(s) }));
+    s.on('cluster', (event) => post({ op: 'cluster', name: spec.name, event, snap: snapshot(s, true) }));
     s.clusterJoin(spec.join);
     for (const r of spec.routes) s.vipaRoute(r);
     await syncApps(h, spec.apps);
@@ -299,17 +331,22 @@ async function serve(port: MessagePort): Promise<never> {
 
   port.on('message', async (m: ToWorker) => {
     const name = m.op === 'up' ? m.spec.name : m.name;
+    const of = (): Hosted => {
+      const h = hosted.get(name);
+      if (!h) throw new ShoalError(`no stack "${name}" in this worker`, 'ERR_STACK_CLOSED');
+      return h;
+    };
+    if (m.op === 'crt') {
+      if (hosted.has(name)) of().crtUntil = Date.now() + CRT_WANTED_MS;
+      return;
+    }
     try {
       if (m.op === 'up') await up(m.spec, m.pair);
       else if (m.op === 'down') await down(name);
-      else {
-        const h = hosted.get(name);
-        if (!h) throw new ShoalError(`no stack "${name}" in this worker`, 'ERR_STACK_CLOSED');
-        if (m.op === 'apps') await syncApps(h, m.apps);
-        else (h.stack[m.method] as (arg: unknown) => void)(m.arg);
-      }
+      else if (m.op === 'apps') await syncApps(of(), m.apps);
+      else (of().stack[m.method] as (arg: unknown) => void)(m.arg);
       const h = hosted.get(name);
-      post({ op: 'reply', id: m.id, name, snap: h ? snapshot(h.stack) : undefined });
+      post({ op: 'reply', id: m.id, name, snap: h ? snapshot(h.stack, true) : undefined });
     } catch (e) {
       const err = e as Error & { code?: string };
       post({ op: 'reply', id: m.id, name, error: { message: err.message, code: err.code } });

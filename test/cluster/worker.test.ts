@@ -61,7 +61,10 @@ maybe(test, noRouting, 'routing stack and targets in workers: 40 transfers each 
     assert.ok(c.stack('t1') instanceof WorkerStack);
     await ready(c, TARGETS);
     for (const direction of ['download', 'upload'] as const) {
-      const res = await startLoad(c, { vipa: VIPA, port: 80, connections: 40, bytes: 1 * MB, parallel: 20, direction, seed: SEED, clients: 2 }).done;
+      const load = startLoad(c, { vipa: VIPA, port: 80, connections: 40, bytes: 1 * MB, parallel: 20, direction, seed: SEED, clients: 2 });
+      // The CRT of r1, read on this thread while it changes in r1's.
+      await until('the connections in the CRT', () => c.routingTable(VIPA).some((e) => TARGETS.includes(e.stack)), 3000);
+      const res = await load.done;
       console.log(`  ${describe(res)}`);
       assert.ok(res.ok, describe(res));
       assert.equal(new Set(res.connections.map((r) => r.target)), new Set(TARGETS));
