@@ -7,48 +7,15 @@
 //   BENCH_CONNS (default 3000) per run; BENCH_ROUNDS (default 5): Shoal runs,
 //   interleaved with node runs, each against the two around it (their
 //   geometric mean); the median ratio is the figure (bench/tcp.bench.ts).
-import http from 'node:http';
 import net from 'node:net';
 import { Cluster } from '../host/cluster/cluster.ts';
 import type { Stack } from '../host/stack.ts';
+import { server, run as runConns, median, PAR } from './conns.ts';
 
 const CONNS = Number(process.env.BENCH_CONNS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const PAR = 50;
 const VIPA = '10.0.0.100';
-const REQ = Buffer.alloc(100, 0x71), REP = Buffer.alloc(100, 0x72);
-
-/** Answers every request, once its 100-byte body is in, with a 100-byte body. */
-function server(): http.Server {
-  return http.createServer((req, res) => {
-    let got = 0;
-    req.on('data', (d: Buffer) => { got += d.length; });
-    req.on('end', () => { if (got !== REQ.length) res.statusCode = 400; res.end(REP); });
-  });
-}
-
-/** Connections/s: PAR requests in flight, each on a new connection (no agent: Connection: close). */
-function run(connect: () => net.Socket): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let started = 0, done = 0;
-    const t0 = performance.now();
-    const one = () => {
-      started++;
-      const req = http.request({ method: 'POST', host: VIPA, path: '/', headers: { 'content-length': REQ.length }, createConnection: connect }, (res) => {
-        let got = 0;
-        res.on('data', (d: Buffer) => { got += d.length; });
-        res.on('end', () => {
-          if (res.statusCode !== 200 || got !== REP.length) return reject(new Error(`reply ${res.statusCode}, ${got} bytes`));
-          if (++done === CONNS) resolve(CONNS / ((performance.now() - t0) / 1000));
-          else if (started < CONNS) one();
-        });
-      });
-      req.on('error', reject);
-      req.end(REQ);
-    };
-    for (let i = 0; i < PAR; i++) one();
-  });
-}
+const run = (connect: () => net.Socket) => runConns(connect, CONNS, VIPA);
 
 // The cluster lives across runs, as the kernel's stack does for node:net. A
 // short TIME-WAIT (the targets close first) and room for it: every run leaves
@@ -83,7 +50,6 @@ for (let r = 0; r < ROUNDS; r++) {
   runs.shoal.push(await shoalRun());
 }
 runs.node.push(await nodeRun());
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 const ratio = median(runs.shoal.map((x, i) => x / Math.sqrt(runs.node[i] * runs.node[i + 1])));
 const served = cluster.portTable(VIPA).map((r) => `${r.stack} ${r.total}`).join(', ');
 const all = (xs: number[]) => xs.map((x) => x.toFixed(0)).join('/');

@@ -17,6 +17,8 @@ import {
   type AppConfig, type ClusterConfig, type StackConfig, type VipaConfig,
 } from './config.ts';
 import { loadHandler, startApp, type ConnectionHandler, type RunningApp } from './apps.ts';
+import { StackThread, WorkerStack } from './worker.ts';
+import type { Worker } from 'node:worker_threads';
 
 /** A DPT row with its target's stack name. */
 export interface ClusterDptRow extends DptRow { stack: string }
@@ -36,9 +38,12 @@ export interface ClusterOptions {
   only?: string[];
   /** Attaches the stacks to this TAP device, whatever the config's `network` says (`shoal up --device`). */
   device?: string;
+  /** Worker threads for the stacks: the config's `"worker": true` stacks (all of them if none says so) spread over
+   * this many threads, several to a thread. Unset: each `"worker": true` stack gets a thread of its own. */
+  workers?: number;
 }
 
-/** Emitted as 'stack-up' and 'stack-down' (reason: 'killed', 'removed', 'closed'). */
+/** Emitted as 'stack-up' and 'stack-down' (reason: 'killed', 'removed', 'closed', 'crashed': its worker thread ended). */
 export interface StackEvent { stack: string; reason?: string }
 /** Emitted as 'takeover' (a backup took the VIPA over: its owner died, or two owners met) and 'takeback' (a
  * better-ranked routing stack took it back) once the new owner routes again, with the connections it rebuilt
@@ -65,7 +70,7 @@ export interface ReconfigureEvent { stacksAdded: string[]; stacksRemoved: string
 interface Node {
   config: StackConfig;
   mac: string;
-  stack: Stack | null;
+  stack: Stack | WorkerStack | null;
   port: Link | null;
   /** Keyed by appKey. */
   apps: Map<string, RunningApp>;
@@ -151,6 +156,9 @@ export class Cluster extends EventEmitter {
   private readonly ids = new Map<string, number>();
   /** The config stacks that run here, or null for all of them. */
   private readonly only: Set<string> | null;
+  /** Worker threads: the pool (options.workers), or one per stack by name. */
+  private readonly pool: (StackThread | null)[] = [];
+  private readonly threads = new Map<string, StackThread>();
 
   private constructor(cfg: ClusterConfig, key: Uint8Array, opts: ClusterOptions) {
     super();
@@ -168,6 +176,12 @@ export class Cluster extends EventEmitter {
   static async create(config: unknown, opts: ClusterOptions = {}): Promise<Cluster> {
     const cfg = parseClusterConfig(onDevice(config, opts.device));
     if (opts.only) checkOnly(cfg, opts.only);
+    if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1)) {
+      throw new RangeError(`cluster: workers must be a positive integer, got ${opts.workers}`);
+    }
+    if (opts.clock && (opts.workers !== undefined || cfg.stacks.some((s) => s.worker))) {
+      throw new RangeError('cluster: a stack in a worker thread runs on the real clock; give no clock with workers');
+    }
     const c = new Cluster(cfg, clusterKey(cfg), opts);
     // Every process numbers the targets alike (their place in the config), so any of them may route a VIPA.
     if (opts.only) for (const s of cfg.stacks) c.idOf(s.name);
@@ -192,11 +206,19 @@ export class Cluster extends EventEmitter {
   get stackNames(): string[] { return this.cfg.stacks.map((s) => s.name); }
 
   /** A running stack by name; throws if the name is unknown, the stack runs in another process (code
-   * 'ESTACKREMOTE') or is down. */
+   * 'ESTACKREMOTE') or is down. A stack in a worker thread is a WorkerStack standing in for it: its view calls
+   * (stats, portTable, routingTable, clusterView, clusterQuiesce/Resume, 'cluster' events) work, its sockets throw
+   * ERR_STACK_IN_WORKER. */
   stack(name: string): Stack {
     const n = this.node(name);
     if (!n.stack) throw Object.assign(new Error(`cluster: stack "${name}" is down`), { code: 'ESTACKDOWN' });
-    return n.stack;
+    return n.stack as Stack;
+  }
+
+  /** The worker thread a running stack is in; null for a stack on this thread. Terminating it is a crash. */
+  worker(name: string): Worker | null {
+    const s = this.node(name).stack;
+    return s instanceof WorkerStack ? s.worker : null;
   }
 
   /** Whether a config stack is running (not killed) in this process. */
@@ -296,6 +318,7 @@ export class Cluster extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const n of this.nodes.values()) if (n.stack) await this.stop(n, 'closed');
+    for (const t of [...this.pool, ...this.threads.values()]) await t?.stop();
     this.unplugTap?.();
     this.tap?.close();
     this.tap = null;
@@ -330,7 +353,7 @@ export class Cluster extends EventEmitter {
   }
 
   /** The local stack that routes a VIPA now, or null. */
-  private routingStackOf(vipa: string): Stack | null {
+  private routingStackOf(vipa: string): Stack | WorkerStack | null {
     const name = this.owner(vipa);
     return name === null ? null : this.nodes.get(name)?.stack ?? null;
   }
@@ -378,7 +401,7 @@ export class Cluster extends EventEmitter {
     // Stacks that left the config or changed their own address stop; new ones start.
     for (const n of [...this.nodes.values()]) {
       const s = next.stacks.find((x) => x.name === n.config.name);
-      if (s && s.address === n.config.address && s.prefix === n.config.prefix) continue;
+      if (s && s.address === n.config.address && s.prefix === n.config.prefix && s.worker === n.config.worker) continue;
       if (n.stack) await this.stop(n, 'removed');
       this.nodes.delete(n.config.name);
       ev.stacksRemoved.push(n.config.name);
@@ -414,6 +437,7 @@ export class Cluster extends EventEmitter {
 
   private async startApps(n: Node): Promise<void> {
     const s = n.stack!;
+    if (s instanceof WorkerStack) { await s.apps(this.appsOf(n.config.name)); return; }
     for (const a of this.appsOf(n.config.name)) {
       const k = appKey(a);
       if (!n.apps.has(k)) n.apps.set(k, await startApp(s, a, this.handlers.get(a.serve)!));
@@ -423,23 +447,62 @@ export class Cluster extends EventEmitter {
   /** Starts a node's stack: its own address on a new switch port, the cluster key, its VIPAs, its apps. */
   private async up(n: Node): Promise<void> {
     const c = n.config;
-    const port = this.switch.connect();
     const seed = this.opts.seed === undefined ? undefined : (this.opts.seed ^ hashName(c.name)) >>> 0;
-    const s = await Stack.create({
-      name: c.name, link: port, address: `${formatIPv4(c.address)}/${c.prefix}`, mac: n.mac,
-      clock: this.opts.clock, seed, limits: { ...this.clusterLimits(c.name), ...this.opts.limits }, debug: this.opts.debug,
-    });
-    n.stack = s;
-    n.port = port;
-    s.on('cluster', (e) => this.clusterEvent(c.name, e));
-    s.clusterJoin({ key: this.key, controlPort: this.cfg.controlPort, heartbeatInterval: this.cfg.heartbeat.interval,
-      holdDown: this.cfg.heartbeat.holdDown });
+    const address = `${formatIPv4(c.address)}/${c.prefix}`, limits = { ...this.clusterLimits(c.name), ...this.opts.limits };
+    const join = { key: this.key, controlPort: this.cfg.controlPort, heartbeatInterval: this.cfg.heartbeat.interval,
+      holdDown: this.cfg.heartbeat.holdDown };
     // Restarted, it listens first: a backup may hold the VIPA, and takes it back as the VIPA's takeback says.
     // A process of a cluster across processes (only) cannot know whether it is the first: it always listens.
     const wait = this.running || this.only !== null;
-    for (const v of this.cfg.vipas) if (v.routing === c.name) s.vipaRoute({ ...routeOf(v, this.addressOf, this.idOf), wait });
+    const routes = this.cfg.vipas.filter((v) => v.routing === c.name).map((v) => ({ ...routeOf(v, this.addressOf, this.idOf), wait }));
+    if (this.inWorker(c)) {
+      const s = await this.threadFor(c.name).start({
+        name: c.name, address, mac: n.mac, seed, limits, debug: this.opts.debug, mtu: this.switch.mtu, join, routes,
+        apps: this.appsOf(c.name), baseDir: this.opts.baseDir ?? process.cwd(),
+      }, (link) => this.switch.attach(link));
+      n.stack = s;
+      n.port = s.link;
+      s.on('cluster', (e) => this.clusterEvent(c.name, e));
+      this.emit('stack-up', { stack: c.name } satisfies StackEvent);
+      return;
+    }
+    const port = this.switch.connect();
+    const s = await Stack.create({ name: c.name, link: port, address, mac: n.mac, clock: this.opts.clock, seed, limits, debug: this.opts.debug });
+    n.stack = s;
+    n.port = port;
+    s.on('cluster', (e) => this.clusterEvent(c.name, e));
+    s.clusterJoin(join);
+    for (const r of routes) s.vipaRoute(r);
     await this.startApps(n);
     this.emit('stack-up', { stack: c.name } satisfies StackEvent);
+  }
+
+  /** Whether a stack runs in a worker thread (ClusterOptions.workers). */
+  private inWorker(c: StackConfig): boolean {
+    return c.worker || (this.opts.workers !== undefined && !this.cfg.stacks.some((s) => s.worker));
+  }
+
+  /** The thread a stack goes to: its place among the worker stacks, round the pool; or its own. A thread that
+   * ended is replaced. */
+  private threadFor(name: string): StackThread {
+    const make = () => new StackThread((names) => this.crashed(names));
+    if (this.opts.workers === undefined) {
+      let t = this.threads.get(name);
+      if (!t?.isAlive) this.threads.set(name, (t = make()));
+      return t;
+    }
+    const i = this.cfg.stacks.filter((s) => this.inWorker(s)).findIndex((s) => s.name === name) % this.opts.workers;
+    let t = this.pool[i];
+    if (!t?.isAlive) this.pool[i] = t = make();
+    return t;
+  }
+
+  /** A worker thread ended on its own: its stacks died, as killed ones do. */
+  private crashed(names: string[]): void {
+    for (const name of names) {
+      const n = this.nodes.get(name);
+      if (n?.stack) void this.stop(n, 'crashed');
+    }
   }
 
   /** A stack's cluster event, as the Cluster's: 'role' at once, 'takeover' or 'takeback' once the new owner
@@ -489,6 +552,8 @@ export class Cluster extends EventEmitter {
     n.apps.clear();
     await s.close();
     n.port = null;
+    // A thread that holds no stacks ends (the pool's too: the next start makes it again).
+    if (s instanceof WorkerStack && s.thread.size === 0) await s.thread.stop();
     this.emit('stack-down', { stack: n.config.name, reason } satisfies StackEvent);
   }
 

@@ -25,7 +25,12 @@ export const HOLD_DOWN = 1000;
 export const TAKEBACKS = ['immediate', 'whenidle'] as const;
 export type Takeback = typeof TAKEBACKS[number];
 
-export interface StackConfig { name: string; address: number; prefix: number }
+export interface StackConfig {
+  name: string; address: number; prefix: number;
+  /** Runs in a worker thread of its own (or of the pool `Cluster.create`'s `workers` sets), meeting the switch
+   * through shared-memory rings (default false). */
+  worker: boolean;
+}
 export interface PortRange { lo: number; hi: number }
 export interface TargetConfig { stack: string; weight: number }
 export interface VipaConfig {
@@ -144,7 +149,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
   if (sl.length === 0) fail('stacks', 'must list at least one stack');
   sl.forEach((x, i) => {
     const p = `stacks[${i}]`;
-    const s = object(x, p, ['name', 'address']);
+    const s = object(x, p, ['name', 'address', 'worker']);
     const name = string(s.name, `${p}.name`);
     if (stacks.has(name)) fail(`${p}.name`, `duplicate stack name "${name}"`);
     let address: number, prefix: number;
@@ -155,7 +160,8 @@ export function parseClusterConfig(input: unknown): ClusterConfig {
     const other = byAddress.get(address);
     if (other !== undefined) fail(`${p}.address`, `address ${formatIPv4(address)} is also stack "${other}"'s`);
     byAddress.set(address, name);
-    stacks.set(name, { name, address, prefix });
+    if (s.worker !== undefined && typeof s.worker !== 'boolean') fail(`${p}.worker`, `must be true or false, not ${JSON.stringify(s.worker)}`);
+    stacks.set(name, { name, address, prefix, worker: s.worker === true });
   });
 
   const vipas: VipaConfig[] = [];

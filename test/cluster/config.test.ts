@@ -24,7 +24,7 @@ const good = () => ({
 test('the DESIGN.md example, normalized', () => {
   const c = parseClusterConfig(good());
   assert.equal(c.network, { type: 'switch' });
-  assert.equal(c.stacks[2], { name: 't1', address: parseIPv4('10.0.0.11'), prefix: 24 });
+  assert.equal(c.stacks[2], { name: 't1', address: parseIPv4('10.0.0.11'), prefix: 24, worker: false });
   const v = c.vipas[0];
   assert.is(v.address, parseIPv4('10.0.0.100'));
   assert.equal(v.ports, [{ lo: 80, hi: 80 }]);

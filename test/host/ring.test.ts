@@ -1,0 +1,144 @@
+// FrameRing and RingLink on one thread: order, flags and gso carried, one
+// wake-up per batch, a full ring's drops counted, wrap-around, malformed
+// records refused, and the link's offloads and close seen from the far end.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FrameRing, RingLink } from '../../host/link/ring.ts';
+
+/** A frame of n bytes whose bytes say which it is. */
+const frameOf = (i: number, n: number) => Uint8Array.from({ length: n }, (_, k) => (i * 31 + k) & 255);
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Ends the batch and reads it. */
+function readAll(r: FrameRing): { frames: Uint8Array[]; flags: number[]; gso: number[] } {
+  r.ring();
+  const out = { frames: [] as Uint8Array[], flags: [] as number[], gso: [] as number[] };
+  r.read((f, fl, g) => { out.frames.push(f.slice()); out.flags.push(fl); out.gso.push(g); });
+  return out;
+}
+
+test('frames come out in order, whole, with their flags and gso, once their batch ends; pieces join', () => {
+  const r = new FrameRing(1 << 16);
+  for (let i = 0; i < 40; i++) assert.ok(r.write(frameOf(i, 14 + i * 37), i & 7, 1448 + i));
+  r.writev([frameOf(99, 14), frameOf(100, 3), frameOf(101, 20)], 37, 0, 0);
+  assert.is(r.read(() => {}), 0, 'not before ring()');
+  const got = readAll(r);
+  assert.is(got.frames.length, 41);
+  for (let i = 0; i < 40; i++) {
+    assert.equal(got.frames[i], frameOf(i, 14 + i * 37));
+    assert.is(got.flags[i], i & 7);
+    assert.is(got.gso[i], 1448 + i);
+  }
+  assert.equal(got.frames[40], Uint8Array.from([...frameOf(99, 14), ...frameOf(100, 3), ...frameOf(101, 20)]));
+  assert.is(r.used, 0);
+  assert.equal(r.counters(), { frames: 41, dropped: 0, tooBig: 0 });
+});
+
+test('batching: a sleeping consumer wakes once per ring(), and drains the whole batch in one read', async () => {
+  const r = new FrameRing(1 << 16);
+  let woke = 0;
+  const w = r.wait();
+  assert.ok(w, 'nothing to read: it sleeps');
+  void w!.then(() => { woke++; });
+  for (let i = 0; i < 50; i++) r.write(frameOf(i, 100), 0, 0);
+  await tick();
+  assert.is(woke, 0, 'frames written but no bell yet');
+  r.ring();
+  r.ring();
+  await tick();
+  assert.is(woke, 1);
+  assert.is(r.read(() => {}), 50);
+  assert.is(r.wait() === null, false, 'empty again: it sleeps');
+  r.write(frameOf(1, 60), 0, 0);
+  r.ring();
+  assert.is(r.wait(), null, 'something there: no sleep');
+});
+
+test('a full ring drops and counts at the producer (back-pressure as a NIC has it); room comes back as it is read', () => {
+  const r = new FrameRing(4096);
+  let ok = 0;
+  while (r.write(frameOf(ok, 1000), 0, 0)) ok++;
+  assert.is(ok, 4, '4 × (8 + 1000 padded to 1008) fit in 4096');
+  assert.not.ok(r.write(frameOf(9, 1000), 0, 0));
+  r.ring();
+  assert.equal(r.counters(), { frames: 4, dropped: 2, tooBig: 0 });
+  assert.not.ok(r.write(frameOf(9, 2100), 0, 0), 'more than half the ring');
+  assert.is(r.counters().tooBig, 1);
+  assert.is(r.read(() => {}), 4);
+  assert.ok(r.write(frameOf(5, 1000), 0, 0));
+});
+
+test('wrap-around: ten thousand frames of odd sizes through a 4 KiB ring, in order; a wrap that cannot fit never sticks', () => {
+  const r = new FrameRing(4096);
+  let next = 0, want = 0;
+  for (let round = 0; round < 2000; round++) {
+    for (let k = 0; k < 5; k++, next++) {
+      const n = 14 + ((next * 733) % 1500);
+      if (!r.write(frameOf(next, n), next & 0xffff, 0)) break;
+    }
+    r.ring();
+    r.read((f, flags) => {
+      assert.is(flags, want & 0xffff);
+      assert.equal(f, frameOf(want, 14 + ((want * 733) % 1500)));
+      want++;
+    });
+  }
+  assert.is(want, next);
+  assert.ok(next > 5000);
+  // The next frame needs the start, and room past the wrap is short: the mark is written, the frame dropped, and
+  // the one after starts at 0.
+  const s = new FrameRing(4096);
+  s.write(frameOf(0, 1800), 0, 0);
+  readAll(s);
+  s.write(frameOf(1, 1800), 0, 0);
+  assert.not.ok(s.write(frameOf(2, 1801), 0, 0));
+  assert.equal(readAll(s).frames.map((f) => f.length), [1800]);
+  assert.ok(s.write(frameOf(3, 1801), 0, 0));
+  assert.equal(readAll(s).frames, [frameOf(3, 1801)]);
+  assert.equal(s.counters(), { frames: 3, dropped: 1, tooBig: 0 });
+});
+
+test('a malformed record (a broken producer) is counted and closes the ring; it never traps', () => {
+  const r = new FrameRing(4096);
+  r.write(frameOf(0, 100), 0, 0);
+  r.ring();
+  new Uint32Array(r.sab, 128)[0] = 3000;
+  const seen: number[] = [];
+  assert.is(r.read((f) => seen.push(f.length)), 0);
+  assert.is(r.broken, 1);
+  assert.ok(r.closed);
+  assert.not.ok(r.write(frameOf(1, 100), 0, 0));
+  assert.throws(() => new FrameRing(5000), /power of two/);
+  assert.throws(() => new FrameRing(new SharedArrayBuffer(1000)), /not a ring/);
+});
+
+test('RingLink: frames both ways, the far end\'s rxOffload is this end\'s offload, a full ring counted, close seen as down', async () => {
+  const a = new RingLink({ capacity: 1 << 16 });
+  const b = RingLink.from(a.pair);
+  assert.is(a.offload.gso, 0, 'nothing taken before the far end attaches');
+  const atA: number[] = [], atB: number[] = [];
+  b.rxOffload = { csum: true, gso: 65535, ipip: true };
+  b.onFrame = (f, flags, gso) => atB.push(f[0], flags, gso);
+  a.rxOffload = undefined;
+  a.onFrame = (f) => atA.push(f[0]);
+  assert.equal([a.offload.csum, a.offload.gso, a.offload.ipip], [true, 65535, true]);
+  assert.equal([b.offload.csum, b.offload.gso], [false, 0]);
+  a.send(Uint8Array.of(7, ...new Uint8Array(59)), 3, 1448);
+  a.sendv([Uint8Array.of(8, 0), new Uint8Array(58)]);
+  b.send(Uint8Array.of(9, ...new Uint8Array(59)));
+  for (let i = 0; i < 20 && (atB.length < 6 || atA.length < 1); i++) await tick();
+  assert.equal(atB, [7, 3, 1448, 8, 0, 0]);
+  assert.equal(atA, [9]);
+  let sent = 0;
+  while (a.stats().out.dropped === 0) { a.send(new Uint8Array(1500)); sent++; }
+  assert.ok(sent > 40 && sent < 50, `${sent} frames of 1500 bytes fill 64 KiB`);
+  let down = 0;
+  b.onDown = () => down++;
+  a.close();
+  for (let i = 0; i < 20 && !down; i++) await tick();
+  assert.is(down, 1);
+  b.send(new Uint8Array(60));
+  assert.throws(() => new RingLink({ mtu: 100 }), /mtu/);
+});
+
+test.run();
