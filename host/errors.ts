@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'ERR_ADDRESS_CONFLICT',
   /** An AbortSignal ended the operation (as Node's AbortError). */
   'ABORT_ERR',
+  /** A call the stand-in of a stack in a worker thread cannot make (sockets): make it in the worker, from its app. */
+  'ERR_STACK_IN_WORKER',
 ] as const;
 
 /** Every errno code a system error may carry: "E" and the Linux name. */
