@@ -945,6 +945,8 @@ function learn(from: u32, b: usize): bool {
     || load<u8>(b, A_NTARGETS) > MAX_TARGETS) return false;
   let v = vipaFind(a);
   if (v && load<u8>(v, V_ROLE) == ROLE_ROUTING) return false;   // ours: two owners meet in the heartbeats
+  // Its configured routing stack keeps its own config (vipa_route), newer than what a backup announces meanwhile.
+  if (v && ctlGet32(body(v) + A_ROUTING) == self) return true;
   if (v == 0) { v = vipaNew(a); if (v == 0) return true; store<u32>(v, from, V_OWNER); }
   if (from != owner(v)) return true;
   if (load<u32>(v, V_BODY_LEN) == len && memory.compare(body(v), b, len) == 0) return true;

@@ -36,11 +36,11 @@ async function withBackups(n: number, opts: { targets?: number; holdDown?: numbe
 }
 
 /** The routing stack comes back (a new instance at its address) and routes the VIPA again, waiting for the backup's word. */
-function returning(k: Rig, b: Stack[], holdDown: number, takeback: 'immediate' | 'whenidle' = 'immediate'): Stack {
+function returning(k: Rig, b: Stack[], holdDown: number, takeback: 'immediate' | 'whenidle' = 'immediate', targets = k.t): Stack {
   const r = k.stack('r-again', k.r.localhost);
   r.clusterJoin({ key: KEY, holdDown });
   r.vipaRoute({ vipa: VIPA, ports: [{ lo: 80, hi: 80 }], method: 'roundrobin', backups: b.map((s) => s.localhost), affinitySeconds: 0,
-    idleTimeoutSeconds: 900, crtSize: 1000, targets: k.t.map((s) => ({ address: s.localhost, weight: 1 })), takeback, wait: true });
+    idleTimeoutSeconds: 900, crtSize: 1000, targets: targets.map((s) => ({ address: s.localhost, weight: 1 })), takeback, wait: true });
   return r;
 }
 
@@ -147,6 +147,19 @@ test('takeback immediate: the routing stack returns, waits its hold-down, takes 
   assert.is(view(b1)!.role, 'none');
   assert.is(r.routingTable(VIPA).length, 4);
   await echoAll(k, socks, 'after the takeback');
+});
+
+test('a routing stack that returns with a new config keeps it: the backup\'s announcement of the old one does not overwrite it', async () => {
+  const { k, b: [b1] } = await withBackups(1);
+  k.unplug(k.r);
+  await k.settle(() => owns(b1), 'b1 took over', 2000);
+  await k.r.close();
+  // A hold-down longer than the backup's announcement period: its announcements come while the routing stack waits.
+  const r = returning(k, [b1], 1500, 'immediate', [k.t[0]]);
+  await k.settle(() => owns(r), 'taken back', 5000);
+  assert.equal(view(r)!.targets, [k.t[0].localhost]);
+  await k.settle(() => view(k.t[1])?.role === 'none', 'the target left out learns it');
+  assert.equal(view(b1)!.targets, [k.t[0].localhost]);
 });
 
 test('takeback when idle: the backup keeps the VIPA while it has connections, and gives it back when they end', async () => {
