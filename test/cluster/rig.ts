@@ -22,6 +22,25 @@ export interface Rig {
   unplug(s: Stack): void;
   /** Drops the control messages (UDP to the control port) for which drop(source address, message type) says so; null: none. */
   cutControl(drop: ((src: string, type: number) => boolean) | null): void;
+  /** Delays every frame the routing stack r sends by ms from now on (0: none), its order kept. */
+  delayRouting(ms: number): void;
+}
+
+/** A link whose sent frames wait `delay` ms on the clock (in order) before they leave: a burst of delay. */
+class DelayLink implements Link {
+  delay = 0;
+  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
+  onDown: ((err?: Error) => void) | null = null;
+  constructor(private readonly inner: Link, private readonly clock: VirtualClock) {
+    inner.onFrame = (f, fl, g) => this.onFrame?.(f, fl, g);
+  }
+  get mtu(): number { return this.inner.mtu; }
+  send(frame: Uint8Array, flags = 0, gso = 0): void {
+    if (this.delay === 0) { this.inner.send(frame, flags, gso); return; }
+    const copy = frame.slice();
+    this.clock.setTimer(() => this.inner.send(copy, flags, gso), this.delay);
+  }
+  close(): void { this.inner.close(); }
 }
 
 /** The source address and message type of a frame if it is a control message (IPv4, UDP to port 7310), else null. */
@@ -32,7 +51,7 @@ export function controlMessage(f: Uint8Array): { src: string; type: number } | n
   return { src: `${f[26]}.${f[27]}.${f[28]}.${f[29]}`, type: f[u + 9] };
 }
 
-export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): Rig {
+export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits; delayable?: boolean } = {}): Rig {
   const clock = new VirtualClock();
   const sw = new VirtualSwitch({ mtu: opts.mtu ?? 1500 });
   let seed = 1;
@@ -44,7 +63,11 @@ export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): R
     return s;
   };
   const c = stack('c', '10.0.0.9');
-  const r = stack('r', '10.0.0.1');
+  // Only where a test delays it: the wrapper hides the switch port's offloads.
+  const rLink = opts.delayable ? new DelayLink(sw.connect(), clock) : null;
+  const r = rLink ? Stack.createSync({ name: 'r', link: rLink, address: '10.0.0.1/24', clock, seed: seed++, limits: opts.limits })
+    : stack('r', '10.0.0.1');
+  if (rLink) ports.set(r, rLink);
   const t = Array.from({ length: n }, (_, i) => stack(`t${i + 1}`, `10.0.0.${11 + i}`));
   for (const s of [r, ...t]) s.clusterJoin({ key: KEY });
   const link = sw.connect();
@@ -66,6 +89,10 @@ export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits } = {}): R
   return {
     clock, sw, c, r, t, raw, route, stack,
     unplug: (s) => ports.get(s)!.close(),
+    delayRouting: (ms) => {
+      if (!rLink) throw new Error('rig: delayRouting needs rig(n, { delayable: true })');
+      rLink.delay = ms;
+    },
     cutControl: (drop) => {
       sw.monitor = drop && ((f: Uint8Array) => { const m = controlMessage(f); return m === null || !drop(m.src, m.type); });
     },
