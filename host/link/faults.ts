@@ -69,6 +69,10 @@ function validate(opts: FaultOptions): void {
   if (opts.maxHeld !== undefined && !(Number.isSafeInteger(opts.maxHeld) && opts.maxHeld >= 0)) {
     bad(`maxHeld must be an integer >= 0, got ${String(opts.maxHeld)}`);
   }
+  validateDirections(opts, bad);
+}
+
+function validateDirections(opts: Pick<FaultOptions, 'tx' | 'rx'>, bad: (msg: string) => never): void {
   for (const side of ['tx', 'rx'] as const) {
     const d = opts[side];
     if (d === undefined) continue;
@@ -103,14 +107,14 @@ interface Counters { frames: number; lost: number; duplicated: number; reordered
 /** One direction: decision stages, the reorder slot and the FIFO delay line. */
 class Direction {
   readonly n: Counters = { frames: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, delayed: 0 };
-  private readonly loss: number;
-  private readonly duplicate: number;
-  private readonly reorder: number;
-  private readonly reorderDelayMs: number;
-  private readonly delayMs: number;
-  private readonly jitterMs: number;
-  private readonly corrupt: number;
-  private readonly corruptBits: number;
+  private loss = 0;
+  private duplicate = 0;
+  private reorder = 0;
+  private reorderDelayMs = 10;
+  private delayMs = 0;
+  private jitterMs = 0;
+  private corrupt = 0;
+  private corruptBits = 1;
   // The reorder slot: the copies of one held-back frame.
   private slot: Slot | null = null;
   private slotTimer: Timer | null = null;
@@ -132,6 +136,11 @@ class Direction {
     /** Called after frames released by a timer, so batching links send them. */
     private readonly afterBatch: () => void,
   ) {
+    this.set(d);
+  }
+
+  /** The impairments from now on; frames already delayed keep their place (the delay line stays in order). */
+  set(d: FaultDirection): void {
     this.loss = d.loss ?? 0;
     this.duplicate = d.duplicate ?? 0;
     this.reorder = d.reorder ?? 0;
@@ -282,6 +291,14 @@ export class FaultLink implements Link {
   }
 
   get mtu(): number { return this.inner.mtu; }
+
+  /** Changes the impairments while frames flow (a burst of loss or delay); a direction left out has none. */
+  set(opts: Pick<FaultOptions, 'tx' | 'rx'>): void {
+    for (const k of Object.keys(opts)) if (k !== 'tx' && k !== 'rx') throw new RangeError(`withFaults: unknown option '${k}'`);
+    validateDirections(opts, (msg) => { throw new RangeError(`withFaults: ${msg}`); });
+    this.tx.set(opts.tx ?? {});
+    this.rx.set(opts.rx ?? {});
+  }
 
   send(frame: Uint8Array, flags?: number): void {
     if (!this.closed) this.tx.input(frame, flags);

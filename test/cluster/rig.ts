@@ -5,6 +5,7 @@ import { Stack, type VipaRoute, type StackLimits } from '../../host/stack.ts';
 import { VirtualSwitch } from '../../host/link/switch.ts';
 import { VirtualClock } from '../../host/clock.ts';
 import type { Link } from '../../host/link/link.ts';
+import { withFaults } from '../../host/link/faults.ts';
 import { arpReply, parse, ether, ETHERTYPE_IPV4, type Parsed } from '../helpers/frames.ts';
 import { settle } from '../tcp/helpers.ts';
 
@@ -24,23 +25,6 @@ export interface Rig {
   cutControl(drop: ((src: string, type: number) => boolean) | null): void;
   /** Delays every frame the routing stack r sends by ms from now on (0: none), its order kept. */
   delayRouting(ms: number): void;
-}
-
-/** A link whose sent frames wait `delay` ms on the clock (in order) before they leave: a burst of delay. */
-class DelayLink implements Link {
-  delay = 0;
-  onFrame: ((frame: Uint8Array, flags: number, gso: number) => void) | null = null;
-  onDown: ((err?: Error) => void) | null = null;
-  constructor(private readonly inner: Link, private readonly clock: VirtualClock) {
-    inner.onFrame = (f, fl, g) => this.onFrame?.(f, fl, g);
-  }
-  get mtu(): number { return this.inner.mtu; }
-  send(frame: Uint8Array, flags = 0, gso = 0): void {
-    if (this.delay === 0) { this.inner.send(frame, flags, gso); return; }
-    const copy = frame.slice();
-    this.clock.setTimer(() => this.inner.send(copy, flags, gso), this.delay);
-  }
-  close(): void { this.inner.close(); }
 }
 
 /** The source address and message type of a frame if it is a control message (IPv4, UDP to port 7310), else null. */
@@ -64,7 +48,7 @@ export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits; delayable
   };
   const c = stack('c', '10.0.0.9');
   // Only where a test delays it: the wrapper hides the switch port's offloads.
-  const rLink = opts.delayable ? new DelayLink(sw.connect(), clock) : null;
+  const rLink = opts.delayable ? withFaults(sw.connect(), { seed: 1, clock }) : null;
   const r = rLink ? Stack.createSync({ name: 'r', link: rLink, address: '10.0.0.1/24', clock, seed: seed++, limits: opts.limits })
     : stack('r', '10.0.0.1');
   if (rLink) ports.set(r, rLink);
@@ -91,7 +75,7 @@ export function rig(n = 2, opts: { mtu?: number; limits?: StackLimits; delayable
     unplug: (s) => ports.get(s)!.close(),
     delayRouting: (ms) => {
       if (!rLink) throw new Error('rig: delayRouting needs rig(n, { delayable: true })');
-      rLink.delay = ms;
+      rLink.set({ tx: { delayMs: ms } });
     },
     cutControl: (drop) => {
       sw.monitor = drop && ((f: Uint8Array) => { const m = controlMessage(f); return m === null || !drop(m.src, m.type); });

@@ -66,6 +66,22 @@ test('Random matches the reference xoshiro128** with splitmix32 seeding', () => 
   assert.throws(() => new Random(1.5), (e: unknown) => e instanceof RangeError);
 });
 
+test('set() changes the impairments while frames flow: a burst of loss, a burst of delay, order kept', () => {
+  const { clock, link, got, send } = rig({ seed: 1 });
+  send(0);
+  link.set({ tx: { loss: 1 } });
+  send(1);
+  link.set({ tx: { delayMs: 50 } });
+  send(2);
+  link.set({});
+  send(3);
+  assert.equal(got.map((r) => r.seq), [0], 'the lost one never comes, the delayed one holds the next back');
+  clock.advance(50);
+  assert.equal(got.map((r) => [r.seq, r.at]), [[0, 0], [2, 50], [3, 50]]);
+  assert.throws(() => link.set({ tx: { loss: 2 } }), /tx\.loss must be a probability/);
+  assert.throws(() => link.set({ seed: 3 } as never), /unknown option 'seed'/);
+});
+
 test('loss rate is near the configured probability, both directions', () => {
   const seed = randomSeed();
   console.log('seed', seed);
