@@ -142,7 +142,6 @@ const V_REPORTED: usize = 40; // u32 ms: a target's last takeover report to the 
 const V_WANTED: usize = 44;   // u32 ms: a better rank last said it wants the VIPA back (owner)
 const V_DONE: usize = 48;     // u32 bit i: target i's takeover report is complete
 const V_MARK: usize = 52;     // u8 scratch
-const V_GRACE: usize = 53;    // u8 1: unknown datagrams are dropped, not reset, until GRACE_MS after the claim
 const V_REASON: usize = 54;   // u8 CR_* of the last claim
 const V_BODY: usize = 64;
 const BODY_MAX: u32 = 16 + 4 * MAX_RANGES + 4 * MAX_BACKUPS + A_TARGET * MAX_TARGETS;
@@ -518,7 +517,6 @@ function claim(v: usize, reason: u32): i32 {
   count(C_CLU_TAKEOVERS);
   store<u8>(v, 1, V_TAKING);
   store<u8>(v, 0, V_WANT);
-  store<u8>(v, reason != CR_CONFIG, V_GRACE);
   store<u8>(v, <u8>reason, V_REASON);
   store<u32>(v, t, V_SINCE);
   store<u32>(v, 0, V_DONE);
@@ -715,7 +713,6 @@ function elect(v: usize, t: u32, stalled: bool): void {
       store<u8>(v, 0, V_TAKING);
       emit(EV_CLUSTER, load<u32>(v, V_ADDR), load<u32>(v, V_ENTRIES), CE_READY | min<u32>(t - load<u32>(v, V_SINCE), 0xffff) << 16);
     }
-    if (load<u8>(v, V_GRACE) && t - load<u32>(v, V_SINCE) >= GRACE_MS) store<u8>(v, 0, V_GRACE);
     if ((load<u8>(body(v), A_FLAGS) & ANN_WHENIDLE) && load<u32>(v, V_ENTRIES) == 0 && !load<u8>(v, V_TAKING)
       && t - load<u32>(v, V_WANTED) < 3 * hbMs) yieldTo(v, 0, CR_IDLE);
     return;
@@ -1122,7 +1119,7 @@ function route(b: usize, ip: usize, vipa: u32, v: usize): usize {
     }
     let syn = (flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN;
     // Just after a takeover, a connection a lost report part left out is not reset: its client sends again.
-    if (!syn && load<u8>(v, V_GRACE)) { count(C_CLU_HELD_DROP); pktFreeChain(b); return 0; }
+    if (!syn && load<u8>(v, V_REASON) != CR_CONFIG && t - load<u32>(v, V_SINCE) < GRACE_MS) { count(C_CLU_HELD_DROP); pktFreeChain(b); return 0; }
     // RFC 9293 answers the rest, as for a port with no connection.
     if (!syn || !inRanges(v, vport)) return b;
     let r = dptFind(vipa, vport);
@@ -1250,10 +1247,10 @@ export function clusterPoll(): void {
   ends();
   let ms = nowMs();
   let stalled = wake != 0 && now > wake + <i64>hbMs * 1000;
-  if (now >= nextBeat) beat();
+  // The members' liveness at the heartbeat's pace, not per received batch (a stalled poll is always one of these).
+  if (now >= nextBeat) { beat(); if (nRouted) targetsCheck(ms, stalled); }
   wake = nextBeat;
   for (let i: u32 = 0; i < MAX_VIPAS; i++) if (load<u32>(vipaAt(i), V_ADDR)) elect(vipaAt(i), ms, stalled);
-  if (nRouted) targetsCheck(ms, stalled);
   wakeAt(wake);
   let t = now;
   let periodic = t >= nextAnnounce;

@@ -518,8 +518,9 @@ export class Cluster extends EventEmitter {
     } else if (e.kind === 'ready') {
       const claim = this.claims.get(key);
       this.claims.delete(key);
-      if (!claim || claim.reason === 'config') return;
-      const reason = claim.reason === 'takeback' ? 'takeback' : claim.reason === 'split-brain' ? 'split-brain' : claim.reason === 'start' ? 'start' : 'dead';
+      // A claim's reason is never 'idle' (a yield's): what is left is a TakeoverEvent's.
+      if (!claim || claim.reason === undefined || claim.reason === 'config' || claim.reason === 'idle') return;
+      const reason = claim.reason;
       this.emit(reason === 'takeback' ? 'takeback' : 'takeover', { vipa: e.vipa, stack: name, from: claim.address ? this.nameOf(claim.address) : '',
         reason, ms: e.ms ?? 0, connections: e.entries ?? 0 } satisfies TakeoverEvent);
     } else if (e.kind === 'target-lost') {
