@@ -2,7 +2,7 @@
 // 10 000 and 1 000 000 entries, in a loop inside wasm over keys in random
 // order (the routing stack's hot path; a real frame's lookup adds no
 // boundary crossing), one by one and in batches of 16 whose home slots are
-// touched first (crtTouch), against SipHash-2-4 of the same words.
+// gathered (crtHome) and read first, against SipHash-2-4 of the same words.
 // Bytes per entry and per slot are printed beside.
 import { Random } from '../host/random.ts';
 import { ClusterCore } from '../test/cluster/core.ts';

@@ -3,7 +3,7 @@
 // exported as they are, so tests and bench/crt.bench.ts drive them directly.
 import { arenaBegin, arenaCommit } from '../base/mem';
 import { randomInit, keyedHash } from '../base/random';
-import { crtLayout, crtInit, crtLookup, crtTouch, crtInsert, crtSeen, crtRemove, crtExpire, crtAt, crtSlots,
+import { crtLayout, crtInit, crtLookup, crtHome, crtInsert, crtSeen, crtRemove, crtExpire, crtAt, crtSlots,
   crtEntries, crtFull, crtInserted, crtExpired, crtRemoved, ENT_TARGET } from '../cluster/crt';
 import { sha256, hmacKey, hmacSha256 } from '../cluster/hmac';
 import { annBegin, annSetRange, annSetBackup, annSetTarget, heartbeatBegin, heartbeatSet, statusBegin, statusSetPort, connBegin, connSet,
@@ -53,7 +53,9 @@ export function t_crt_lookups(keys: usize, count: u32, n: u32): u32 {
   return sum;
 }
 
-/** The same in batches of 16, each batch's home slots touched first (crtTouch), as the routing stack does with a received batch. */
+const HOMES: usize = memory.data(16 * 4, 4);
+
+/** The same in batches of 16, each batch's home slots gathered (crtHome) and then read, as the routing stack does with a received batch. */
 export function t_crt_lookups_batched(keys: usize, count: u32, n: u32): u32 {
   let sum: u32 = 0;
   let k: u32 = 0;
@@ -61,9 +63,10 @@ export function t_crt_lookups_batched(keys: usize, count: u32, n: u32): u32 {
     let k0 = k;
     for (let j = 0; j < 16; j++) {
       let p = keys + (<usize>k << 4);
-      sum += crtTouch(load<u32>(p), load<u32>(p, 8), load<u32>(p, 4), load<u32>(p, 12)) & 1;
+      store<u32>(HOMES + (<usize>j << 2), <u32>crtHome(load<u32>(p), load<u32>(p, 8), load<u32>(p, 4), load<u32>(p, 12)));
       if (++k == count) k = 0;
     }
+    for (let j = 0; j < 16; j++) sum += load<u32>(<usize>load<u32>(HOMES + (<usize>j << 2))) & 1;
     k = k0;
     for (let j = 0; j < 16; j++) {
       let p = keys + (<usize>k << 4);
