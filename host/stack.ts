@@ -634,7 +634,7 @@ export class Stack extends EventEmitter<StackEvents> {
     const n = this.w(S.TX_COUNT);
     if (n === 0) return;
     const base = this.w(S.TX_DESC) >>> 2;
-    const u8 = this.view.u8, u32 = this.view.u32, links = this.links;
+    const u8 = this.view.u8, u32 = this.view.u32, links = this.links, mem = u8.buffer;
     let used = 0;   // bit per interface index (the first 31), the rest flushed together
     for (let i = 0; i < n; i++) {
       const d = base + i * DESC_WORDS;
@@ -657,7 +657,8 @@ export class Stack extends EventEmitter<StackEvents> {
         else joined(parts, total, (f) => link.send(f, flags, gso));
       } else {
         if (!link) continue;
-        link.send(u8.subarray(p, p + len), flags, gso);
+        // A view made on the buffer: half the cost of subarray's.
+        link.send(new Uint8Array(mem, p, len), flags, gso);
       }
       used |= 1 << Math.min(ifx, 31);
     }
