@@ -3,10 +3,7 @@
 // 1. Forwarding: frames/s a routing stack forwards (IP-in-IP, 1024 CRT
 //    entries, 118-byte frames) when it runs in a worker thread, fed through
 //    its rings from the main thread (the feeder and the sink, on the switch),
-//    against the same routing stack, feeder and sink all on one thread. The
-//    feeder keeps 4096 frames in flight, enough to keep r1 busy across two
-//    thread hops (a wake-up costs about 11 us each way); a second line gives
-//    the figure at 1024 in flight, where the hops' latency shows.
+//    against the same routing stack, feeder and sink all on one thread.
 // 2. New connections/s through the VIPA (bench/conns.ts: HTTP POST 100 B,
 //    reply 100 B, a new connection each) with the routing stack and n targets
 //    spread over n worker threads, the client stack on the main thread;
@@ -54,7 +51,7 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 
 const ENTRIES = 1024;
 const FEEDER_MAC = '02:00:00:00:00:09';
-const WINDOWS = [4096, 1024];
+const SINK_WINDOW = 1024;
 
 /** Frame i of client i mod ENTRIES (11.0.x.y:10000) to VIPA:80, with 64 bytes of payload. */
 function fwdFrame(toMac: string, i: number, syn: boolean): Uint8Array {
@@ -63,8 +60,8 @@ function fwdFrame(toMac: string, i: number, syn: boolean): Uint8Array {
   return ether(toMac, FEEDER_MAC, 0x0800, ipv4({ src, dst: VIPA, proto: 6, payload: seg }));
 }
 
-/** Frames/s forwarded by r1 (in a worker or not) for FWD_MS, the feeder keeping at most window in flight. */
-async function forwarding(inWorker: boolean, window: number): Promise<{ rate: number; dropped: number }> {
+/** Frames/s forwarded by r1 (in a worker or not) for FWD_MS, the feeder keeping at most SINK_WINDOW in flight. */
+async function forwarding(inWorker: boolean): Promise<{ rate: number; dropped: number }> {
   const c = await Cluster.create({
     stacks: [{ name: 'r1', address: '10.0.0.1/24', worker: inWorker }, { name: 't1', address: '10.0.0.11/24' }],
     vipas: [{ address: VIPA, ports: [80], routing: 'r1', targets: ['t1'], method: 'roundrobin', crtSize: ENTRIES * 2 }],
@@ -97,7 +94,7 @@ async function forwarding(inWorker: boolean, window: number): Promise<{ rate: nu
       const t0 = performance.now(), g0 = got;
       while (performance.now() - t0 < ms) {
         // A bounded burst per turn: on one thread each send is forwarded before it returns.
-        for (let k = 0; k < window && sent - got < window; k++) feed.send(frames[sent++ % ENTRIES]);
+        for (let k = 0; k < SINK_WINDOW && sent - got < SINK_WINDOW; k++) feed.send(frames[sent++ % ENTRIES]);
         feed.flush?.();
         await tick();
       }
@@ -148,21 +145,18 @@ async function node(n: number): Promise<{ run: () => Promise<number>; close: () 
 }
 
 async function main(): Promise<void> {
-  for (const window of WINDOWS) {
-    const fwd = { single: [] as number[], worker: [] as number[] };
-    let drops = 0;
-    for (let i = 0; i < 3; i++) {
-      fwd.single.push((await forwarding(false, window)).rate);
-      const w = await forwarding(true, window);
-      fwd.worker.push(w.rate);
-      drops += w.dropped;
-    }
-    const [s, w] = [median(fwd.single), median(fwd.worker)];
-    const k = (xs: number[]) => xs.map((x) => (x / 1e3).toFixed(0)).join('/');
-    console.log(`forwarding (r1 IP-in-IP, ${ENTRIES} CRT entries, 118-byte frames, ${window} in flight): r1 in a worker fed from the main thread ` +
-      `${(w / 1e3).toFixed(0)} k frames/s; r1, feeder and sink on one thread ${(s / 1e3).toFixed(0)} k frames/s; ratio ${(w / s * 100).toFixed(0)} % ` +
-      `(medians of 3, interleaved; worker ${k(fwd.worker)}, one thread ${k(fwd.single)} k; ${drops} dropped)`);
+  const fwd = { single: [] as number[], worker: [] as number[] };
+  let drops = 0;
+  for (let i = 0; i < 3; i++) {
+    fwd.single.push((await forwarding(false)).rate);
+    const w = await forwarding(true);
+    fwd.worker.push(w.rate);
+    drops += w.dropped;
   }
+  const [s, w] = [median(fwd.single), median(fwd.worker)];
+  console.log(`forwarding (r1 IP-in-IP, ${ENTRIES} CRT entries, 118-byte frames, ${SINK_WINDOW} in flight): r1 in a worker fed from the main thread ` +
+    `${(w / 1e3).toFixed(0)} k frames/s; r1, feeder and sink on one thread ${(s / 1e3).toFixed(0)} k frames/s; ratio ${(w / s * 100).toFixed(0)} % ` +
+    `(medians of 3, interleaved; worker ${fwd.worker.map((x) => (x / 1e3).toFixed(0)).join('/')}, one thread ${fwd.single.map((x) => (x / 1e3).toFixed(0)).join('/')} k; ${drops} dropped)`);
 
   const counts = [...new Set([1, 2, CORES])].filter((n) => n <= CORES).sort((a, b) => a - b);
   const curve: string[] = [];
