@@ -83,6 +83,7 @@ export const FRAME = {
   MORE: 2,
   CSUM_PARTIAL: 4,
   GSO: 8,
+  PACKED: 16,
 } as const;
 /** Event types. */
 export const EV = {

@@ -47,7 +47,8 @@ int32_t shoal_init(shoal_t *s);
 int32_t shoal_if_add(shoal_t *s, uint32_t mac_hi, uint32_t mac_lo, uint32_t mtu);
 /* What the link under ifx takes (§6 "Offloads"): csum bit 0 lets TCP send SHOAL_FRAME_CSUM_PARTIAL
  * frames; bit 1 (with bit 0) frames over several tx descriptors, the payload left in the send buffer
- * (SHOAL_FRAME_MORE); gso_max > 0 (<= 65535 bytes of IP packet, needs bit 0) SHOAL_FRAME_GSO ones too.
+ * (SHOAL_FRAME_MORE); bit 2 frames of up to 2048 bytes packed, a run per descriptor
+ * (SHOAL_FRAME_PACKED); gso_max > 0 (<= 65535 bytes of IP packet, needs bit 0) SHOAL_FRAME_GSO ones too.
  * Without it (or with 0, 0): plain frames only. 0 or -SHOAL_EINVAL. */
 int32_t shoal_if_offload(shoal_t *s, uint32_t ifx, uint32_t csum, uint32_t gso_max);
 /* The link under ifx went down (up 0; interfaces start up) or came back (1). While it is down, routes
@@ -254,6 +255,7 @@ typedef struct shoal_desc {
 #define SHOAL_FRAME_MORE         2  /* rx, tx: the next descriptor continues this frame (rx: IPv4 TCP/UDP only; headers in the first) */
 #define SHOAL_FRAME_CSUM_PARTIAL 4  /* tx: the TCP/UDP checksum field holds the folded pseudo-header sum, not complemented */
 #define SHOAL_FRAME_GSO          8  /* tx: one IPv4 TCP segment over the MTU (bare or IP-in-IP), to be cut at gso payload bytes (with CSUM_PARTIAL) */
+#define SHOAL_FRAME_PACKED      16  /* tx: a run of records (u32 len; u32 flags | gso << 16; the frame, padded to 8), not one frame */
 
 /* An event: 16 bytes. */
 typedef struct shoal_event {

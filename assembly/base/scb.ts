@@ -91,6 +91,7 @@ export const FRAME_CSUM_OK: u32 = 1;      // rx: the transport checksum is known
 export const FRAME_MORE: u32 = 2;         // rx: the next descriptor continues this frame
 export const FRAME_CSUM_PARTIAL: u32 = 4; // tx: the L4 checksum field holds the folded pseudo-header sum only
 export const FRAME_GSO: u32 = 8;          // tx: one TCP segment larger than the MTU, to be cut at gso bytes
+export const FRAME_PACKED: u32 = 16;      // tx: a run of packed frames (if_offload's packed bit), records back to back
 
 // @ts-ignore: decorator
 @inline export function scbGet(off: usize): u32 { return load<u32>(SCB + off); }

@@ -6,6 +6,7 @@
 import { copyMac } from '../wire/bytes';
 import { prefixMask, IP_BROADCAST } from '../wire/ipv4';
 import { E_EXIST, E_INVAL, E_NOENT, E_NOSPC } from '../base/errno';
+import { setTxPacked } from '../base/mem';
 
 export const MAX_IFACES: u32 = 16;
 export const MAX_ADDRS: u32 = 64;
@@ -43,9 +44,11 @@ export function setMaxFrame(n: u32): void { maxFrame = n; }
 const IF_UP: u32 = 1;
 const IF_CSUM: u32 = 2;
 const IF_SG: u32 = 4;
-/** if_offload's csum argument: bit 0 partial checksums, bit 1 frames over several descriptors. */
+/** if_offload's csum argument: bit 0 partial checksums, bit 1 frames over several descriptors, bit 2 small
+ * frames packed (mem.ts, txPack). */
 const OFF_CSUM: u32 = 1;
 const OFF_SG: u32 = 2;
+const OFF_PACKED: u32 = 4;
 
 /** The link under ifx went down (up 0) or came back (1). Routes over a down
  * interface are skipped, so what would go out on it fails as unroutable. */
@@ -66,8 +69,9 @@ export function ifUp(ifx: u32, up: u32): i32 {
  * several tx descriptors (bit 1, with bit 0), and takes TCP segments of up to
  * gsoMax bytes of IP packet whole (0: none; GSO needs partial checksums). */
 export function ifOffload(ifx: u32, csum: u32, gsoMax: u32): i32 {
-  if (ifx >= nIfaces || csum > (OFF_CSUM | OFF_SG) || gsoMax > 65535) return E_INVAL;
+  if (ifx >= nIfaces || csum > (OFF_CSUM | OFF_SG | OFF_PACKED) || gsoMax > 65535) return E_INVAL;
   if (!(csum & OFF_CSUM) && (gsoMax || (csum & OFF_SG))) return E_INVAL;
+  setTxPacked(ifx, (csum & OFF_PACKED) != 0);
   let p = IFACES + (<usize>ifx << 4);
   let f = (csum & OFF_CSUM ? IF_CSUM : 0) | (csum & OFF_SG ? IF_SG : 0);
   store<u32>(p, (load<u32>(p, 12) & IF_UP) | f | (gsoMax << 16), 12);
