@@ -20,7 +20,7 @@ import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, CLUSTE
   CRT_ORIGIN, DPT_REC, DPT_REC_BYTES, CRT_REC, CRT_REC_BYTES, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
-const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE } = FRAME;
+const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE, PACKED: FRAME_PACKED } = FRAME;
 /** TCP event types run from EV.TCP to below this. */
 const EV_TCP_END = EV.TCP + 16;
 /** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
@@ -455,13 +455,16 @@ export class Stack extends EventEmitter<StackEvents> {
     // anything the link hands up, large segments included, the stack takes.
     // A link that takes frames in pieces (sendv) gets large TCP payloads
     // straight from the send buffers, uncopied (scatter-gather).
+    // A link that takes frames packed (sendPacked: a ring to another thread) gets the small ones as one run of
+    // records a batch, copied once, not one by one.
     const off = itf.offload === false ? undefined : itf.link.offload;
+    const packed = typeof itf.link.sendPacked === 'function' ? 4 : 0;
     this.gsoOut[ifx] = 0;
-    if (off && (off.csum || off.gso)) {
-      const sg = off.csum && typeof itf.link.sendv === 'function' ? 2 : 0;
-      const r = this.core.if_offload(ifx, (off.csum ? 1 : 0) | sg, off.gso >>> 0);
+    if ((off && (off.csum || off.gso)) || packed) {
+      const sg = off?.csum && typeof itf.link.sendv === 'function' ? 2 : 0;
+      const r = this.core.if_offload(ifx, (off?.csum ? 1 : 0) | sg | packed, (off?.gso ?? 0) >>> 0);
       if (r < 0) throw optionError(`${opt}offload`, off, 'the link\'s offload is not usable: gso needs csum and is at most 65535', r);
-      if (sg) this.gsoOut[ifx] = off.gso;
+      if (sg) this.gsoOut[ifx] = off!.gso;
     }
     itf.link.rxOffload = { csum: true, gso: 65535, ipip: true };
     itf.link.onFrame = (frame, flags) => this.deliver(frame, null, frame.length, ifx, flags);
@@ -642,7 +645,11 @@ export class Stack extends EventEmitter<StackEvents> {
       // What the core built went through no wire: its checksums (complete or left to the link) are good.
       const flags = FRAME_CSUM_OK | ((word >>> 16) & ~FRAME_MORE);
       const link = links[ifx];
-      if (word & (FRAME_MORE << 16)) {
+      if (word & (FRAME_PACKED << 16)) {
+        // A run of records, each a frame with its flags (FRAME_CSUM_OK set by the core) and gso.
+        if (!link) continue;
+        link.sendPacked!(new Uint8Array(mem, p, len));
+      } else if (word & (FRAME_MORE << 16)) {
         // A frame in pieces (scatter-gather): headers here, the payload in the send buffer.
         const parts = [u8.subarray(p, p + len)];
         let total = len;

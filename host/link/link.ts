@@ -41,6 +41,12 @@ export interface Link {
   claimMac?(mac: string): void;
   /** Optional: pushes out frames a link batches (a TAP writes them in one go). */
   flush?(): void;
+  /** Optional: sends frames packed back to back as records, each an 8-byte
+   * header (u32 length; u32 flags | gso << 16, little-endian) and the frame,
+   * padded to 8 bytes: a stack that sees it hands the link each batch's small
+   * frames as one run (docs/ABI.md, FRAME_PACKED), so a link that copies them
+   * elsewhere (a ring to another thread) copies the run at once. */
+  sendPacked?(records: Uint8Array): void;
   close(): void;
 }
 

@@ -20,6 +20,10 @@
  *
  * A full ring drops the frame and counts it (`dropped`), as a NIC's full
  * transmit ring does: the producer never waits, and TCP retransmits.
+ *
+ * A stack's small frames arrive already in this record format (the core
+ * packs them: Link.sendPacked, docs/ABI.md FRAME_PACKED), a run a batch,
+ * and go in with one copy per run (writePacked) instead of one per frame.
  */
 import type { Link, LinkOffload } from './link.ts';
 import { argError } from '../errors.ts';
@@ -125,6 +129,58 @@ export class FrameRing {
     if (at < 0) return false;
     for (const p of parts) { this.u8.set(p, at); at += p.length; }
     return true;
+  }
+
+  /** Writes records already in the ring's format (a stack's packed frames: Link.sendPacked), copying as many
+   * whole ones at a time as fit before the ring's end; those with no room are dropped and counted, as is the
+   * rest of a run from a record that does not parse (counted once). Returns the records written. */
+  writePacked(rec: Uint8Array): number {
+    const c = this.ctl, half = this.capacity >>> 1;
+    let total = rec.length;
+    let off = 0, written = 0;
+    while (off < total) {
+      const tail = this.tail, at = tail & this.mask, fit = this.capacity - at;
+      // Whole records from off, up to where the ring ends or the room known ends.
+      let end = off, n = 0;
+      const limit = Math.min(fit, this.room);
+      for (;;) {
+        if (end === total) break;
+        const len = rec[end] | (rec[end + 1] << 8) | (rec[end + 2] << 16) | (rec[end + 3] << 24);
+        const need = RECORD_HEADER + ((len + 7) & ~7);
+        if (len < 0 || len > half || end + need > total) { Atomics.add(c, DROPPED, 1); total = end; break; }
+        if (end - off + need > limit) break;
+        end += need;
+        n++;
+      }
+      if (n === 0) {
+        if (off === total || c[CLOSED] !== 0) break;
+        const len = rec[off] | (rec[off + 1] << 8) | (rec[off + 2] << 16) | (rec[off + 3] << 24);
+        const need = RECORD_HEADER + ((len + 7) & ~7);
+        if (need > this.room) this.room = this.capacity - ((tail - Atomics.load(c, HEAD)) >>> 0);
+        if (need <= Math.min(fit, this.room)) continue;
+        if (fit < need && fit <= this.room) {
+          // The next record does not fit before the end: a wrap mark, and on from the start.
+          this.u32[at >>> 2] = WRAP;
+          this.tail = (tail + fit) >>> 0;
+          this.room -= fit;
+          continue;
+        }
+        break;
+      }
+      if (c[CLOSED] !== 0) break;
+      this.u8.set(off === 0 && end === rec.length ? rec : rec.subarray(off, end), at);
+      this.tail = (tail + end - off) >>> 0;
+      this.room -= end - off;
+      this.batch += n;
+      written += n;
+      off = end;
+    }
+    // What found no room: counted record by record, as write() counts a frame.
+    for (let k = off; k < total;) {
+      Atomics.add(c, DROPPED, 1);
+      k += RECORD_HEADER + (((rec[k] | (rec[k + 1] << 8) | (rec[k + 2] << 16) | (rec[k + 3] << 24)) + 7) & ~7);
+    }
+    return written;
   }
 
   /** Room for a record of len bytes, its header written: where its bytes go, or -1 (dropped and counted). */
@@ -311,6 +367,13 @@ export class RingLink implements Link {
     let len = 0;
     for (const p of parts) len += p.length;
     this.tx.writev(parts, len, flags, gso);
+    this.queueFlush();
+  }
+
+  /** Records in the ring's own format go in with one copy per run (Link.sendPacked). */
+  sendPacked(records: Uint8Array): void {
+    if (!this.open) return;
+    this.tx.writePacked(records);
     this.queueFlush();
   }
 

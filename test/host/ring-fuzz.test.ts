@@ -3,6 +3,8 @@
 // bursts with random pauses; the main thread reads at random speeds, asleep
 // on the bell between batches. Every frame the producer says it wrote arrives
 // once, in order, byte for byte; the ones it dropped (full ring) never do.
+// Some bursts go as one packed run (writePacked, as a stack's core packs
+// them), the rest frame by frame.
 // Seeded: the seed is printed and SHOAL_SEED replays it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -42,11 +44,28 @@ function produce({ sab, seed, frames }: Job): void {
   const nap = new Int32Array(new SharedArrayBuffer(4));
   const written: number[] = [];
   let dropped = 0;
+  const run = new Uint8Array(64 * (8 + 3016));
+  const rv = new DataView(run.buffer);
   for (let i = 0; i < frames;) {
     const burst = 1 + Math.floor(rand() * 64);
-    for (let k = 0; k < burst && i < frames; k++, i++) {
-      const n = lengthOf(i);
-      if (ring.write(fill(buf, i, n), i & 0xffff, (i >>> 16) & 0xffff)) written.push(i); else dropped++;
+    if (rand() < 0.5) {
+      // One packed run: records of what a frame-by-frame burst would write; a prefix of it fits.
+      let at = 0;
+      const first = i;
+      for (let k = 0; k < burst && i < frames; k++, i++) {
+        const n = lengthOf(i);
+        rv.setUint32(at, n, true);
+        rv.setUint32(at + 4, (i & 0xffff) | (((i >>> 16) & 0xffff) << 16), true);
+        fill(run.subarray(at + 8), i, n);
+        at += 8 + ((n + 7) & ~7);
+      }
+      const w = ring.writePacked(run.subarray(0, at));
+      for (let k = first; k < i; k++) if (k < first + w) written.push(k); else dropped++;
+    } else {
+      for (let k = 0; k < burst && i < frames; k++, i++) {
+        const n = lengthOf(i);
+        if (ring.write(fill(buf, i, n), i & 0xffff, (i >>> 16) & 0xffff)) written.push(i); else dropped++;
+      }
     }
     ring.ring();
     const r = rand();
