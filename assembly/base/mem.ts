@@ -277,11 +277,11 @@ export function txFreeSent(): void {
 }
 
 // Packed transmit (if_offload's packed bit): on the interfaces in txPackedIfs
-// (a bit each; there are at most 16), a frame of up to PACK_MAX bytes is copied into
-// the arena as a record (len; flags | gso << 16, FRAME_CSUM_OK set; the frame,
-// padded to 8) right after the one before it, and a run of records shares one
-// descriptor (FRAME_PACKED): a host that moves frames to another thread copies
-// a batch at once instead of one frame at a time.
+// (a bit each; there are at most 16), a frame of up to PACK_MAX bytes is
+// copied into the arena as a record (len; flags | gso << 16, FRAME_CSUM_OK
+// set; the frame, padded to 8) right after the one before it, and a run of
+// records shares one descriptor (FRAME_PACKED): a host that moves frames to
+// another thread copies a batch at once instead of one frame at a time.
 let txPackedIfs: u32 = 0;
 export function setTxPacked(ifx: u32, on: bool): void { txPackedIfs = on ? txPackedIfs | (1 << ifx) : txPackedIfs & ~(1 << ifx); }
 const PACK_MAX: u32 = 2048;

@@ -1076,19 +1076,18 @@ export function clusterPrefetch(desc: usize, n: u32, stride: u32): void {
     for (let k: u32 = 0; k < nRouted; k++) {
       if (load<u32>(ROUTED + (<usize>k << 2)) != dst) continue;
       store<u32>(TOUCH + (<usize>(m++) << 2), <u32>crtHome(ld32(f + 26), ld16(f + 34), dst, ld16(f + 36)));
-      if (m == TOUCH_N) m = touch(m);
+      if (m == TOUCH_N) { touch(m); m = 0; }
       break;
     }
   }
   touch(m);
 }
 
-/** Reads the first word of each of the m slots gathered: 0, none left. */
-function touch(m: u32): u32 {
+/** Reads the first word of each of the m slots gathered. */
+function touch(m: u32): void {
   let sum: u32 = 0;
   for (let j: u32 = 0; j < m; j++) sum += load<u32>(<usize>load<u32>(TOUCH + (<usize>j << 2)));
   touched += sum;
-  return 0;
 }
 
 /** Every datagram for this stack, before the protocol switch: 0 when the
