@@ -103,6 +103,9 @@ export class Netns {
       let stdout = '', stderr = '';
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      // A command that exits without reading its input closes the pipe first: EPIPE there is no failure of
+      // the command (its exit status says how it went), and unhandled it would end the test process.
+      child.stdin!.on('error', () => {});
       child.stdin!.end(opts.input ?? '');
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.on('error', (e) => { clearTimeout(timer); reject(e); });
