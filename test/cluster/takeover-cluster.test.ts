@@ -62,6 +62,17 @@ maybe(test, noRouting, '100 connections × 10 MB: the routing stack killed halfw
   });
 });
 
+/** Each stack's counters that tell where connections went: accepted, dropped at a full listen queue, reset, held, routed. */
+function diagnosis(c: Cluster): string[] {
+  const keys = ['tcpAccept', 'tcpListenDrop', 'tcpRstTx', 'tcpRstRx', 'tcpRetrans', 'rxNoBuffer', 'clusterForwarded', 'clusterNoTarget',
+    'clusterHeld', 'clusterHeldDropped', 'clusterMisdirected', 'clusterTakeovers', 'clusterYields'] as const;
+  return ['r1', 'r2', ...TARGETS].map((name) => {
+    let st: Record<string, number>;
+    try { st = c.stack(name).stats() as Record<string, number>; } catch { return `  ${name}: down`; }
+    return `  ${name}: ${keys.filter((k) => st[k]).map((k) => `${k} ${st[k]}`).join(', ')}`;
+  });
+}
+
 /** Loads one after another until stop(): each 30 connections of 2 MB, from 2 clients; every result kept. */
 function continuous(c: Cluster) {
   let stopped = false;
@@ -98,6 +109,9 @@ for (const takeback of ['immediate', 'whenidle'] as const) {
       const conns = load.results.flatMap((r) => r.connections);
       const failed = load.results.filter((r) => !r.ok);
       console.log(`  ${takeback}: ${conns.length} connections over ${load.results.length} loads, ${takeovers.length} takeovers, ${takebacks.length} takebacks`);
+      // A failure once seen only under a concurrent CI run (uploads stalled at the targets' receive buffer, the
+      // app never answering): what each stack saw, to tell routing from the targets' apps next time.
+      if (failed.length) console.log([...renderTable(c), ...diagnosis(c)].join('\n'));
       assert.is(failed.length, 0, failed.map((r) => describe(r)).join('\n'));
       assert.ok(conns.length >= 60);
       if (takeback === 'immediate') assert.ok(takebacks.length >= 10, `${takebacks.length} takebacks`);
