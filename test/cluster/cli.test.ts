@@ -17,8 +17,7 @@ import { up } from '../../host/cluster/up.ts';
 import { renderTable } from '../../host/cluster/table.ts';
 import { metricsText } from '../../host/cluster/metrics.ts';
 import { controlRequest, defaultControlPath, ControlError } from '../../host/cluster/control.ts';
-import { maybe } from '../helpers/needs.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, ready, until } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, ready, until } from './harness.ts';
 
 /** test/run.mjs runs each test from the project's root. */
 const root = process.cwd();
@@ -129,7 +128,7 @@ test('shoal up with a bad config: the field and the reason, exit 1', () => {
   assert.match(missing.stderr, /cannot read/);
 });
 
-maybe(test, noRouting, 'up: HTTP on the VIPA from a client stack, answered by every target; metrics and the table', async () => {
+test('up: HTTP on the VIPA from a client stack, answered by every target; metrics and the table', async () => {
   const out = new PassThrough();
   let printed = '';
   out.on('data', (d) => { printed += d; });
@@ -170,7 +169,7 @@ maybe(test, noRouting, 'up: HTTP on the VIPA from a client stack, answered by ev
   }
 });
 
-maybe(test, noRouting, 'up as a process: SIGHUP reloads (a bad file is refused, the old config kept), SIGTERM exits 0', async () => {
+test('up as a process: SIGHUP reloads (a bad file is refused, the old config kept), SIGTERM exits 0', async () => {
   const file = configFile(helloConfig());
   const child = spawn(process.execPath, [CLI, 'up', file, '--metrics', '0', '--no-table'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -205,7 +204,7 @@ maybe(test, noRouting, 'up as a process: SIGHUP reloads (a bad file is refused, 
 
 const row = (table: string, target: string, ready: string) => new RegExp(`\\n  80 +${target} 10\\.0\\.0\\.1\\d +${ready} `).test(table);
 
-maybe(test, noRouting, 'shoal status, quiesce and resume against shoal up as a process, by config file and by --control; errors; the socket goes on SIGTERM', async () => {
+test('shoal status, quiesce and resume against shoal up as a process, by config file and by --control; errors; the socket goes on SIGTERM', async () => {
   const file = configFile(helloConfig());
   const sock = defaultControlPath(file);
   const child = spawn(process.execPath, [CLI, 'up', file, '--no-table'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -268,7 +267,7 @@ maybe(test, noRouting, 'shoal status, quiesce and resume against shoal up as a p
   }
 });
 
-maybe(test, noRouting, 'the control socket in process: a stale socket file replaced, a non-socket or too long a path refused; reload, bad requests; quiesced in the table, events and metrics', async () => {
+test('the control socket in process: a stale socket file replaced, a non-socket or too long a path refused; reload, bad requests; quiesced in the table, events and metrics', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-ctl-'));
   const path = join(dir, 'c.sock');
   // A socket file nobody listens on, as a killed shoal up leaves behind.
@@ -340,7 +339,7 @@ maybe(test, noRouting, 'the control socket in process: a stale socket file repla
   assert.not.ok(existsSync(path), 'the socket file is removed on close');
 });
 
-maybe(test, noRouting, 'demo: every request answered across the routing stack\'s death and return, spread over the three targets, the CRT empty after', () => {
+test('demo: every request answered across the routing stack\'s death and return, spread over the three targets, the CRT empty after', () => {
   const r = shoal('demo', '--requests', '60', '--parallel', '4');
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /after 29 requests: r1 killed/);

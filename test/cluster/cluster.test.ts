@@ -7,9 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cluster } from '../../host/cluster/cluster.ts';
 import { ClusterConfigError } from '../../host/cluster/config.ts';
-import { maybe } from '../helpers/needs.ts';
 import type { Socket } from '../../host/net/net.ts';
-import { VIPA, TARGETS, WHOAMI, noRouting, smallConfig, until, ready, whoami, whoamiServer, echo, hangUp, tally } from './harness.ts';
+import { VIPA, TARGETS, WHOAMI, smallConfig, until, ready, whoami, whoamiServer, echo, hangUp, tally } from './harness.ts';
 
 // The stacks' ISNs and ephemeral ports (and so the CRT's slots) follow the seed; replay with SHOAL_SEED.
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -35,7 +34,7 @@ test('a bad config is refused before anything starts, naming the field', async (
   }
 });
 
-maybe(test, noRouting, 'config → Cluster: a stack per config stack with its address and a unique MAC; stack(name)', async () => {
+test('config → Cluster: a stack per config stack with its address and a unique MAC; stack(name)', async () => {
   await withCluster(smallConfig(), async (c) => {
     assert.equal(c.stackNames, ['client', 'r1', ...TARGETS]);
     assert.equal(c.stack('t2').addresses, ['10.0.0.12/24']);
@@ -48,7 +47,7 @@ maybe(test, noRouting, 'config → Cluster: a stack per config stack with its ad
   });
 });
 
-maybe(test, noRouting, 'portTable and routingTable: the contract\'s rows, with target stack names', async () => {
+test('portTable and routingTable: the contract\'s rows, with target stack names', async () => {
   await withCluster(smallConfig(), async (c) => {
     await ready(c, TARGETS);
     const rows = c.portTable(VIPA);
@@ -92,7 +91,7 @@ async function open(c: Cluster, n: number, localAddress?: (i: number) => string)
   return { names, socks };
 }
 
-maybe(test, noRouting, 'roundrobin: each target in turn', async () => {
+test('roundrobin: each target in turn', async () => {
   await withCluster(smallConfig('roundrobin'), async (c) => {
     await ready(c, TARGETS);
     const { names, socks } = await open(c, 30);
@@ -103,7 +102,7 @@ maybe(test, noRouting, 'roundrobin: each target in turn', async () => {
   });
 });
 
-maybe(test, noRouting, 'weighted 1:2:3: active connections in proportion to the weights', async () => {
+test('weighted 1:2:3: active connections in proportion to the weights', async () => {
   await withCluster(smallConfig('weighted', { vipa: { weights: [1, 2, 3] } }), async (c) => {
     await ready(c, TARGETS);
     const { names, socks } = await open(c, 60);
@@ -113,7 +112,7 @@ maybe(test, noRouting, 'weighted 1:2:3: active connections in proportion to the 
   });
 });
 
-maybe(test, noRouting, 'leastconn: a new connection goes where the fewest are active', async () => {
+test('leastconn: a new connection goes where the fewest are active', async () => {
   await withCluster(smallConfig('leastconn'), async (c) => {
     await ready(c, TARGETS);
     const first = await open(c, 6);
@@ -127,7 +126,7 @@ maybe(test, noRouting, 'leastconn: a new connection goes where the fewest are ac
   });
 });
 
-maybe(test, noRouting, 'hotstandby: all to the preferred target; to the next rank while it is gone; back when it returns', async () => {
+test('hotstandby: all to the preferred target; to the next rank while it is gone; back when it returns', async () => {
   await withCluster(smallConfig('hotstandby', { apps: [] }), async (c) => {
     const servers = new Map(TARGETS.map((t) => [t, whoamiServer(c.stack(t))]));
     await ready(c, TARGETS);
@@ -148,7 +147,7 @@ maybe(test, noRouting, 'hotstandby: all to the preferred target; to the next ran
   });
 });
 
-maybe(test, noRouting, 'hash: a client address always meets the same target; 60 addresses spread over three; one target leaving moves only its own', async () => {
+test('hash: a client address always meets the same target; 60 addresses spread over three; one target leaving moves only its own', async () => {
   await withCluster(smallConfig('hash'), async (c) => {
     const client = c.stack('client');
     const addr = (i: number) => `10.0.0.${100 + 1 + i}`;
@@ -170,7 +169,7 @@ maybe(test, noRouting, 'hash: a client address always meets the same target; 60 
   });
 });
 
-maybe(test, noRouting, 'the CRT is empty once every connection has closed', async () => {
+test('the CRT is empty once every connection has closed', async () => {
   await withCluster(smallConfig(), async (c) => {
     await ready(c, TARGETS);
     const { socks } = await open(c, 30);
@@ -182,7 +181,7 @@ maybe(test, noRouting, 'the CRT is empty once every connection has closed', asyn
   });
 });
 
-maybe(test, noRouting, 'a listener withdrawn mid-traffic: its established connections keep going, new ones go elsewhere', async () => {
+test('a listener withdrawn mid-traffic: its established connections keep going, new ones go elsewhere', async () => {
   await withCluster(smallConfig('roundrobin', { apps: [] }), async (c) => {
     const servers = TARGETS.map((t) => whoamiServer(c.stack(t)));
     await ready(c, TARGETS);
@@ -204,7 +203,7 @@ maybe(test, noRouting, 'a listener withdrawn mid-traffic: its established connec
   });
 });
 
-maybe(test, noRouting, 'reconfigure adds and removes a target with no drops; established connections keep going', async () => {
+test('reconfigure adds and removes a target with no drops; established connections keep going', async () => {
   await withCluster(smallConfig('roundrobin', { targets: ['t1', 't2'] }), async (c) => {
     const events: unknown[] = [];
     c.on('reconfigured', (e) => events.push(e));
@@ -230,7 +229,7 @@ maybe(test, noRouting, 'reconfigure adds and removes a target with no drops; est
   });
 });
 
-maybe(test, noRouting, 'reconfigure adds a stack, a VIPA and an app, and removes them; a bad config changes nothing', async () => {
+test('reconfigure adds a stack, a VIPA and an app, and removes them; a bad config changes nothing', async () => {
   await withCluster(smallConfig(), async (c) => {
     await ready(c, TARGETS);
     const more = smallConfig();
@@ -252,7 +251,7 @@ maybe(test, noRouting, 'reconfigure adds a stack, a VIPA and an app, and removes
   });
 });
 
-maybe(test, noRouting, 'kill stops a stack as a crash would; start brings it back from its config', async () => {
+test('kill stops a stack as a crash would; start brings it back from its config', async () => {
   await withCluster(smallConfig(), async (c) => {
     const events: string[] = [];
     c.on('stack-down', (e) => events.push(`down ${e.stack} ${e.reason}`));

@@ -6,9 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cluster } from '../../host/cluster/cluster.ts';
-import { maybe } from '../helpers/needs.ts';
 import type { Socket } from '../../host/net/net.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, until, ready, hangUp } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, until, ready, hangUp } from './harness.ts';
 
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`seed ${SEED} (SHOAL_SEED=${SEED} replays it)`);
@@ -56,7 +55,7 @@ async function rejection(fn: () => Promise<unknown>): Promise<Error & { code?: s
 
 const row = (c: Cluster, stack: string, port: number) => c.portTable(VIPA).find((r) => r.stack === stack && r.port === port)!;
 
-maybe(test, noRouting, 'quiesce t1: the DPT shows it, new connections avoid it, its established one runs to its end; resume brings it back', async () => {
+test('quiesce t1: the DPT shows it, new connections avoid it, its established one runs to its end; resume brings it back', async () => {
   await withCluster(async (c) => {
     const events: [string, object][] = [];
     c.on('quiesce', (e) => events.push(['quiesce', e]));
@@ -86,7 +85,7 @@ maybe(test, noRouting, 'quiesce t1: the DPT shows it, new connections avoid it, 
   });
 });
 
-maybe(test, noRouting, 'quiesce one port: t2 takes no new connections on 81 and still serves 80', async () => {
+test('quiesce one port: t2 takes no new connections on 81 and still serves 80', async () => {
   await withCluster(async (c) => {
     const events: object[] = [];
     c.on('quiesce', (e) => events.push(e));
@@ -106,7 +105,7 @@ maybe(test, noRouting, 'quiesce one port: t2 takes no new connections on 81 and 
   });
 });
 
-maybe(test, noRouting, 'errors: an unknown stack, a stack that is down, a bad port; a restarted target has forgotten its quiesce', async () => {
+test('errors: an unknown stack, a stack that is down, a bad port; a restarted target has forgotten its quiesce', async () => {
   await withCluster(async (c) => {
     const unknown = await rejection(() => c.quiesce('t9'));
     assert.instance(unknown, RangeError);

@@ -11,10 +11,6 @@ import type { Server, Socket } from '../../host/net/net.ts';
 export const VIPA = '10.0.0.100';
 export const TARGETS = ['t1', 't2', 't3'];
 
-/** Why the tests that route through a VIPA cannot run, or null: they need the core's routing stack (Stack.clusterJoin). */
-export const noRouting: string | null = typeof (Stack.prototype as unknown as Record<string, unknown>).clusterJoin === 'function'
-  ? null : 'needs the routing stack in the core (Stack.clusterJoin and vipaRoute, issue 13)';
-
 /** An app module: writes "<stack name>\n" on each connection, then echoes. */
 export const WHOAMI = (() => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-apps-'));

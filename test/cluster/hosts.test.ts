@@ -23,7 +23,7 @@ import { controlRequest, defaultControlPath } from '../../host/cluster/control.t
 import type { ClusterSummary } from '../../host/cluster/table.ts';
 import { maybe, lacks, firstReason } from '../helpers/needs.ts';
 import { Netns, ip, netnsUnavailable, tapUnavailable } from '../interop/netns.ts';
-import { noRouting, until, sleep } from './harness.ts';
+import { until, sleep } from './harness.ts';
 import { curlLoop, describeCurl } from './tap-loop.ts';
 
 const VIPA = '10.0.0.100';
@@ -104,7 +104,7 @@ function abSummary(out: string): { complete: number; failed: number; non2xx: num
   return { complete: num(/Complete requests:\s+(\d+)/), failed: num(/Failed requests:\s+(\d+)/), non2xx: /Non-2xx responses:\s+(\d+)/.test(out) ? num(/Non-2xx responses:\s+(\d+)/) : 0 };
 }
 
-const why = firstReason(noRouting, netnsUnavailable(), await tapUnavailable(), lacks('curl', 'ab'));
+const why = firstReason(netnsUnavailable(), await tapUnavailable(), lacks('curl', 'ab'));
 
 maybe(test, why, 'four shoal up --only processes on four hosts bridged onto one LAN: curl gets answers from targets in every process; the routing stack\'s process killed under ab: zero failed requests', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-hosts-'));

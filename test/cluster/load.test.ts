@@ -8,8 +8,7 @@ import * as assert from 'uvu/assert';
 import { Cluster } from '../../host/cluster/cluster.ts';
 import { Stack } from '../../host/stack.ts';
 import type { Socket } from '../../host/net/net.ts';
-import { maybe } from '../helpers/needs.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, ready, until } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, ready, until } from './harness.ts';
 import { LOAD_APP, startLoad, describe, type LoadResult } from './load.ts';
 import { parseRequest, readLine, streamOf } from './load-app.mjs';
 import { forwardDelay } from './forward-watch.ts';
@@ -32,7 +31,7 @@ const counts = (res: LoadResult) => {
   return out;
 };
 
-maybe(test, noRouting, '20 connections × 1 MB each way at once through r1 to t1-t3: all arrive, hashes equal, spread over the targets', async () => {
+test('20 connections × 1 MB each way at once through r1 to t1-t3: all arrive, hashes equal, spread over the targets', async () => {
   await withCluster(loadConfig(), async (c) => {
     await ready(c, TARGETS);
     const common = { vipa: VIPA, port: 80, connections: 20, bytes: MB, seed: SEED, clients: 2 };
@@ -91,7 +90,7 @@ function badServer(name: string, port: number) {
   };
 }
 
-maybe(test, noRouting, 'a server that ends early, corrupts a byte, resets or stalls: each connection is reported failed with its reason', async () => {
+test('a server that ends early, corrupts a byte, resets or stalls: each connection is reported failed with its reason', async () => {
   const cfg = loadConfig();
   cfg.vipas[0].ports = [80, 81, 82, 83, 84];
   await withCluster(cfg, async (c) => {
@@ -122,7 +121,7 @@ maybe(test, noRouting, 'a server that ends early, corrupts a byte, resets or sta
   });
 });
 
-maybe(test, noRouting, 'forwardDelay: from a mark under load to r1\'s next IP-in-IP frame of an established connection; none from a target', async () => {
+test('forwardDelay: from a mark under load to r1\'s next IP-in-IP frame of an established connection; none from a target', async () => {
   await withCluster(loadConfig(), async (c) => {
     await ready(c, TARGETS);
     const load = startLoad(c, { vipa: VIPA, port: 80, connections: 10, bytes: 8 * MB, direction: 'download', seed: SEED });
@@ -153,7 +152,7 @@ maybe(test, noRouting, 'forwardDelay: from a mark under load to r1\'s next IP-in
 /** 100 × 10 MB takes about 2.2 s here (2 cores, one of them busy elsewhere); SHOAL_LOAD_MB scales it. */
 const BIG_MB = Number(process.env.SHOAL_LOAD_MB ?? 10);
 
-maybe(test, noRouting, `100 connections × ${BIG_MB} MB download, no kill: all arrive`, async () => {
+test(`100 connections × ${BIG_MB} MB download, no kill: all arrive`, async () => {
   await withCluster(loadConfig(), async (c) => {
     await ready(c, TARGETS);
     const load = startLoad(c, { vipa: VIPA, port: 80, connections: 100, bytes: BIG_MB * MB, direction: 'download', seed: SEED, clients: 4 });

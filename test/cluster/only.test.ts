@@ -18,8 +18,7 @@ import type { Link } from '../../host/link/link.ts';
 import { renderTable, summarize } from '../../host/cluster/table.ts';
 import { metricsText } from '../../host/cluster/metrics.ts';
 import { defaultControlPath } from '../../host/cluster/control.ts';
-import { maybe } from '../helpers/needs.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, ready, until, whoami, echo, hangUp, tally } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, ready, until, whoami, echo, hangUp, tally } from './harness.ts';
 
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`seed ${SEED} (SHOAL_SEED=${SEED} replays it)`);
@@ -67,7 +66,7 @@ const code = async (f: () => unknown): Promise<string | undefined> => {
   return 'no error';
 };
 
-maybe(test, noRouting, 'three parts of one config over a LAN: every target answers through the VIPA; each part shows what it runs and names the remote owner', async () => {
+test('three parts of one config over a LAN: every target answers through the VIPA; each part shows what it runs and names the remote owner', async () => {
   await withParts(async (_lan, a, b, client) => {
     await ready(a.c, TARGETS);
     await until('b and the client hear r1 routing', () => b.c.owner(VIPA) === 'r1' && client.c.owner(VIPA) === 'r1');
@@ -112,7 +111,7 @@ maybe(test, noRouting, 'three parts of one config over a LAN: every target answe
   });
 });
 
-maybe(test, noRouting, 'the part holding the routing stack crashes: the backup in another part takes over with every connection; back, with the same MACs, it takes the VIPA back', async () => {
+test('the part holding the routing stack crashes: the backup in another part takes over with every connection; back, with the same MACs, it takes the VIPA back', async () => {
   await withParts(async (lan, a, b, client) => {
     await ready(a.c, TARGETS);
     await until('r2 knows its rank', () => b.c.stack('r2').clusterView()[0]?.rank === 1);

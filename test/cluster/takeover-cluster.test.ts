@@ -11,7 +11,7 @@ import { Stack } from '../../host/stack.ts';
 import { renderTable } from '../../host/cluster/table.ts';
 import { maybe, lacks, firstReason } from '../helpers/needs.ts';
 import { kernelPeerUnavailable } from '../interop/netns.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, ready, until, sleep } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, ready, until, sleep } from './harness.ts';
 import { LOAD_APP, startLoad, describe, type LoadResult } from './load.ts';
 import { withTapCluster, curlLoop, describeCurl } from './tap-loop.ts';
 
@@ -41,7 +41,7 @@ function record<T>(c: Cluster, name: string): T[] {
   return out;
 }
 
-maybe(test, noRouting, '100 connections × 10 MB: the routing stack killed halfway, the backup takes over, all 100 finish with their sha256', async () => {
+test('100 connections × 10 MB: the routing stack killed halfway, the backup takes over, all 100 finish with their sha256', async () => {
   await withCluster(config(), async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
@@ -87,7 +87,7 @@ function continuous(c: Cluster) {
 }
 
 for (const takeback of ['immediate', 'whenidle'] as const) {
-  maybe(test, noRouting, `ten kill-and-restart cycles of the routing stack under continuous load, takeback ${takeback}: no connection lost`, async () => {
+  test(`ten kill-and-restart cycles of the routing stack under continuous load, takeback ${takeback}: no connection lost`, async () => {
     await withCluster(config({ takeback }), async (c) => {
       await ready(c, TARGETS);
       await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
@@ -119,7 +119,7 @@ for (const takeback of ['immediate', 'whenidle'] as const) {
   });
 }
 
-maybe(test, noRouting, 'events and the live table: role changes, the takeover, the takeback and a lost target', async () => {
+test('events and the live table: role changes, the takeover, the takeback and a lost target', async () => {
   await withCluster(config({ serve: 'echo' }), async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
@@ -139,7 +139,7 @@ maybe(test, noRouting, 'events and the live table: role changes, the takeover, t
   });
 });
 
-maybe(test, noRouting, 'reconfigure while the backup routes the VIPA: a removed VIPA is withdrawn by the backup; a changed one waits for the routing stack', async () => {
+test('reconfigure while the backup routes the VIPA: a removed VIPA is withdrawn by the backup; a changed one waits for the routing stack', async () => {
   await withCluster(config({ serve: 'echo' }), async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
@@ -161,7 +161,7 @@ maybe(test, noRouting, 'reconfigure while the backup routes the VIPA: a removed 
   });
 });
 
-const why = firstReason(noRouting, await kernelPeerUnavailable(), lacks('curl'));
+const why = firstReason(await kernelPeerUnavailable(), lacks('curl'));
 
 maybe(test, why, 'through a TAP: curl in a namespace, looping requests to the VIPA, sees no failed request across a takeover and a takeback', async () => {
   await withTapCluster(config({ serve: 'http-hello', listen: `${VIPA}:80` }), {}, async (c, ns) => {

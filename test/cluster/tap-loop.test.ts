@@ -6,10 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { maybe, lacks, firstReason } from '../helpers/needs.ts';
 import { kernelPeerUnavailable } from '../interop/netns.ts';
-import { VIPA, TARGETS, noRouting, smallConfig, ready } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, ready } from './harness.ts';
 import { withTapCluster, curlLoop, describeCurl } from './tap-loop.ts';
 
-const why = firstReason(noRouting, await kernelPeerUnavailable(), lacks('curl'));
+const why = firstReason(await kernelPeerUnavailable(), lacks('curl'));
 const config = () => smallConfig('roundrobin', { apps: [{ stacks: TARGETS, listen: `${VIPA}:80`, serve: 'http-hello' }] });
 
 maybe(test, why, 'curl in a namespace loops requests to the VIPA through a TAP for 2 s: none fails, every target answers', async () => {

@@ -9,11 +9,10 @@ import { WorkerStack } from '../../host/cluster/worker.ts';
 import { Stack } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
 import { parseClusterConfig, ClusterConfigError } from '../../host/cluster/config.ts';
-import { maybe } from '../helpers/needs.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VIPA, TARGETS, noRouting, smallConfig, ready, until, whoami } from './harness.ts';
+import { VIPA, TARGETS, smallConfig, ready, until, whoami } from './harness.ts';
 import { LOAD_APP, startLoad, describe } from './load.ts';
 
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -54,7 +53,7 @@ test('"worker" is true or false (default false); workers is a positive integer; 
   await Cluster.create(config(['t1']), { clock: new VirtualClock() }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /real clock/));
 });
 
-maybe(test, noRouting, 'routing stack and targets in workers: 40 transfers each way, sha256 checked; the API answers from the workers', async () => {
+test('routing stack and targets in workers: 40 transfers each way, sha256 checked; the API answers from the workers', async () => {
   await withCluster(config(['r1', ...TARGETS]), {}, async (c) => {
     for (const n of ['r1', ...TARGETS]) assert.ok(c.worker(n), `${n} runs in a worker`);
     assert.is(c.worker('client'), null);
@@ -83,7 +82,7 @@ maybe(test, noRouting, 'routing stack and targets in workers: 40 transfers each 
   });
 });
 
-maybe(test, noRouting, 'workers: 2 spreads every stack over two threads; the same load passes', async () => {
+test('workers: 2 spreads every stack over two threads; the same load passes', async () => {
   const cfg = config([]);
   await withCluster(cfg, { workers: 2 }, async (c) => {
     const threads = new Set(c.stackNames.map((n) => c.worker(n)));
@@ -97,7 +96,7 @@ maybe(test, noRouting, 'workers: 2 spreads every stack over two threads; the sam
 });
 
 // Uploads: a client learns its target is gone from the RST to its next segment (docs/CLUSTER.md, target death).
-maybe(test, noRouting, 'a target\'s worker terminated mid-upload: its clients get RSTs, the others finish; start brings it back', async () => {
+test('a target\'s worker terminated mid-upload: its clients get RSTs, the others finish; start brings it back', async () => {
   await withCluster(config(TARGETS), {}, async (c) => {
     await ready(c, TARGETS);
     const lost = record<TargetLostEvent>(c, 'target-lost');
@@ -125,7 +124,7 @@ maybe(test, noRouting, 'a target\'s worker terminated mid-upload: its clients ge
   });
 });
 
-maybe(test, noRouting, 'the routing stack\'s worker terminated mid-transfer: r2 takes over, all 30 finish with their sha256', async () => {
+test('the routing stack\'s worker terminated mid-transfer: r2 takes over, all 30 finish with their sha256', async () => {
   await withCluster(config(['r1', 'r2', ...TARGETS]), {}, async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
@@ -152,7 +151,7 @@ const BOMB = (() => {
   return p;
 })();
 
-maybe(test, noRouting, 'an app that throws ends its worker: the stack is down (crashed), r1 loses it, start brings it back', async () => {
+test('an app that throws ends its worker: the stack is down (crashed), r1 loses it, start brings it back', async () => {
   const cfg = config(TARGETS);
   cfg.apps = [{ stacks: TARGETS, listen: ':80', serve: BOMB }];
   await withCluster(cfg, {}, async (c) => {
@@ -175,7 +174,7 @@ maybe(test, noRouting, 'an app that throws ends its worker: the stack is down (c
   });
 });
 
-maybe(test, noRouting, 'reconfigure reaches stacks in workers: a new port and app on the targets, a new target, then its removal', async () => {
+test('reconfigure reaches stacks in workers: a new port and app on the targets, a new target, then its removal', async () => {
   await withCluster(config(['r1', ...TARGETS]), {}, async (c) => {
     await ready(c, TARGETS);
     const next = config(['r1', ...TARGETS, 't4']);
