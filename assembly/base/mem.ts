@@ -25,6 +25,20 @@ export function arenaReserve(bytes: usize): usize {
   return p;
 }
 
+/** In a table of n entries of size bytes at base, each keyed by a non-zero
+ * u32 at its start (0: free): the entry holding key, else the first free
+ * one, else 0 (full). */
+export function tableSlot(base: usize, n: u32, size: u32, key: u32): usize {
+  let free: usize = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    let e = base + <usize>i * size;
+    let k = load<u32>(e);
+    if (k == key) return e;
+    if (k == 0 && free == 0) free = e;
+  }
+  return free;
+}
+
 // Packet buffers: [meta 64 B][headroom][frame ...]. The host writes a
 // received frame at BUF_DATA; the headroom lets the core prepend headers
 // (IP-in-IP on a routing stack: ipEncap) without moving the frame.

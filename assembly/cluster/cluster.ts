@@ -36,7 +36,7 @@ import { IP_HLEN, IP_LEN, IP_FRAG, IP_DF, IP_PROTO, IP_BROADCAST, PROTO_TCP, PRO
 import { TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_OFF, TCP_FLAGS, TCP_CSUM, TCP_HLEN, TH_SYN, TH_ACK, TH_RST, TH_FIN } from '../wire/tcp';
 import { UDP_DPORT, UDP_LEN, UDP_HLEN } from '../wire/udp';
 import { ICMP_UNREACH, UNREACH_NEEDFRAG } from '../wire/icmp';
-import { arenaReserve, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_RX } from '../base/mem';
+import { arenaReserve, tableSlot, pktFreeChain, PKT_IP, PKT_DATA, PKT_LEN, PKT_TOTAL, PKT_NEXT, PKT_RX } from '../base/mem';
 import { count, C_CLU_FORWARDED, C_CLU_LOCAL, C_CLU_NO_TARGET, C_CLU_CRT_FULL, C_CLU_TOO_BIG, C_CLU_FWD_DROP,
   C_CLU_DECAP, C_CLU_IPIP_REFUSED, C_CLU_CTL_RX, C_CLU_CTL_TX, C_CLU_CTL_SHORT, C_CLU_CTL_STRANGER, C_CLU_VIPA_FULL,
   C_CLU_EXPIRED, C_CLU_ENDED, C_CLU_TAKEOVERS, C_CLU_YIELDS, C_CLU_HELD, C_CLU_HELD_DROP, C_CLU_MISDIRECTED,
@@ -293,15 +293,11 @@ function owner(v: usize): u32 {
 
 /** Member a's liveness entry; with add, a new one if it has none (0 when the table is full). */
 function liveAt(a: u32, add: bool): usize {
-  let free: usize = 0;
-  for (let i: u32 = 0; i < liveCap; i++) {
-    let l = live + <usize>i * L_SIZE;
-    let x = load<u32>(l, L_ADDR);
-    if (x == a) return l;
-    if (x == 0 && free == 0) free = l;
-  }
-  if (add && free) store<u32>(free, a, L_ADDR);
-  return add ? free : 0;
+  let l = tableSlot(live, liveCap, L_SIZE, a);
+  if (l == 0 || load<u32>(l, L_ADDR) == a) return l;
+  if (!add) return 0;
+  store<u32>(l, a, L_ADDR);
+  return l;
 }
 
 /** Whether member a was heard within 3 of its intervals and not given up for dead. */

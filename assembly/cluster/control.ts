@@ -10,7 +10,7 @@
 // below the window or one already in it is a replay. A receiver that
 // restarts accepts each sender's next message as its first (as IPsec's
 // anti-replay does without a persistent counter).
-import { arenaReserve } from '../base/mem';
+import { arenaReserve, tableSlot } from '../base/mem';
 import { hmacSha256, macEqual, hmacKeySet, SHA256_BYTES } from './hmac';
 
 export const CTL_VERSION: u8 = 1;
@@ -292,17 +292,6 @@ export function ctlLayout(senders: u32): void {
   guard = arenaReserve(<usize>senders * G_ENTRY);
 }
 
-/** The guard entry of a sender, a free one, or 0 when it is full. */
-function guardFind(sender: u32): usize {
-  let free: usize = 0;
-  for (let i: u32 = 0; i < guardCap; i++) {
-    let g = guard + <usize>i * G_ENTRY;
-    let a = load<u32>(g, G_ADDR);
-    if (a == sender) return g;
-    if (a == 0 && free == 0) free = g;
-  }
-  return free;
-}
 
 /** 0 when (epoch, seq) is new for the guard entry g, else CTL_REPLAY. */
 function fresh(g: usize, sender: u32, epoch: u32, seq: u32): i32 {
@@ -352,7 +341,8 @@ export function ctlParse(p: usize, len: u32): i32 {
   if (!macEqual(MAC, p + CTL_HEADER + n)) return drop(CTL_BAD_MAC);
   let epoch = get32(p + H_EPOCH), seq = get32(p + H_SEQ), sender = get32(p + H_SENDER);
   if (sender == 0) return drop(CTL_BAD_BODY);
-  let g = guardFind(sender);
+  // The sender's guard entry, a free one, or 0 when the table is full.
+  let g = tableSlot(guard, guardCap, G_ENTRY, sender);
   if (g == 0) return drop(CTL_NO_ROOM);
   let r = fresh(g, sender, epoch, seq);
   if (r < 0) return drop(r);
