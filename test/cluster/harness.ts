@@ -5,11 +5,25 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stack } from '../../host/stack.ts';
-import type { Cluster } from '../../host/cluster/cluster.ts';
+import { Cluster } from '../../host/cluster/cluster.ts';
 import type { Server, Socket } from '../../host/net/net.ts';
 
 export const VIPA = '10.0.0.100';
 export const TARGETS = ['t1', 't2', 't3'];
+
+/** A Cluster from cfg (seeded; bulk limits and a short MSL, so that ports come free again in a long test),
+ * closed whatever fn does. */
+export async function withCluster(cfg: unknown, opts: { seed: number; workers?: number }, fn: (c: Cluster) => Promise<void>): Promise<void> {
+  const c = await Cluster.create(cfg, { ...opts, limits: { ...Stack.BULK, tcpMslMs: 250 } });
+  try { await fn(c); } finally { await c.close(); }
+}
+
+/** The events of one name a Cluster emits from now on. */
+export function record<T>(c: Cluster, name: string): T[] {
+  const out: T[] = [];
+  c.on(name, (e: T) => out.push(e));
+  return out;
+}
 
 /** An app module: writes "<stack name>\n" on each connection, then echoes. */
 export const WHOAMI = (() => {

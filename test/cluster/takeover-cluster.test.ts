@@ -7,11 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cluster, type TakeoverEvent, type RoleEvent, type TargetLostEvent } from '../../host/cluster/cluster.ts';
-import { Stack } from '../../host/stack.ts';
 import { renderTable } from '../../host/cluster/table.ts';
 import { maybe, lacks, firstReason } from '../helpers/needs.ts';
 import { kernelPeerUnavailable } from '../interop/netns.ts';
-import { VIPA, TARGETS, smallConfig, ready, until, sleep } from './harness.ts';
+import { VIPA, TARGETS, withCluster, record, smallConfig, ready, until, sleep } from './harness.ts';
 import { LOAD_APP, startLoad, describe, type LoadResult } from './load.ts';
 import { withTapCluster, curlLoop, describeCurl } from './tap-loop.ts';
 
@@ -30,19 +29,8 @@ function config(over: { takeback?: string; holdDown?: number; serve?: string; li
   return c;
 }
 
-async function withCluster(cfg: Json, fn: (c: Cluster) => Promise<void>): Promise<void> {
-  const c = await Cluster.create(cfg, { seed: SEED, limits: { ...Stack.BULK, tcpMslMs: 250 } });
-  try { await fn(c); } finally { await c.close(); }
-}
-
-function record<T>(c: Cluster, name: string): T[] {
-  const out: T[] = [];
-  c.on(name, (e: T) => out.push(e));
-  return out;
-}
-
 test('100 connections × 10 MB: the routing stack killed halfway, the backup takes over, all 100 finish with their sha256', async () => {
-  await withCluster(config(), async (c) => {
+  await withCluster(config(), { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
     const takeovers = record<TakeoverEvent>(c, 'takeover');
@@ -88,7 +76,7 @@ function continuous(c: Cluster) {
 
 for (const takeback of ['immediate', 'whenidle'] as const) {
   test(`ten kill-and-restart cycles of the routing stack under continuous load, takeback ${takeback}: no connection lost`, async () => {
-    await withCluster(config({ takeback }), async (c) => {
+    await withCluster(config({ takeback }), { seed: SEED }, async (c) => {
       await ready(c, TARGETS);
       await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
       const takeovers = record<TakeoverEvent>(c, 'takeover'), takebacks = record<TakeoverEvent>(c, 'takeback');
@@ -120,7 +108,7 @@ for (const takeback of ['immediate', 'whenidle'] as const) {
 }
 
 test('events and the live table: role changes, the takeover, the takeback and a lost target', async () => {
-  await withCluster(config({ serve: 'echo' }), async (c) => {
+  await withCluster(config({ serve: 'echo' }), { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
     const roles = record<RoleEvent>(c, 'role'), takeovers = record<TakeoverEvent>(c, 'takeover');
@@ -140,7 +128,7 @@ test('events and the live table: role changes, the takeover, the takeback and a 
 });
 
 test('reconfigure while the backup routes the VIPA: a removed VIPA is withdrawn by the backup; a changed one waits for the routing stack', async () => {
-  await withCluster(config({ serve: 'echo' }), async (c) => {
+  await withCluster(config({ serve: 'echo' }), { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
     await c.kill('r1');

@@ -6,13 +6,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cluster, type TakeoverEvent, type TargetLostEvent, type StackEvent } from '../../host/cluster/cluster.ts';
 import { WorkerStack } from '../../host/cluster/worker.ts';
-import { Stack } from '../../host/stack.ts';
 import { VirtualClock } from '../../host/clock.ts';
 import { parseClusterConfig, ClusterConfigError } from '../../host/cluster/config.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VIPA, TARGETS, smallConfig, ready, until, whoami } from './harness.ts';
+import { VIPA, TARGETS, withCluster, record, smallConfig, ready, until, whoami } from './harness.ts';
 import { LOAD_APP, startLoad, describe } from './load.ts';
 
 const SEED = Number(process.env.SHOAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -30,17 +29,6 @@ function config(inWorkers: string[]): Json {
   return c;
 }
 
-async function withCluster(cfg: Json, opts: { workers?: number }, fn: (c: Cluster) => Promise<void>): Promise<void> {
-  const c = await Cluster.create(cfg, { seed: SEED, limits: { ...Stack.BULK, tcpMslMs: 250 }, ...opts });
-  try { await fn(c); } finally { await c.close(); }
-}
-
-function record<T>(c: Cluster, name: string): T[] {
-  const out: T[] = [];
-  c.on(name, (e: T) => out.push(e));
-  return out;
-}
-
 test('"worker" is true or false (default false); workers is a positive integer; a virtual clock cannot reach a worker', async () => {
   assert.is(parseClusterConfig(config(['t1'])).stacks.find((x) => x.name === 't1')!.worker, true);
   assert.is(parseClusterConfig(config(['t1'])).stacks.find((x) => x.name === 't2')!.worker, false);
@@ -54,7 +42,7 @@ test('"worker" is true or false (default false); workers is a positive integer; 
 });
 
 test('routing stack and targets in workers: 40 transfers each way, sha256 checked; the API answers from the workers', async () => {
-  await withCluster(config(['r1', ...TARGETS]), {}, async (c) => {
+  await withCluster(config(['r1', ...TARGETS]), { seed: SEED }, async (c) => {
     for (const n of ['r1', ...TARGETS]) assert.ok(c.worker(n), `${n} runs in a worker`);
     assert.is(c.worker('client'), null);
     assert.ok(c.stack('t1') instanceof WorkerStack);
@@ -84,7 +72,7 @@ test('routing stack and targets in workers: 40 transfers each way, sha256 checke
 
 test('workers: 2 spreads every stack over two threads; the same load passes', async () => {
   const cfg = config([]);
-  await withCluster(cfg, { workers: 2 }, async (c) => {
+  await withCluster(cfg, { seed: SEED, workers: 2 }, async (c) => {
     const threads = new Set(c.stackNames.map((n) => c.worker(n)));
     assert.is(threads.size, 2, 'two threads for six stacks');
     assert.not.ok(threads.has(null));
@@ -97,7 +85,7 @@ test('workers: 2 spreads every stack over two threads; the same load passes', as
 
 // Uploads: a client learns its target is gone from the RST to its next segment (docs/CLUSTER.md, target death).
 test('a target\'s worker terminated mid-upload: its clients get RSTs, the others finish; start brings it back', async () => {
-  await withCluster(config(TARGETS), {}, async (c) => {
+  await withCluster(config(TARGETS), { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     const lost = record<TargetLostEvent>(c, 'target-lost');
     const downs = record<StackEvent>(c, 'stack-down');
@@ -125,7 +113,7 @@ test('a target\'s worker terminated mid-upload: its clients get RSTs, the others
 });
 
 test('the routing stack\'s worker terminated mid-transfer: r2 takes over, all 30 finish with their sha256', async () => {
-  await withCluster(config(['r1', 'r2', ...TARGETS]), {}, async (c) => {
+  await withCluster(config(['r1', 'r2', ...TARGETS]), { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     await until('r2 knows its rank', () => c.stack('r2').clusterView()[0]?.rank === 1);
     const takeovers = record<TakeoverEvent>(c, 'takeover');
@@ -154,7 +142,7 @@ const BOMB = (() => {
 test('an app that throws ends its worker: the stack is down (crashed), r1 loses it, start brings it back', async () => {
   const cfg = config(TARGETS);
   cfg.apps = [{ stacks: TARGETS, listen: ':80', serve: BOMB }];
-  await withCluster(cfg, {}, async (c) => {
+  await withCluster(cfg, { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     const downs = record<StackEvent>(c, 'stack-down'), lost = record<TargetLostEvent>(c, 'target-lost');
     let victim = '';
@@ -175,7 +163,7 @@ test('an app that throws ends its worker: the stack is down (crashed), r1 loses 
 });
 
 test('reconfigure reaches stacks in workers: a new port and app on the targets, a new target, then its removal', async () => {
-  await withCluster(config(['r1', ...TARGETS]), {}, async (c) => {
+  await withCluster(config(['r1', ...TARGETS]), { seed: SEED }, async (c) => {
     await ready(c, TARGETS);
     const next = config(['r1', ...TARGETS, 't4']);
     next.stacks.push({ name: 't4', address: '10.0.0.14/24', worker: true });
