@@ -21,6 +21,15 @@ import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, CLUSTE
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
 
 const { CSUM_OK: FRAME_CSUM_OK, CSUM_PARTIAL: FRAME_CSUM_PARTIAL, MORE: FRAME_MORE, PACKED: FRAME_PACKED } = FRAME;
+/** An EV_CLUSTER event's kind (c & 255) and reason (c >> 8 & 255), as a 'cluster' event names them. */
+const CLUSTER_KINDS: Record<number, ClusterEvent['kind']> = { [CLUSTER_EVENT.CLAIM]: 'claim', [CLUSTER_EVENT.READY]: 'ready',
+  [CLUSTER_EVENT.YIELD]: 'yield', [CLUSTER_EVENT.OWNER]: 'owner', [CLUSTER_EVENT.TARGET_LOST]: 'target-lost' };
+const CLUSTER_REASONS: Record<number, ClusterEvent['reason']> = { [CLUSTER_REASON.CONFIG]: 'config', [CLUSTER_REASON.START]: 'start',
+  [CLUSTER_REASON.DEAD]: 'dead', [CLUSTER_REASON.TAKEBACK]: 'takeback', [CLUSTER_REASON.SPLIT]: 'split-brain', [CLUSTER_REASON.IDLE]: 'idle' };
+/** A VIPA's route as vipa_route takes it and cluster_view writes it (docs/ABI.md §13): the fixed part's bytes,
+ * before its ports, backups and targets; cluster_view's header (role, owner, rank and state) before it. */
+const ANN_FIXED = 28;
+const VIEW_HEAD = 16;
 /** TCP event types run from EV.TCP to below this. */
 const EV_TCP_END = EV.TCP + 16;
 /** The largest IPv4 packet with an Ethernet header and a VLAN tag. */
@@ -710,14 +719,10 @@ export class Stack extends EventEmitter<StackEvents> {
       }
       case EV.UDP_ERROR: this.udp.get(a)?._unreachable(c, b); break;
       case EV.CLUSTER: {
-        const kinds: Record<number, ClusterEvent['kind']> = { [CLUSTER_EVENT.CLAIM]: 'claim', [CLUSTER_EVENT.READY]: 'ready',
-          [CLUSTER_EVENT.YIELD]: 'yield', [CLUSTER_EVENT.OWNER]: 'owner', [CLUSTER_EVENT.TARGET_LOST]: 'target-lost' };
-        const reasons: Record<number, ClusterEvent['reason']> = { [CLUSTER_REASON.CONFIG]: 'config', [CLUSTER_REASON.START]: 'start',
-          [CLUSTER_REASON.DEAD]: 'dead', [CLUSTER_REASON.TAKEBACK]: 'takeback', [CLUSTER_REASON.SPLIT]: 'split-brain', [CLUSTER_REASON.IDLE]: 'idle' };
-        const kind = kinds[c & 255];
+        const kind = CLUSTER_KINDS[c & 255];
         if (!kind) break;
         const e: ClusterEvent = { kind, vipa: formatIPv4(a), address: kind === 'ready' ? '' : b ? formatIPv4(b) : '' };
-        if (kind === 'claim' || kind === 'yield') e.reason = reasons[(c >>> 8) & 255];
+        if (kind === 'claim' || kind === 'yield') e.reason = CLUSTER_REASONS[(c >>> 8) & 255];
         if (kind === 'ready') { e.ms = c >>> 16; e.entries = b; }
         if (kind === 'target-lost') e.entries = c >>> 16;
         this.emit('cluster', e);
@@ -880,8 +885,7 @@ export class Stack extends EventEmitter<StackEvents> {
     const { ports, backups, targets } = r;
     if (!ports.length || !targets.length) throw bad('no ports or no targets');
     for (const p of ports) if (!(p.lo >= 1 && p.lo <= p.hi && p.hi <= 65535)) throw bad(`ports ${p.lo}-${p.hi}`);
-    const fixed = 28;
-    const len = fixed + 4 * ports.length + 4 * backups.length + 12 * targets.length;
+    const len = ANN_FIXED + 4 * ports.length + 4 * backups.length + 12 * targets.length;
     if (len > this.ioCap) throw bad('too large');
     const d = this.view.ioData(len);
     d.setUint32(0, parseIPv4(r.vipa));
@@ -893,7 +897,7 @@ export class Stack extends EventEmitter<StackEvents> {
     d.setUint32(12, r.affinitySeconds >>> 0);
     d.setUint32(24, 0);
     d.setUint8(24, r.takeback === 'whenidle' ? ANNOUNCE_FLAG.WHENIDLE : 0);
-    let o = fixed;
+    let o = ANN_FIXED;
     for (const p of ports) { d.setUint16(o, p.lo); d.setUint16(o + 2, p.hi); o += 4; }
     for (const b of backups) { d.setUint32(o, parseIPv4(b)); o += 4; }
     for (const t of targets) {
@@ -942,14 +946,15 @@ export class Stack extends EventEmitter<StackEvents> {
     for (let i = 0, n = 0; (n = this.core.cluster_view(i)) >= 0; i++) {
       if (n === 0) continue;
       const d = this.view.ioData(n);
-      const nr = d.getUint8(16 + 9), nb = d.getUint8(16 + 10), nt = d.getUint8(16 + 11);
-      let o = 16 + 28;
+      const a = VIEW_HEAD;
+      const nr = d.getUint8(a + 9), nb = d.getUint8(a + 10), nt = d.getUint8(a + 11);
+      let o = a + ANN_FIXED;
       const ports = [], backups = [], targets = [];
       for (let k = 0; k < nr; k++, o += 4) ports.push({ lo: d.getUint16(o), hi: d.getUint16(o + 2) });
       for (let k = 0; k < nb; k++, o += 4) backups.push(formatIPv4(d.getUint32(o)));
       for (let k = 0; k < nt; k++, o += 12) targets.push(formatIPv4(d.getUint32(o)));
       const owner = d.getUint32(8, true), st = d.getUint32(12, true);
-      out.push({ vipa: formatIPv4(d.getUint32(16)), routing: formatIPv4(d.getUint32(20)), backups, targets, ports,
+      out.push({ vipa: formatIPv4(d.getUint32(a)), routing: formatIPv4(d.getUint32(a + 4)), backups, targets, ports,
         role: roles[d.getUint32(0, true)] ?? 'none', owner: owner ? formatIPv4(owner) : '', rank: (st & 255) === 255 ? null : st & 255,
         taking: (st & 0x100) !== 0, wanting: (st & 0x200) !== 0 });
     }
