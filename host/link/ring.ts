@@ -175,10 +175,12 @@ export class FrameRing {
       written += n;
       off = end;
     }
-    // What found no room: counted record by record, as write() counts a frame.
+    // What found no room: counted record by record, as write() counts a frame (up to one that does not parse).
     for (let k = off; k < total;) {
       Atomics.add(c, DROPPED, 1);
-      k += RECORD_HEADER + (((rec[k] | (rec[k + 1] << 8) | (rec[k + 2] << 16) | (rec[k + 3] << 24)) + 7) & ~7);
+      const len = rec[k] | (rec[k + 1] << 8) | (rec[k + 2] << 16) | (rec[k + 3] << 24);
+      if (len < 0 || len > half) break;
+      k += RECORD_HEADER + ((len + 7) & ~7);
     }
     return written;
   }

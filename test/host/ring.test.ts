@@ -184,6 +184,13 @@ test('packed records go in as runs: in order, whole, through wrap-around; what f
   assert.is(r2.writePacked(bad), 1, 'a record that does not parse ends the run');
   assert.is(r2.counters().dropped, 1);
   assert.equal(readAll(r2).frames, [frameOf(1, 60)]);
+  const r3 = new FrameRing(4096);
+  r3.write(frameOf(0, 1500), 0, 0);
+  r3.write(frameOf(0, 1500), 0, 0);
+  const late = packed([{ f: frameOf(1, 2000), flags: 0, gso: 0 }, { f: frameOf(2, 60), flags: 0, gso: 0 }]);
+  new DataView(late.buffer).setUint32(2008, 0xfffffff0, true);
+  assert.is(r3.writePacked(late), 0, 'no room, and a bad record behind: counted, never a hang');
+  assert.is(r3.counters().dropped, 2);
 });
 
 test('a stack packs for a link that takes records: one run for a datagram\'s fragments, framed as docs/ABI.md says', () => {
