@@ -4,9 +4,12 @@
 // two instances on one wire ping each other, exchange UDP, and move a TCP
 // stream both ways (1 MiB, then its echo, compared by sha256); a refused
 // connect and the socket rules around it; no leaked TCBs, chunks or buffers.
+// And the artifact's abort, built as asconfig.json builds it, says what failed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { WASI as NodeWASI } from 'node:wasi';
@@ -190,5 +193,32 @@ function tcpEcho(a: MiniStack, b: MiniStack, net: Net, size: number) {
   }, 120_000);
   return { ok, handshake: connected && ssd >= 0, error, data, atB: concat(atB), back: concat(back), backBytes, finA, finB, lsd, csd, ssd, infoUp };
 }
+
+test('a fatal error in the WASI artifact writes "abort: <message> in <file>:<line>" to stderr and exits 255', () => {
+  // A program that indexes past a StaticArray, compiled with the WASI
+  // target's libraries and abort: the core has no deliberate way to fail.
+  const wasiTarget = JSON.parse(readFileSync(join(root, 'asconfig.json'), 'utf8')).targets.wasi;
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-abort-'));
+  try {
+    writeFileSync(join(dir, 'boom.ts'), 'export function boom(i: i32): u32 { const a: StaticArray<u32> = [1, 2]; return a[i]; }\n');
+    writeFileSync(join(dir, 'asconfig.json'), '{}');
+    const asc = spawnSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(dir, 'boom.ts'),
+      '--config', join(dir, 'asconfig.json'), '--runtime', 'stub', '--noAssert', '-O3', '-o', join(dir, 'boom.wasm'),
+      ...wasiTarget.lib.flatMap((l: string) => ['--lib', l]), '--use', wasiTarget.use.find((u: string) => u.startsWith('abort='))],
+    { cwd: root, encoding: 'utf8' });
+    assert.is(asc.status, 0, asc.stderr);
+    const run = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', `
+      import { WASI } from 'node:wasi';
+      import { readFileSync } from 'node:fs';
+      const wasi = new WASI({ version: 'preview1', returnOnExit: true });
+      const { instance } = await WebAssembly.instantiate(readFileSync(${JSON.stringify(join(dir, 'boom.wasm'))}), wasi.getImportObject());
+      process.exit(wasi.start({ exports: { memory: instance.exports.memory, _start: () => instance.exports.boom(7) } }));`],
+    { encoding: 'utf8' });
+    assert.is(run.status, 255, run.stderr);
+    assert.match(run.stderr, /^abort: Index out of range in ~lib\/staticarray\.ts:\d+\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test.run();
