@@ -5,7 +5,7 @@ import { pktFreeChain, nbufs, PKT_TOTAL, PKT_QNEXT, PKT_TCP_SEQ, PKT_TCP_FIN } f
 import { SCB_FREE_COUNT, scbGet } from '../base/scb';
 import { count, C_TCP_OOO_DROP, C_TCP_DUP, C_TCP_WND_DROP } from '../base/counters';
 import { pktTrim } from '../iface/ip';
-import { Tcb, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_DELACK, F_FIN_RCVD, F_RD_EV, S_CLOSE_WAIT, S_CLOSING,
+import { Tcb, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_DELACK, F_FIN_RCVD, F_RD_EV, F_SACK, S_CLOSE_WAIT, S_CLOSING,
   S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_SYN_RCVD, finAcked, hasF, notify, seqGt, setF } from './tcb';
 import { oooMax } from './config';
 import { chainBufs, oooInsert, queueFree, rqAppend, trimFront } from './rcvbuf';
@@ -84,6 +84,11 @@ export function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): voi
     if (fin) finInput(k);
   } else {
     // Out of order: keep it (bounded), and tell the peer at once (RFC 5681 4.2).
+    // One ACK for a batch reports only the blocks nearest the latest arrival
+    // (an option holds 3 or 4), so the ACK pending goes out before a segment
+    // that starts a new block: the peer hears of every block, or it would
+    // resend what arrived.
+    if (hasF(k, F_ACKNOW) && hasF(k, F_SACK) && seq != k.lastOoo && k.oooHead) sendAck(k);
     setF(k, F_ACKNOW);
     if (dlen > 0 || fin) {
       if (!b || k.oooBufs >= oooMax || scbGet(SCB_FREE_COUNT) < (nbufs >> 4)) {

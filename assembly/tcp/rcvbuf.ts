@@ -118,7 +118,7 @@ export function rqAppend(k: Tcb, b: usize, len: u32): void {
 
 export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void {
   count(C_TCP_OOO);
-  k.lastOoo = seq;
+  k.lastOoo = seq + len;
   let prev: usize = 0;
   let c = <usize>k.oooHead;
   while (c && seqLe(load<u32>(c, PKT_TCP_SEQ), seq)) { prev = c; c = <usize>load<u32>(c, PKT_QNEXT); }

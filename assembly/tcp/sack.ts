@@ -117,7 +117,7 @@ export function sackBlocks(k: Tcb, maxn: u32): u32 {
     b = <usize>load<u32>(b, PKT_QNEXT);
     while (b && load<u32>(b, PKT_TCP_SEQ) == e) { e += load<u32>(b, PKT_TOTAL); b = <usize>load<u32>(b, PKT_QNEXT); }
     if (a == e) continue;
-    if (seqLe(a, last) && seqLt(last, e)) {
+    if (seqLt(a, last) && seqLe(last, e)) {
       store<u32>(SBLK, a);
       store<u32>(SBLK, e, 4);
       let out: u32 = 1;

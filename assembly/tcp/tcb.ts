@@ -96,7 +96,7 @@ export class Tcb {
   accqTail: u32;
   accqLen: u32;
   backlog: u32;
-  lastOoo: u32;      // sequence number of the latest out-of-order segment
+  lastOoo: u32;      // end of the latest out-of-order segment (its sequence number + length)
   persistShift: u32; // persist backoff
   synTx: u32;        // SYN / SYN-ACK transmissions
   sbcN: u32;         // send-buffer cursor: chunk number from the head

@@ -94,6 +94,14 @@ export class Peer {
     if (o.badChecksum) c ^= 0x5555;
     dv.setUint16(t + 16, c);
     this.link.onFrame?.(f, 0);
+    if (!this.batching) this.clock.advance(0);
+  }
+
+  private batching = false;
+  /** Sends what fn sends as one batch, which the stack takes in one poll. */
+  batch(fn: () => void): void {
+    this.batching = true;
+    try { fn(); } finally { this.batching = false; }
     this.clock.advance(0);
   }
 

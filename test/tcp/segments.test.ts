@@ -307,6 +307,19 @@ test('out of order: immediate ACK with a SACK block; filling the hole ACKs all',
   assert.ok(got.equals(want), 'bytes in sequence order');
 });
 
+test('out of order in one batch: an ACK as each new block starts, so every block is reported; a segment that extends one adds none', async () => {
+  const c = await established();
+  const seg = (off: number) => c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
+  c.p.batch(() => { seg(100); seg(200); seg(400); seg(600); seg(700); });
+  const acks = c.p.take();
+  const blk = (a: number, b: number): [number, number] => [c.pseq + a, c.pseq + b];
+  assert.equal(acks.map((x) => [x.ack - c.pseq, x.sack]), [
+    [0, [blk(100, 300)]],
+    [0, [blk(400, 500), blk(100, 300)]],
+    [0, [blk(600, 800), blk(400, 500), blk(100, 300)]],
+  ], show(acks));
+});
+
 test('filling a hole draws exactly one ACK: the read that follows sends no second identical one (RFC 5681 4.2)', async () => {
   for (const [size, ws] of [[100, 7], [1448, 7], [100, null], [1448, null]] as const) {
     const c = await established(undefined, { ws });
