@@ -27,7 +27,7 @@ import { udpLayout, udpReleaseLoans, udpOpen, udpBind, udpConnect, udpSend, udpR
 import { tcpTimers } from './tcp/timeouts';
 import { tcpFlush } from './tcp/output';
 import { tcpReleaseLoans } from './tcp/rcvbuf';
-import { CC_NEWRENO } from './tcp/tcb';
+import { CC_BBR } from './tcp/tcb';
 import { tcpLayout, tcpConfig, tcpOpen, tcpListen, tcpConnect, tcpAccept,
   tcpSendSpace, tcpSendCommit, tcpRecv, tcpShutdown, tcpClose, tcpAbort, tcpSetopt, tcpInfo, tcpTcbInfo,
   tcpTables } from './tcp/tcp';
@@ -56,7 +56,7 @@ export function init(): i32 {
   setMaxFrame(maxFrame);
   // As tcp_setopt's OPT_CC; zero, the word left alone, is CUBIC, the default.
   let cc = scbGet(CFG_TCP_CC);
-  if (cc > CC_NEWRENO) return E_INVAL;
+  if (cc > CC_BBR) return E_INVAL;
   let rxRing = cfg(CFG_RX_RING, 1024);
   rxDesc = arenaReserve(<usize>rxRing * DESC_BYTES);
   txLayout(cfg(CFG_TX_ARENA, max<u32>(1 << 20, maxFrame * 8)), cfg(CFG_TX_RING, 2048));

@@ -162,6 +162,7 @@ export const ADDR = {
 export const TCP_CC = {
   CUBIC: 0,
   NEWRENO: 1,
+  BBR: 2,
 } as const;
 export const ABI_VERSION = 4;
 export const DESC_BYTES = 16;

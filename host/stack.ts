@@ -12,10 +12,10 @@ import { instantiateCore, type CoreExports } from './wasm.ts';
 import { parseCidr, parseIPv4, parseMac, formatIPv4, formatMac } from './addr.ts';
 import { ShoalError, argError, optionError, stackClosed, sysError } from './errors.ts';
 import { DgramFactory, type UdpSocket } from './net/dgram.ts';
-import { NetFactory, TCP_RESCAN, type TcpHandle } from './net/net.ts';
+import { NetFactory, TCP_RESCAN, ccCode, type Congestion, type TcpHandle } from './net/net.ts';
 import { StackFetch, StackHttp } from './http.ts';
 import type { RequestInfo, RequestInit, Response } from 'undici';
-import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CC, TCP_CHUNK, CLUSTER_METHOD, VIPA_ROLE, CRT_STATE,
+import { SCB as S, ABI_VERSION, CFG, EV, ERRNO, FRAME, TCP_CHUNK, CLUSTER_METHOD, VIPA_ROLE, CRT_STATE,
   CLUSTER_EVENT, CLUSTER_REASON, ANNOUNCE_FLAG,
   CRT_ORIGIN, DPT_REC, DPT_REC_BYTES, CRT_REC, CRT_REC_BYTES, type CounterName } from './core-abi.ts';
 import { CoreView, DESC_WORDS, type PieceSink, type TcpInfoWords } from './core-view.ts';
@@ -97,8 +97,8 @@ export interface StackLimits {
   tcpOutOfOrder?: number;
   /** How long FIN-WAIT-2 waits for the peer's FIN once the socket is closed (default 60000 ms). */
   tcpFinTimeoutMs?: number;
-  /** Default congestion control (default 'cubic'). */
-  tcpCongestion?: 'cubic' | 'newreno';
+  /** Default congestion control: 'cubic', 'newreno' or 'bbr' (default 'cubic'). */
+  tcpCongestion?: Congestion;
   /** Lower bound of the retransmission timeout (default 200 ms). */
   tcpMinRtoMs?: number;
   /** Retransmission timeout before any RTT is measured (default 1000 ms, RFC 6298). */
@@ -407,10 +407,7 @@ export class Stack extends EventEmitter<StackEvents> {
     put(CFG.TCP_MSL, l.tcpMslMs);
     put(CFG.TCP_OOO, l.tcpOutOfOrder);
     put(CFG.TCP_FIN_TIMEOUT, l.tcpFinTimeoutMs);
-    if (l.tcpCongestion !== undefined) {
-      if (l.tcpCongestion !== 'cubic' && l.tcpCongestion !== 'newreno') throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `Stack.create: the limit "tcpCongestion" must be 'cubic' or 'newreno'`);
-      put(CFG.TCP_CC, l.tcpCongestion === 'cubic' ? TCP_CC.CUBIC : TCP_CC.NEWRENO);
-    }
+    if (l.tcpCongestion !== undefined) put(CFG.TCP_CC, ccCode(l.tcpCongestion, 'Stack.create: the limit "tcpCongestion"'));
     put(CFG.TCP_MIN_RTO, l.tcpMinRtoMs);
     put(CFG.TCP_INIT_RTO, l.tcpInitialRtoMs);
     put(CFG.TCP_DELACK, l.tcpDelayedAckMs);

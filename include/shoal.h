@@ -300,6 +300,7 @@ typedef struct shoal_event {
 #define SHOAL_TCP_OPT_RCVBUF    7   /* bytes, at least 2048; once connected it only grows */
 #define SHOAL_TCP_CC_CUBIC      0
 #define SHOAL_TCP_CC_NEWRENO    1
+#define SHOAL_TCP_CC_BBR        2   /* BBR's path model without pacing (docs/ABI.md §9); ABI 4, added compatibly */
 
 #define SHOAL_TCP_CHUNK     16384   /* send-buffer chunk: the most tcp_send_space offers at once */
 

@@ -28,5 +28,5 @@ export class TcpInfo {
   synQueue: u32;
   softError: u32;
   chunks: u32;
-  congestion: u32;  // CC_CUBIC or CC_NEWRENO
+  congestion: u32;  // CC_CUBIC, CC_NEWRENO or CC_BBR
 }

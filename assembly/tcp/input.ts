@@ -14,15 +14,16 @@ import { now, NEVER } from '../base/time';
 import { pktBroadcast, pktCsumOk, pktSum } from '../iface/ip';
 import { routeLookup } from '../iface/iface';
 import { neighConfirm, neighDelaying } from '../iface/neigh';
-import { Tcb, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_WRITABLE, F_ACKNOW, F_ACTIVE,
+import { Tcb, CC_BBR, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EV_TCP_CONNECTED, EV_TCP_WRITABLE, F_ACKNOW, F_ACTIVE,
   F_ATTACHED, F_FIN_QUEUED, F_RECOVERY, F_RTO_LOSS, F_RTX_TS, F_RXT_MARK, F_SACK, F_TIMING, F_TLP_DONE, F_TLP_RXT,
   F_TS, F_WR_WANT, F_WS, RTX_PERSIST, RTX_RTO, S_CLOSED, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2,
   S_FREE, S_LAST_ACK, S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, connLookup, finAcked, hasF, listenLookup, notify,
-  nowMs, seqGe, seqGt, setF, sndWs, tcb, timerUpdate, tsNow, wantOutput } from './tcb';
+  seqGe, seqGt, setF, sndWs, tcb, timerUpdate, tsNow, wantOutput } from './tcb';
 import { sbDrop } from './sndbuf';
 import { opt, parseOptions } from './options';
 import { finTimeout, msl2 } from './config';
-import { armKeepalive, armReo, armRtx, rttSample } from './timers';
+import { armKeepalive, armReo, armRtx, minRttSample, rttSample } from './timers';
+import { bbrOnAck } from './bbr';
 import { ccOnAck, ccOnLoss } from './cc';
 import { sackUpdate, sackedBelow, skipSacked } from './sack';
 import { rcvSpace } from './rcvbuf';
@@ -127,8 +128,9 @@ function synSentInput(k: Tcb, b: usize, seq: u32, ack: u32, flags: u32, wnd: u32
     count(C_TCP_CONNECT);
     // Karn: only a SYN sent once gives an RTT sample.
     if (k.synTx == 1) {
-      if (opt.ts && opt.tsEcr) rttSample(k, tsNow(k) - opt.tsEcr);
-      else rttSample(k, nowMs() - k.rttTime);
+      let us = <u32>now - k.rttTime;
+      minRttSample(k, us);
+      rttSample(k, opt.ts && opt.tsEcr ? tsNow(k) - opt.tsEcr : us / 1000);
     }
     k.backoff = 0;
     k.rtxAt = NEVER;
@@ -341,12 +343,14 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     // TS.Recent on a duplicate, so when its ACKs were lost, the first that gets
     // through after the timeout carries the time of a segment sent long before
     // and would inflate the RTO by the whole backoff (seed 996532317: 116 s).
-    if (opt.ts && hasF(k, F_TS) && opt.tsEcr) {
-      if (!hasF(k, F_RTX_TS) || seqGe(opt.tsEcr, k.rtxTs)) rttSample(k, tsNow(k) - opt.tsEcr);
-    }
-    else if (hasF(k, F_TIMING) && seqGt(ack, k.rttSeq)) {
+    // The timed segment also gives the µs sample minRtt needs (timestamps tick in ms).
+    let ts = opt.ts && hasF(k, F_TS) && opt.tsEcr;
+    if (ts && (!hasF(k, F_RTX_TS) || seqGe(opt.tsEcr, k.rtxTs))) rttSample(k, tsNow(k) - opt.tsEcr);
+    if (hasF(k, F_TIMING) && seqGt(ack, k.rttSeq)) {
       clrF(k, F_TIMING);
-      rttSample(k, nowMs() - k.rttTime);
+      let us = <u32>now - k.rttTime;
+      minRttSample(k, us);
+      if (!ts) rttSample(k, us / 1000);
     }
     k.backoff = 0;
     // Free what the peer now holds.
@@ -360,6 +364,7 @@ function ackInput(k: Tcb, seq: u32, ack: u32, wnd: u32, dlen: u32, flags: u32): 
     // losses among data sent since are recovered from as any other.
     if (seqGe(ack, k.recover)) clrF(k, F_RTO_LOSS);
     if (hasF(k, F_SACK)) sackUpdate(k);
+    if (k.cc == CC_BBR) bbrOnAck(k);
     lostRetransmit(k, false);
     // Loss recovery (RFC 6582 / RFC 6675).
     if (hasF(k, F_RECOVERY)) {

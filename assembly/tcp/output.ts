@@ -17,7 +17,7 @@ import { ifGsoMax, ifCsumOffload, ifScatterGather, isSubnetBroadcast, routeLooku
 import { ipBegin, ipRoute, ipSend, L4, DEFAULT_TTL } from '../iface/ip';
 import { Tcb, CHUNK_SHIFT, F_ACKNOW, F_DELACK, F_FIN_QUEUED, F_NODELAY, F_RECOVERY, F_RXT_MARK, F_SACK, F_TIMING,
   F_TLP_DONE, F_TS, F_WS, RTX_PERSIST, S_CLOSE_WAIT, S_CLOSING, S_ESTABLISHED, S_FIN_WAIT_1, S_LAST_ACK, S_SYN_RCVD,
-  S_SYN_SENT, clrF, hasF, nowMs, outHead, outRemove, rcvWs, seqGe, seqGt, setF, tcb, timerUpdate, timerWake, tsNow,
+  S_SYN_SENT, clrF, hasF, outHead, outRemove, rcvWs, seqGe, seqGt, setF, tcb, timerUpdate, timerWake, tsNow,
   wantOutput } from './tcb';
 import { sbAddr, sbContig } from './sndbuf';
 import { delack } from './config';
@@ -375,7 +375,7 @@ export function tcpOutput(k: Tcb): void {
       if (len < mss && len > 0 && !rexmit) k.sndSml = nxt + len;
       if (seqGt(nn, smax)) {
         k.sndMax = nn;
-        if (!hasF(k, F_TIMING) && !hasF(k, F_TS)) { setF(k, F_TIMING); k.rttSeq = nxt; k.rttTime = nowMs(); }
+        if (!hasF(k, F_TIMING)) { setF(k, F_TIMING); k.rttSeq = nxt; k.rttTime = <u32>now; }
       }
       if (k.rtxAt == NEVER || k.rtxKind == RTX_PERSIST) armRtx(k);
       else if (!rexmit) armPto(k);   // the probe timeout restarts with each new segment, the RTO does not

@@ -44,8 +44,8 @@ export class Tcb {
   rttvar: u32;       // µs
   rto: u32;          // ms
   backoff: u32;      // consecutive timeouts
-  rttSeq: u32;       // segment being timed (no timestamps)
-  rttTime: u32;      // ms when it was sent
+  rttSeq: u32;       // segment being timed (Karn), for the RTO without timestamps and minRtt always
+  rttTime: u32;      // µs (low 32 bits) when it was sent
   cwnd: u32;
   ssthresh: u32;
   recover: u32;
@@ -76,7 +76,7 @@ export class Tcb {
   kaIntvl: u32;      // ms
   kaCnt: u32;
   kaProbes: u32;
-  cc: u32;           // CC_CUBIC or CC_NEWRENO
+  cc: u32;           // CC_CUBIC, CC_NEWRENO or CC_BBR
   sacked: u32;       // bytes the peer SACKed above snd_una
   highSack: u32;     // end of the highest SACKed range
   nsack: u32;        // ranges in the scoreboard
@@ -110,6 +110,21 @@ export class Tcb {
   rxtMark: u32;      // snd_max when the latest hole was retransmitted in SACK recovery (F_RXT_MARK)
   tlpHigh: u32;      // snd_max after the tail-loss probe (F_TLP_DONE)
   rtxKind: u32;      // RTX_RTO, RTX_PERSIST, RTX_TLP or RTX_REO
+  minRtt: u32;       // µs: the least RTT of the last 10 s (0: none yet)
+  minRttAt: u32;     // ms when it was taken
+  bbrBw: u32;        // bytes/ms: the bottleneck bandwidth, the highest delivery rate of the last 10 rounds (BBR)
+  bbrBwRound: u32;   // the round that rate was measured in (BBR)
+  bbrFullBw: u32;    // bytes/ms: the rate Startup last grew past by a quarter (BBR)
+  bbrFullCnt: u32;   // rounds since, without such growth; 3 ends Startup (BBR)
+  bbrRounds: u32;    // round trips counted (BBR)
+  bbrRoundEnd: u32;  // snd.max when this round began: it ends once that is acknowledged (BBR)
+  bbrRoundAt: u32;   // µs (low 32 bits) when it began (BBR)
+  bbrDel: u32;       // snd.una + SACKed bytes then: the data delivered, in sequence space (BBR)
+  bbrLastDel: u32;   // the same at the latest ACK (BBR)
+  bbrAggAt: u32;     // µs (low 32 bits): when the current ACK aggregation interval began (BBR)
+  bbrAggDel: u32;    // data delivered then (BBR)
+  bbrExtra: u32;     // bytes: the most acknowledged beyond the bandwidth in one interval, last 10 rounds (BBR)
+  bbrExtraRound: u32;
   sacks: u64;        // the scoreboard: NSACKMAX (start, end) pairs from here, the last field
 
   // A listener keeps the head of its SYN queue where a connection keeps its receive queue.
@@ -190,6 +205,7 @@ export const RTX_REO: u32 = 3;      // RACK's reordering window (RFC 8985 6.3) o
 
 export const CC_CUBIC: u32 = 0;
 export const CC_NEWRENO: u32 = 1;
+export const CC_BBR: u32 = 2;
 /** The largest cwnd (bytes): inside u32 with room to add. */
 export const CWND_MAX: u32 = 0x3fffffff;
 

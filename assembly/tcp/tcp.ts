@@ -17,10 +17,10 @@ import { localIface, isSubnetBroadcast } from '../iface/iface';
 import { ipRoute } from '../iface/ip';
 import { E_ADDRINUSE, E_ADDRNOTAVAIL, E_AGAIN, E_ALREADY, E_BADF, E_INVAL, E_ISCONN, E_MFILE, E_NETUNREACH,
   E_NOTCONN, E_PIPE } from '../base/errno';
-import { Tcb, CC_NEWRENO, CHUNK, CHUNK_SHIFT, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_ACTIVE, F_ATTACHED, F_FIN_QUEUED, F_FIN_RCVD,
+import { Tcb, CC_BBR, CHUNK, CHUNK_SHIFT, EV_TCP_FIN, EV_TCP_READABLE, F_ACKNOW, F_ACTIVE, F_ATTACHED, F_FIN_QUEUED, F_FIN_RCVD,
   F_NODELAY, F_RD_EV, F_WR_WANT, S_CLOSED, S_CLOSE_WAIT, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_FREE,
   S_LAST_ACK, S_LISTEN, S_SYN_RCVD, S_SYN_SENT, S_TIME_WAIT, clrF, connHashIn, connLookup, hasF, idx, listenConflict,
-  listenHashIn, nTimeWait, nUsed, nowMs, ntcbs, outRemove, rcvWs, seqGt, setF, tcb, tcbFree, tcbInit, tcbLayout,
+  listenHashIn, nTimeWait, nUsed, ntcbs, outRemove, rcvWs, seqGt, setF, tcb, tcbFree, tcbInit, tcbLayout,
   timerCount, timerUpdate, validSd, wantOutput } from './tcb';
 import { chunkAddr, chunkAlloc, chunkInit, chunkLayout, chunkSetNext, nChunks, nChunksDeferred, nChunksFree,
   waitAppend, waitRemove } from './sndbuf';
@@ -37,7 +37,7 @@ export const OPT_NODELAY: u32 = 1;
 export const OPT_KEEPALIVE: u32 = 2;   // idle ms, 0: off
 export const OPT_KEEPINTVL: u32 = 3;
 export const OPT_KEEPCNT: u32 = 4;
-export const OPT_CC: u32 = 5;          // CC_CUBIC or CC_NEWRENO
+export const OPT_CC: u32 = 5;          // CC_CUBIC, CC_NEWRENO or CC_BBR
 export const OPT_SNDBUF: u32 = 6;
 export const OPT_RCVBUF: u32 = 7;
 
@@ -108,7 +108,7 @@ export function tcpConnect(sd: i32, raddr: u32, rport: u32, laddr: u32, lport: u
   k.state = S_SYN_SENT;
   setF(k, F_ACTIVE);
   connHashIn(k);
-  k.rttTime = nowMs();
+  k.rttTime = <u32>now;
   sendSyn(k);
   return 0;
 }
@@ -327,7 +327,7 @@ export function tcpSetopt(sd: i32, opt: u32, val: u32): i32 {
     if (val && (k.state == S_ESTABLISHED || k.state == S_CLOSE_WAIT)) armKeepalive(k);
   } else if (opt == OPT_KEEPINTVL) k.kaIntvl = max<u32>(val, 1);
   else if (opt == OPT_KEEPCNT) k.kaCnt = max<u32>(val, 1);
-  else if (opt == OPT_CC) { if (val > CC_NEWRENO) return E_INVAL; k.cc = val; }
+  else if (opt == OPT_CC) { if (val > CC_BBR) return E_INVAL; k.cc = val; }
   else if (opt == OPT_SNDBUF) { if (val < 2048) return E_INVAL; k.sndbuf = val; }
   else if (opt == OPT_RCVBUF) {
     if (val < 2048) return E_INVAL;

@@ -4,7 +4,7 @@
 // Each TCB sits in the timer heap (tcb.ts) once, under its earliest deadline.
 import { now, ms } from '../base/time';
 import { Tcb, F_RECOVERY, F_RTO_LOSS, F_SACK, F_TLP_DONE, RTX_PERSIST, RTX_REO, RTX_RTO, RTX_TLP, S_ESTABLISHED, flight,
-  hasF, seqGt, timerUpdate } from './tcb';
+  hasF, nowMs, seqGt, timerUpdate } from './tcb';
 import { minRto } from './config';
 
 export const MAX_RTO_MS: u32 = 120_000;
@@ -27,6 +27,15 @@ export function rttSample(k: Tcb, rttMs: u32): void {
   k.srtt = srtt;
   let rto = (srtt + max<u32>(1000, 4 * k.rttvar)) / 1000;
   k.rto = min<u32>(max<u32>(rto, minRto), MAX_RTO_MS);
+}
+
+/** The least RTT of the last 10 s, in µs: BBR's round-trip propagation time. */
+export function minRttSample(k: Tcb, us: u32): void {
+  let t = nowMs();
+  if (k.minRtt == 0 || us < k.minRtt || t - k.minRttAt > 10_000) {
+    k.minRtt = max<u32>(us, 1);
+    k.minRttAt = t;
+  }
 }
 
 export function rtoNow(k: Tcb): i64 {

@@ -19,7 +19,9 @@ export const TCP_RESCAN = -1;
 export const TCP_STATES = ['FREE', 'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED', 'ESTABLISHED', 'FIN_WAIT_1',
   'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT'] as const;
 
-export type Congestion = 'cubic' | 'newreno';
+/** Congestion controls by name, as Linux's TCP_CONGESTION names them. */
+export const CONGESTION = { cubic: TCP_CC.CUBIC, newreno: TCP_CC.NEWRENO, bbr: TCP_CC.BBR } as const;
+export type Congestion = keyof typeof CONGESTION;
 
 /** @internal What the stack dispatches TCP events to. */
 export interface TcpHandle { _tcpEvent(type: number, b: number): void; _stackClosing(err: Error): void }
@@ -35,7 +37,7 @@ export interface TcpInfo {
 export interface SocketOptions {
   /** Keep the writable side open once the peer has ended its side (default false). */
   allowHalfOpen?: boolean;
-  /** Congestion control for this socket (default: the stack's, CUBIC unless configured). */
+  /** Congestion control for this socket: 'cubic', 'newreno' or 'bbr' (default: the stack's, 'cubic' unless configured). */
   congestion?: Congestion;
   /** Send buffer in bytes (default: the stack's limit tcpSendBuffer, 1 MiB). */
   sendBufferSize?: number;
@@ -165,17 +167,20 @@ export class NetFactory {
   createConnection(...args: unknown[]): Socket { return (this.connect as (...a: unknown[]) => Socket)(...args); }
 }
 
-function ccCode(c: Congestion | undefined): number | undefined {
-  if (c === undefined) return undefined;
-  if (c === 'cubic') return TCP_CC.CUBIC;
-  if (c === 'newreno') return TCP_CC.NEWRENO;
-  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `congestion must be 'cubic' or 'newreno', got ${String(c)}`);
+/** The core's code for a congestion control's name; what names one not. */
+export function ccCode(c: unknown, what: string): number {
+  if (typeof c === 'string' && Object.hasOwn(CONGESTION, c)) return CONGESTION[c as Congestion];
+  throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `${what} must be ${Object.keys(CONGESTION).map((n) => `'${n}'`).join(', ')}; got ${String(c)}`);
+}
+
+/** Refuses, at the call, an option applyOptions could not apply. */
+function checkOptions(o: SocketOptions): void {
+  if (o.congestion !== undefined) ccCode(o.congestion, 'congestion');
 }
 
 function applyOptions(stack: Stack, sd: number, o: SocketOptions): void {
   const c = stack.core;
-  const cc = ccCode(o.congestion);
-  if (cc !== undefined) c.tcp_setopt(sd, TCP_OPT.CC, cc);
+  if (o.congestion !== undefined) c.tcp_setopt(sd, TCP_OPT.CC, ccCode(o.congestion, 'congestion'));
   if (o.sendBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.SNDBUF, o.sendBufferSize), 'setsockopt', undefined, undefined, 'sendBufferSize');
   if (o.receiveBufferSize) stack.check(c.tcp_setopt(sd, TCP_OPT.RCVBUF, o.receiveBufferSize), 'setsockopt', undefined, undefined, 'receiveBufferSize');
   if (o.noDelay) c.tcp_setopt(sd, TCP_OPT.NODELAY, 1);
@@ -193,7 +198,7 @@ function tcpInfo(stack: Stack, sd: number): TcpInfo | null {
     mss: w.mss, sendQueued: w.sendQueued, recvQueued: w.recvQueued, oooQueued: w.oooQueued,
     sndWscale: w.wscale & 255, rcvWscale: (w.wscale >> 8) & 255, sndMax: w.sndMax, rcvWnd: w.rcvWnd,
     acceptQueue: w.acceptQueue, synQueue: w.synQueue, softError: w.softError, chunks: w.chunks,
-    congestion: w.congestion === TCP_CC.NEWRENO ? 'newreno' : 'cubic',
+    congestion: (Object.keys(CONGESTION) as Congestion[]).find((n) => CONGESTION[n] === w.congestion) ?? 'cubic',
   };
 }
 
@@ -254,6 +259,7 @@ export class Socket extends Duplex {
   /** @internal */ server: Server | null = null;
 
   constructor(stack: Stack, opts: SocketOptions = {}, sd = -1) {
+    checkOptions(opts);
     super({ allowHalfOpen: opts.allowHalfOpen ?? false, emitClose: false, autoDestroy: true });
     this.stack = stack;
     this.opts = opts;
@@ -280,6 +286,7 @@ export class Socket extends Duplex {
     if (!Number.isInteger(port) || port <= 0 || port > 65535) {
       throw Object.assign(new RangeError(`Port should be > 0 and < 65536. Received ${String(o.port)}.`), { code: 'ERR_SOCKET_BAD_PORT' });
     }
+    checkOptions(o);
     const host = o.host ?? 'localhost';
     if (cb) this.once('connect', cb);
     if (this.stack.isClosed) {
@@ -577,6 +584,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private closeCbs: ((err?: Error) => void)[] = [];
 
   constructor(stack: Stack, opts: ServerOptions) {
+    checkOptions(opts);
     super();
     this.stack = stack;
     this.opts = opts;

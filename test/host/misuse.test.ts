@@ -161,6 +161,7 @@ test('options that cannot work are refused with an error naming the option', asy
   named({ link: new TestLink(), address: ['10.0.0.1/24', '10.0.0.1/16'] }, 'address', 'EEXIST');
   named({ interfaces: [{ link: new TestLink(), address: '0.0.0.0/0' }] }, 'interfaces[0].address', 'EINVAL');
   named({ link: new TestLink(500), address: '10.0.0.1/24' }, 'link', 'EINVAL');
+  named({ limits: { tcpCongestion: 'reno' as 'cubic' } }, 'tcpCongestion', 'ERR_INVALID_ARG_VALUE');
   const bad = caught(() => Stack.createSync({ name: 'x', link: new TestLink(), address: '10.0.0.1' }));
   assert.is(bad.code, 'ERR_INVALID_IP_ADDRESS');
   assert.ok(bad instanceof TypeError);
@@ -168,6 +169,12 @@ test('options that cannot work are refused with an error naming the option', asy
   assert.is(caught(() => s.addRoute('10.9.0.0/16', '10.1.0.1')).code, 'ERR_INVALID_ARG_VALUE');
   assert.is(caught(() => s.addAddress('10.0.0.1/24')).code, 'EEXIST');
   assert.is((await rejected(s.ping('nowhere'))).code, 'ERR_INVALID_IP_ADDRESS');
+  for (const f of [() => s.net.connect({ port: 80, host: '10.0.0.2', congestion: 'vegas' as 'bbr' }),
+    () => s.net.createServer({ congestion: 'vegas' as 'bbr' })]) {
+    const cc = caught(f);
+    assert.is(cc.code, 'ERR_INVALID_ARG_VALUE');
+    assert.match(cc.message, /congestion must be 'cubic', 'newreno', 'bbr'; got vegas/);
+  }
   await s.close();
 });
 

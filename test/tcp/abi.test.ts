@@ -25,15 +25,18 @@ function withCc(cc: number | undefined): { init: number; congestion: () => numbe
   };
 }
 
-test('TCP_CC takes the values of tcp_setopt\'s CC: 0 CUBIC (also the word left zero), 1 NewReno; others fail init', () => {
+test('TCP_CC takes the values of tcp_setopt\'s CC: 0 CUBIC (also the word left zero), 1 NewReno, 2 BBR; others fail init', () => {
   assert.is(withCc(undefined).congestion(), TCP_CC.CUBIC);
   assert.is(withCc(TCP_CC.CUBIC).congestion(), TCP_CC.CUBIC);
   const nr = withCc(TCP_CC.NEWRENO);
   assert.is(nr.congestion(), TCP_CC.NEWRENO);
   assert.is(nr.setopt(TCP_CC.CUBIC), 0);
   assert.is(nr.congestion(), TCP_CC.CUBIC, 'the option, the same numbers');
-  assert.is(nr.setopt(2), ERRNO.INVAL);
-  assert.is(withCc(2).init, ERRNO.INVAL);
+  assert.is(nr.setopt(TCP_CC.BBR), 0);
+  assert.is(nr.congestion(), TCP_CC.BBR);
+  assert.is(withCc(TCP_CC.BBR).congestion(), TCP_CC.BBR);
+  assert.is(nr.setopt(3), ERRNO.INVAL);
+  assert.is(withCc(3).init, ERRNO.INVAL);
 });
 
 test('tcp_info on a socket the host closed is EBADF; tcp_tcb_info still shows the TCB while it finishes', async () => {

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Peer, PEER_IP, STACK_IP } from './peer.ts';
 import { SYN, ACK, FIN, RST, type Seg, segStr } from './helpers.ts';
-import type { Socket } from '../../host/net/net.ts';
+import type { Congestion, Socket } from '../../host/net/net.ts';
 import type { StackLimits } from '../../host/stack.ts';
 import { TCP_OPT } from '../../host/core-abi.ts';
 import { ether, ipv4, icmp, ip4, macBytes as mac, tcpSegment, ETHERTYPE_IPV4, PROTO_ICMP, PROTO_TCP } from '../helpers/frames.ts';
@@ -172,7 +172,7 @@ test('ICMP host unreachable is a soft error: the connection times out with EHOST
 // ---------------------------------------------------------------- congestion control
 
 /** Grows cwnd over a few ACKed rounds, loses one segment (SACK recovery), then ACKs rounds again; cwnd and ssthresh as they go. */
-async function lossRun(cc: 'cubic' | 'newreno') {
+async function lossRun(cc: Congestion) {
   const c = await established({ tcpCongestion: cc, tcpInitialCwnd: 10 });
   assert.is(c.sock.info()!.congestion, cc);
   c.sock.write(Buffer.alloc(8 << 20, 1));
@@ -221,6 +221,39 @@ test('CUBIC and NewReno differ after a loss: β 0.7 vs 0.5, and cwnd grows diffe
   assert.ok(rn > 0.4 && rn < 0.6, `NewReno ssthresh ${nr.after.ssthresh} after cwnd ${nr.before.cwnd} (β ${rn.toFixed(2)})`);
   assert.not.equal(cu.growth, nr.growth, 'cwnd after the loss');
   assert.ok(cu.growth[cu.growth.length - 1] > nr.growth[nr.growth.length - 1], `CUBIC ${cu.growth} vs NewReno ${nr.growth}`);
+});
+
+test('BBR keeps its window through a loss: recovery goes on at the window it had', async () => {
+  const bb = await lossRun('bbr');
+  assert.ok(bb.after.ssthresh >= bb.before.cwnd, `ssthresh ${bb.after.ssthresh} after cwnd ${bb.before.cwnd}`);
+  assert.ok(bb.after.cwnd >= bb.before.cwnd, `cwnd ${bb.after.cwnd} after the loss, ${bb.before.cwnd} before`);
+});
+
+/** A bulk sender behind a bottleneck that delivers `perRound` segments each 20 ms round trip, the rest
+ * queued in front of it (a FIFO, no loss), for `rounds` rounds; cwnd at the end, in segments. */
+async function bottleneck(cc: Congestion, perRound: number, rounds: number): Promise<number> {
+  const c = await established({ tcpCongestion: cc, tcpSendBuffer: 64 << 20 });
+  c.sock.write(Buffer.alloc(48 << 20, 1));
+  await c.p.settle();
+  const queue: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const x of c.p.take()) if (x.len) queue.push((x.seq + x.len) >>> 0);
+    const delivered = queue.splice(0, perRound);
+    for (const end of delivered) c.send({ flags: ACK, ack: end });
+    c.p.advance(20);
+    await c.p.settle();
+  }
+  const i = c.sock.info()!;
+  return i.cwnd / i.mss;
+}
+
+test('BBR behind a bottleneck holds its window near twice the bandwidth-delay product; CUBIC without loss fills the queue', async () => {
+  const PER = 10;
+  const bbr = await bottleneck('bbr', PER, 40);
+  const cubic = await bottleneck('cubic', PER, 40);
+  // BDP: PER segments. BBR's window: twice that plus the ACK aggregation (the round's ACKs come together).
+  assert.ok(bbr >= PER && bbr <= 4 * PER, `BBR's cwnd ${bbr.toFixed(1)} segments, BDP ${PER}`);
+  assert.ok(cubic > 20 * PER, `CUBIC's cwnd ${cubic.toFixed(1)} segments: no loss, no limit`);
 });
 
 // ---------------------------------------------------------------- table full: TIME-WAIT reclaim
