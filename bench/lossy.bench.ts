@@ -12,14 +12,14 @@
 //     sends again).
 // Each round moves BENCH_LOSSY_MB (default 64) MB with socat at the kernel's
 // end, once over the veth, then Shoal → kernel, then kernel → Shoal; the
-// figure is the median of BENCH_ROUNDS (default 3) rounds, at 1 % and 5 %.
-// Single runs under loss swing several-fold, hence rounds. The kernel's
-// senders use BENCH_KERNEL_CC (default cubic, Shoal's algorithm) through
-// TCP_CONGESTION on socat's socket: a namespace inherits the host's default,
-// which may be BBR (it is on the bench machine), and BBR does not answer
-// random loss with a smaller window at all, so against it the ratio measures
-// the algorithm, not the loss recovery. `BENCH_KERNEL_CC=` (empty) keeps the
-// namespace's default. A transfer of
+// figure is the median of BENCH_ROUNDS (default 3) rounds, at each loss of
+// BENCH_LOSSY_LOSS (default `0.01,0.05`: 1 % and 5 %).
+// Single runs under loss swing several-fold, hence rounds. Both ends run the
+// same congestion control, for each of BENCH_LOSSY_CC (default `cubic,bbr`):
+// the kernel's senders through TCP_CONGESTION on socat's socket, Shoal's
+// through tcpCongestion. A loss-based algorithm (CUBIC) must shrink its
+// window at every loss and BBR does not, so comparing across algorithms
+// would measure the algorithm, not the loss recovery. A transfer of
 // Shoal's that takes longer than STALL_S and than twice the baseline's in
 // the same round is reported as a stall (the figure still counts): the
 // kernel's CUBIC itself needs 30-40 s for 64 MB at 5 %, and as the sender to
@@ -27,6 +27,7 @@
 // Needs root, /dev/net/tun, socat, nft, ethtool (Debian: socat nftables ethtool).
 import { spawnSync } from 'node:child_process';
 import { Stack } from '../host/stack.ts';
+import type { Congestion } from '../host/net/net.ts';
 import { TapLink } from '../host/link/tap.ts';
 import { withFaults } from '../host/link/faults.ts';
 import { netnsUnavailable, Netns } from '../test/interop/netns.ts';
@@ -35,10 +36,10 @@ import { kernelToStack, listening, socatSink, socatSource, stackToKernel } from 
 const MB = 1_000_000;
 const BYTES = Number(process.env.BENCH_LOSSY_MB ?? 64) * MB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const LOSSES = [0.01, 0.05];
+const LOSSES = (process.env.BENCH_LOSSY_LOSS ?? '0.01,0.05').split(',').map(Number);
 const STALL_S = 20;
 const SEED = 8985;
-const KERNEL_CC = process.env.BENCH_KERNEL_CC ?? 'cubic';
+const CCS = (process.env.BENCH_LOSSY_CC ?? 'cubic,bbr').split(',') as Congestion[];
 
 const has = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
 const tap = TapLink.available();
@@ -67,17 +68,17 @@ function nftLoss(ns: Netns, dev: string, loss: number): void {
 }
 
 /** Mbit/s of one socat transfer from src to dst (listening at addr). */
-async function kernelTransfer(src: Netns, dst: Netns, addr: string): Promise<number> {
+async function kernelTransfer(src: Netns, dst: Netns, addr: string, cc: Congestion): Promise<number> {
   const sink = socatSink(dst, 5001);
   await listening(dst, 5001);
   const t0 = performance.now();
-  await socatSource(src, addr, 5001, BYTES, KERNEL_CC);
+  await socatSource(src, addr, 5001, BYTES, cc);
   await sink;
   return mbit(BYTES, performance.now() - t0);
 }
 
 /** The baseline: two namespaces joined by a veth pair, loss on b's ingress. */
-function vethPair(loss: number) {
+function vethPair(loss: number, cc: Congestion) {
   const a = new Netns('lossva'), b = new Netns('lossvb');
   try {
     const va = `lva${process.pid}`, vb = `lvb${process.pid}`;
@@ -87,7 +88,7 @@ function vethPair(loss: number) {
     a.addAddress(va, '10.84.0.1/24'); b.addAddress(vb, '10.84.0.2/24');
     for (const [ns, dev] of [[a, va], [b, vb]] as const) { ns.execSync(['ethtool', '-K', dev, ...OFF]); ns.up(dev); }
     nftLoss(b, vb, loss);
-    return { run: () => kernelTransfer(a, b, '10.84.0.2'), close: () => { a.destroy(); b.destroy(); } };
+    return { run: () => kernelTransfer(a, b, '10.84.0.2', cc), close: () => { a.destroy(); b.destroy(); } };
   } catch (e) {
     a.destroy(); b.destroy();
     throw e;
@@ -97,14 +98,14 @@ function vethPair(loss: number) {
 /** Shoal on a TAP (offloads off) whose kernel side is in a namespace; loss
  * on the kernel's ingress (nft) for Shoal → kernel, or on the stack's
  * (withFaults rx) for kernel → Shoal. */
-async function tapPath(loss: number, lossAtStack: boolean, tag: string) {
+async function tapPath(loss: number, lossAtStack: boolean, tag: string, cc: Congestion) {
   const ns = new Netns(`loss${tag}`);
   let link: TapLink | undefined, stack: Stack | undefined;
   const close = async () => { await stack?.close(); link?.close(); ns.destroy(); };
   try {
     link = await TapLink.open(`lt${tag}${process.pid}`, { offload: false });
     const l = lossAtStack ? withFaults(link, { seed: SEED, rx: { loss } }) : link;
-    stack = await Stack.create({ name: `lossy-${tag}`, link: l, address: '10.85.0.2/24', seed: SEED });
+    stack = await Stack.create({ name: `lossy-${tag}`, link: l, address: '10.85.0.2/24', seed: SEED, limits: { tcpCongestion: cc } });
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     ns.moveIn(link.name);
     ns.addAddress(link.name, '10.85.0.1/24');
@@ -114,7 +115,7 @@ async function tapPath(loss: number, lossAtStack: boolean, tag: string) {
     await stack.ping('10.85.0.1');
     const s = stack;
     const run = async () => mbit(BYTES, lossAtStack
-      ? await kernelToStack(s, ns, '10.85.0.2', 5002, BYTES, KERNEL_CC)
+      ? await kernelToStack(s, ns, '10.85.0.2', 5002, BYTES, cc)
       : await stackToKernel(s, ns, '10.85.0.1', 5001, BYTES));
     return { run, stats: () => s.stats(), close };
   } catch (e) {
@@ -132,28 +133,30 @@ const timed = async (what: string, f: () => Promise<number>, baseS: number): Pro
   if (s > STALL_S && s > 2 * baseS) stalls.push(`${what}: ${s.toFixed(1)} s (the kernel's ${baseS.toFixed(1)} s)`);
   return v;
 };
-console.log(`TCP under loss on the receiver's ingress, offloads off, MTU 1500, ${BYTES / MB} MB a transfer, median of ${ROUNDS} rounds, the kernel's senders ${KERNEL_CC || 'on its default congestion control'}:`);
-for (const loss of LOSSES) {
+console.log(`TCP under loss on the receiver's ingress, offloads off, MTU 1500, ${BYTES / MB} MB a transfer, median of ${ROUNDS} rounds:`);
+for (const cc of CCS) for (const loss of LOSSES) {
   const pct = `${(loss * 100).toFixed(0)} %`;
-  const v = vethPair(loss);
-  const out = await tapPath(loss, false, 'o').catch((e) => { v.close(); throw e; });
-  const inn = await tapPath(loss, true, 'i').catch(async (e) => { v.close(); await out.close(); throw e; });
+  const v = vethPair(loss, cc);
+  const out = await tapPath(loss, false, 'o', cc).catch((e) => { v.close(); throw e; });
+  const inn = await tapPath(loss, true, 'i', cc).catch(async (e) => { v.close(); await out.close(); throw e; });
   try {
     const ks: number[] = [], os: number[] = [], is: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const kr = await v.run();
       const baseS = (BYTES * 8) / kr / 1e6;
       ks.push(kr);
-      os.push(await timed(`Shoal → kernel ${pct} round ${r}`, out.run, baseS));
-      is.push(await timed(`kernel → Shoal ${pct} round ${r}`, inn.run, baseS));
+      os.push(await timed(`${cc} Shoal → kernel ${pct} round ${r}`, out.run, baseS));
+      is.push(await timed(`${cc} kernel → Shoal ${pct} round ${r}`, inn.run, baseS));
     }
     const k = median(ks);
     const f = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
-    console.log(`${pct} loss: kernel → kernel over veth ${k.toFixed(0)} Mbit/s (${f(ks)})`);
+    console.log(`${cc}, ${pct} loss: kernel → kernel over veth ${k.toFixed(0)} Mbit/s (${f(ks)})`);
     console.log(`  Shoal → kernel ${median(os).toFixed(0)} Mbit/s (${f(os)}): ratio ${(median(os) / k).toFixed(2)}×`);
     console.log(`  kernel → Shoal ${median(is).toFixed(0)} Mbit/s (${f(is)}): ratio ${(median(is) / k).toFixed(2)}×`);
     const st = out.stats();
     console.log(`  Shoal as sender: tcpRetrans ${st.tcpRetrans} tcpFastRetrans ${st.tcpFastRetrans} tcpRto ${st.tcpRto} tcpTlp ${st.tcpTlp}`);
+    const rt = inn.stats();
+    console.log(`  Shoal as receiver: tcpRx ${rt.tcpRx} tcpTx ${rt.tcpTx} tcpOoo ${rt.tcpOoo} tcpOooDrop ${rt.tcpOooDrop} tcpDup ${rt.tcpDup} tcpWindowDrop ${rt.tcpWindowDrop} poolEmpty ${rt.poolEmpty}`);
   } finally {
     v.close();
     await out.close();
