@@ -112,7 +112,7 @@ function synCookieReply(l: Tcb, src: u32, sport: u32, dst: u32, dport: u32, seq:
   let peer = opt.mss ? opt.mss : 536;
   let want = min<u32>(peer, pm);
   let mi: u32 = 0;
-  for (let i: u32 = 7; i > 0; i--) if (COOKIE_MSS[i] <= want) { mi = i; break; }
+  for (let i: u32 = 7; i > 0; i--) if (unchecked(COOKIE_MSS[i]) <= want) { mi = i; break; }
   let c = cookieMake(dst, dport, src, sport, seq, mi);
   count(C_TCP_COOKIE_TX);
   // A stateless SYN-ACK from a scratch TCB that is never linked anywhere.
@@ -160,7 +160,7 @@ function cookieChild(l: Tcb, k: Tcb, b: usize, src: u32, sport: u32, dst: u32, d
   k.sndWl2 = ack;
   // Recover the options from our echoed timestamp.
   let ws: u32 = 15, sack = false;
-  opt.mss = COOKIE_MSS[mi];
+  opt.mss = unchecked(COOKIE_MSS[mi]);
   if (opt.ts) { ws = opt.tsEcr & 15; sack = (opt.tsEcr & 16) != 0; }
   opt.ws = ws == 15 ? -1 : <i32>ws;
   opt.sackOk = sack;
