@@ -54,6 +54,7 @@ export function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): voi
       let os = load<u32>(o, PKT_TCP_SEQ);
       if (seqGt(os, rnxt)) break;
       k.oooHead = load<u32>(o, PKT_QNEXT);
+      if (o == <usize>k.oooLast) k.oooLast = 0;
       let olen = load<u32>(o, PKT_TOTAL);
       let nb = chainBufs(o);
       k.oooBytes -= olen;
@@ -106,7 +107,7 @@ function finInput(k: Tcb): void {
   k.rcvNxt++;
   setF(k, F_ACKNOW);
   queueFree(<usize>k.oooHead);
-  k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;
+  k.oooHead = 0; k.oooLast = 0; k.oooBytes = 0; k.oooBufs = 0;
   notify(k, EV_TCP_FIN, 0);
   let st = k.state;
   if (st == S_ESTABLISHED || st == S_SYN_RCVD) k.state = S_CLOSE_WAIT;

@@ -39,7 +39,7 @@ export function rxFreeAll(k: Tcb): void {
   queueFree(<usize>k.rqHead);
   queueFree(<usize>k.oooHead);
   k.rqHead = 0; k.rqTail = 0; k.rqBytes = 0; k.rqBufs = 0;
-  k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;
+  k.oooHead = 0; k.oooLast = 0; k.oooBytes = 0; k.oooBufs = 0;
 }
 
 /** A segment's buffers, a large one weighing as the small ones it spans. A
@@ -104,7 +104,7 @@ export function rcvWindow(k: Tcb): u32 {
  * its in-order data stays for the host to read; out-of-order data is useless. */
 export function rxFreeAllKeepRead(k: Tcb): void {
   queueFree(<usize>k.oooHead);
-  k.oooHead = 0; k.oooBytes = 0; k.oooBufs = 0;
+  k.oooHead = 0; k.oooLast = 0; k.oooBytes = 0; k.oooBufs = 0;
 }
 
 export function rqAppend(k: Tcb, b: usize, len: u32): void {
@@ -121,6 +121,10 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
   k.lastOoo = seq + len;
   let prev: usize = 0;
   let c = <usize>k.oooHead;
+  // Under loss the queue holds hundreds of segments, and most arrivals
+  // continue the latest one: the walk starts there when it can.
+  let last = <usize>k.oooLast;
+  if (last && seqLe(load<u32>(last, PKT_TCP_SEQ), seq)) { prev = last; c = <usize>load<u32>(last, PKT_QNEXT); }
   while (c && seqLe(load<u32>(c, PKT_TCP_SEQ), seq)) { prev = c; c = <usize>load<u32>(c, PKT_QNEXT); }
   if (prev) {
     let pe = load<u32>(prev, PKT_TCP_SEQ) + load<u32>(prev, PKT_TOTAL);
@@ -155,6 +159,7 @@ export function oooInsert(k: Tcb, b: usize, seq: u32, len: u32, fin: bool): void
   store<u32>(b, fin ? 1 : 0, PKT_TCP_FIN);
   store<u32>(b, <u32>c, PKT_QNEXT);
   if (prev) store<u32>(prev, <u32>b, PKT_QNEXT); else k.oooHead = <u32>b;
+  k.oooLast = <u32>b;
   k.oooBytes += len;
   k.oooBufs += chainBufs(b);
 }

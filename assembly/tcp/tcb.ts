@@ -97,6 +97,7 @@ export class Tcb {
   accqLen: u32;
   backlog: u32;
   lastOoo: u32;      // end of the latest out-of-order segment (its sequence number + length)
+  oooLast: u32;      // the buffer it went into, while it is in the queue (0: none)
   persistShift: u32; // persist backoff
   synTx: u32;        // SYN / SYN-ACK transmissions
   sbcN: u32;         // send-buffer cursor: chunk number from the head
