@@ -151,8 +151,8 @@ for (const cc of CCS) for (const loss of LOSSES) {
     const k = median(ks);
     const f = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
     console.log(`${cc}, ${pct} loss: kernel → kernel over veth ${k.toFixed(0)} Mbit/s (${f(ks)})`);
-    console.log(`  Shoal → kernel ${median(os).toFixed(0)} Mbit/s (${f(os)}): ratio ${(median(os) / k).toFixed(2)}×`);
-    console.log(`  kernel → Shoal ${median(is).toFixed(0)} Mbit/s (${f(is)}): ratio ${(median(is) / k).toFixed(2)}×`);
+    console.log(`${cc} ${pct} Shoal → kernel: ${median(os).toFixed(0)} Mbit/s (${f(os)}); ratio ${(median(os) / k).toFixed(2)}×`);
+    console.log(`${cc} ${pct} kernel → Shoal: ${median(is).toFixed(0)} Mbit/s (${f(is)}); ratio ${(median(is) / k).toFixed(2)}×`);
     const st = out.stats();
     console.log(`  Shoal as sender: tcpRetrans ${st.tcpRetrans} tcpFastRetrans ${st.tcpFastRetrans} tcpRto ${st.tcpRto} tcpTlp ${st.tcpTlp}`);
     const rt = inn.stats();
