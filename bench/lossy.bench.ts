@@ -19,7 +19,11 @@
 // the kernel's senders through TCP_CONGESTION on socat's socket, Shoal's
 // through tcpCongestion. A loss-based algorithm (CUBIC) must shrink its
 // window at every loss and BBR does not, so comparing across algorithms
-// would measure the algorithm, not the loss recovery. A transfer of
+// would measure the algorithm, not the loss recovery. Shoal's stacks use
+// Stack.BULK, the preset for bulk transfer (1 MiB socket buffers, 8 MiB of
+// packet buffers; the kernel tunes its own up to 6 MiB): under loss the
+// default 256 KiB window fills with out-of-order data while holes wait for
+// their retransmissions. A transfer of
 // Shoal's that takes longer than STALL_S and than twice the baseline's in
 // the same round is reported as a stall (the figure still counts): the
 // kernel's CUBIC itself needs 30-40 s for 64 MB at 5 %, and as the sender to
@@ -105,7 +109,7 @@ async function tapPath(loss: number, lossAtStack: boolean, tag: string, cc: Cong
   try {
     link = await TapLink.open(`lt${tag}${process.pid}`, { offload: false });
     const l = lossAtStack ? withFaults(link, { seed: SEED, rx: { loss } }) : link;
-    stack = await Stack.create({ name: `lossy-${tag}`, link: l, address: '10.85.0.2/24', seed: SEED, limits: { tcpCongestion: cc } });
+    stack = await Stack.create({ name: `lossy-${tag}`, link: l, address: '10.85.0.2/24', seed: SEED, limits: { ...Stack.BULK, tcpCongestion: cc } });
     ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     ns.moveIn(link.name);
     ns.addAddress(link.name, '10.85.0.1/24');

@@ -5,7 +5,7 @@ import { PKT_TOTAL, PKT_QNEXT, PKT_TCP_SEQ } from '../base/mem';
 import { Tcb, NSACKMAX, seqGe, seqGt } from './tcb';
 import { opt } from './options';
 
-const SCRATCH: usize = memory.data(8 * 16, 8);
+const SCRATCH: usize = memory.data(8 * (NSACKMAX + 4), 8);
 
 export function sackUpdate(k: Tcb): void {
   let una = k.sndUna;

@@ -142,7 +142,8 @@ export class Tcb {
   @inline setSackStart(i: u32, v: u32): void { store<u32>(changetype<usize>(this) + offsetof<Tcb>('sacks') + (<usize>i << 3), v); }
   @inline setSackEnd(i: u32, v: u32): void { store<u32>(changetype<usize>(this) + offsetof<Tcb>('sacks') + (<usize>i << 3), v, 4); }
 }
-export const NSACKMAX: u32 = 6;
+/** Ranges the SACK scoreboard keeps, the lowest first: under 5 % loss a window of hundreds of segments holds dozens of holes, and a range the peer reported once and the scoreboard dropped is resent for nothing. */
+export const NSACKMAX: u32 = 24;
 export const TCB: usize = offsetof<Tcb>() + (<usize>NSACKMAX - 1) * 8;
 
 // ---- states ----

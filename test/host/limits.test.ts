@@ -13,7 +13,8 @@ const make = (limits?: StackLimits) =>
 test('the default is a few MiB; Stack.BULK the sizing for bulk transfer', async () => {
   const d = make();
   const sd = d.stats();
-  assert.ok(sd.memoryBytes <= 4 * MiB, `default: ${(sd.memoryBytes / MiB).toFixed(2)} MiB`);
+  // 3.7 MiB until each TCB took BBR's state and a SACK scoreboard of 24 ranges (under 5 % loss a window holds dozens of holes).
+  assert.ok(sd.memoryBytes <= 4.25 * MiB, `default: ${(sd.memoryBytes / MiB).toFixed(2)} MiB`);
   const b = make(Stack.BULK);
   const sb = b.stats();
   assert.ok(sb.memoryBytes >= 28 * MiB, `Stack.BULK: ${(sb.memoryBytes / MiB).toFixed(2)} MiB`);

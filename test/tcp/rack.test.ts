@@ -7,14 +7,15 @@ import * as assert from 'uvu/assert';
 import { Peer } from './peer.ts';
 import { SYN, ACK, type Seg, segStr } from './helpers.ts';
 import type { Socket } from '../../host/net/net.ts';
+import type { StackLimits } from '../../host/stack.ts';
 
 const MSS = 1448;
 const RTT = 20;
 const show = (segs: Seg[]) => segs.map((s) => segStr(s)).join('\n');
 
 /** A passive connection (SACK, timestamps) whose handshake took one RTT, so SRTT is 20 ms. */
-async function established() {
-  const p = new Peer();
+async function established(limits?: StackLimits) {
+  const p = new Peer({ limits });
   const conns: Socket[] = [];
   p.stack.net.createServer((s: Socket) => conns.push(s)).listen(80);
   await p.settle();
@@ -208,6 +209,54 @@ test('a timeout within a recovery episode (the retransmission lost) reduces the 
   assert.is(c.p.stack.stats().tcpRto, 1);
   assert.is(c.sock.info()!.ssthresh, ssthresh, 'ssthresh as the episode set it');
   assert.is(c.sock.info()!.cwnd, MSS);
+});
+
+test('twenty holes in one window: recovery resends each hole once and nothing the peer SACKed', async () => {
+  const c = await established();
+  c.sock.write(Buffer.alloc(200 * MSS, 1));
+  await c.p.settle();
+  // Slow start, nothing lost, until a flight of 40 or more.
+  let una = 0, flight = c.take();
+  while (flight.length < 40) {
+    una = c.n(flight[flight.length - 1]) + 1;
+    c.p.advance(RTT);
+    c.ack(una);
+    await c.p.settle();
+    flight = c.take();
+  }
+  // Every other segment of the flight is lost. The peer SACKs the others as
+  // they arrive, each ACK with the three latest blocks, as Linux: the sender
+  // hears of each block once or a few times, and must remember all twenty.
+  c.p.advance(RTT);
+  for (let j = 1; j < 40; j += 2) {
+    c.ack(una, [j, j - 2, j - 4].filter((x) => x >= 1).map((x) => [una + x, una + x + 1] as [number, number]));
+  }
+  // Then each resent hole arrives and is acknowledged at once, the SACK
+  // blocks naming the three highest runs: the sender must remember the
+  // rest from before.
+  const got = new Set<number>();
+  for (let j = 1; j < 40; j += 2) got.add(j);
+  const sent: number[] = [];
+  for (let t = 0; t < 10 * RTT; t++) {
+    for (const n of c.take().map((x) => c.n(x) - una).filter((n) => n < 40)) {
+      sent.push(n);
+      got.add(n);
+      let cum = 0;
+      while (got.has(cum)) cum++;
+      const runs: [number, number][] = [];
+      for (let i = cum; i < 40; i++) {
+        if (!got.has(i)) continue;
+        if (runs.length && runs[runs.length - 1][1] === i) runs[runs.length - 1][1] = i + 1;
+        else runs.push([i, i + 1]);
+      }
+      c.ack(una + cum, runs.slice(-3).reverse().map(([a, b]) => [una + a, una + b] as [number, number]));
+    }
+    c.p.advance(1);
+  }
+  const sacked = sent.filter((n) => n % 2 === 1);
+  assert.equal(sacked, [], `segments the peer SACKed, sent again: ${sacked}`);
+  assert.equal([...new Set(sent)].sort((a, b) => a - b), sent.slice().sort((a, b) => a - b), `a hole sent twice: ${sent}`);
+  assert.is(sent.length, 20, `every hole resent once: ${sent}`);
 });
 
 test('our SACK blocks start with the latest arrival even beyond the eighth block, then the blocks just below it', async () => {
