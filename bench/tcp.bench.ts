@@ -180,15 +180,27 @@ async function idleMemory(): Promise<{ perConn: number; perSlot: number; held: n
   });
   await new Promise((r) => setTimeout(r, 100));
   const after = { a: a.stats(), b: b.stats() };
-  // Held per idle connection beyond its TCB (464 B) and its four table words:
-  // send chunks and packet buffers (both 0 when idle).
+  // Held per idle connection beyond its slot (TCB and table words): send
+  // chunks and packet buffers (both 0 when idle).
   const held = ((after.a.tcpChunksUsed - before.a.tcpChunksUsed) * 16384 + (before.a.buffersFree - after.a.buffersFree) * 1664) / N;
   const perSlot = a.stats().memoryBytes / 4096;
   if (errors) console.log(`idle: ${errors} socket errors`);
   for (const s of socks) s.destroy();
   srv.close();
   await a.close(); await b.close();
-  return { perConn: 464 + 4 * 4 + held, perSlot, held };
+  return { perConn: await slotBytes() + held, perSlot, held };
+}
+
+/** Linear memory one connection slot takes (its TCB and table words): two
+ * stacks that differ by 8192 slots, so the 64 KiB page rounding is under 8 B. */
+async function slotBytes(): Promise<number> {
+  const bytes = [];
+  for (const tcpSockets of [4096, 4096 + 8192]) {
+    const s = await Stack.create({ name: 'slots', limits: { ...LIMITS, tcpSockets } });
+    bytes.push(s.stats().memoryBytes);
+    await s.close();
+  }
+  return (bytes[1] - bytes[0]) / 8192;
 }
 
 const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}×`;
