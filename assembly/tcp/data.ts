@@ -85,11 +85,14 @@ export function dataInput(k: Tcb, b: usize, seq: u32, dlen: u32, fin: bool): voi
     if (fin) finInput(k);
   } else {
     // Out of order: keep it (bounded), and tell the peer at once (RFC 5681 4.2).
-    // One ACK for a batch reports only the blocks nearest the latest arrival
-    // (an option holds 3 or 4), so the ACK pending goes out before a segment
-    // that starts a new block: the peer hears of every block, or it would
-    // resend what arrived.
-    if (hasF(k, F_ACKNOW) && hasF(k, F_SACK) && seq != k.lastOoo && k.oooHead) sendAck(k);
+    // A run of such segments in one batch shares an ACK (as Linux compresses
+    // SACKs), but the ACK pending goes out first when this segment starts a
+    // new block (an option carries 3 or 4: the peer hears of every block, or
+    // it would resend what arrived) or the first hole (what came in order gets
+    // an ACK of its own, so a single lost ACK does not leave the whole flight
+    // unacknowledged). Without SACK every such segment is a duplicate ACK of
+    // its own: their count is the peer's only sign of a loss.
+    if (hasF(k, F_ACKNOW | F_DELACK) && (!k.oooHead || !hasF(k, F_SACK) || seq != k.lastOoo)) sendAck(k);
     setF(k, F_ACKNOW);
     if (dlen > 0 || fin) {
       if (!b || k.oooBufs >= oooMax || scbGet(SCB_FREE_COUNT) < (nbufs >> 4)) {

@@ -320,6 +320,25 @@ test('out of order in one batch: an ACK as each new block starts, so every block
   ], show(acks));
 });
 
+test('in order, then a hole, in one batch: the in-order data is acknowledged in an ACK of its own before the SACK', async () => {
+  const c = await established();
+  const seg = (off: number) => c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
+  c.p.batch(() => { seg(0); seg(100); seg(300); seg(400); });
+  const acks = c.p.take();
+  assert.equal(acks.map((x) => [x.ack - c.pseq, x.sack]), [
+    [200, undefined],
+    [200, [[c.pseq + 300, c.pseq + 500]]],
+  ], show(acks));
+});
+
+test('without SACK, each out-of-order segment of a batch is a duplicate ACK of its own (RFC 5681 4.2)', async () => {
+  const c = await established(undefined, { sack: false });
+  const seg = (off: number) => c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
+  c.p.batch(() => { seg(100); seg(200); seg(300); });
+  const acks = c.p.take();
+  assert.equal(acks.map((x) => [x.ack - c.pseq, x.len, x.sack]), [[0, 0, undefined], [0, 0, undefined], [0, 0, undefined]], show(acks));
+});
+
 test('filling a hole draws exactly one ACK: the read that follows sends no second identical one (RFC 5681 4.2)', async () => {
   for (const [size, ws] of [[100, 7], [1448, 7], [100, null], [1448, null]] as const) {
     const c = await established(undefined, { ws });
