@@ -7,7 +7,7 @@ export const PRESET = process.env.BENCH_PRESET === 'bulk' ? 'Stack.BULK' : 'defa
 /** The limits for Stack.create (undefined: the defaults). */
 export const LIMITS: StackLimits | undefined = PRESET === 'Stack.BULK' ? Stack.BULK : undefined;
 
-/** "limits: default (3.7 MiB of linear memory per stack)", for the bench's output. */
+/** "limits: default (4.1 MiB of linear memory per stack)", for the bench's output. */
 export function presetNote(s: Stack): string {
   return `limits: ${PRESET} (${(s.stats().memoryBytes / 2 ** 20).toFixed(1)} MiB of linear memory per stack; BENCH_PRESET=bulk for Stack.BULK)`;
 }

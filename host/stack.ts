@@ -48,9 +48,9 @@ export interface InterfaceOptions {
 }
 
 /** Limits on what a stack holds; its memory is laid out once, at creation.
- * The defaults keep a stack to about 3.7 MiB of linear memory and still fill
+ * The defaults keep a stack to about 4.1 MiB of linear memory and still fill
  * the pipe for a few connections at a time; `Stack.BULK` is the preset for
- * many parallel bulk transfers (about 31 MiB). */
+ * many parallel bulk transfers (about 32 MiB). */
 export interface StackLimits {
   /** Bytes of packet buffers (default 1 MiB; `Stack.BULK`: 8 MiB). */
   poolBytes?: number;
@@ -211,7 +211,7 @@ const DEFAULT_LIMITS: Readonly<StackLimits> = Object.freeze({
 
 /** The preset for bulk transfer (`limits: Stack.BULK`, or spread into your
  * own): buffers for many connections each filling a 1 MiB window, 4096 TCBs;
- * about 31 MiB per stack. */
+ * about 32 MiB per stack. */
 const BULK_LIMITS: Readonly<StackLimits> = Object.freeze({
   poolBytes: 8 << 20, largePoolBytes: 4 << 20, tcpSockets: 4096,
   tcpSendBuffer: 1 << 20, tcpReceiveBuffer: 1 << 20, tcpSendPoolBytes: 16 << 20,

@@ -39,9 +39,9 @@ export interface SocketOptions {
   allowHalfOpen?: boolean;
   /** Congestion control for this socket: 'cubic', 'newreno' or 'bbr' (default: the stack's, 'cubic' unless configured). */
   congestion?: Congestion;
-  /** Send buffer in bytes (default: the stack's limit tcpSendBuffer, 1 MiB). */
+  /** Send buffer in bytes (default: the stack's limit tcpSendBuffer, 256 KiB; `Stack.BULK`: 1 MiB). */
   sendBufferSize?: number;
-  /** Receive buffer in bytes (default: the stack's limit tcpReceiveBuffer, 1 MiB). */
+  /** Receive buffer in bytes (default: the stack's limit tcpReceiveBuffer, 256 KiB; `Stack.BULK`: 1 MiB). */
   receiveBufferSize?: number;
   /** Turn Nagle's algorithm off (default false). */
   noDelay?: boolean;
