@@ -307,10 +307,13 @@ test('out of order: immediate ACK with a SACK block; filling the hole ACKs all',
   assert.ok(got.equals(want), 'bytes in sequence order');
 });
 
+/** 100 bytes from the peer at `off` past the next expected sequence number. */
+const hundredAt = (c: Awaited<ReturnType<typeof established>>, off: number) =>
+  c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
+
 test('out of order in one batch: an ACK as each new block starts, so every block is reported; a segment that extends one adds none', async () => {
   const c = await established();
-  const seg = (off: number) => c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
-  c.p.batch(() => { seg(100); seg(200); seg(400); seg(600); seg(700); });
+  c.p.batch(() => { for (const off of [100, 200, 400, 600, 700]) hundredAt(c, off); });
   const acks = c.p.take();
   const blk = (a: number, b: number): [number, number] => [c.pseq + a, c.pseq + b];
   assert.equal(acks.map((x) => [x.ack - c.pseq, x.sack]), [
@@ -322,8 +325,7 @@ test('out of order in one batch: an ACK as each new block starts, so every block
 
 test('in order, then a hole, in one batch: the in-order data is acknowledged in an ACK of its own before the SACK', async () => {
   const c = await established();
-  const seg = (off: number) => c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
-  c.p.batch(() => { seg(0); seg(100); seg(300); seg(400); });
+  c.p.batch(() => { for (const off of [0, 100, 300, 400]) hundredAt(c, off); });
   const acks = c.p.take();
   assert.equal(acks.map((x) => [x.ack - c.pseq, x.sack]), [
     [200, undefined],
@@ -333,8 +335,7 @@ test('in order, then a hole, in one batch: the in-order data is acknowledged in 
 
 test('without SACK, each out-of-order segment of a batch is a duplicate ACK of its own (RFC 5681 4.2)', async () => {
   const c = await established(undefined, { sack: false });
-  const seg = (off: number) => c.send({ seq: c.pseq + off, flags: ACK, data: Buffer.alloc(100, off / 100) });
-  c.p.batch(() => { seg(100); seg(200); seg(300); });
+  c.p.batch(() => { for (const off of [100, 200, 300]) hundredAt(c, off); });
   const acks = c.p.take();
   assert.equal(acks.map((x) => [x.ack - c.pseq, x.len, x.sack]), [[0, 0, undefined], [0, 0, undefined], [0, 0, undefined]], show(acks));
 });
